@@ -1,0 +1,170 @@
+"""The `atelier` command: the window by default, or generate / models / info without one."""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import sys
+from pathlib import Path
+from typing import Any
+
+from plugins.api import param_specs
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if not argv or argv[0] == "gui":
+        return gui_main(argv[1:])
+    if Path(argv[0]).is_file():  # `atelier picture.png`, as the desktop entry calls it
+        return gui_main(argv)
+    args = _parser().parse_args(argv)
+    try:
+        return args.handler(args)
+    except KeyboardInterrupt:
+        print("atelier: cancelled", file=sys.stderr)
+        return 130
+
+
+def gui_main(argv: list[str] | None = None) -> int:
+    from app.ui.launch import run_gui
+
+    return run_gui(sys.argv[1:] if argv is None else argv)
+
+
+def _parser() -> argparse.ArgumentParser:
+    from plugins.diffusion.params import Txt2ImgParams
+
+    parser = argparse.ArgumentParser(
+        prog="atelier", description="Atelier: a local creative studio. No command opens the window."
+    )
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    generate = commands.add_parser("generate", help="make images from a prompt, no window")
+    generate.add_argument("prompt", help="what to draw")
+    generate.add_argument("--model", default="", help="model name (see `atelier models`)")
+    generate.add_argument("--size", type=_size, help="WIDTHxHEIGHT, e.g. 768x512")
+    add_param_flags(generate, Txt2ImgParams, skip={"prompt"})
+    generate.add_argument("-o", "--output", type=Path, required=True, help="PNG file to write")
+    generate.set_defaults(handler=_generate)
+
+    models = commands.add_parser("models", help="list the models Atelier found")
+    models.add_argument("--add-folder", type=Path, help="also read models from this folder")
+    models.set_defaults(handler=_models)
+
+    info = commands.add_parser("info", help="print the generation settings stored in images")
+    info.add_argument("images", nargs="+", type=Path)
+    info.set_defaults(handler=_info)
+    return parser
+
+
+def add_param_flags(parser: argparse.ArgumentParser, params_type: type, skip: set[str]) -> None:
+    """One flag per Param field of a params dataclass, typed and ranged from its spec."""
+    for f, spec in param_specs(params_type):
+        if f.name in skip:
+            continue
+        flag = spec.cli or "--" + f.name.replace("_", "-")
+        kwargs: dict[str, Any] = {"dest": f.name, "default": None, "help": spec.help or spec.label}
+        if spec.choices:
+            kwargs["choices"] = spec.choices
+        else:
+            kwargs["type"] = _ranged(_field_type(f), spec.minimum, spec.maximum, spec.label)
+        parser.add_argument(flag, **kwargs)
+
+
+def params_from_args(params_type: type, args: argparse.Namespace, **fixed: Any) -> Any:
+    """A params instance from parsed flags: given flags override the dataclass defaults."""
+    given = {
+        f.name: getattr(args, f.name, None) for f, _ in param_specs(params_type)
+    } | fixed
+    return params_type(**{k: v for k, v in given.items() if v is not None})
+
+
+def _field_type(f: dataclasses.Field) -> type:
+    return {"int": int, "float": float}.get(str(f.type), str)
+
+
+def _ranged(kind: type, low: float | None, high: float | None, label: str) -> Any:
+    def convert(text: str) -> Any:
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{label} must be a {kind.__name__}") from None
+        if (low is not None and value < low) or (high is not None and value > high):
+            raise argparse.ArgumentTypeError(f"{label} must be between {low:g} and {high:g}")
+        return value
+
+    return convert
+
+
+def _size(text: str) -> tuple[int, int]:
+    try:
+        width, height = (int(part) for part in text.lower().split("x"))
+    except ValueError:
+        raise argparse.ArgumentTypeError("size must look like 512x768") from None
+    return width, height
+
+
+def _fail(message: str, code: int = EXIT_FAILED) -> int:
+    print(f"atelier: error: {message}", file=sys.stderr)
+    return code
+
+
+def _generate(args: argparse.Namespace) -> int:
+    from app.cli_generate import run_generate
+    from plugins.diffusion.params import Txt2ImgParams
+
+    fixed: dict[str, Any] = {"prompt": args.prompt, "model": args.model}
+    if args.size:
+        fixed["width"], fixed["height"] = args.size
+    try:
+        params = params_from_args(Txt2ImgParams, args, **fixed)
+    except TypeError as exc:
+        return _fail(str(exc), EXIT_USAGE)
+    return run_generate(params, args.output, _fail)
+
+
+def _models(args: argparse.Namespace) -> int:
+    from engine.home import add_model_folder, models_dir
+    from engine.model_store import ModelStore
+
+    if args.add_folder:
+        try:
+            add_model_folder(args.add_folder)
+        except ValueError as exc:
+            return _fail(str(exc), EXIT_USAGE)
+        print(f"added {args.add_folder}")
+    store = ModelStore()
+    entries = store.scan()
+    if not entries:
+        print(f"No models found. Put checkpoints into {models_dir('checkpoints')}")
+    for entry in entries:
+        print(f"{entry.name:40} {entry.kind:12} {entry.family:8} {entry.format:12} {entry.path}")
+    for problem in store.problems:
+        print(f"skipped: {problem}", file=sys.stderr)
+    return EXIT_OK
+
+
+def _info(args: argparse.Namespace) -> int:
+    from app.model.image_files import ImageReadError, describe, read_generation_info
+
+    code = EXIT_OK
+    for path in args.images:
+        try:
+            info = read_generation_info(path)
+        except ImageReadError as exc:
+            code = _fail(str(exc), EXIT_USAGE)
+            continue
+        if len(args.images) > 1:
+            print(f"== {path}")
+        if info is None:
+            print(f"{path}: no generation settings found")
+            code = max(code, EXIT_FAILED)
+        else:
+            print(describe(info))
+    return code
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

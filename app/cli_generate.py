@@ -1,0 +1,72 @@
+"""`atelier generate`: run text to image on the inline engine and write the PNGs."""
+
+from __future__ import annotations
+
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from engine.protocol import Event, ImageData, JobFailed, JobFinished, JobProgress
+
+TXT2IMG = "diffusion.txt2img"
+
+
+def output_paths(output: Path, count: int) -> list[Path]:
+    """`out.png` for one image; `out-1.png`, `out-2.png`, ... for a batch."""
+    if count == 1:
+        return [output]
+    return [output.with_name(f"{output.stem}-{i}{output.suffix}") for i in range(1, count + 1)]
+
+
+def check_writable(folder: Path) -> str | None:
+    """Why files cannot be written into `folder`, or None; checked before a long job."""
+    if not folder.is_dir():
+        return f"the folder {folder} does not exist"
+    probe = folder / f".atelier-write-test-{time.time_ns()}"
+    try:
+        probe.write_bytes(b"")
+        probe.unlink()
+    except OSError as exc:
+        return f"cannot write into {folder}: {exc.strerror or exc}"
+    return None
+
+
+def run_generate(params: object, output: Path, fail: Callable[[str, int], int]) -> int:
+    from engine.worker import InlineEngine
+    from plugins.registry import discover
+
+    if output.suffix.lower() != ".png":
+        return fail(f"the output must be a .png file, not {output.name}", 2)
+    problem = check_writable(output.parent.resolve())
+    if problem:
+        return fail(problem, 2)
+    engine = InlineEngine(discover().tasks)
+    engine.subscribe(_print_progress)
+    event = engine.submit(TXT2IMG, params).future.result()
+    print(file=sys.stderr)
+    if isinstance(event, JobFailed):
+        return fail(event.message, 1)
+    if not isinstance(event, JobFinished):
+        return fail("cancelled", 1)
+    for warning in event.warnings:
+        print(f"atelier: note: {warning}", file=sys.stderr)
+    return _save_all(event.outputs, output_paths(output, len(event.outputs)), fail)
+
+
+def _save_all(images: tuple, paths: list[Path], fail: Callable[[str, int], int]) -> int:
+    from app.model.image_files import ImageWriteError, save_generated_png
+
+    for image, path in zip(images, paths, strict=True):
+        assert isinstance(image, ImageData)
+        try:
+            save_generated_png(path, image)
+        except ImageWriteError as exc:
+            return fail(str(exc), 1)
+        print(f"{path}  seed {image.meta['recipe']['params']['seed']}")
+    return 0
+
+
+def _print_progress(event: Event) -> None:
+    if isinstance(event, JobProgress):
+        print(f"\r{event.stage:32} {event.fraction:6.0%}", end="", file=sys.stderr, flush=True)

@@ -1,0 +1,229 @@
+"""The engine: a worker thread that runs queued jobs one at a time, and an inline twin.
+
+`Engine` owns torch on its own thread; `InlineEngine` runs each job in `submit` for the
+CLI and tests. Both turn every failure into a terminal event (never an exception).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import traceback
+from collections.abc import Callable, Mapping
+from concurrent.futures import Future
+from dataclasses import dataclass, field
+from typing import Any
+
+from engine.context import JobContext
+from engine.devices import DevicePolicy, choose_device_policy
+from engine.model_cache import ModelCache
+from engine.model_store import ModelStore
+from engine.protocol import (
+    TERMINAL_EVENTS,
+    Event,
+    JobCancelled,
+    JobCancelledError,
+    JobError,
+    JobFailed,
+    JobFinished,
+    JobHandle,
+    JobQueued,
+    JobStarted,
+    next_job_id,
+)
+from plugins.api import Task, resolve
+
+log = logging.getLogger("atelier.engine")
+Sink = Callable[[Event], None]
+
+
+@dataclass
+class _Job:
+    id: int
+    task: Task
+    params: Any
+    future: Future = field(default_factory=Future)
+    ctx: JobContext | None = None
+
+
+class _EngineBase:
+    """Task lookup, event fan-out and the run-one-job logic shared by both engines."""
+
+    def __init__(
+        self,
+        tasks: Mapping[str, Task],
+        store: ModelStore | None = None,
+        device_overrides: dict[str, Any] | None = None,
+        cache_budget_bytes: int | None = None,
+    ) -> None:
+        self.tasks = dict(tasks)
+        self.store = store or ModelStore()
+        cache_kwargs = {} if cache_budget_bytes is None else {"budget_bytes": cache_budget_bytes}
+        self.models = ModelCache(self.store, **cache_kwargs)
+        self._device_overrides = device_overrides
+        self._policy: DevicePolicy | None = None
+        self._sinks: list[Sink] = []
+        self._sinks_lock = threading.Lock()
+
+    def subscribe(self, sink: Sink) -> Callable[[], None]:
+        """Call `sink(event)` for every event (from the engine thread); returns unsubscribe."""
+        with self._sinks_lock:
+            self._sinks.append(sink)
+
+        def unsubscribe() -> None:
+            with self._sinks_lock:
+                if sink in self._sinks:
+                    self._sinks.remove(sink)
+
+        return unsubscribe
+
+    def _emit(self, event: Event) -> None:
+        with self._sinks_lock:
+            sinks = list(self._sinks)
+        for sink in sinks:
+            try:
+                sink(event)
+            except Exception:  # a broken listener must not break the engine
+                log.exception("event sink failed on %s", type(event).__name__)
+
+    def _device_policy(self) -> DevicePolicy:
+        if self._policy is None:
+            self._policy = choose_device_policy(self._device_overrides)
+        return self._policy
+
+    def _new_job(self, task_id: str, params: Any) -> _Job:
+        """A job for a registered task; an unknown task id is a programming error."""
+        if task_id not in self.tasks:
+            raise KeyError(f"unknown task {task_id!r}; registered: {sorted(self.tasks)}")
+        return _Job(next_job_id(), self.tasks[task_id], params)
+
+    def _run(self, job: _Job) -> None:
+        job.ctx = JobContext(job.id, self._emit, self.store, self.models, self._device_policy)
+        self._emit(JobStarted(job.id))
+        self._finish(job, self._outcome(job))
+
+    def _outcome(self, job: _Job) -> Event:
+        try:
+            if job.task.validate is not None:
+                job.task.validate(job.params)
+            job.ctx.check_cancelled()
+            result = resolve(job.task.runner)(job.params, job.ctx)
+            return JobFinished(job.id, tuple(result.outputs), tuple(result.warnings))
+        except JobCancelledError:
+            return JobCancelled(job.id)
+        except JobError as exc:
+            return JobFailed(job.id, exc.kind, exc.message)
+        except ValueError as exc:
+            return JobFailed(job.id, "invalid_input", str(exc))
+        except (MemoryError, RuntimeError) as exc:
+            if isinstance(exc, MemoryError) or "out of memory" in str(exc).lower():
+                self.models.clear()
+                return JobFailed(job.id, "oom", _OOM_MESSAGE)
+            return self._internal_failure(job, exc)
+        except Exception as exc:
+            return self._internal_failure(job, exc)
+
+    def _internal_failure(self, job: _Job, exc: Exception) -> Event:
+        log.error("job %s (%s) failed:\n%s", job.id, job.task.id, traceback.format_exc())
+        return JobFailed(job.id, "internal", f"{job.task.title} failed: {exc}")
+
+    def _finish(self, job: _Job, event: Event) -> None:
+        assert isinstance(event, TERMINAL_EVENTS)
+        self._emit(event)
+        if not job.future.done():
+            job.future.set_result(event)
+
+
+_OOM_MESSAGE = (
+    "Out of memory. Try a smaller size or batch, or turn on memory saving in settings; "
+    "loaded models were unloaded to free memory."
+)
+
+
+class Engine(_EngineBase):
+    """Runs jobs on one worker thread, in submission order, one at a time."""
+
+    def __init__(self, tasks: Mapping[str, Task], **kwargs: Any) -> None:
+        super().__init__(tasks, **kwargs)
+        self._queue: list[_Job] = []
+        self._running: _Job | None = None
+        self._closed = False
+        self._wake = threading.Condition()
+        self._thread = threading.Thread(target=self._loop, name="atelier-engine", daemon=True)
+        self._thread.start()
+
+    def submit(self, task: str, params: Any) -> JobHandle:
+        job = self._new_job(task, params)
+        with self._wake:
+            if self._closed:
+                raise RuntimeError("the engine is shut down")
+            self._queue.append(job)
+            position = len(self._queue) - 1 + (self._running is not None)
+            self._wake.notify()
+        self._emit(JobQueued(job.id, position))
+        return JobHandle(job.id, job.future)
+
+    def cancel(self, job_id: int) -> bool:
+        """Queued: removed at once. Running: stops at its next step. False if unknown."""
+        with self._wake:
+            queued = next((j for j in self._queue if j.id == job_id), None)
+            if queued is not None:
+                self._queue.remove(queued)
+            running = self._running if self._running and self._running.id == job_id else None
+        if queued is not None:
+            self._finish(queued, JobCancelled(job_id))
+            return True
+        if running is not None and running.ctx is not None:
+            running.ctx.request_cancel()
+            return True
+        return False
+
+    def _loop(self) -> None:
+        while True:
+            with self._wake:
+                while not self._queue and not self._closed:
+                    self._wake.wait()
+                if self._closed and not self._queue:
+                    return
+                self._running = self._queue.pop(0)
+            try:
+                self._run(self._running)
+            finally:
+                with self._wake:
+                    self._running = None
+
+    def shutdown(self, wait: bool = True, timeout: float | None = 30.0) -> None:
+        """Cancel everything queued and running, then stop the thread."""
+        with self._wake:
+            self._closed = True
+            pending, self._queue = self._queue, []
+            running = self._running
+            self._wake.notify_all()
+        for job in pending:
+            self._finish(job, JobCancelled(job.id))
+        if running is not None and running.ctx is not None:
+            running.ctx.request_cancel()
+        if wait:
+            self._thread.join(timeout)
+        self.models.clear()
+
+    @property
+    def busy(self) -> bool:
+        with self._wake:
+            return self._running is not None or bool(self._queue)
+
+
+class InlineEngine(_EngineBase):
+    """The same contract, run synchronously inside `submit` (CLI, tests)."""
+
+    def submit(self, task: str, params: Any) -> JobHandle:
+        job = self._new_job(task, params)
+        self._emit(JobQueued(job.id, 0))
+        self._run(job)
+        return JobHandle(job.id, job.future)
+
+    def cancel(self, job_id: int) -> bool:
+        return False  # nothing is ever queued; a sink may raise JobCancelledError instead
+
+    def shutdown(self, wait: bool = True, timeout: float | None = None) -> None:
+        self.models.clear()

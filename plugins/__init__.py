@@ -1,0 +1,1 @@
+"""Atelier's features as plugins, the built-ins included (DESIGN.md section 6)."""

@@ -1,0 +1,1 @@
+"""Atelier test suite."""

@@ -1,0 +1,92 @@
+"""The `atelier` command line: generate, models, info; errors are one line and non-zero."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from PIL import Image
+
+from app.cli import main
+
+GENERATE = ["generate", "a red circle", "--model", "tiny-sd15", "--steps", "2", "--size", "64x64"]
+
+
+def test_generate_writes_a_png_whose_parameters_round_trip(atelier_home, tmp_path, capsys):
+    out = tmp_path / "out.png"
+    args = [*GENERATE, "--seed", "42", "--cfg", "5.5", "--negative", "blurry, dark"]
+    assert main([*args, "--scheduler", "DPM++ 2M Karras", "-o", str(out)]) == 0
+    with Image.open(out) as image:
+        assert image.size == (64, 64)
+        parameters = image.info["parameters"]
+        recipe = json.loads(image.info["atelier"])["recipe"]
+    assert parameters.startswith("a red circle\nNegative prompt: blurry, dark\n")
+    assert "Seed: 42" in parameters and "CFG scale: 5.5" in parameters
+    assert "Size: 64x64" in parameters and "Model: tiny-sd15" in parameters
+    assert recipe["params"]["scheduler"] == "DPM++ 2M Karras"
+
+    assert main(["info", str(out)]) == 0
+    described = capsys.readouterr().out
+    assert "a red circle" in described and "42" in described and "DPM++ 2M Karras" in described
+
+
+def test_generate_is_deterministic_for_a_seed(atelier_home, tmp_path):
+    a, b = tmp_path / "a.png", tmp_path / "b.png"
+    assert main([*GENERATE, "--seed", "3", "-o", str(a)]) == 0
+    assert main([*GENERATE, "--seed", "3", "-o", str(b)]) == 0
+    with Image.open(a) as first, Image.open(b) as second:
+        assert first.tobytes() == second.tobytes()
+
+
+def test_batch_writes_numbered_files(atelier_home, tmp_path):
+    assert main([*GENERATE, "--batch", "2", "-o", str(tmp_path / "set.png")]) == 0
+    assert (tmp_path / "set-1.png").is_file() and (tmp_path / "set-2.png").is_file()
+
+
+@pytest.mark.parametrize(
+    ("extra", "words"), [(["--model", "nope"], "nope"), (["--size", "64x9000"], "height")]
+)
+def test_failed_generation_exits_1_with_one_line(atelier_home, tmp_path, capsys, extra, words):
+    out = tmp_path / "x.png"
+    assert main([*GENERATE, *extra, "-o", str(out)]) == 1
+    err = capsys.readouterr().err
+    assert words in err and "Traceback" not in err
+    assert not out.exists()
+
+
+@pytest.mark.parametrize(
+    ("extra", "words"),
+    [(["--steps", "0"], "Steps must be between"), (["--size", "huge"], "size must look like")],
+)
+def test_bad_flags_exit_2_with_one_line(atelier_home, tmp_path, capsys, extra, words):
+    with pytest.raises(SystemExit) as exit_info:
+        main([*GENERATE, *extra, "-o", str(tmp_path / "x.png")])
+    assert exit_info.value.code == 2
+    assert words in capsys.readouterr().err
+
+
+def test_unwritable_output_is_refused_before_generating(atelier_home, tmp_path, capsys):
+    blocker = tmp_path / "file.txt"
+    blocker.write_text("not a folder")
+    assert main([*GENERATE, "-o", str(blocker / "out.png")]) == 2
+    assert "does not exist" in capsys.readouterr().err
+
+
+def test_models_lists_family_and_format(atelier_home, capsys):
+    assert main(["models"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    tiny = next(line for line in lines if line.startswith("tiny-sd15 "))
+    assert "sd15" in tiny and "diffusers" in tiny
+    single = next(line for line in lines if line.startswith("tiny-sd15-single"))
+    assert "single_file" in single
+
+
+def test_info_on_a_png_without_settings_and_on_a_non_image(tmp_path, capsys):
+    plain = tmp_path / "plain.png"
+    Image.new("RGB", (8, 8)).save(plain)
+    text = tmp_path / "notes.png"
+    text.write_text("hello")
+    assert main(["info", str(plain)]) == 1
+    assert "no generation settings" in capsys.readouterr().out
+    assert main(["info", str(text)]) == 2
+    assert "notes.png" in capsys.readouterr().err
