@@ -142,7 +142,7 @@ def _models(args: argparse.Namespace) -> int:
     for entry in entries:
         print(f"{entry.name:40} {entry.kind:12} {entry.family:8} {entry.format:12} {entry.path}")
     for problem in store.problems:
-        print(f"skipped: {problem}", file=sys.stderr)
+        print(problem, file=sys.stderr)
     return EXIT_OK
 
 

@@ -1,0 +1,1 @@
+"""Qt-free document and session state."""

@@ -1,0 +1,221 @@
+"""Image files that carry their generation settings: write PNGs atomically, read them back."""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+from PIL import Image, UnidentifiedImageError
+from PIL.PngImagePlugin import PngInfo
+
+from app.model.generation_info import (
+    GenerationInfo,
+    format_atelier,
+    format_parameters,
+    info_from_recipe,
+    parse_atelier,
+    parse_comfyui,
+    parse_parameters,
+)
+from engine.home import write_atomic
+
+if TYPE_CHECKING:
+    from engine.protocol import ImageData
+
+_EXIF_IFD = 0x8769
+_USER_COMMENT = 0x9286
+_SOURCE_NAMES = {"atelier": "Atelier", "a1111": "AUTOMATIC1111 / Forge", "comfyui": "ComfyUI"}
+
+
+class ImageWriteError(OSError):
+    """An image could not be written; the message names the path and the reason."""
+
+
+class ImageReadError(OSError):
+    """An image could not be read; the message names the path and the reason."""
+
+
+def _reason(exc: BaseException) -> str:
+    return (exc.strerror if isinstance(exc, OSError) else None) or str(exc) or type(exc).__name__
+
+
+# ---- writing ---------------------------------------------------------------------------------
+
+
+def _png_key(key: str) -> str:
+    if not 1 <= len(key) <= 79 or key != key.strip() or "\0" in key:
+        raise ValueError(f"PNG text key {key!r} must be 1-79 characters without outer spaces")
+    try:
+        key.encode("latin-1")
+    except UnicodeEncodeError:
+        raise ValueError(f"PNG text key {key!r} must be Latin-1") from None
+    return key
+
+
+def encode_png(rgba: np.ndarray, text: Mapping[str, str] | None = None) -> bytes:
+    """PNG bytes of an (H, W, 4) or (H, W, 3) uint8 image; RGB when fully opaque. Text that
+    is not Latin-1 goes into iTXt chunks (UTF-8), the rest into tEXt."""
+    if rgba.dtype != np.uint8 or rgba.ndim != 3 or rgba.shape[2] not in (3, 4):
+        raise ValueError(f"expected (H, W, 4) uint8 pixels, got {rgba.shape} {rgba.dtype}")
+    pixels = np.ascontiguousarray(rgba)
+    if pixels.shape[2] == 4 and bool((pixels[..., 3] == 255).all()):
+        pixels = np.ascontiguousarray(pixels[..., :3])
+    info = PngInfo()
+    for key, value in (text or {}).items():
+        info.add_text(_png_key(key), str(value))  # Pillow switches to iTXt for non-Latin-1
+    buffer = io.BytesIO()
+    Image.fromarray(pixels, "RGBA" if pixels.shape[2] == 4 else "RGB").save(
+        buffer, format="PNG", pnginfo=info
+    )
+    return buffer.getvalue()
+
+
+def save_png(path: str | os.PathLike[str], rgba: np.ndarray, text: Mapping[str, str]) -> Path:
+    """Write a PNG with text chunks atomically: an existing file is replaced whole or kept.
+    Raises ImageWriteError when the folder is missing or not writable, or the disk is full."""
+    path = Path(path)
+    data = encode_png(rgba, text)  # in memory first, so a bad image never touches the disk
+    if not path.parent.is_dir():
+        what = "is not a folder" if path.parent.exists() else "does not exist"
+        raise ImageWriteError(f"cannot write {path}: {path.parent} {what}")
+    try:
+        write_atomic(path, data)
+    except OSError as exc:
+        raise ImageWriteError(f"cannot write {path}: {_reason(exc)}") from exc
+    return path
+
+
+def generation_text_chunks(
+    info: GenerationInfo, recipe: Mapping[str, Any] | None = None
+) -> dict[str, str]:
+    """The text chunks for a generated image: A1111 `parameters` and Atelier's JSON recipe."""
+    return {"parameters": format_parameters(info), "atelier": format_atelier(info, recipe)}
+
+
+def save_generated_png(path: str | os.PathLike[str], image: ImageData) -> Path:
+    """Save an engine image with the settings of its recipe (image.meta["recipe"])."""
+    recipe = image.meta.get("recipe")
+    recipe = recipe if isinstance(recipe, Mapping) else None
+    info = info_from_recipe(recipe) if recipe else GenerationInfo()
+    return save_png(path, image.pixels, generation_text_chunks(info, recipe))
+
+
+# ---- reading ---------------------------------------------------------------------------------
+
+
+def _decode_user_comment(raw: Any) -> str | None:
+    """EXIF UserComment: an 8-byte charset prefix, then text (A1111 writes UTF-16)."""
+    if isinstance(raw, str):
+        return raw.strip("\0").strip() or None
+    if not isinstance(raw, bytes) or len(raw) <= 8:
+        return None
+    prefix, body = raw[:8], raw[8:]
+    if prefix == b"UNICODE\0":
+        if body[:2] in (b"\xff\xfe", b"\xfe\xff"):
+            text = body.decode("utf-16", errors="replace")
+        else:
+            big_endian = body[:1] == b"\0" or body[1:2] != b"\0"
+            text = body.decode("utf-16-be" if big_endian else "utf-16-le", errors="replace")
+    else:
+        text = body.decode("utf-8", errors="replace")
+    return text.strip("\0").strip() or None
+
+
+def _exif_texts(image: Image.Image) -> dict[str, str]:
+    """A1111 (JPEG/WebP) puts `parameters` in EXIF UserComment; ComfyUI's WebP puts
+    'prompt:{...}' / 'workflow:{...}' in IFD0 strings."""
+    texts: dict[str, str] = {}
+    try:
+        exif = image.getexif()
+        comment = _decode_user_comment(exif.get_ifd(_EXIF_IFD).get(_USER_COMMENT))
+    except Exception:  # broken EXIF is just missing metadata
+        return texts
+    if comment:
+        texts["parameters"] = comment
+    for value in exif.values():
+        for key in ("prompt", "workflow"):
+            if isinstance(value, str) and value.startswith(f"{key}:"):
+                texts[key] = value[len(key) + 1 :]
+    return texts
+
+
+def read_text_chunks(path: str | os.PathLike[str]) -> dict[str, str]:
+    """The text metadata of an image file (PNG text chunks, EXIF texts)."""
+    path = Path(path)
+    try:
+        with Image.open(path) as image:
+            texts = {k: v for k, v in image.info.items() if isinstance(v, str)}
+            # PNG: also the chunks after the pixels; a truncated file keeps those read before
+            with contextlib.suppress(OSError, SyntaxError, ValueError):
+                texts.update(getattr(image, "text", {}))
+            for key, value in _exif_texts(image).items():
+                texts.setdefault(key, value)
+            return texts
+    except UnidentifiedImageError:
+        raise ImageReadError(f"cannot read {path}: not an image file Atelier can open") from None
+    except IsADirectoryError:
+        raise ImageReadError(f"cannot read {path}: it is a folder") from None
+    except (OSError, SyntaxError, ValueError) as exc:
+        raise ImageReadError(f"cannot read {path}: {_reason(exc)}") from None
+
+
+def read_generation_info(path: str | os.PathLike[str]) -> GenerationInfo | None:
+    """The generation settings in an image: Atelier's chunk, else A1111 `parameters`, else
+    ComfyUI `prompt`/`workflow`. None when there are none; ImageReadError when the file
+    is not a readable image or its settings are corrupt."""
+    texts = read_text_chunks(path)
+    problems = []
+    for key, parse in (("atelier", parse_atelier), ("parameters", parse_parameters)):
+        if texts.get(key, "").strip():
+            try:
+                return parse(texts[key])
+            except ValueError as exc:
+                problems.append(str(exc))
+    if texts.get("prompt", "").strip() or texts.get("workflow", "").strip():
+        try:
+            return parse_comfyui(texts.get("prompt"), texts.get("workflow"))
+        except ValueError as exc:
+            problems.append(str(exc))
+    if problems:
+        raise ImageReadError(f"cannot read the settings in {path}: {problems[0]}")
+    return None
+
+
+# ---- describing ------------------------------------------------------------------------------
+
+
+def _row(label: str, value: object) -> list[str]:
+    first, *rest = str(value).split("\n")
+    return [f"{label + ':':<11} {first}"] + [f"{'':<11} {line}" for line in rest]
+
+
+def describe(info: GenerationInfo) -> str:
+    """A human-readable summary for `atelier info`, one setting a line."""
+    lines = _row("Source", _SOURCE_NAMES.get(info.source, info.source))
+    if info.model or info.model_hash:
+        model_hash = f" [{info.model_hash}]" if info.model_hash else ""
+        lines += _row("Model", f"{info.model or '(unknown)'}{model_hash}")
+    lines += _row("Prompt", info.prompt or "(empty)")
+    if info.negative_prompt:
+        lines += _row("Negative", info.negative_prompt)
+    size = f"{info.width} x {info.height}" if info.width and info.height else None
+    cfg = format(info.cfg_scale, "g") if info.cfg_scale is not None else None
+    for label, value in (
+        ("Steps", info.steps),
+        ("CFG scale", cfg),
+        ("Seed", info.seed),
+        ("Size", size),
+        ("Scheduler", info.scheduler),
+    ):
+        if value is not None:
+            lines += _row(label, value)
+    if info.extras:
+        lines.append("Other settings:")
+        for key, value in info.extras.items():
+            lines.append(f"  {key}: {value}".replace("\n", "\n    "))
+    return "\n".join(lines)

@@ -1,0 +1,161 @@
+"""Checkpoint files on disk: safetensors headers, safe .ckpt loading and model-family detection.
+
+Torch-free at import: only `load_ckpt_state_dict` imports torch, inside the function.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import struct
+import zipfile
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+from engine.protocol import JobError
+
+FAMILIES = ("sd15", "sd2", "sdxl", "sdxl_refiner", "lora", "vae", "controlnet", "motion", "unknown")
+MAX_HEADER_BYTES = 100 * 1024 * 1024  # the safetensors format's own limit
+_LORA_KEY = re.compile(r"(?:^|[._])(?:lora|lokr|loha|hada)(?:[._]|$)", re.IGNORECASE)
+
+
+def _corrupt(path: Path, why: str) -> JobError:
+    return JobError(
+        "invalid_input",
+        f"{path} is not a usable .safetensors file: {why}. "
+        "It may be damaged or only partly downloaded; download it again.",
+    )
+
+
+def read_safetensors_header(path: str | Path) -> dict[str, dict]:
+    """The JSON header of a .safetensors file: tensor name -> {dtype, shape, data_offsets}.
+
+    Reads only the header (plus the file size), so it is fast for multi-GB files. The
+    optional "__metadata__" entry (a dict of strings) is kept. Raises
+    JobError("invalid_input") naming the file when it is truncated or not safetensors.
+    """
+    path = Path(path)
+    try:
+        with path.open("rb") as f:
+            size = f.seek(0, 2)
+            f.seek(0)
+            prefix = f.read(8)
+            if len(prefix) < 8:
+                raise _corrupt(path, f"the file is only {size} bytes long")
+            if prefix == b"version ":
+                raise _corrupt(path, "it is a Git LFS pointer, not the model itself (git lfs pull)")
+            (n,) = struct.unpack("<Q", prefix)
+            if n == 0 or n > MAX_HEADER_BYTES or n > size - 8:
+                raise _corrupt(path, "it does not start with a safetensors header")
+            raw = f.read(n)
+    except OSError as e:
+        raise JobError("invalid_input", f"{path} cannot be read: {e.strerror or e}") from e
+    try:
+        header = json.loads(raw.decode("utf-8"))
+    except (UnicodeDecodeError, ValueError) as e:
+        raise _corrupt(path, "its header is not valid JSON") from e
+    if not isinstance(header, dict):
+        raise _corrupt(path, "its header is not a table of tensors")
+    data_size = size - 8 - n
+    for name, info in header.items():
+        if name == "__metadata__":
+            continue
+        offsets = info.get("data_offsets") if isinstance(info, dict) else None
+        if not (isinstance(offsets, list) and len(offsets) == 2 and 0 <= offsets[0] <= offsets[1]):
+            raise _corrupt(path, f"tensor {name!r} has no valid data offsets")
+        if offsets[1] > data_size:
+            raise _corrupt(
+                path,
+                f"it is truncated (tensor {name!r} ends at byte {offsets[1]} "
+                f"but the data section has only {data_size} bytes)",
+            )
+    return header
+
+
+def safetensors_metadata(header: dict[str, Any]) -> dict[str, str]:
+    """The free-form "__metadata__" strings of a safetensors header (may be empty)."""
+    meta = header.get("__metadata__")
+    return {str(k): str(v) for k, v in meta.items()} if isinstance(meta, dict) else {}
+
+
+def tensor_names(header: dict[str, Any]) -> list[str]:
+    """The tensor names of a safetensors header, without "__metadata__"."""
+    return [k for k in header if k != "__metadata__"]
+
+
+def load_ckpt_state_dict(path: str | Path, *, mmap: bool = False) -> dict[str, Any]:
+    """A .ckpt/.pt file's tensors, loaded with weights_only=True (never runs code in the file).
+
+    The "state_dict" nesting of Lightning/LDM checkpoints is unwrapped. With mmap=True,
+    zip-format files are memory-mapped so that reading the keys is cheap.
+    Raises JobError("invalid_input") when the file is refused (it contains code) or corrupt.
+    """
+    import pickle
+    import warnings
+
+    import torch
+
+    path = Path(path)
+    use_mmap = mmap and zipfile.is_zipfile(path)
+    try:
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message=".*pickle protocol", category=UserWarning)
+            data = torch.load(path, map_location="cpu", weights_only=True, mmap=use_mmap)
+    except pickle.UnpicklingError as e:
+        if "weights only load failed" in str(e).lower():
+            raise JobError(
+                "invalid_input",
+                f"{path} refused: it contains code or other Python objects, not just weights, "
+                "and opening it could run programs on this computer. "
+                "Use a .safetensors version of this model instead.",
+            ) from None
+        raise JobError("invalid_input", f"{path} is not a PyTorch checkpoint: {e}") from None
+    except OSError as e:
+        raise JobError("invalid_input", f"{path} cannot be read: {e.strerror or e}") from None
+    except Exception as e:  # torch raises RuntimeError/EOFError/KeyError for damaged files
+        raise JobError(
+            "invalid_input",
+            f"{path} is damaged or not a PyTorch checkpoint ({type(e).__name__}); "
+            "download it again.",
+        ) from None
+    while isinstance(data, dict) and isinstance(data.get("state_dict"), dict):
+        data = data["state_dict"]
+    if not isinstance(data, dict):
+        raise JobError("invalid_input", f"{path} holds a {type(data).__name__}, not model weights")
+    return data
+
+
+def _has_prefix(keys: list[str], *prefixes: str) -> bool:
+    return any(k.startswith(prefixes) for k in keys)
+
+
+def detect_family(keys: Iterable[str]) -> str:
+    """The model family from tensor names alone (never from block or layer counts).
+
+    Understands original LDM/A1111 naming for full checkpoints and both LDM and
+    diffusers naming for LoRAs, VAEs, ControlNets and motion modules. Returns one of
+    FAMILIES: "sd15", "sd2", "sdxl", "sdxl_refiner", "lora", "vae", "controlnet",
+    "motion" or "unknown". A UNet alone (no text encoder) is "unknown": it cannot be
+    loaded as a checkpoint.
+    """
+    keys = [k for k in keys if k != "__metadata__"]
+    if any(_LORA_KEY.search(k) for k in keys):
+        return "lora"
+    if _has_prefix(keys, "conditioner.embedders.1.model."):
+        return "sdxl"
+    if _has_prefix(keys, "conditioner.embedders.0.model."):
+        return "sdxl_refiner"
+    if _has_prefix(keys, "cond_stage_model.model."):
+        return "sd2"
+    if _has_prefix(keys, "cond_stage_model.transformer."):
+        return "sd15"
+    if _has_prefix(keys, "control_model.") or any("controlnet_cond_embedding" in k for k in keys):
+        return "controlnet"
+    if any(".motion_modules." in k or k.startswith("motion_modules.") for k in keys):
+        return "motion"
+    unet = _has_prefix(keys, "model.diffusion_model.", "unet.", "down_blocks.", "input_blocks.")
+    vae_keys = ("decoder.conv_in.weight", "first_stage_model.decoder.conv_in.weight")
+    if not unet and any(k in vae_keys or k == "vae." + vae_keys[0] for k in keys):
+        return "vae"
+    return "unknown"

@@ -1,0 +1,195 @@
+"""Loading a store entry into a diffusers pipeline, offline, with errors a designer can act on.
+
+Diffusers folders load with `from_pretrained(..., local_files_only=True)`; single-file
+checkpoints with `from_single_file(..., config=<shipped config folder>,
+local_files_only=True)`, which never goes to the hub for configs. `.ckpt` files are only
+ever unpickled with `weights_only=True` (checked here first, and diffusers does the same).
+torch and diffusers are imported inside the functions.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from engine.checkpoint_files import load_ckpt_state_dict, read_safetensors_header
+from engine.model_store import ModelEntry, ModelStore, kind_label
+from engine.protocol import JobError
+
+if TYPE_CHECKING:
+    import torch
+    from diffusers import DiffusionPipeline
+
+PIPELINE_CLASSES = {
+    "sd15": "StableDiffusionPipeline",
+    "sd2": "StableDiffusionPipeline",
+    "sdxl": "StableDiffusionXLPipeline",
+    "sdxl_refiner": "StableDiffusionXLImg2ImgPipeline",
+}
+FAMILY_LABELS = {
+    "sd15": "Stable Diffusion 1.x",
+    "sd2": "Stable Diffusion 2.x",
+    "sdxl": "SDXL",
+    "sdxl_refiner": "SDXL refiner",
+    "lora": "LoRA",
+    "vae": "VAE",
+    "controlnet": "ControlNet",
+    "motion": "motion module",
+}
+_NO_WEIGHTS_NEEDED = {"scheduler", "tokenizer", "tokenizer_2", "feature_extractor"}
+
+
+def family_label(family: str) -> str:
+    """A family as a designer would say it: "sd15" -> "Stable Diffusion 1.x"."""
+    return FAMILY_LABELS.get(family, family)
+
+
+def pipeline_family_class(family: str) -> str:
+    """The diffusers pipeline class name that loads a checkpoint of `family`."""
+    if family not in PIPELINE_CLASSES:
+        raise JobError(
+            "invalid_input",
+            f"Atelier cannot generate with a {family_label(family)} model "
+            f"(supported: {', '.join(sorted({family_label(f) for f in PIPELINE_CLASSES}))}).",
+        )
+    return PIPELINE_CLASSES[family]
+
+
+def require_family(entry: ModelEntry, allowed: set[str], feature: str) -> None:
+    """Raise JobError("invalid_input") when `feature` does not work with `entry`'s family."""
+    if entry.family not in allowed:
+        wanted = " or ".join(sorted(family_label(f) for f in allowed))
+        raise JobError(
+            "invalid_input",
+            f"{feature} needs a {wanted} model, but '{entry.name}' is "
+            f"{family_label(entry.family)}. Choose a {wanted} model for {feature}.",
+        )
+
+
+def load_pipeline(
+    entry: ModelEntry,
+    store: ModelStore,
+    *,
+    dtype: torch.dtype | str,
+    device: torch.device | str,
+) -> DiffusionPipeline:
+    """Load `entry` (a checkpoint) as its family's diffusers pipeline on `device` in `dtype`.
+
+    SD 1.x/2.x load without the diffusers safety checker and SDXL without its watermarker:
+    Atelier runs its own safety checks and watermark on every output.
+    """
+    import diffusers
+    import torch
+
+    _quiet_library_logs()
+    if entry.kind != "checkpoints":
+        hint = " and add the LoRA to it" if entry.kind == "loras" else ""
+        raise JobError(
+            "invalid_input",
+            f"'{entry.name}' is a {kind_label(entry.kind)}, not a checkpoint; "
+            f"choose a checkpoint to generate with{hint}.",
+        )
+    cls = getattr(diffusers, pipeline_family_class(entry.family))
+    dtype = getattr(torch, dtype) if isinstance(dtype, str) else dtype
+    kwargs: dict[str, Any] = {"torch_dtype": dtype, "local_files_only": True}
+    if entry.family in ("sd15", "sd2"):
+        kwargs.update(safety_checker=None, requires_safety_checker=False)
+    else:
+        kwargs.update(add_watermarker=False)
+    try:
+        if entry.format == "diffusers":
+            variant = _check_folder(entry)
+            pipe = cls.from_pretrained(entry.path, variant=variant, **kwargs)
+        else:
+            config = str(store.config_dir(entry))
+            _check_file(entry.path)
+            pipe = cls.from_single_file(str(entry.path), config=config, **kwargs)
+        pipe = pipe.to(device)
+    except JobError:
+        raise
+    except torch.OutOfMemoryError as e:
+        raise JobError("oom", f"Not enough memory to load '{entry.name}' on {device}.") from e
+    except Exception as e:  # diffusers raises OSError/ValueError/RuntimeError/KeyError...
+        raise _load_error(entry, e) from e
+    pipe.set_progress_bar_config(disable=True)
+    return pipe
+
+
+def _check_file(path: Path) -> None:
+    """Fail early, with a clear message, on truncated files and pickles that contain code."""
+    if not path.is_file():
+        raise JobError("missing_model", f"{path} is gone; it was moved or deleted.")
+    if path.suffix.lower() == ".safetensors":
+        read_safetensors_header(path)
+    else:
+        load_ckpt_state_dict(path, mmap=True)  # weights_only=True: refuses code
+
+
+def _check_folder(entry: ModelEntry) -> str | None:
+    """Check a diffusers folder has every component it declares; returns the weights variant."""
+    index = _model_index(entry.path)
+    variant = None
+    for name, spec in sorted(index.items()):
+        if name.startswith("_") or not isinstance(spec, list) or spec[0] is None:
+            continue
+        if name in ("safety_checker", "feature_extractor", "image_encoder"):
+            continue
+        folder = entry.path / name
+        if not folder.is_dir():
+            raise _incomplete(entry, f"the {name} folder is missing")
+        if name in _NO_WEIGHTS_NEEDED:
+            continue
+        files = [p.name for p in folder.iterdir()]
+        weights = [f for f in files if f.endswith((".safetensors", ".bin", ".index.json"))]
+        if not weights:
+            raise _incomplete(entry, f"{name}/ has no weights file")
+        if all(".fp16." in f for f in weights):
+            variant = "fp16"
+    return variant
+
+
+def _model_index(path: Path) -> dict:
+    import json
+
+    try:
+        return json.loads((path / "model_index.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError) as e:
+        raise JobError("invalid_input", f"{path}/model_index.json cannot be read: {e}") from e
+
+
+def _incomplete(entry: ModelEntry, what: str) -> JobError:
+    return JobError(
+        "missing_model",
+        f"The model folder '{entry.name}' ({entry.path}) is incomplete: {what}. "
+        "Copy or download the whole folder again.",
+    )
+
+
+_MISMATCH = ("size mismatch", "expected shape", "does not seem to contain", "appear to be missing")
+
+
+def _load_error(entry: ModelEntry, error: Exception) -> JobError:
+    text = (str(error).strip().splitlines() or [type(error).__name__])[0].rstrip(".")
+    if any(marker in str(error) for marker in _MISMATCH):
+        return JobError(
+            "invalid_input",
+            f"'{entry.name}' does not match the {family_label(entry.family)} architecture "
+            f"it looks like ({text[:200]}). It may be another model family or a merged/pruned "
+            "variant Atelier cannot load as a single file.",
+        )
+    return JobError(
+        "invalid_input",
+        f"Could not load '{entry.name}' ({entry.path}): {text[:300]}. "
+        "The file may be damaged or incomplete; download it again.",
+    )
+
+
+def _quiet_library_logs() -> None:
+    """No progress bars or chatter from diffusers/transformers: the app reports progress."""
+    import diffusers.utils.logging as diffusers_logging
+    import transformers.utils.logging as transformers_logging
+
+    diffusers_logging.disable_progress_bar()
+    diffusers_logging.set_verbosity_error()
+    transformers_logging.disable_progress_bar()
+    transformers_logging.set_verbosity_error()
