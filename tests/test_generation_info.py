@@ -6,17 +6,17 @@ import json
 
 import pytest
 
+from app.model.comfyui_graph import parse_comfyui
 from app.model.generation_info import (
-    SCHEDULERS,
     GenerationInfo,
     atelier_scheduler,
     format_atelier,
     format_parameters,
     info_from_recipe,
     parse_atelier,
-    parse_comfyui,
     parse_parameters,
 )
+from plugins.diffusion.schedulers import SCHEDULER_NAMES
 
 # ---- A1111 text: format -> parse round trips --------------------------------------------------
 
@@ -52,7 +52,7 @@ ROUND_TRIPS = [
     GenerationInfo(prompt="p", model="name, with: colon"),
     GenerationInfo(prompt="p", scheduler="Euler", extras={"Schedule type": "Karras"}),
     GenerationInfo(prompt="p", extras={"Version": "v1.10.1"}, source="a1111"),
-] + [GenerationInfo(prompt="p", steps=25, scheduler=name) for name in SCHEDULERS]
+] + [GenerationInfo(prompt="p", steps=25, scheduler=name) for name in SCHEDULER_NAMES]
 
 
 @pytest.mark.parametrize("info", ROUND_TRIPS, ids=range(len(ROUND_TRIPS)))

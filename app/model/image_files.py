@@ -13,13 +13,13 @@ import numpy as np
 from PIL import Image, UnidentifiedImageError
 from PIL.PngImagePlugin import PngInfo
 
+from app.model.comfyui_graph import parse_comfyui
 from app.model.generation_info import (
     GenerationInfo,
     format_atelier,
     format_parameters,
     info_from_recipe,
     parse_atelier,
-    parse_comfyui,
     parse_parameters,
 )
 from engine.home import write_atomic
