@@ -75,9 +75,7 @@ def add_param_flags(parser: argparse.ArgumentParser, params_type: type, skip: se
 
 def params_from_args(params_type: type, args: argparse.Namespace, **fixed: Any) -> Any:
     """A params instance from parsed flags: given flags override the dataclass defaults."""
-    given = {
-        f.name: getattr(args, f.name, None) for f, _ in param_specs(params_type)
-    } | fixed
+    given = {f.name: getattr(args, f.name, None) for f, _ in param_specs(params_type)} | fixed
     return params_type(**{k: v for k, v in given.items() if v is not None})
 
 

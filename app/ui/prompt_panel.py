@@ -1,0 +1,243 @@
+"""The text-to-image panel: model picker, the params form, aspect presets, Generate / Cancel.
+
+It only holds and shows state; the window runs the job (see app.ui.generation) and calls
+`set_running`, `set_progress` and `show_seed` as events arrive.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtWidgets import (
+    QButtonGroup,
+    QComboBox,
+    QGridLayout,
+    QHBoxLayout,
+    QLabel,
+    QProgressBar,
+    QPushButton,
+    QVBoxLayout,
+    QWidget,
+)
+
+from app.ui.param_form import ParamForm
+from engine.model_store import ModelEntry
+from plugins.diffusion.params import NATIVE_SIZE, Txt2ImgParams, snap8
+
+PROGRESS_STEPS = 1000
+ASPECTS = ("1:1", "4:3", "3:4", "16:9", "9:16", "3:2", "2:3")
+
+
+def aspect_size(aspect: str, native: int) -> tuple[int, int]:
+    """(width, height) of an aspect at about the native pixel count, multiples of 8."""
+    a, b = (int(x) for x in aspect.split(":"))
+    ratio = math.sqrt(a / b)
+    return snap8(native * ratio), snap8(native / ratio)
+
+
+class PromptPanel(QWidget):
+    """Everything a designer sets before pressing Generate."""
+
+    generate_requested = Signal()
+    cancel_requested = Signal()
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.models: list[ModelEntry] = []
+        self.last_seeds: list[int] = []
+        self.model_picker = QComboBox()
+        self.model_picker.setObjectName("model_picker")
+        self.form = ParamForm(Txt2ImgParams)
+        self.aspect_buttons = QButtonGroup(self)
+        self.generate_button = QPushButton("Generate")
+        self.generate_button.setObjectName("primary")
+        self.generate_button.setToolTip("Generate (Ctrl+Enter)")
+        self.cancel_button = QPushButton("Cancel")
+        self.cancel_button.setToolTip("Cancel (Esc)")
+        self.progress = QProgressBar()
+        self.progress.setRange(0, PROGRESS_STEPS)
+        self.progress.setTextVisible(False)
+        self.stage = QLabel("Ready")
+        self.stage.setObjectName("muted")
+        self.seed_label = QLabel()
+        self.seed_label.setObjectName("muted")
+        self.seed_label.setTextInteractionFlags(
+            Qt.TextInteractionFlag.TextSelectableByMouse
+            | Qt.TextInteractionFlag.LinksAccessibleByMouse
+        )
+        self._build()
+        self._connect()
+        self.set_running(False)
+
+    # -- layout ----------------------------------------------------------------------------
+
+    def _build(self) -> None:
+        model_row = QHBoxLayout()
+        model_row.addWidget(QLabel("Model"))
+        model_row.addWidget(self.model_picker, 1)
+        width_row = self._row_of("width")
+        self.form.layout_.insertRow(width_row, "Aspect", self._aspect_widget())
+        buttons = QHBoxLayout()
+        buttons.addWidget(self.generate_button, 2)
+        buttons.addWidget(self.cancel_button, 1)
+        column = QVBoxLayout(self)
+        column.setContentsMargins(10, 10, 10, 10)
+        column.addLayout(model_row)
+        column.addSpacing(4)
+        column.addWidget(self.form)
+        column.addSpacing(6)
+        column.addLayout(buttons)
+        column.addWidget(self.progress)
+        column.addWidget(self.stage)
+        column.addWidget(self.seed_label)
+        column.addStretch(1)
+
+    def _row_of(self, name: str) -> int:
+        row, _role = self.form.layout_.getWidgetPosition(self.form.widgets[name])
+        return row
+
+    def _aspect_widget(self) -> QWidget:
+        box = QWidget()
+        grid = QGridLayout(box)
+        grid.setContentsMargins(0, 0, 0, 0)
+        grid.setSpacing(3)
+        for index, aspect in enumerate(ASPECTS):
+            button = QPushButton(aspect)
+            button.setCheckable(True)
+            button.setObjectName(f"aspect_{aspect.replace(':', 'x')}")
+            button.setStyleSheet("padding: 3px 4px;")
+            self.aspect_buttons.addButton(button, index)
+            grid.addWidget(button, index // 4, index % 4)
+        self.aspect_buttons.button(0).setChecked(True)
+        return box
+
+    def _connect(self) -> None:
+        self.generate_button.clicked.connect(self.generate_requested)
+        self.cancel_button.clicked.connect(self.cancel_requested)
+        self.seed_label.linkActivated.connect(self.reuse_seed)
+        self.aspect_buttons.idClicked.connect(self._apply_aspect)
+        self.model_picker.currentIndexChanged.connect(self._on_model_changed)
+        self.form.changed.connect(self._uncheck_stale_aspect)
+
+    # -- models ----------------------------------------------------------------------------
+
+    def set_models(self, models: Sequence[ModelEntry], selected: str | None = None) -> None:
+        """Fill the picker; keep the current choice when it is still there."""
+        keep = selected or self.model_name()
+        self.models = list(models)
+        self.model_picker.blockSignals(True)
+        self.model_picker.clear()
+        for entry in self.models:
+            self.model_picker.addItem(f"{entry.name}  \N{MIDDLE DOT}  {entry.family}", entry.name)
+        if not self.models:
+            self.model_picker.addItem("No models installed", "")
+        index = self.model_picker.findData(keep) if keep else -1
+        self.model_picker.setCurrentIndex(max(index, 0))
+        self.model_picker.blockSignals(False)
+        self._on_model_changed()
+
+    def model_name(self) -> str:
+        return self.model_picker.currentData() or ""
+
+    def selected_model(self) -> ModelEntry | None:
+        return next((m for m in self.models if m.name == self.model_name()), None)
+
+    def native_size(self) -> int:
+        entry = self.selected_model()
+        return NATIVE_SIZE.get(entry.family if entry else "", 512)
+
+    def _on_model_changed(self, *_: Any) -> None:
+        checked = self.aspect_buttons.checkedId()
+        sized = self.form.value("width") or self.form.value("height")
+        if checked >= 0 and sized:
+            self._apply_aspect(checked)
+        self.generate_button.setToolTip(
+            "Generate (Ctrl+Enter)" if self.models else "Install a model first"
+        )
+
+    # -- sizes -----------------------------------------------------------------------------
+
+    def _apply_aspect(self, index: int) -> None:
+        width, height = aspect_size(ASPECTS[index], self.native_size())
+        self.form.set_values({"width": width, "height": height})
+        self.aspect_buttons.button(index).setChecked(True)
+
+    def _uncheck_stale_aspect(self, *_: Any) -> None:
+        checked = self.aspect_buttons.checkedId()
+        if checked < 0:
+            return
+        size = (self.form.value("width"), self.form.value("height"))
+        if size not in ((0, 0), aspect_size(ASPECTS[checked], self.native_size())):
+            self.aspect_buttons.setExclusive(False)
+            self.aspect_buttons.checkedButton().setChecked(False)
+            self.aspect_buttons.setExclusive(True)
+
+    def target_size(self) -> tuple[int, int]:
+        """The (width, height) a Generate now would make, 0 resolved to the native size."""
+        native = self.native_size()
+        return snap8(self.form.value("width") or native), snap8(self.form.value("height") or native)
+
+    # -- params ----------------------------------------------------------------------------
+
+    def params(self) -> Txt2ImgParams:
+        return self.form.params(model=self.model_name())
+
+    def load_settings(self, settings: Mapping[str, Any]) -> list[str]:
+        """Fill the form from saved settings; returns what could not be applied.
+
+        The model is chosen first, so its aspect presets cannot resize the loaded size.
+        """
+        skipped = []
+        model = settings.get("model")
+        if model:
+            index = self.model_picker.findData(model)
+            if index >= 0:
+                self.model_picker.setCurrentIndex(index)
+            else:
+                skipped.append(f"model {model} (not installed)")
+        applied = self.form.set_values(settings)
+        self._uncheck_stale_aspect()
+        unknown = set(settings) - set(applied) - {"model"}
+        skipped += sorted(
+            f"{name} ({settings[name]!r})" for name in unknown if name in self.form.widgets
+        )
+        return skipped
+
+    # -- job state -------------------------------------------------------------------------
+
+    def set_running(self, running: bool) -> None:
+        self.generate_button.setEnabled(not running and bool(self.models))
+        self.cancel_button.setEnabled(running)
+        if running:
+            self.progress.setValue(0)
+            self.stage.setText("Starting\N{HORIZONTAL ELLIPSIS}")
+        elif self.progress.maximum() == 0:  # stopped while busy (loading): empty, not busy
+            self.progress.setRange(0, PROGRESS_STEPS)
+            self.progress.setValue(0)
+
+    def set_progress(self, fraction: float, stage: str) -> None:
+        """Steps fill the bar; before the first step (loading a model) it shows "busy"."""
+        self.progress.setRange(0, 0 if fraction <= 0 else PROGRESS_STEPS)
+        self.progress.setValue(round(fraction * PROGRESS_STEPS))
+        self.stage.setText(stage[:1].upper() + stage[1:])
+
+    def show_done(self, text: str) -> None:
+        self.stage.setText(text)
+
+    def show_seed(self, seeds: Sequence[int]) -> None:
+        """Show the seeds a job used, with a link that puts the first one into the form."""
+        self.last_seeds = list(seeds)
+        if not seeds:
+            self.seed_label.clear()
+            return
+        shown = ", ".join(str(s) for s in seeds[:4]) + (
+            ", \N{HORIZONTAL ELLIPSIS}" * (len(seeds) > 4)
+        )
+        self.seed_label.setText(f'Seed used: {shown} \N{MIDDLE DOT} <a href="reuse">reuse</a>')
+
+    def reuse_seed(self) -> None:
+        if self.last_seeds:
+            self.form.set_value("seed", self.last_seeds[0])
