@@ -36,7 +36,7 @@ def step_callback(
         if preview is not None and now - last_preview[0] >= PREVIEW_INTERVAL_S:
             image = preview(kwargs["latents"])
             last_preview[0] = now
-        ctx.progress(fraction, f"{stage} {step + 1}/{total_steps}", image)
+        ctx.progress(fraction, f"{stage}, step {step + 1} of {total_steps}", image)
         return kwargs
 
     return on_step_end

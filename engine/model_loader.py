@@ -91,7 +91,7 @@ def load_pipeline(
         )
     cls = getattr(diffusers, pipeline_family_class(entry.family))
     dtype = getattr(torch, dtype) if isinstance(dtype, str) else dtype
-    kwargs: dict[str, Any] = {"torch_dtype": dtype, "local_files_only": True}
+    kwargs: dict[str, Any] = {"dtype": dtype, "local_files_only": True}
     if entry.family in ("sd15", "sd2"):
         kwargs.update(safety_checker=None, requires_safety_checker=False)
     else:

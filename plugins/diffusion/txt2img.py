@@ -62,7 +62,7 @@ def run(params: Txt2ImgParams, ctx: JobContext) -> TaskResult:
             previewer,
             start=index / params.batch_count,
             span=1 / params.batch_count,
-            stage=f"image {index + 1}/{params.batch_count}",
+            stage=f"image {index + 1} of {params.batch_count}",
         )
         result = pipe(
             **embeds.as_kwargs(),
