@@ -7,6 +7,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+from engine.home import atelier_home
 from engine.protocol import Event, ImageData, JobFailed, JobFinished, JobProgress
 
 TXT2IMG = "diffusion.txt2img"
@@ -55,16 +56,26 @@ def run_generate(params: object, output: Path, fail: Callable[[str, int], int]) 
 
 
 def _save_all(images: tuple, paths: list[Path], fail: Callable[[str, int], int]) -> int:
+    """Write each image; one that cannot be written goes to the rescue folder instead."""
     from app.model.image_files import ImageWriteError, save_generated_png
 
+    code = 0
     for image, path in zip(images, paths, strict=True):
         assert isinstance(image, ImageData)
         try:
-            save_generated_png(path, image)
+            written = save_generated_png(path, image)
         except ImageWriteError as exc:
-            return fail(str(exc), 1)
-        print(f"{path}  seed {image.meta['recipe']['params']['seed']}")
-    return 0
+            written = save_generated_png(rescue_path(path), image)
+            code = fail(f"{exc}; saved it to {written} instead", 1)
+        print(f"{written}  seed {image.meta['recipe']['params']['seed']}")
+    return code
+
+
+def rescue_path(path: Path) -> Path:
+    """Where an image goes when its own path fails (disk full, folder removed mid-job)."""
+    folder = atelier_home() / "rescued"
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder / f"{time.strftime('%Y%m%d-%H%M%S')}-{path.name}"
 
 
 def _print_progress(event: Event) -> None:

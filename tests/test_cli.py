@@ -90,3 +90,21 @@ def test_info_on_a_png_without_settings_and_on_a_non_image(tmp_path, capsys):
     assert "no generation settings" in capsys.readouterr().out
     assert main(["info", str(text)]) == 2
     assert "notes.png" in capsys.readouterr().err
+
+
+def test_an_image_that_cannot_be_written_is_rescued(atelier_home, tmp_path, capsys, monkeypatch):
+    from app.model import image_files
+
+    real_save = image_files.save_png
+    target = tmp_path / "full-disk.png"
+
+    def disk_full_for_target(path, rgba, text):
+        if path == target:
+            raise image_files.ImageWriteError(f"cannot write {path}: No space left on device")
+        return real_save(path, rgba, text)
+
+    monkeypatch.setattr(image_files, "save_png", disk_full_for_target)
+    assert main([*GENERATE, "-o", str(target)]) == 1
+    assert "No space left" in capsys.readouterr().err
+    rescued = list((atelier_home / "rescued").glob("*-full-disk.png"))
+    assert len(rescued) == 1 and Image.open(rescued[0]).size == (64, 64)

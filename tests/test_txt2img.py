@@ -150,3 +150,20 @@ def test_cancel_stops_a_running_generation_within_a_step(store):
         assert isinstance(after, JobFinished)
     finally:
         engine.shutdown()
+
+
+def test_previews_use_taesd_when_it_is_installed(engine, atelier_home):
+    from diffusers import AutoencoderTiny
+
+    from engine.home import models_dir
+
+    tiny_decoder = AutoencoderTiny(
+        encoder_block_out_channels=(8, 8, 8, 8), decoder_block_out_channels=(8, 8, 8, 8)
+    )
+    tiny_decoder.save_pretrained(models_dir("vae", atelier_home) / "taesd")
+    seen = []
+    engine.subscribe(seen.append)
+    generate(engine, steps=2)
+    previews = [e.preview for e in seen if isinstance(e, JobProgress) and e.preview is not None]
+    assert previews and previews[0].meta["preview"] == "taesd"
+    assert previews[0].pixels.shape == (64, 64, 4)  # TAESD decodes to full size

@@ -51,7 +51,7 @@ def run(params: Txt2ImgParams, ctx: JobContext) -> TaskResult:
     )
     pipe.set_progress_bar_config(disable=True)
     embeds = encode_prompts(pipe, params.prompt, params.negative_prompt)
-    previewer = LatentPreviewer(entry.family, ctx.device.device)
+    previewer = LatentPreviewer(entry.family, ctx.device.device, ctx.store.home)
     first_seed = params.seed if params.seed >= 0 else random.randrange(2**32)
     outputs = []
     for index in range(params.batch_count):

@@ -1,0 +1,64 @@
+"""Prompt embeddings: short prompts match diffusers exactly; long ones are chunked."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from engine.model_loader import load_pipeline
+from engine.model_store import ModelStore
+from plugins.diffusion.prompt_embeds import CHUNK_TOKENS, encode_prompts, framed, token_chunks
+
+
+@pytest.fixture(scope="module")
+def pipes(tiny_models, tiny_config_root):
+    store = ModelStore(home=tiny_models, extra_folders=[], config_root=tiny_config_root)
+    store.scan()
+    return {
+        family: load_pipeline(
+            store.find(str(tiny_models / f"tiny-{family}")), store, dtype="float32", device="cpu"
+        )
+        for family in ("sd15", "sdxl")
+    }
+
+
+def test_short_sd15_prompt_equals_diffusers(pipes):
+    pipe = pipes["sd15"]
+    ours = encode_prompts(pipe, "a red fox", "blurry")
+    theirs, negative = pipe.encode_prompt("a red fox", "cpu", 1, True, "blurry")
+    assert ours.chunks == 1
+    assert torch.equal(ours.prompt_embeds, theirs)
+    assert torch.equal(ours.negative_prompt_embeds, negative)
+
+
+@pytest.mark.parametrize("negative", ["", "blurry"])
+def test_short_sdxl_prompt_equals_diffusers(pipes, negative):
+    pipe = pipes["sdxl"]
+    ours = encode_prompts(pipe, "a red fox", negative)
+    embeds, neg, pooled, neg_pooled = pipe.encode_prompt(
+        "a red fox", device="cpu", negative_prompt=negative or None
+    )
+    assert torch.equal(ours.prompt_embeds, embeds)
+    assert torch.equal(ours.pooled_prompt_embeds, pooled)
+    assert torch.equal(ours.negative_prompt_embeds, neg)
+    assert torch.equal(ours.negative_pooled_prompt_embeds, neg_pooled)
+
+
+@pytest.mark.parametrize("family", ["sd15", "sdxl"])
+def test_long_prompt_is_encoded_in_chunks_of_77(pipes, family):
+    pipe = pipes[family]
+    prompt = ", ".join(f"word{i}" for i in range(60))  # well over 75 tokens
+    assert len(token_chunks(pipe.tokenizer, prompt)) > 1
+    embeds = encode_prompts(pipe, prompt, "")
+    assert embeds.chunks > 1
+    assert embeds.prompt_embeds.shape[1] == 77 * embeds.chunks
+    assert embeds.negative_prompt_embeds.shape == embeds.prompt_embeds.shape
+
+
+def test_every_token_lands_in_a_chunk(pipes):
+    tokenizer = pipes["sd15"].tokenizer
+    prompt = " ".join(["castle"] * 200)
+    chunks = token_chunks(tokenizer, prompt)
+    assert sum(len(c) for c in chunks) == 200 and all(len(c) <= CHUNK_TOKENS for c in chunks)
+    ids = framed(tokenizer, chunks[0])
+    assert len(ids) == 77 and ids[0] == tokenizer.bos_token_id and ids[76] == tokenizer.eos_token_id
