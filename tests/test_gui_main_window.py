@@ -372,3 +372,14 @@ def test_reuse_settings_reports_what_does_not_fit(window):
     assert window.prompt_panel.form.value("prompt") == "a kite"
     assert "not-here (not installed)" in window.messages.text
     assert "scheduler ('DPM++ SDE')" in window.messages.text
+
+
+def test_skipped_model_files_are_reported(qtbot, qt_loop, atelier_home, tmp_path):
+    (atelier_home / "models" / "checkpoints" / "notes.safetensors").write_text("not a model")
+    win = make_window(qtbot, diffusion_registry(), make_store(atelier_home, tmp_path))
+    try:
+        assert "notes.safetensors" in win.messages.text
+        assert "skipped" in win.messages.text
+        assert win.prompt_panel.generate_button.isEnabled()  # the good models still work
+    finally:
+        win.close()

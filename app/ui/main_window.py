@@ -17,6 +17,7 @@ from PySide6.QtWidgets import (
     QFileDialog,
     QLabel,
     QMainWindow,
+    QMessageBox,
     QScrollArea,
     QStackedWidget,
     QVBoxLayout,
@@ -182,6 +183,20 @@ class MainWindow(QMainWindow):
         if default is not None and not self.prompt_panel.form.value("prompt").strip():
             self.prompt_panel.form.set_value("prompt", EXAMPLE_PROMPT)
         self.prompt_panel.set_running(self.generation.running)
+        self._report_skipped_models()
+
+    def _report_skipped_models(self) -> None:
+        """Files in the model folders that could not be used: say so once, with details."""
+        problems = list(self.store.problems)
+        if not problems:
+            return
+        self.messages.show_message(
+            f"{len(problems)} file(s) in the model folders were skipped: {problems[0]}",
+            action_text="Details",
+            action=lambda: QMessageBox.information(
+                self, "Skipped model files", "\n\n".join(problems)
+            ),
+        )
 
     def add_model_folder(self, folder: Path | None = None) -> bool:
         """Use the models of an A1111 / ComfyUI / InvokeAI install (or any folder) in place."""
