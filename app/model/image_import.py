@@ -1,0 +1,155 @@
+"""Open PNG/JPEG/WebP images as documents or layers; export the image or a layer.
+
+Exports keep the generation settings: PNG through the text chunks of image_files (A1111
+`parameters` plus Atelier's recipe), JPEG and WebP in EXIF UserComment (as A1111 does).
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from PIL import Image, ImageOps, UnidentifiedImageError
+
+from app.model.document import Document
+from app.model.generation_info import format_parameters, info_from_recipe
+from app.model.image_files import (
+    ImageReadError,
+    ImageWriteError,
+    generation_text_chunks,
+    read_text_chunks,
+    save_png,
+)
+from app.model.layers import RasterLayer
+from engine.home import write_atomic
+
+FORMATS = {".png": "PNG", ".jpg": "JPEG", ".jpeg": "JPEG", ".webp": "WEBP"}
+_EXIF_IFD, _USER_COMMENT = 0x8769, 0x9286
+
+
+# ---- opening ---------------------------------------------------------------------------------
+
+
+def read_image(path: str | os.PathLike[str]) -> np.ndarray:
+    """The pixels of an image file as (h, w, 4) uint8 RGBA, EXIF orientation applied.
+    Raises ImageReadError naming the file when it cannot be read."""
+    path = Path(path)
+    try:
+        with Image.open(path) as image:
+            image = ImageOps.exif_transpose(image)
+            return np.asarray(_to_rgba(image))
+    except UnidentifiedImageError:
+        raise ImageReadError(f"cannot read {path}: not an image file Atelier can open") from None
+    except IsADirectoryError:
+        raise ImageReadError(f"cannot read {path}: it is a folder") from None
+    except Image.DecompressionBombError:
+        raise ImageReadError(f"cannot read {path}: the image is too large") from None
+    except (OSError, SyntaxError, ValueError) as exc:
+        reason = (exc.strerror if isinstance(exc, OSError) else None) or str(exc)
+        raise ImageReadError(f"cannot read {path}: {reason}") from None
+
+
+def _to_rgba(image: Image.Image) -> Image.Image:
+    if image.mode in ("I", "I;16", "I;16B", "I;16L"):  # 16-bit greyscale: keep the top bits
+        grey = (np.asarray(image, np.uint32) >> 8).clip(0, 255).astype(np.uint8)
+        image = Image.fromarray(grey, "L")
+    return image.convert("RGBA")
+
+
+def read_recipe(path: str | os.PathLike[str]) -> dict[str, Any] | None:
+    """The Atelier recipe saved in an image's metadata, if any."""
+    try:
+        chunk = read_text_chunks(path).get("atelier")
+        recipe = json.loads(chunk).get("recipe") if chunk else None
+    except (ImageReadError, ValueError, AttributeError):
+        return None
+    return recipe if isinstance(recipe, dict) else None
+
+
+def layer_from_image(
+    path: str | os.PathLike[str], size: tuple[int, int] | None = None, x: int = 0, y: int = 0
+) -> RasterLayer:
+    """A raster layer (of canvas `size`, default the image's) holding the image at (x, y),
+    named after the file and carrying its recipe when it has one."""
+    path = Path(path)
+    pixels = read_image(path)
+    return RasterLayer.from_array(pixels, size, x, y, name=path.stem, recipe=read_recipe(path))
+
+
+def open_image(path: str | os.PathLike[str]) -> Document:
+    """A new document the size of the image, with the image as its one layer."""
+    layer = layer_from_image(path)
+    return Document(layer.pixels.size, [layer])
+
+
+# ---- exporting -------------------------------------------------------------------------------
+
+
+def export_image(
+    path: str | os.PathLike[str],
+    rgba: np.ndarray,
+    recipe: Mapping[str, Any] | None = None,
+    quality: int = 95,
+) -> Path:
+    """Write RGBA pixels as PNG, JPEG or WebP (by the suffix), atomically, with the recipe's
+    settings. JPEG has no alpha: transparent parts go onto white. WebP quality 100 is
+    lossless. Raises ImageWriteError naming the file."""
+    path = Path(path)
+    kind = FORMATS.get(path.suffix.lower())
+    if kind is None:
+        raise ImageWriteError(f"cannot write {path}: use .png, .jpg or .webp")
+    if kind == "PNG":
+        text = generation_text_chunks(info_from_recipe(recipe), recipe) if recipe else {}
+        return save_png(path, rgba, text)
+    data = _encode(
+        rgba, kind, quality, format_parameters(info_from_recipe(recipe)) if recipe else ""
+    )
+    if not path.parent.is_dir():
+        raise ImageWriteError(f"cannot write {path}: {path.parent} does not exist")
+    try:
+        write_atomic(path, data)
+    except OSError as exc:
+        raise ImageWriteError(f"cannot write {path}: {exc.strerror or exc}") from exc
+    return path
+
+
+def _encode(rgba: np.ndarray, kind: str, quality: int, parameters: str) -> bytes:
+    image = Image.fromarray(np.ascontiguousarray(rgba), "RGBA")
+    options: dict[str, Any] = {"quality": quality}
+    if kind == "JPEG":
+        white = Image.new("RGBA", image.size, (255, 255, 255, 255))
+        image = Image.alpha_composite(white, image).convert("RGB")
+    elif quality >= 100:
+        options = {"lossless": True}
+    if parameters:
+        exif = Image.Exif()
+        exif.get_ifd(_EXIF_IFD)[_USER_COMMENT] = b"UNICODE\0" + parameters.encode("utf-16-be")
+        options["exif"] = exif.tobytes()
+    buffer = io.BytesIO()
+    image.save(buffer, format=kind, **options)
+    return buffer.getvalue()
+
+
+def export_document(
+    doc: Document,
+    path: str | os.PathLike[str],
+    layer_id: str | None = None,
+    quality: int = 95,
+) -> Path:
+    """Export the flattened image, or one layer's pixels (`layer_id`), with metadata: the
+    layer's recipe, or for the whole image the top visible layer's that has one."""
+    if layer_id is None:
+        pixels = doc.composite()
+        recipes = [lay.recipe for lay in doc.raster_layers() if lay.visible and lay.recipe]
+        recipe = recipes[-1] if recipes else None
+    else:
+        layer = doc.find(layer_id)
+        if not isinstance(layer, RasterLayer):
+            raise ValueError(f"layer {layer.name!r} is not a raster layer")
+        pixels, recipe = layer.pixels.to_array(), layer.recipe
+    return export_image(path, pixels, recipe, quality)

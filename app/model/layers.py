@@ -1,0 +1,175 @@
+"""Layers of a document: raster (pixels + recipe), group (children) and mask layers."""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any
+
+import numpy as np
+
+from app.model.tiles import Rect, TiledRaster, union_rects
+
+
+class BlendMode(StrEnum):
+    """How a layer's colours combine with what is below it (W3C compositing formulas)."""
+
+    NORMAL = "normal"
+    MULTIPLY = "multiply"
+    SCREEN = "screen"
+    OVERLAY = "overlay"
+    DARKEN = "darken"
+    LIGHTEN = "lighten"
+
+
+def new_id() -> str:
+    return uuid.uuid4().hex
+
+
+@dataclass(eq=False)
+class Layer:
+    """What every layer has: a stable id, a name, visibility, opacity and a blend mode."""
+
+    name: str = "Layer"
+    visible: bool = True
+    opacity: float = 1.0
+    blend: BlendMode = BlendMode.NORMAL
+    id: str = field(default_factory=new_id)
+
+    def __post_init__(self) -> None:
+        self.blend = BlendMode(self.blend)
+        if not 0.0 <= self.opacity <= 1.0:
+            raise ValueError(f"opacity must be within 0..1, got {self.opacity}")
+
+    def duplicate(self) -> Layer:
+        """A copy with a new id (tiles are shared copy-on-write, so this is cheap)."""
+        twin = self.snapshot()
+        for layer in twin.walk():
+            layer.id = new_id()
+        twin.name = f"{self.name} copy"
+        return twin
+
+    def snapshot(self) -> Layer:
+        """An independent copy with the same ids, sharing the immutable tiles."""
+        raise NotImplementedError
+
+    def walk(self) -> Iterator[Layer]:
+        """This layer, then (for groups) its descendants, and attached masks."""
+        yield self
+
+    def bounds(self) -> Rect | None:
+        """Where this layer may hold visible pixels (tile-granular); None if empty."""
+        return None
+
+
+@dataclass(eq=False)
+class MaskLayer(Layer):
+    """A single-channel 0..255 mask: a layer mask (attached to a layer) or a painted mask
+    (e.g. for inpainting) that is not composited into the image."""
+
+    pixels: TiledRaster = field(default_factory=lambda: TiledRaster(1, 1, 1))
+    name: str = "Mask"
+
+    @classmethod
+    def blank(cls, size: tuple[int, int], fill: int = 0, **props: Any) -> MaskLayer:
+        """An empty mask; fill=255 reveals everything (the usual layer mask)."""
+        return cls(pixels=TiledRaster(size[0], size[1], 1, fill), **props)
+
+    @classmethod
+    def from_array(cls, mask: np.ndarray, fill: int = 0, **props: Any) -> MaskLayer:
+        return cls(pixels=TiledRaster.from_array(mask, fill), **props)
+
+    def snapshot(self) -> MaskLayer:
+        return dataclasses.replace(self, pixels=self.pixels.copy())
+
+    def bounds(self) -> Rect | None:
+        return self.pixels.rect if self.pixels.fill else self.pixels.tiles_bbox()
+
+
+@dataclass(eq=False)
+class RasterLayer(Layer):
+    """Pixels (RGBA, straight alpha) plus the recipe that generated them, if any.
+
+    recipe: {"task", "version", "params", "model": {"name", "hash"}, "seed", ...}, JSON-able;
+    kept so "regenerate this layer" and "reuse settings" work, also after save and reopen.
+    """
+
+    pixels: TiledRaster = field(default_factory=lambda: TiledRaster(1, 1))
+    recipe: dict[str, Any] | None = None
+    mask: MaskLayer | None = None
+
+    @classmethod
+    def blank(cls, size: tuple[int, int], **props: Any) -> RasterLayer:
+        return cls(pixels=TiledRaster(size[0], size[1]), **props)
+
+    @classmethod
+    def from_array(
+        cls,
+        rgba: np.ndarray,
+        size: tuple[int, int] | None = None,
+        x: int = 0,
+        y: int = 0,
+        **props: Any,
+    ) -> RasterLayer:
+        """A layer of canvas `size` (default: the image's) with `rgba` placed at (x, y)."""
+        if size is None or (size == (rgba.shape[1], rgba.shape[0]) and x == y == 0):
+            return cls(pixels=TiledRaster.from_array(_rgba(rgba)), **props)
+        layer = cls.blank(size, **props)
+        layer.pixels.write(x, y, _rgba(rgba))
+        layer.pixels.clear_dirty()
+        return layer
+
+    def snapshot(self) -> RasterLayer:
+        mask = self.mask.snapshot() if self.mask else None
+        recipe = copy.deepcopy(self.recipe)
+        return dataclasses.replace(self, pixels=self.pixels.copy(), recipe=recipe, mask=mask)
+
+    def walk(self) -> Iterator[Layer]:
+        yield self
+        if self.mask is not None:
+            yield self.mask
+
+    def bounds(self) -> Rect | None:
+        return self.pixels.tiles_bbox()
+
+
+@dataclass(eq=False)
+class GroupLayer(Layer):
+    """Child layers (bottom first) composited on their own, then onto what is below."""
+
+    children: list[Layer] = field(default_factory=list)
+    mask: MaskLayer | None = None
+    name: str = "Group"
+
+    def snapshot(self) -> GroupLayer:
+        mask = self.mask.snapshot() if self.mask else None
+        kids = [child.snapshot() for child in self.children]
+        return dataclasses.replace(self, children=kids, mask=mask)
+
+    def walk(self) -> Iterator[Layer]:
+        yield self
+        if self.mask is not None:
+            yield self.mask
+        for child in self.children:
+            yield from child.walk()
+
+    def bounds(self) -> Rect | None:
+        return union_rects(c.bounds() for c in self.children if not isinstance(c, MaskLayer))
+
+
+def _rgba(pixels: np.ndarray) -> np.ndarray:
+    """(h, w, 4) uint8 from RGBA, RGB or grey uint8 pixels."""
+    if pixels.dtype != np.uint8:
+        raise ValueError(f"expected uint8 pixels, got {pixels.dtype}")
+    if pixels.ndim == 2:
+        pixels = np.repeat(pixels[..., None], 3, axis=2)
+    if pixels.shape[2] == 3:
+        alpha = np.full(pixels.shape[:2] + (1,), 255, np.uint8)
+        pixels = np.concatenate([pixels, alpha], axis=2)
+    if pixels.shape[2] != 4:
+        raise ValueError(f"expected RGBA, RGB or grey pixels, got shape {pixels.shape}")
+    return pixels
