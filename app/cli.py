@@ -1,4 +1,5 @@
-"""The `atelier` command: the window by default, or generate / models / info without one."""
+"""The `atelier` command: the window by default, or generate / img2img / inpaint / outpaint /
+models / info without one."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from app.cli_verify import add_verify_command
 from plugins.api import param_specs
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
@@ -34,6 +36,7 @@ def gui_main(argv: list[str] | None = None) -> int:
 
 
 def _parser() -> argparse.ArgumentParser:
+    from plugins.diffusion import IMG2IMG, INPAINT, OUTPAINT
     from plugins.diffusion.params import Txt2ImgParams
 
     parser = argparse.ArgumentParser(
@@ -43,11 +46,32 @@ def _parser() -> argparse.ArgumentParser:
 
     generate = commands.add_parser("generate", help="make images from a prompt, no window")
     generate.add_argument("prompt", help="what to draw")
-    generate.add_argument("--model", default="", help="model name (see `atelier models`)")
     generate.add_argument("--size", type=_size, help="WIDTHxHEIGHT, e.g. 768x512")
-    add_param_flags(generate, Txt2ImgParams, skip={"prompt"})
-    generate.add_argument("-o", "--output", type=Path, required=True, help="PNG file to write")
+    add_generation_flags(generate, Txt2ImgParams)
     generate.set_defaults(handler=_generate)
+
+    img2img = commands.add_parser("img2img", help="repaint a picture after a prompt")
+    img2img.add_argument("image", type=Path, help="the picture to start from")
+    img2img.add_argument("prompt", help="what to draw")
+    add_generation_flags(img2img, IMG2IMG.params_type)
+    img2img.set_defaults(handler=_edit, task=IMG2IMG)
+
+    inpaint = commands.add_parser("inpaint", help="repaint the masked part of a picture")
+    inpaint.add_argument("image", type=Path, help="the picture to repaint")
+    inpaint.add_argument("prompt", help='what to draw in the mask ("" for none)')
+    masks = inpaint.add_mutually_exclusive_group(required=True)
+    masks.add_argument("--mask", type=Path, help="mask image: white = repaint, black = keep")
+    masks.add_argument(
+        "--mask-from-alpha", action="store_true", help="repaint where the picture is transparent"
+    )
+    add_generation_flags(inpaint, INPAINT.params_type)
+    inpaint.set_defaults(handler=_edit, task=INPAINT)
+
+    outpaint = commands.add_parser("outpaint", help="extend a picture and fill the new area")
+    outpaint.add_argument("image", type=Path, help="the picture to extend")
+    outpaint.add_argument("prompt", help='what the new area shows ("" for none)')
+    add_generation_flags(outpaint, OUTPAINT.params_type)
+    outpaint.set_defaults(handler=_edit, task=OUTPAINT)
 
     models = commands.add_parser("models", help="list the models Atelier found")
     models.add_argument("--add-folder", type=Path, help="also read models from this folder")
@@ -56,7 +80,17 @@ def _parser() -> argparse.ArgumentParser:
     info = commands.add_parser("info", help="print the generation settings stored in images")
     info.add_argument("images", nargs="+", type=Path)
     info.set_defaults(handler=_info)
+
+    add_verify_command(commands)
     return parser
+
+
+def add_generation_flags(parser: argparse.ArgumentParser, params_type: type) -> None:
+    """--model, one flag per Param field but the prompt, and -o: what every generating
+    command takes."""
+    parser.add_argument("--model", default="", help="model name (see `atelier models`)")
+    add_param_flags(parser, params_type, skip={"prompt"})
+    parser.add_argument("-o", "--output", type=Path, required=True, help="PNG file to write")
 
 
 def add_param_flags(parser: argparse.ArgumentParser, params_type: type, skip: set[str]) -> None:
@@ -66,7 +100,9 @@ def add_param_flags(parser: argparse.ArgumentParser, params_type: type, skip: se
             continue
         flag = spec.cli or "--" + f.name.replace("_", "-")
         kwargs: dict[str, Any] = {"dest": f.name, "default": None, "help": spec.help or spec.label}
-        if spec.choices:
+        if str(f.type) == "bool":
+            kwargs["action"] = argparse.BooleanOptionalAction
+        elif spec.choices:
             kwargs["choices"] = spec.choices
         else:
             kwargs["type"] = _ranged(_field_type(f), spec.minimum, spec.maximum, spec.label)
@@ -123,6 +159,39 @@ def _generate(args: argparse.Namespace) -> int:
     return run_generate(params, args.output, _fail)
 
 
+def _edit(args: argparse.Namespace) -> int:
+    """img2img, inpaint, outpaint: read the picture (and mask), run the task, save."""
+    from app.cli_generate import run_generate
+    from app.model.image_files import ImageReadError
+    from app.model.image_import import read_image
+
+    fixed: dict[str, Any] = {"prompt": args.prompt, "model": args.model}
+    try:
+        fixed["image"] = read_image(args.image)
+        if args.command == "inpaint":
+            fixed["mask"] = _read_mask(args.mask, fixed["image"])
+    except ImageReadError as exc:
+        return _fail(str(exc), EXIT_USAGE)
+    try:
+        params = params_from_args(args.task.params_type, args, **fixed)
+    except TypeError as exc:
+        return _fail(str(exc), EXIT_USAGE)
+    return run_generate(params, args.output, _fail, task=args.task.id)
+
+
+def _read_mask(path: Path | None, image: Any) -> Any:
+    """An (h, w) uint8 mask, 255 = repaint: from a mask picture (white = repaint; transparent
+    counts as black), or, without one, from the picture's alpha (transparent = repaint)."""
+    import numpy as np
+
+    from app.model.image_import import read_image
+
+    if path is None:
+        return 255 - image[..., 3]
+    mask = read_image(path).astype(np.float32)
+    return np.round(mask[..., :3].mean(axis=2) * mask[..., 3] / 255).astype(np.uint8)
+
+
 def _models(args: argparse.Namespace) -> int:
     from engine.home import add_model_folder, models_dir
     from engine.model_store import ModelStore
@@ -138,7 +207,8 @@ def _models(args: argparse.Namespace) -> int:
     if not entries:
         print(f"No models found. Put checkpoints into {models_dir('checkpoints')}")
     for entry in entries:
-        print(f"{entry.name:40} {entry.kind:12} {entry.family:8} {entry.format:12} {entry.path}")
+        family = f"{entry.family} {entry.variant}".strip()
+        print(f"{entry.name:40} {entry.kind:12} {family:12} {entry.format:12} {entry.path}")
     for problem in store.problems:
         print(problem, file=sys.stderr)
     return EXIT_OK

@@ -1,4 +1,5 @@
-"""`atelier generate`: run text to image on the inline engine and write the PNGs."""
+"""`atelier generate` (and img2img, inpaint, outpaint): run a task on the inline engine and
+write the PNGs."""
 
 from __future__ import annotations
 
@@ -33,7 +34,10 @@ def check_writable(folder: Path) -> str | None:
     return None
 
 
-def run_generate(params: object, output: Path, fail: Callable[[str, int], int]) -> int:
+def run_generate(
+    params: object, output: Path, fail: Callable[[str, int], int], task: str = TXT2IMG
+) -> int:
+    """Run `task` with `params` and save its images to `output` (numbered for a batch)."""
     from engine.worker import InlineEngine
     from plugins.registry import discover
 
@@ -42,9 +46,9 @@ def run_generate(params: object, output: Path, fail: Callable[[str, int], int]) 
     problem = check_writable(output.parent.resolve())
     if problem:
         return fail(problem, 2)
-    engine = InlineEngine(discover().tasks)
+    engine = InlineEngine.from_registry(discover())
     engine.subscribe(_print_progress)
-    event = engine.submit(TXT2IMG, params).future.result()
+    event = engine.submit(task, params).future.result()
     print(file=sys.stderr)
     if isinstance(event, JobFailed):
         return fail(event.message, 1)

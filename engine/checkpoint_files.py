@@ -9,7 +9,7 @@ import json
 import re
 import struct
 import zipfile
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +17,12 @@ from engine.protocol import JobError
 
 FAMILIES = ("sd15", "sd2", "sdxl", "sdxl_refiner", "lora", "vae", "controlnet", "motion", "unknown")
 MAX_HEADER_BYTES = 100 * 1024 * 1024  # the safetensors format's own limit
+_UNET_FIRST_CONV = (  # the UNet's first convolution: its input channels tell inpainting models
+    "model.diffusion_model.input_blocks.0.0.weight",
+    "conv_in.weight",
+    "unet.conv_in.weight",
+)
+INPAINT_CHANNELS = 9  # 4 latent + 1 mask + 4 masked-image latent channels
 _LORA_KEY = re.compile(r"(?:^|[._])(?:lora|lokr|loha|hada)(?:[._]|$)", re.IGNORECASE)
 
 
@@ -159,3 +165,17 @@ def detect_family(keys: Iterable[str]) -> str:
     if not unet and any(k in vae_keys or k == "vae." + vae_keys[0] for k in keys):
         return "vae"
     return "unknown"
+
+
+def detect_variant(shapes: Mapping[str, Sequence[int]]) -> str:
+    """The variant from tensor shapes: "inpaint" when the UNet's first conv takes 9 channels.
+
+    `shapes` maps tensor names to shapes (a safetensors header's "shape" entries, or the
+    shapes of a loaded state dict); dedicated inpainting checkpoints (SD 1.x, 2.x and XL)
+    feed the mask and the masked image to the UNet next to the latents.
+    """
+    for key in _UNET_FIRST_CONV:
+        shape = shapes.get(key)
+        if shape is not None and len(shape) == 4:
+            return "inpaint" if shape[1] == INPAINT_CHANNELS else ""
+    return ""

@@ -12,7 +12,11 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from engine.checkpoint_files import load_ckpt_state_dict, read_safetensors_header
+from engine.checkpoint_files import (
+    INPAINT_CHANNELS,
+    load_ckpt_state_dict,
+    read_safetensors_header,
+)
 from engine.model_store import ModelEntry, ModelStore, kind_label
 from engine.protocol import JobError
 
@@ -25,6 +29,11 @@ PIPELINE_CLASSES = {
     "sd2": "StableDiffusionPipeline",
     "sdxl": "StableDiffusionXLPipeline",
     "sdxl_refiner": "StableDiffusionXLImg2ImgPipeline",
+}
+INPAINT_PIPELINE_CLASSES = {  # for inpainting checkpoints, and inpainting with ordinary ones
+    "sd15": "StableDiffusionInpaintPipeline",
+    "sd2": "StableDiffusionInpaintPipeline",
+    "sdxl": "StableDiffusionXLInpaintPipeline",
 }
 FAMILY_LABELS = {
     "sd15": "Stable Diffusion 1.x",
@@ -44,8 +53,11 @@ def family_label(family: str) -> str:
     return FAMILY_LABELS.get(family, family)
 
 
-def pipeline_family_class(family: str) -> str:
-    """The diffusers pipeline class name that loads a checkpoint of `family`."""
+def pipeline_family_class(family: str, variant: str = "") -> str:
+    """The diffusers pipeline class name that loads a checkpoint of `family` (and `variant`:
+    "inpaint" gives the family's inpainting pipeline)."""
+    if variant == "inpaint" and family in INPAINT_PIPELINE_CLASSES:
+        return INPAINT_PIPELINE_CLASSES[family]
     if family not in PIPELINE_CLASSES:
         raise JobError(
             "invalid_input",
@@ -55,14 +67,23 @@ def pipeline_family_class(family: str) -> str:
     return PIPELINE_CLASSES[family]
 
 
-def require_family(entry: ModelEntry, allowed: set[str], feature: str) -> None:
-    """Raise JobError("invalid_input") when `feature` does not work with `entry`'s family."""
+def require_family(
+    entry: ModelEntry, allowed: set[str], feature: str, variants: frozenset[str] = frozenset({""})
+) -> None:
+    """Raise JobError("invalid_input") when `feature` does not work with `entry`'s family,
+    or with its variant (by default only ordinary checkpoints: not inpainting ones)."""
+    wanted = " or ".join(sorted(family_label(f) for f in allowed))
     if entry.family not in allowed:
-        wanted = " or ".join(sorted(family_label(f) for f in allowed))
         raise JobError(
             "invalid_input",
             f"{feature} needs a {wanted} model, but '{entry.name}' is "
             f"{family_label(entry.family)}. Choose a {wanted} model for {feature}.",
+        )
+    if entry.variant not in variants:
+        raise JobError(
+            "invalid_input",
+            f"'{entry.name}' is an inpainting model: it only repaints masked areas. Use it "
+            f"for Inpaint or Outpaint, and choose an ordinary {wanted} model for {feature}.",
         )
 
 
@@ -89,7 +110,7 @@ def load_pipeline(
             f"'{entry.name}' is a {kind_label(entry.kind)}, not a checkpoint; "
             f"choose a checkpoint to generate with{hint}.",
         )
-    cls = getattr(diffusers, pipeline_family_class(entry.family))
+    cls = getattr(diffusers, pipeline_family_class(entry.family, entry.variant))
     dtype = getattr(torch, dtype) if isinstance(dtype, str) else dtype
     kwargs: dict[str, Any] = {"dtype": dtype, "local_files_only": True}
     if entry.family in ("sd15", "sd2"):
@@ -103,6 +124,8 @@ def load_pipeline(
         else:
             config = str(store.config_dir(entry))
             _check_file(entry.path)
+            if entry.variant == "inpaint":  # the shipped configs describe 4-channel UNets
+                kwargs["num_in_channels"] = INPAINT_CHANNELS
             pipe = cls.from_single_file(str(entry.path), config=config, **kwargs)
         pipe = pipe.to(device)
     except JobError:

@@ -17,7 +17,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from engine.checkpoint_files import (
+    INPAINT_CHANNELS,
     detect_family,
+    detect_variant,
     load_ckpt_state_dict,
     read_safetensors_header,
     safetensors_metadata,
@@ -81,7 +83,7 @@ _KIND_LABELS = {
 _SOURCE_RANK = {"atelier": 0, "builtin": 1, "extra": 2, "hf_cache": 3}
 _WEIGHTS = re.compile(r".*\.(safetensors|bin|ckpt|pt|pth)(\.index\.json)?$")
 _MAX_DEPTH = 4
-_family_cache: dict[tuple[str, int, int], tuple[str, str | None]] = {}
+_family_cache: dict[tuple[str, int, int], tuple[str, str | None, str]] = {}
 _hash_cache: dict[tuple[str, int, int], str] = {}
 
 
@@ -97,6 +99,7 @@ class ModelEntry:
     size: int
     source: str  # "atelier" | "builtin" | "extra" | "hf_cache"
     licence: str | None = None
+    variant: str = ""  # "inpaint": a dedicated inpainting checkpoint (9-channel UNet)
 
     def weights_file(self) -> Path:
         """The file that identifies the weights: the file itself, or a folder's UNet weights."""
@@ -199,7 +202,7 @@ class ModelStore:
 
     def _file_entry(self, path: Path, kind: str, source: str) -> ModelEntry | None:
         try:
-            family, licence = self._file_family(path, kind)
+            family, licence, variant = self._file_family(path, kind)
             size = path.stat().st_size
         except JobError as e:
             self.problems.append(f"{path}: skipped: {e.message}")
@@ -214,9 +217,11 @@ class ModelStore:
             )
             return None
         kind = FAMILY_KIND.get(family, kind) if kind in SD_KINDS else kind
-        return ModelEntry(path.stem, kind, family, "single_file", path, size, source, licence)
+        return ModelEntry(
+            path.stem, kind, family, "single_file", path, size, source, licence, variant
+        )
 
-    def _file_family(self, path: Path, kind: str) -> tuple[str, str | None]:
+    def _file_family(self, path: Path, kind: str) -> tuple[str, str | None, str]:
         st = path.stat()
         key = (str(path), st.st_size, st.st_mtime_ns)
         if key in _family_cache:
@@ -224,14 +229,18 @@ class ModelStore:
         if path.suffix.lower() == ".safetensors":
             header = read_safetensors_header(path)
             meta = safetensors_metadata(header)
+            shapes = {k: v.get("shape", ()) for k, v in header.items() if isinstance(v, dict)}
             result = (
                 detect_family(tensor_names(header)),
                 meta.get("modelspec.license") or meta.get("license"),
+                detect_variant(shapes),
             )
         elif kind in SD_KINDS:
-            result = (detect_family(load_ckpt_state_dict(path, mmap=True)), None)
-        else:
-            result = ("unknown", None)  # not opened: pickles elsewhere are the plugin's business
+            state = load_ckpt_state_dict(path, mmap=True)
+            shapes = {k: tuple(getattr(v, "shape", ())) for k, v in state.items()}
+            result = (detect_family(state), None, detect_variant(shapes))
+        else:  # not opened: pickles elsewhere are the plugin's business
+            result = ("unknown", None, "")
         _family_cache[key] = result
         return result
 
@@ -246,7 +255,8 @@ class ModelStore:
         kind = FAMILY_KIND.get(family, kind) if kind in SD_KINDS else kind
         size = sum(p.stat().st_size for p in path.rglob("*") if p.is_file())
         licence = _readme_licence(path)
-        return ModelEntry(name, kind, family, "diffusers", path, size, source, licence)
+        variant = _folder_variant(path)
+        return ModelEntry(name, kind, family, "diffusers", path, size, source, licence, variant)
 
     def _scan_hf_cache(self) -> list[ModelEntry]:
         found = []
@@ -269,8 +279,9 @@ class ModelStore:
         return [e for e in self.entries if e.kind == "checkpoints"]
 
     def default_checkpoint(self) -> ModelEntry | None:
-        """A built-in checkpoint first (the demo model), else the first one found."""
-        checkpoints = self.checkpoints()
+        """A built-in checkpoint first (the demo model), else the first one found; ordinary
+        checkpoints before inpainting ones (those cannot make an image from a prompt alone)."""
+        checkpoints = sorted(self.checkpoints(), key=lambda e: e.variant != "")
         builtin = [e for e in checkpoints if e.source == "builtin"]
         return (builtin or checkpoints or [None])[0]
 
@@ -370,6 +381,12 @@ def _folder_family(path: Path) -> str:
     if "XL" in cls or unet.get("addition_embed_type") == "text_time":
         return "sdxl_refiner" if (index.get("text_encoder") or [None])[0] is None else "sdxl"
     return "sd2" if unet.get("cross_attention_dim") == 1024 else "sd15"
+
+
+def _folder_variant(path: Path) -> str:
+    """A diffusers folder's variant: "inpaint" when its UNet takes 9 input channels, else ""."""
+    unet = _read_json(path / "unet" / "config.json")
+    return "inpaint" if unet.get("in_channels") == INPAINT_CHANNELS else ""
 
 
 def _readme_licence(path: Path) -> str | None:

@@ -1,7 +1,8 @@
 """The engine: a worker thread that runs queued jobs one at a time, and an inline twin.
 
 `Engine` owns torch on its own thread; `InlineEngine` runs each job in `submit` for the
-CLI and tests. Both turn every failure into a terminal event (never an exception).
+CLI and tests. Both turn every failure into a terminal event (never an exception), and
+both run the plugins' job hooks (safety checks, watermarks) around every job.
 """
 
 from __future__ import annotations
@@ -9,7 +10,7 @@ from __future__ import annotations
 import logging
 import threading
 import traceback
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass, field
 from typing import Any
@@ -27,11 +28,12 @@ from engine.protocol import (
     JobFailed,
     JobFinished,
     JobHandle,
+    JobProgress,
     JobQueued,
     JobStarted,
     next_job_id,
 )
-from plugins.api import Task, resolve
+from plugins.api import JobHook, Task, resolve
 
 log = logging.getLogger("atelier.engine")
 Sink = Callable[[Event], None]
@@ -55,8 +57,10 @@ class _EngineBase:
         store: ModelStore | None = None,
         device_overrides: dict[str, Any] | None = None,
         cache_budget_bytes: int | None = None,
+        hooks: Sequence[JobHook] = (),
     ) -> None:
         self.tasks = dict(tasks)
+        self.hooks = tuple(hooks)
         self.store = store or ModelStore()
         cache_kwargs = {} if cache_budget_bytes is None else {"budget_bytes": cache_budget_bytes}
         self.models = ModelCache(self.store, **cache_kwargs)
@@ -64,6 +68,11 @@ class _EngineBase:
         self._policy: DevicePolicy | None = None
         self._sinks: list[Sink] = []
         self._sinks_lock = threading.Lock()
+
+    @classmethod
+    def from_registry(cls, registry: Any, **kwargs: Any) -> Any:
+        """An engine for a plugin registry's tasks, running its job hooks."""
+        return cls(registry.tasks, hooks=registry.hooks, **kwargs)
 
     def subscribe(self, sink: Sink) -> Callable[[], None]:
         """Call `sink(event)` for every event (from the engine thread); returns unsubscribe."""
@@ -98,17 +107,41 @@ class _EngineBase:
         return _Job(next_job_id(), self.tasks[task_id], params)
 
     def _run(self, job: _Job) -> None:
-        job.ctx = JobContext(job.id, self._emit, self.store, self.models, self._device_policy)
+        emit = self._preview_filter(job) if any(h.preview for h in self.hooks) else self._emit
+        job.ctx = JobContext(job.id, emit, self.store, self.models, self._device_policy)
         self._emit(JobStarted(job.id))
         self._finish(job, self._outcome(job))
+
+    def _preview_filter(self, job: _Job) -> Sink:
+        """An emit that passes each progress preview through the preview hooks first."""
+
+        def emit(event: Event) -> None:
+            if isinstance(event, JobProgress) and event.preview is not None:
+                preview = event.preview
+                for hook in self.hooks:
+                    if hook.preview and preview is not None:
+                        preview = resolve(hook.preview)(job.task.id, job.params, preview)
+                event = JobProgress(event.job_id, event.fraction, event.stage, preview)
+            self._emit(event)
+
+        return emit
 
     def _outcome(self, job: _Job) -> Event:
         try:
             if job.task.validate is not None:
                 job.task.validate(job.params)
+            for hook in self.hooks:
+                if hook.before:
+                    resolve(hook.before)(job.task.id, job.params)
             job.ctx.check_cancelled()
             result = resolve(job.task.runner)(job.params, job.ctx)
-            return JobFinished(job.id, tuple(result.outputs), tuple(result.warnings))
+            outputs, warnings = tuple(result.outputs), tuple(result.warnings)
+            for hook in self.hooks:
+                if hook.after:
+                    job.ctx.check_cancelled()
+                    outputs, extra = resolve(hook.after)(job.task.id, job.params, outputs, job.ctx)
+                    outputs, warnings = tuple(outputs), warnings + tuple(extra)
+            return JobFinished(job.id, outputs, warnings)
         except JobCancelledError:
             return JobCancelled(job.id)
         except JobError as exc:

@@ -1,7 +1,9 @@
-"""What a plugin declares: tasks with typed parameters, GUI panels, and how to find them.
+"""What a plugin declares: tasks with typed parameters, GUI panels, job hooks, and how to
+find them.
 
 Importable without torch or Qt: a task names its run function as "module:function" and the
-engine imports it on its own thread; a panel names its widget factory the same way.
+engine imports it on its own thread; a panel names its widget factory the same way, and so
+does a job hook its functions.
 """
 
 from __future__ import annotations
@@ -68,9 +70,29 @@ class Panel:
 
 
 @dataclass(frozen=True)
+class JobHook:
+    """Functions ("module:function", imported on the engine thread) run around every job.
+
+    - `before(task_id, params)` runs before the task; raising `JobError` refuses the job
+      (e.g. kind "blocked_by_safety" with a message naming the category).
+    - `after(task_id, params, outputs, ctx) -> (outputs, warnings)` runs on the outputs
+      of every finished job, before anyone sees them; it may replace, drop or mark them.
+    - `preview(task_id, params, image) -> ImageData | None` runs on every progress
+      preview; None drops the preview.
+    Hooks run in registration order; an exception in any of them fails the job.
+    """
+
+    id: str
+    before: str = ""
+    after: str = ""
+    preview: str = ""
+
+
+@dataclass(frozen=True)
 class Plugin:
     id: str
     version: str
     title: str
     tasks: Sequence[Task] = ()
     panels: Sequence[Panel] = ()
+    hooks: Sequence[JobHook] = ()

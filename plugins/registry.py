@@ -6,7 +6,7 @@ import logging
 from dataclasses import dataclass, field
 from importlib.metadata import entry_points
 
-from plugins.api import Panel, Plugin, Task
+from plugins.api import JobHook, Panel, Plugin, Task
 
 ENTRY_POINT_GROUP = "atelier.plugins"
 log = logging.getLogger(__name__)
@@ -14,7 +14,7 @@ log = logging.getLogger(__name__)
 
 @dataclass
 class Registry:
-    """The loaded plugins, their tasks by id and their panels; broken plugins are listed."""
+    """The loaded plugins, their tasks by id, panels and job hooks; broken plugins are listed."""
 
     plugins: list[Plugin] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
@@ -27,7 +27,14 @@ class Registry:
     def panels(self) -> list[Panel]:
         return [panel for plugin in self.plugins for panel in plugin.panels]
 
+    @property
+    def hooks(self) -> list[JobHook]:
+        """Every plugin's job hooks, in plugin order (pass to the engine: `hooks=`)."""
+        return [hook for plugin in self.plugins for hook in plugin.hooks]
+
     def add(self, plugin: Plugin) -> None:
+        if any(p.id == plugin.id for p in self.plugins):
+            raise ValueError(f"plugin {plugin.id} is registered twice")
         clash = set(self.tasks) & {task.id for task in plugin.tasks}
         if clash:
             raise ValueError(f"plugin {plugin.id} redefines task(s) {sorted(clash)}")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+import numpy as np
 import pytest
 from PIL import Image
 
@@ -31,11 +32,24 @@ def test_generate_writes_a_png_whose_parameters_round_trip(atelier_home, tmp_pat
 
 
 def test_generate_is_deterministic_for_a_seed(atelier_home, tmp_path):
-    a, b = tmp_path / "a.png", tmp_path / "b.png"
-    assert main([*GENERATE, "--seed", "3", "-o", str(a)]) == 0
-    assert main([*GENERATE, "--seed", "3", "-o", str(b)]) == 0
-    with Image.open(a) as first, Image.open(b) as second:
-        assert first.tobytes() == second.tobytes()
+    """Same seed, same picture; only the invisible watermark (a new id per image) differs."""
+    from plugins.provenance.watermark import detect_image
+
+    a, b, other = tmp_path / "a.png", tmp_path / "b.png", tmp_path / "other.png"
+    big = [*GENERATE, "--size", "256x256"]  # the watermark's tile is 128 px
+    assert main([*big, "--seed", "3", "-o", str(a)]) == 0
+    assert main([*big, "--seed", "3", "-o", str(b)]) == 0
+    assert main([*big, "--seed", "4", "-o", str(other)]) == 0
+    first, second, third = (np.asarray(Image.open(p).convert("RGB")) for p in (a, b, other))
+    assert psnr(first, second) > 33 and psnr(first, third) < 25  # two marks: ~36 dB
+    marks = [detect_image(image) for image in (first, second)]
+    assert all(mark.present for mark in marks)
+    assert marks[0].payload != marks[1].payload
+
+
+def psnr(x: np.ndarray, y: np.ndarray) -> float:
+    mse = np.mean((x.astype(np.float64) - y.astype(np.float64)) ** 2)
+    return float("inf") if mse == 0 else 10 * np.log10(255**2 / mse)
 
 
 def test_batch_writes_numbered_files(atelier_home, tmp_path):
@@ -98,10 +112,10 @@ def test_an_image_that_cannot_be_written_is_rescued(atelier_home, tmp_path, caps
     real_save = image_files.save_png
     target = tmp_path / "full-disk.png"
 
-    def disk_full_for_target(path, rgba, text):
+    def disk_full_for_target(path, *args, **kwargs):
         if path == target:
             raise image_files.ImageWriteError(f"cannot write {path}: No space left on device")
-        return real_save(path, rgba, text)
+        return real_save(path, *args, **kwargs)
 
     monkeypatch.setattr(image_files, "save_png", disk_full_for_target)
     assert main([*GENERATE, "-o", str(target)]) == 1

@@ -50,7 +50,9 @@ def import_without(blocked: set[str], modules: list[str]) -> None:
 
 
 def test_engine_model_and_plugins_import_without_qt():
-    modules = modules_under("engine", "app/model", "plugins", exclude=("plugins.diffusion.ui",))
+    modules = modules_under(
+        "engine", "app/model", "plugins", exclude=("plugins.diffusion.ui", "plugins.provenance.ui")
+    )
     assert "engine.worker" in modules and "plugins.diffusion.txt2img" in modules
     import_without({"PySide6", "shiboken6", "qasync"}, modules)
 

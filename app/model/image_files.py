@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import io
+import logging
 import os
 from collections.abc import Mapping
 from pathlib import Path
@@ -27,6 +28,7 @@ from engine.home import write_atomic
 if TYPE_CHECKING:
     from engine.protocol import ImageData
 
+log = logging.getLogger(__name__)
 _EXIF_IFD = 0x8769
 _USER_COMMENT = 0x9286
 _SOURCE_NAMES = {"atelier": "Atelier", "a1111": "AUTOMATIC1111 / Forge", "comfyui": "ComfyUI"}
@@ -75,11 +77,19 @@ def encode_png(rgba: np.ndarray, text: Mapping[str, str] | None = None) -> bytes
     return buffer.getvalue()
 
 
-def save_png(path: str | os.PathLike[str], rgba: np.ndarray, text: Mapping[str, str]) -> Path:
+def save_png(
+    path: str | os.PathLike[str],
+    rgba: np.ndarray,
+    text: Mapping[str, str],
+    provenance: Mapping[str, Any] | None = None,
+) -> Path:
     """Write a PNG with text chunks atomically: an existing file is replaced whole or kept.
+    With a `provenance` record (a generated image's meta["provenance"]) the file also
+    carries XMP and signed Content Credentials (see `with_provenance`).
     Raises ImageWriteError when the folder is missing or not writable, or the disk is full."""
     path = Path(path)
     data = encode_png(rgba, text)  # in memory first, so a bad image never touches the disk
+    data = with_provenance(data, provenance, path.name)
     if not path.parent.is_dir():
         what = "is not a folder" if path.parent.exists() else "does not exist"
         raise ImageWriteError(f"cannot write {path}: {path.parent} {what}")
@@ -102,7 +112,28 @@ def save_generated_png(path: str | os.PathLike[str], image: ImageData) -> Path:
     recipe = image.meta.get("recipe")
     recipe = recipe if isinstance(recipe, Mapping) else None
     info = info_from_recipe(recipe) if recipe else GenerationInfo()
-    return save_png(path, image.pixels, generation_text_chunks(info, recipe))
+    provenance = image.meta.get("provenance")
+    provenance = provenance if isinstance(provenance, Mapping) else None
+    return save_png(path, image.pixels, generation_text_chunks(info, recipe), provenance)
+
+
+def with_provenance(data: bytes, provenance: Mapping[str, Any] | None, title: str = "") -> bytes:
+    """PNG/JPEG/WebP file bytes carrying a provenance record: an XMP packet with IPTC's
+    digital source type, then a C2PA manifest signed with this computer's key. Unchanged
+    when `provenance` is None. If Content Credentials cannot be signed (c2pa-python
+    missing or failing) the file keeps its XMP and the reason is logged."""
+    if not provenance:
+        return data
+    from plugins.provenance import content_credentials
+    from plugins.provenance.xmp import add_xmp, image_format, xmp_packet
+
+    data = add_xmp(data, xmp_packet(provenance))
+    mime = f"image/{image_format(data)}"
+    try:
+        return content_credentials.sign(data, mime, provenance, title)
+    except content_credentials.ContentCredentialsError as exc:
+        log.warning("%s saved without Content Credentials: %s", title or "image", exc)
+        return data
 
 
 # ---- reading ---------------------------------------------------------------------------------

@@ -1,7 +1,16 @@
-"""The diffusion plugin: text to image (inpaint, img2img and more arrive here later)."""
+"""The diffusion plugin: text to image, image to image, inpaint and outpaint."""
 
 from plugins.api import Plugin, Task
-from plugins.diffusion.params import Txt2ImgParams, validate_txt2img
+from plugins.diffusion.params import (
+    Img2ImgParams,
+    InpaintParams,
+    OutpaintParams,
+    Txt2ImgParams,
+    validate_img2img,
+    validate_inpaint,
+    validate_outpaint,
+    validate_txt2img,
+)
 
 TXT2IMG = Task(
     id="diffusion.txt2img",
@@ -11,5 +20,34 @@ TXT2IMG = Task(
     runner="plugins.diffusion.txt2img:run",
     validate=validate_txt2img,
 )
+IMG2IMG = Task(
+    id="diffusion.img2img",
+    version=1,
+    title="Image to image",
+    params_type=Img2ImgParams,
+    runner="plugins.diffusion.img2img:run",
+    validate=validate_img2img,
+)
+INPAINT = Task(
+    id="diffusion.inpaint",
+    version=1,
+    title="Inpaint",
+    params_type=InpaintParams,
+    runner="plugins.diffusion.inpaint:run",
+    validate=validate_inpaint,
+)
+OUTPAINT = Task(
+    id="diffusion.outpaint",
+    version=1,
+    title="Outpaint",
+    params_type=OutpaintParams,
+    runner="plugins.diffusion.outpaint:run",
+    validate=validate_outpaint,
+)
 
-plugin = Plugin(id="diffusion", version="0.1.0", title="Diffusion", tasks=(TXT2IMG,))
+plugin = Plugin(
+    id="diffusion",
+    version="0.1.0",
+    title="Diffusion",
+    tasks=(TXT2IMG, IMG2IMG, INPAINT, OUTPAINT),
+)

@@ -1,8 +1,17 @@
-"""The request for text-to-image: one frozen dataclass that drives the GUI form and CLI flags."""
+"""The requests of the diffusion tasks: frozen dataclasses that drive the GUI forms and CLI flags.
+
+Every task shares SamplingParams (prompt, steps, CFG, seed, batch, scheduler, model). Images
+and masks travel as numpy arrays in fields without a Param spec (not shown in forms): images
+(h, w, 4) uint8 RGBA, masks (h, w) uint8 with 255 = repaint (128 and up counts). The
+validators are torch-free and raise ValueError with a message a designer can act on.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
 
 from plugins.api import param
 from plugins.diffusion.schedulers import SCHEDULER_NAMES
@@ -12,10 +21,17 @@ MAX_SIDE = 4096
 MAX_PIXELS = 4096 * 4096
 MIN_SIDE = 64
 NATIVE_SIZE = {"sd15": 512, "sd2": 768, "sdxl": 1024, "sdxl_refiner": 1024}
+MAX_CANVAS_SIDE = 16384  # images to edit: inpaint works on a crop, so the canvas may be large
+MIN_IMAGE_SIDE = 8
+MAX_WORK_SIZE = 2048
+MAX_EXTEND = 2048  # outpaint: pixels per side in one go
+MASK_THRESHOLD = 128  # mask values from here up are repainted
 
 
 @dataclass(frozen=True)
-class Txt2ImgParams:
+class SamplingParams:
+    """What every diffusion task asks for."""
+
     prompt: str = param("", "Prompt", multiline=True, help="What to draw.")
     negative_prompt: str = param(
         "", "Negative prompt", multiline=True, cli="--negative", help="What to avoid."
@@ -30,12 +46,6 @@ class Txt2ImgParams:
         cli="--cfg",
         help="How strongly to follow the prompt.",
     )
-    width: int = param(
-        0, "Width", minimum=0, maximum=MAX_SIDE, step=8, help="0 = the model's native size."
-    )
-    height: int = param(
-        0, "Height", minimum=0, maximum=MAX_SIDE, step=8, help="0 = the model's native size."
-    )
     seed: int = param(-1, "Seed", minimum=-1, maximum=2**32 - 1, help="-1 = a random seed.")
     batch_count: int = param(
         1, "Batch count", minimum=1, maximum=16, cli="--batch", help="Images to make."
@@ -44,15 +54,155 @@ class Txt2ImgParams:
     model: str = field(default="")  # chosen with the model picker / --model; "" = default
 
 
+@dataclass(frozen=True)
+class Txt2ImgParams(SamplingParams):
+    width: int = param(
+        0, "Width", minimum=0, maximum=MAX_SIDE, step=8, help="0 = the model's native size."
+    )
+    height: int = param(
+        0, "Height", minimum=0, maximum=MAX_SIDE, step=8, help="0 = the model's native size."
+    )
+
+
+# ---- the fields the image tasks share (one spec each, declared by each task's dataclass)
+
+
+def _strength(default: float) -> Any:
+    return param(
+        default,
+        "Strength",
+        minimum=0.0,
+        maximum=1.0,
+        step=0.05,
+        help="How much to change: low keeps the picture, 1 repaints it completely.",
+    )
+
+
+def _work_size() -> Any:
+    return param(
+        0,
+        "Work size",
+        minimum=0,
+        maximum=MAX_WORK_SIZE,
+        step=64,
+        advanced=True,
+        help="The area is generated at about this size squared, then scaled back; "
+        "0 = the model's native size.",
+    )
+
+
+def _context() -> Any:
+    return param(
+        64,
+        "Context",
+        minimum=0,
+        maximum=1024,
+        step=8,
+        help="Pixels around the masked area the model sees, so the fill fits in.",
+    )
+
+
+def _match_colours() -> Any:
+    return param(
+        True,
+        "Match colours",
+        advanced=True,
+        help="Match the colours of the new pixels to those around the mask.",
+    )
+
+
+def _pixels() -> Any:
+    return field(default=None, compare=False)  # numpy arrays: no form field, no equality
+
+
+@dataclass(frozen=True)
+class Img2ImgParams(SamplingParams):
+    """Repaint a whole picture (the canvas or a selection's crop) at some strength."""
+
+    strength: float = _strength(0.6)
+    work_size: int = _work_size()
+    image: np.ndarray | None = _pixels()  # (h, w, 4) uint8 RGBA
+
+
+@dataclass(frozen=True)
+class InpaintParams(SamplingParams):
+    """Repaint the masked part of a picture; the rest stays exactly as it was."""
+
+    strength: float = _strength(1.0)
+    grow: int = param(
+        8, "Grow mask", minimum=0, maximum=256, help="Widen the mask by this many pixels."
+    )
+    feather: int = param(
+        8, "Feather", minimum=0, maximum=256, help="Soften the mask's edge over this many pixels."
+    )
+    context: int = _context()
+    work_size: int = _work_size()
+    match_colours: bool = _match_colours()
+    image: np.ndarray | None = _pixels()  # (h, w, 4) uint8 RGBA
+    mask: np.ndarray | None = _pixels()  # (h, w) uint8, 255 = repaint
+    # Where the mask's top-left pixel lies on the image; None: the mask covers the image
+    # exactly (same size). With an origin the mask may be any size; it is clipped.
+    mask_origin: tuple[int, int] | None = None
+
+
+@dataclass(frozen=True)
+class OutpaintParams(SamplingParams):
+    """Extend the picture on any side and fill the new area to match."""
+
+    left: int = param(0, "Left", minimum=0, maximum=MAX_EXTEND, step=8, help="Pixels to add.")
+    top: int = param(0, "Top", minimum=0, maximum=MAX_EXTEND, step=8, help="Pixels to add.")
+    right: int = param(0, "Right", minimum=0, maximum=MAX_EXTEND, step=8, help="Pixels to add.")
+    bottom: int = param(0, "Bottom", minimum=0, maximum=MAX_EXTEND, step=8, help="Pixels to add.")
+    overlap: int = param(
+        16,
+        "Overlap",
+        minimum=0,
+        maximum=256,
+        help="Pixels of the old picture, at its edge, blended into the new area.",
+    )
+    strength: float = _strength(1.0)
+    context: int = _context()
+    work_size: int = _work_size()
+    match_colours: bool = _match_colours()
+    image: np.ndarray | None = _pixels()  # (h, w, 4) uint8 RGBA
+
+
 def snap8(value: int) -> int:
     """Round a side to the nearest multiple of 8 (latents are 1/8 of the image)."""
     return max(8, (int(value) + 4) // 8 * 8)
+
+
+def ceil8(value: int) -> int:
+    """Round up to a multiple of 8; 0 stays 0 (outpaint amounts)."""
+    return -(-int(value) // 8) * 8
 
 
 def resolved_size(params: Txt2ImgParams, family: str) -> tuple[int, int]:
     """(width, height) snapped to multiples of 8, 0 meaning the family's native size."""
     native = NATIVE_SIZE.get(family, 512)
     return snap8(params.width or native), snap8(params.height or native)
+
+
+def outpaint_amounts(params: OutpaintParams) -> tuple[int, int, int, int]:
+    """(left, top, right, bottom), each rounded up to a multiple of 8."""
+    return ceil8(params.left), ceil8(params.top), ceil8(params.right), ceil8(params.bottom)
+
+
+# ---- validation
+
+
+def validate_sampling(params: SamplingParams) -> None:
+    """The checks every task shares."""
+    if not 1 <= params.steps <= 150:
+        raise ValueError("Steps must be between 1 and 150.")
+    if not 0 <= params.cfg_scale <= 30:
+        raise ValueError("CFG scale must be between 0 and 30.")
+    if not 1 <= params.batch_count <= 16:
+        raise ValueError("Batch count must be between 1 and 16.")
+    if params.scheduler not in SCHEDULERS:
+        raise ValueError(f"Unknown scheduler '{params.scheduler}'; one of {', '.join(SCHEDULERS)}.")
+    if params.seed < -1 or params.seed >= 2**32:
+        raise ValueError("The seed must be -1 (random) or between 0 and 4294967295.")
 
 
 def validate_txt2img(params: Txt2ImgParams) -> None:
@@ -64,13 +214,101 @@ def validate_txt2img(params: Txt2ImgParams) -> None:
             raise ValueError(f"The {name} must be between {MIN_SIDE} and {MAX_SIDE} pixels.")
     if params.width * params.height > MAX_PIXELS:
         raise ValueError("That size is too large; keep it within 4096 x 4096 pixels.")
-    if not 1 <= params.steps <= 150:
-        raise ValueError("Steps must be between 1 and 150.")
-    if not 0 <= params.cfg_scale <= 30:
-        raise ValueError("CFG scale must be between 0 and 30.")
-    if not 1 <= params.batch_count <= 16:
-        raise ValueError("Batch count must be between 1 and 16.")
-    if params.scheduler not in SCHEDULERS:
-        raise ValueError(f"Unknown scheduler '{params.scheduler}'; one of {', '.join(SCHEDULERS)}.")
-    if params.seed < -1 or params.seed >= 2**32:
-        raise ValueError("The seed must be -1 (random) or between 0 and 4294967295.")
+    validate_sampling(params)
+
+
+def validate_img2img(params: Img2ImgParams) -> None:
+    _check_image(params.image, "Image to image")
+    _check_strength(params)
+    validate_sampling(params)
+
+
+def validate_inpaint(params: InpaintParams) -> None:
+    _check_image(params.image, "Inpaint")
+    _check_mask(params.mask, params.mask_origin, params.image.shape)
+    for name, value, high in (("Grow", params.grow, 256), ("Feather", params.feather, 256)):
+        if not 0 <= value <= high:
+            raise ValueError(f"{name} must be between 0 and {high} pixels.")
+    _check_strength(params)
+    validate_sampling(params)
+
+
+def validate_outpaint(params: OutpaintParams) -> None:
+    _check_image(params.image, "Outpaint")
+    amounts = outpaint_amounts(params)
+    if min(amounts) < 0:
+        raise ValueError("Outpaint adds pixels: left, top, right and bottom cannot be negative.")
+    if max(amounts) == 0:
+        raise ValueError("Choose how far to extend the canvas: left, top, right and bottom are 0.")
+    if max(amounts) > MAX_EXTEND:
+        raise ValueError(
+            f"Extend by at most {MAX_EXTEND} pixels per side at a time; "
+            "outpaint again to go further."
+        )
+    height, width = params.image.shape[:2]
+    new_width, new_height = width + amounts[0] + amounts[2], height + amounts[1] + amounts[3]
+    if max(new_width, new_height) > MAX_CANVAS_SIDE:
+        raise ValueError(
+            f"The extended canvas would be {new_width}x{new_height} pixels; "
+            f"keep it within {MAX_CANVAS_SIDE} x {MAX_CANVAS_SIDE}."
+        )
+    if not 0 <= params.overlap <= 256:
+        raise ValueError("Overlap must be between 0 and 256 pixels.")
+    _check_strength(params)
+    validate_sampling(params)
+
+
+def _check_image(image: Any, feature: str) -> None:
+    if image is None:
+        raise ValueError(f"{feature} needs a picture to start from: open or paint one first.")
+    if not (
+        isinstance(image, np.ndarray)
+        and image.dtype == np.uint8
+        and image.ndim == 3
+        and image.shape[2] in (3, 4)
+    ):
+        shape = getattr(image, "shape", type(image).__name__)
+        raise ValueError(f"The picture must be (height, width, 4) 8-bit RGBA, not {shape}.")
+    height, width = image.shape[:2]
+    if min(width, height) < MIN_IMAGE_SIDE:
+        raise ValueError(
+            f"The picture is only {width}x{height} pixels; "
+            f"it needs at least {MIN_IMAGE_SIDE} in each direction."
+        )
+    if max(width, height) > MAX_CANVAS_SIDE:
+        raise ValueError(
+            f"The picture is {width}x{height} pixels; Atelier edits pictures up to "
+            f"{MAX_CANVAS_SIDE} x {MAX_CANVAS_SIDE}."
+        )
+
+
+def _check_mask(mask: Any, origin: tuple[int, int] | None, image_shape: tuple[int, ...]) -> None:
+    if mask is None:
+        raise ValueError("The mask is empty: paint or select the area to repaint.")
+    if not (isinstance(mask, np.ndarray) and mask.dtype == np.uint8 and mask.ndim == 2):
+        shape = getattr(mask, "shape", type(mask).__name__)
+        raise ValueError(f"The mask must be (height, width) 8-bit, not {shape}.")
+    height, width = image_shape[:2]
+    if origin is None and mask.shape != (height, width):
+        raise ValueError(
+            f"The mask is {mask.shape[1]}x{mask.shape[0]} pixels but the picture is "
+            f"{width}x{height}; they must be the same size."
+        )
+    selected = mask >= MASK_THRESHOLD
+    if not selected.any():
+        raise ValueError("The mask is empty: paint or select the area to repaint.")
+    x, y = origin or (0, 0)
+    if not selected[max(0, -y) : max(0, height - y), max(0, -x) : max(0, width - x)].any():
+        raise ValueError(
+            "The mask lies entirely outside the canvas: move it or the selection onto the picture."
+        )
+
+
+def _check_strength(params: Img2ImgParams | InpaintParams | OutpaintParams) -> None:
+    if not 0 < params.strength <= 1:
+        raise ValueError("Strength must be above 0 and at most 1.")
+    if int(params.steps * params.strength) < 1:
+        raise ValueError(
+            f"Strength {params.strength:g} with {params.steps} steps leaves no step to run; "
+            "raise Strength or Steps."
+        )

@@ -1,0 +1,65 @@
+"""Image to image: a picture (the canvas or a selection's crop) repainted at a strength.
+
+The picture is scaled to about the model's native pixel count (its aspect kept, sides in
+multiples of 8), partly noised and denoised under the prompt, then scaled back to its own
+size. Its alpha channel is kept, so a cut-out stays cut out.
+"""
+
+from __future__ import annotations
+
+from engine.context import JobContext
+from engine.model_loader import require_family
+from engine.protocol import ImageData, TaskResult
+from plugins.diffusion import IMG2IMG
+from plugins.diffusion.mask_geometry import resize, rgba, work_size
+from plugins.diffusion.params import NATIVE_SIZE, Img2ImgParams
+from plugins.diffusion.prompt_embeds import encode_prompts
+from plugins.diffusion.sampling import (
+    denoising_steps,
+    each_image,
+    float_to_rgba,
+    load_pipeline,
+    pick_model,
+    prompt_warnings,
+    recipe,
+)
+
+PIPELINES = {
+    "sd15": "StableDiffusionImg2ImgPipeline",
+    "sd2": "StableDiffusionImg2ImgPipeline",
+    "sdxl": "StableDiffusionXLImg2ImgPipeline",
+}  # not yet the SDXL refiner: its prompt has only the second text encoder
+
+
+def run(params: Img2ImgParams, ctx: JobContext) -> TaskResult:
+    from PIL import Image
+
+    entry = pick_model(ctx, params.model)
+    require_family(entry, set(PIPELINES), IMG2IMG.title)
+    picture = rgba(params.image)
+    height, width = picture.shape[:2]
+    work = work_size((width, height), params.work_size or NATIVE_SIZE.get(entry.family, 512))
+    start = Image.fromarray(resize(picture[..., :3], work))
+    pipe = load_pipeline(ctx, entry, PIPELINES[entry.family], params.scheduler)
+    embeds = encode_prompts(pipe, params.prompt, params.negative_prompt)
+    steps = denoising_steps(params.steps, params.strength)
+    outputs = []
+    for seed, step_kwargs in each_image(ctx, params, entry, steps):
+        result = pipe(
+            **embeds.as_kwargs(),
+            image=start,
+            strength=params.strength,
+            num_inference_steps=params.steps,
+            guidance_scale=params.cfg_scale,
+            output_type="np",
+            **step_kwargs,
+        )
+        pixels = resize(float_to_rgba(result.images[0]), (width, height))
+        pixels[..., 3] = picture[..., 3]
+        extras = {"Denoising strength": f"{params.strength:g}"}
+        made = recipe(
+            IMG2IMG, params, entry, seed=seed, width=work[0], height=work[1], extras=extras
+        )
+        meta = {"recipe": made, "crop_rect": [0, 0, width, height], "work_size": list(work)}
+        outputs.append(ImageData(pixels, meta))
+    return TaskResult(tuple(outputs), prompt_warnings(embeds))

@@ -1,0 +1,322 @@
+"""The job hooks: the prompt check before a job; the output check, watermark and provenance
+record on everything it makes; the output check on live previews; marking exports.
+
+Every ImageData / VideoData / AudioData output leaves the engine watermarked with a new
+payload and with meta["provenance"]: software, time, digital source type, the watermark
+(payload, id, method), the safety record (prompt and output checks, scores, what was
+done) and the safety settings in force.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime
+import logging
+from collections.abc import Mapping, Sequence
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from engine.protocol import AudioData, ImageData, JobError, Output, VideoData
+from plugins.provenance import output_check, prompt_check
+from plugins.provenance.settings import SafetySettings, safety_settings
+from plugins.provenance.xmp import COMPOSITE, TRAINED
+
+log = logging.getLogger(__name__)
+PROMPT_FIELDS = ("prompt", "lyrics", "text", "caption")  # never negative prompts
+
+
+@lru_cache(maxsize=1)
+def software() -> str:
+    """ "Atelier <version>", as the provenance record and metadata name the maker."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return f"Atelier {version('atelier')}"
+    except PackageNotFoundError:
+        return "Atelier"
+
+
+def prompt_text(params: Any) -> str:
+    """The text of a job's request that the prompt check reads (negative prompts excluded)."""
+    if not dataclasses.is_dataclass(params):
+        return ""
+    texts = []
+    for f in dataclasses.fields(params):
+        value = getattr(params, f.name, None)
+        if isinstance(value, str) and f.name in PROMPT_FIELDS:
+            texts.append(value)
+    return "\n".join(texts)
+
+
+def blocked_message(matches: Sequence[prompt_check.PromptMatch]) -> str:
+    """The message of a refused prompt: the category (or categories) it matched."""
+    titles = ", ".join(f'"{m.title}"' for m in matches)
+    lists = "list" if len(matches) == 1 else "lists"
+    return (
+        f"The prompt was blocked by the safety check: it matches the {titles} {lists} "
+        f"({'; '.join(m.entry for m in matches)}). Change the prompt and try again."
+    )
+
+
+# ---- hooks -----------------------------------------------------------------------------------
+
+
+def before_job(task_id: str, params: Any) -> None:
+    """Refuse a job whose prompt matches a safety list (unless the level is "warn")."""
+    text = prompt_text(params)
+    if not text.strip():
+        return
+    matches = prompt_check.check_prompt(text)
+    if matches and safety_settings().prompt == "block":
+        raise JobError("blocked_by_safety", blocked_message(matches))
+
+
+def check_preview(task_id: str, params: Any, image: ImageData) -> ImageData | None:
+    """A live preview, blurred when NudeNet flags it (dropped when it cannot check)."""
+    settings = safety_settings()
+    if settings.output == "warn":
+        return image
+    try:
+        scores = output_check.nudenet_scores(image.pixels)
+    except output_check.CheckerUnavailable:
+        return None
+    if any(scores.get(label, 0.0) >= settings.nudity_threshold for label in output_check.EXPOSED):
+        return ImageData(output_check.obscure(image.pixels), image.meta)
+    return image
+
+
+def after_job(
+    task_id: str, params: Any, outputs: Sequence[Output], ctx: Any
+) -> tuple[tuple[Output, ...], tuple[str, ...]]:
+    """Check, then watermark, every media output; record what was found and done."""
+    settings = safety_settings()
+    models_home = getattr(getattr(ctx, "store", None), "home", None)
+    prompt_record, warnings = _prompt_record(params, settings)
+    checked = _output_verdicts(outputs, settings, models_home, warnings)
+    kept: list[Output] = []
+    withheld: list[str] = []
+    media = [o for o in outputs if isinstance(o, ImageData | VideoData | AudioData)]
+    for number, output in enumerate(outputs, 1):
+        if not isinstance(output, ImageData | VideoData | AudioData):
+            kept.append(output)
+            continue
+        verdict = checked.get(id(output))
+        output, action = _apply_policy(output, verdict, settings)
+        where = f"Result {number} of {len(outputs)}" if len(outputs) > 1 else "The result"
+        if action == "blocked":
+            withheld.append(_why(verdict))
+            warnings.append(f"{where} was withheld by the safety check: {_why(verdict)}.")
+            continue
+        if action == "blurred":
+            warnings.append(f"{where} was blurred by the safety check: {_why(verdict)}.")
+        elif action == "kept":
+            warnings.append(f"{where} was flagged by the safety check: {_why(verdict)}.")
+        safety = {"prompt": prompt_record, "output": _output_record(verdict, settings, action)}
+        kept.append(mark_output(output, task_id, safety, settings))
+    if media and len(withheld) == len(media):
+        raise JobError(
+            "blocked_by_safety",
+            f"The result was withheld by the safety check ({'; '.join(withheld)}). "
+            'The output check is set to "block".',
+        )
+    return tuple(kept), tuple(warnings)
+
+
+# ---- the output check --------------------------------------------------------------------
+
+
+def _output_verdicts(
+    outputs: Sequence[Output], settings: SafetySettings, home: Path | None, warnings: list[str]
+) -> dict[int, output_check.Verdict | str]:
+    """A verdict per image/video output (by id), or the reason it could not be checked."""
+    images = [o for o in outputs if isinstance(o, ImageData)]
+    videos = [o for o in outputs if isinstance(o, VideoData)]
+    found: dict[int, output_check.Verdict | str] = {}
+    try:
+        threshold = settings.nudity_threshold
+        verdicts = output_check.check_images([o.pixels for o in images], threshold, home)
+        found.update({id(o): v for o, v in zip(images, verdicts, strict=True)})
+        for video in videos:
+            found[id(video)] = output_check.check_frames(
+                video.frames, threshold, settings.video_frames, home
+            )
+    except output_check.CheckerUnavailable as exc:
+        if settings.output != "warn":
+            raise JobError(
+                "blocked_by_safety",
+                f"The result was withheld: the output safety check could not run ({exc}). "
+                'Reinstall Atelier, or set the output check to "warn".',
+            ) from exc
+        warnings.append(f"The output safety check could not run: {exc}.")
+        found.update({id(o): f"not checked: {exc}" for o in [*images, *videos]})
+    return found
+
+
+def _apply_policy(
+    output: Output, verdict: output_check.Verdict | str | None, settings: SafetySettings
+) -> tuple[Output, str]:
+    """(the output to deliver, the action taken: none, kept, blurred or blocked)."""
+    if not isinstance(verdict, output_check.Verdict) or not verdict.flagged:
+        return output, "none"
+    if settings.output == "block":
+        return output, "blocked"
+    if settings.output == "warn":
+        return output, "kept"
+    if isinstance(output, ImageData):
+        return ImageData(output_check.obscure(output.pixels), output.meta), "blurred"
+    if isinstance(output, VideoData):
+        frames = np.stack([output_check.obscure(frame) for frame in output.frames])
+        return VideoData(frames, output.fps, output.meta), "blurred"
+    return output, "kept"
+
+
+def _why(verdict: output_check.Verdict | str | None) -> str:
+    if isinstance(verdict, output_check.Verdict):
+        return ", ".join(verdict.reasons) or "flagged"
+    return "flagged"
+
+
+def _output_record(
+    verdict: output_check.Verdict | str | None, settings: SafetySettings, action: str
+) -> dict[str, Any]:
+    record: dict[str, Any] = {"policy": settings.output, "action": action}
+    if isinstance(verdict, output_check.Verdict):
+        record.update(checked=True, **verdict.record())
+    else:
+        record.update(checked=False, reason=verdict or "no output check for this kind of media")
+    return record
+
+
+def _prompt_record(params: Any, settings: SafetySettings) -> tuple[dict[str, Any], list[str]]:
+    text = prompt_text(params)
+    categories = prompt_check.load_categories()
+    matches = prompt_check.check_prompt(text) if text.strip() else []
+    record = {
+        "level": settings.prompt,
+        "checked": bool(text.strip()),
+        "matched": [dataclasses.asdict(m) for m in matches],
+        "lists": {c.id: c.source for c in categories},
+    }
+    warnings = []
+    if matches:  # only reachable at level "warn": "block" refused the job before it ran
+        warnings.append(
+            blocked_message(matches).replace("was blocked", "was allowed").split(". ")[0]
+            + ' (the prompt check is set to "warn").'
+        )
+    return record, warnings
+
+
+# ---- watermark and record ----------------------------------------------------------------
+
+
+def provenance_record(
+    payload: int,
+    kind: str,
+    safety: Mapping[str, Any],
+    settings: SafetySettings | None,
+    task_id: str = "",
+    source_type: str = TRAINED,
+) -> dict[str, Any]:
+    """The provenance record for a marked output (what meta["provenance"] holds)."""
+    from plugins.provenance import watermark
+
+    method = getattr(watermark, "METHOD", "atelier")
+    return {
+        "software": software(),
+        "created": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
+        "task": task_id,
+        "digital_source_type": source_type,
+        "watermark": {
+            "payload": payload,
+            "payload_hex": f"{payload:08x}",
+            "method": f"{method}-{kind}",
+            **watermark.describe_payload(payload),
+        },
+        "safety": dict(safety),
+        "settings": settings.record() if settings else None,
+    }
+
+
+def mark_output(
+    output: ImageData | VideoData | AudioData,
+    task_id: str,
+    safety: Mapping[str, Any],
+    settings: SafetySettings,
+) -> ImageData | VideoData | AudioData:
+    """The output with a new payload's watermark and meta["provenance"]."""
+    from plugins.provenance import watermark
+
+    payload = watermark.new_payload()
+    if isinstance(output, ImageData):
+        pixels = mark_image_pixels(output, payload)
+        kind, marked = "image", None
+    elif isinstance(output, VideoData):
+        kind, marked = "video", watermark.embed_frames(output.frames, payload)
+    else:
+        samples = np.asarray(output.samples, np.float32)
+        kind, marked = "audio", watermark.embed_audio(samples, output.rate, payload)
+    record = provenance_record(payload, kind, safety, settings, task_id)
+    meta = {**output.meta, "provenance": record}
+    if isinstance(output, ImageData):
+        return ImageData(pixels, meta)
+    if isinstance(output, VideoData):
+        return VideoData(np.asarray(marked, np.uint8), output.fps, meta)
+    return AudioData(np.asarray(marked, np.float32), output.rate, meta)
+
+
+def mark_image_pixels(image: ImageData, payload: int) -> np.ndarray:
+    """The image's pixels with the watermark. A repaint (inpaint, outpaint) is marked only
+    where it was generated (its meta's `repaint_mask` within `crop_rect`), so the pixels
+    it kept from the input stay exactly as they were."""
+    from plugins.provenance import watermark
+
+    pixels = np.array(image.pixels, copy=True)
+    repainted = image.meta.get("repaint_mask")
+    if repainted is None or "crop_rect" not in image.meta:
+        pixels[..., :3] = watermark.embed_image(np.ascontiguousarray(pixels[..., :3]), payload)
+        return pixels
+    x, y, w, h = image.meta["crop_rect"]
+    crop = pixels[y : y + h, x : x + w, :3]
+    marked = watermark.embed_image(np.ascontiguousarray(crop), payload)
+    generated = repainted[y : y + h, x : x + w] > 0
+    crop[generated] = marked[generated]
+    return pixels
+
+
+def mark_export_with_provenance(
+    rgba: np.ndarray, recipes: Sequence[Mapping[str, Any]], only_generated: bool = False
+) -> tuple[np.ndarray, dict[str, Any] | None]:
+    """A flattened canvas for export: watermarked when it holds generated layers (its
+    recipes), with the provenance record for the file's metadata; unchanged and None when
+    it holds none. A canvas whose pixels already carry a readable mark keeps that one."""
+    if not recipes:
+        return rgba, None
+    from plugins.provenance import watermark
+
+    rgb = np.ascontiguousarray(rgba[..., :3])
+    found = watermark.detect_image(rgb)
+    if found.present and found.payload is not None:
+        payload, out = found.payload, rgba
+    else:
+        payload = watermark.new_payload()
+        out = np.array(rgba, copy=True)
+        out[..., :3] = watermark.embed_image(rgb, payload)
+    tasks = sorted({str(r.get("task", "")) for r in recipes if r.get("task")})
+    safety = {"output": {"checked": False, "reason": "exported canvas: not checked again"}}
+    record = provenance_record(
+        payload,
+        "image",
+        safety,
+        None,
+        ", ".join(tasks),
+        source_type=TRAINED if only_generated else COMPOSITE,
+    )
+    return out, record
+
+
+def mark_export(rgba: np.ndarray, recipes: Sequence[Mapping[str, Any]]) -> np.ndarray:
+    """A flattened canvas, watermarked when it contains generated layers (see above)."""
+    return mark_export_with_provenance(rgba, recipes)[0]

@@ -1,0 +1,120 @@
+"""The Verify panel: drop or choose files, read whether they carry Atelier's watermark,
+what their metadata claims and their safety record (the same report as `atelier verify`).
+
+A UI module (imports PySide6); the checks run on a worker thread, so the window stays
+responsive while a video is decoded.
+"""
+
+from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+from PySide6.QtCore import Signal
+from PySide6.QtGui import QDragEnterEvent, QDropEvent, QFontDatabase
+from PySide6.QtWidgets import (
+    QFileDialog,
+    QHBoxLayout,
+    QLabel,
+    QPlainTextEdit,
+    QPushButton,
+    QVBoxLayout,
+    QWidget,
+)
+
+FILE_FILTER = (
+    "Images, video and audio (*.png *.jpg *.jpeg *.webp *.mp4 *.mov *.webm *.mkv "
+    "*.wav *.flac *.mp3 *.m4a *.ogg);;All files (*)"
+)
+
+
+class VerifyPanel(QWidget):
+    """Reports, newest last, for the files dropped on it or chosen with its button."""
+
+    reported = Signal(str, bool, bool)  # report text, readable, marked
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setObjectName("verifyPanel")
+        self.setAcceptDrops(True)
+        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="atelier-verify")
+        self.pending = 0
+        hint = QLabel("Drop images, videos or audio files here to check them for Atelier's mark.")
+        hint.setWordWrap(True)
+        self.choose_button = QPushButton("Choose files…")
+        self.choose_button.clicked.connect(self.choose_files)
+        self.clear_button = QPushButton("Clear")
+        self.clear_button.clicked.connect(self.clear)
+        self.status = QLabel("")
+        self.output = QPlainTextEdit()
+        self.output.setReadOnly(True)
+        self.output.setFont(QFontDatabase.systemFont(QFontDatabase.SystemFont.FixedFont))
+        self.output.setPlaceholderText("No files checked yet.")
+        buttons = QHBoxLayout()
+        buttons.addWidget(self.choose_button)
+        buttons.addWidget(self.clear_button)
+        buttons.addStretch(1)
+        layout = QVBoxLayout(self)
+        layout.addWidget(hint)
+        layout.addLayout(buttons)
+        layout.addWidget(self.status)
+        layout.addWidget(self.output, 1)
+        self.reported.connect(self._show)
+        self.destroyed.connect(lambda: self._pool.shutdown(wait=False, cancel_futures=True))
+
+    def text(self) -> str:
+        return self.output.toPlainText()
+
+    def clear(self) -> None:
+        self.output.clear()
+        self.status.setText("")
+
+    def choose_files(self) -> None:
+        paths, _ = QFileDialog.getOpenFileNames(self, "Verify files", "", FILE_FILTER)
+        self.verify([Path(p) for p in paths])
+
+    def verify(self, paths: list[Path]) -> None:
+        """Check the files on the worker thread; each report appears when it is ready."""
+        for path in paths:
+            self.pending += 1
+            self.status.setText(f"Checking {path.name}…")
+            self._pool.submit(self._check, path)
+
+    def _check(self, path: Path) -> None:  # on the worker thread
+        from plugins.provenance.report_text import format_report
+        from plugins.provenance.verify import Report, verify_file
+
+        try:
+            report = verify_file(path)
+            text = format_report(report)
+        except Exception as exc:  # a bug must not kill the worker silently
+            report = Report(path, error=f"could not be checked: {exc}")
+            text = format_report(report)
+        self.reported.emit(text, report.readable, report.readable and report.marked)
+
+    def _show(self, text: str, readable: bool, marked: bool) -> None:
+        self.pending -= 1
+        self.output.appendPlainText(text + "\n")
+        if not readable:
+            self.status.setText("Could not read the last file.")
+        else:
+            self.status.setText(
+                "The last file carries Atelier's watermark."
+                if marked
+                else "The last file does NOT carry Atelier's watermark."
+            )
+
+    def dragEnterEvent(self, event: QDragEnterEvent) -> None:  # noqa: N802 (Qt's name)
+        if event.mimeData().hasUrls():
+            event.acceptProposedAction()
+
+    def dropEvent(self, event: QDropEvent) -> None:  # noqa: N802 (Qt's name)
+        paths = [Path(u.toLocalFile()) for u in event.mimeData().urls() if u.isLocalFile()]
+        if paths:
+            event.acceptProposedAction()
+            self.verify(paths)
+
+
+def make_panel(window: QWidget) -> QWidget:
+    """The panel factory the main window calls (plugins.api.Panel)."""
+    return VerifyPanel(window)

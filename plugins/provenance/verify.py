@@ -1,0 +1,251 @@
+"""Verify a file: is Atelier's watermark in it, what its metadata claims, its safety record.
+
+Shared by `atelier verify` and the GUI's Verify panel. Images (PNG, JPEG, WebP) are read
+with Pillow; video (MP4, MOV, WebM, MKV) and audio (WAV, FLAC, MP3, M4A, OGG) are
+decoded with the ffmpeg that imageio-ffmpeg ships. Nothing here needs torch or Qt.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import struct
+import subprocess
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from plugins.provenance import content_credentials
+from plugins.provenance.media_tags import TAG_SOURCE, TAG_WATERMARK, read_media_claims
+from plugins.provenance.xmp import parse_xmp, read_xmp
+
+IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".webp"}
+VIDEO_SUFFIXES = {".mp4", ".mov", ".m4v", ".webm", ".mkv"}
+AUDIO_SUFFIXES = {".wav", ".flac", ".mp3", ".m4a", ".ogg", ".aac"}
+MAX_VIDEO_FRAMES = 240
+MAX_AUDIO_SECONDS = 600
+
+
+class UnreadableFile(OSError):
+    """The file cannot be read as an image, video or audio file."""
+
+
+@dataclass
+class Report:
+    """What `verify_file` found in one file."""
+
+    path: Path
+    kind: str = ""  # image, video, audio
+    error: str = ""  # set when the file could not be read at all
+    watermark: Any = None  # watermark.Detection
+    watermark_note: str = ""  # why the watermark could not be checked
+    claims: dict[str, Any] = field(default_factory=dict)  # parameters, recipe, xmp, c2pa
+    provenance: dict[str, Any] | None = None  # Atelier's record, from XMP or C2PA
+
+    @property
+    def readable(self) -> bool:
+        return not self.error
+
+    @property
+    def marked(self) -> bool:
+        """Whether the file carries Atelier's watermark."""
+        from plugins.provenance import watermark
+
+        found = self.watermark
+        if found is None or not found.present:
+            return False
+        return found.payload is None or watermark.describe_payload(found.payload)["app"] == (
+            "atelier"
+        )
+
+
+def kind_of(path: Path) -> str:
+    suffix = path.suffix.lower()
+    if suffix in IMAGE_SUFFIXES:
+        return "image"
+    if suffix in VIDEO_SUFFIXES:
+        return "video"
+    if suffix in AUDIO_SUFFIXES:
+        return "audio"
+    return ""
+
+
+def verify_file(path: str | os.PathLike[str]) -> Report:
+    """Check one file; an unreadable one gives a report whose `error` says why."""
+    path = Path(path)
+    report = Report(path, kind_of(path))
+    try:
+        if path.is_dir():
+            raise UnreadableFile(f"{path} is a folder")
+        data = path.read_bytes()
+        if not report.kind:
+            raise UnreadableFile(
+                f"{path.name}: not a file Atelier verifies (images: PNG, JPEG, WebP; "
+                "video: MP4, MOV, WebM, MKV; audio: WAV, FLAC, MP3, M4A, OGG)"
+            )
+        if report.kind == "image":
+            _check_image(report, data)
+        else:
+            _check_media(report, data)
+    except OSError as exc:
+        report.error = str(exc) if isinstance(exc, UnreadableFile) else f"{path}: {_reason(exc)}"
+        return report
+    _read_c2pa(report, data)
+    return report
+
+
+def _reason(exc: OSError) -> str:
+    return exc.strerror or str(exc)
+
+
+# ---- images ----------------------------------------------------------------------------------
+
+
+def _check_image(report: Report, data: bytes) -> None:
+    import io
+
+    from PIL import Image, UnidentifiedImageError
+
+    try:
+        with Image.open(io.BytesIO(data)) as image:
+            image.load()
+            texts = {k: v for k, v in image.info.items() if isinstance(v, str)}
+            texts.update(getattr(image, "text", {}) or {})
+            rgb = np.asarray(image.convert("RGB"))
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
+        raise UnreadableFile(f"{report.path.name}: not a readable image ({exc})") from None
+    except Image.DecompressionBombError:
+        raise UnreadableFile(f"{report.path.name}: the image is too large") from None
+    if "parameters" in texts:
+        report.claims["parameters"] = texts["parameters"]
+    if "atelier" in texts:
+        try:
+            report.claims["recipe"] = json.loads(texts["atelier"]).get("recipe")
+        except (ValueError, AttributeError):
+            report.claims["recipe"] = None
+    _read_xmp(report, lambda: read_xmp(data))
+    from plugins.provenance import watermark
+
+    report.watermark = watermark.detect_image(rgb)
+
+
+def _read_xmp(report: Report, find: Callable[[], str | None]) -> None:
+    """Parse the XMP packet that `find` digs out of the file (a broken one is noted)."""
+    try:
+        packet = find()
+        if packet is None:
+            return
+        claims = parse_xmp(packet)
+    except (ValueError, struct.error, IndexError) as exc:
+        report.claims["xmp"] = {"error": str(exc) or type(exc).__name__}
+        return
+    report.provenance = claims.pop("provenance") or report.provenance
+    report.claims["xmp"] = claims
+
+
+# ---- video and audio -------------------------------------------------------------------------
+
+
+def _check_media(report: Report, data: bytes) -> None:
+    from plugins.provenance import watermark
+
+    try:
+        claims = read_media_claims(data)
+    except (ValueError, struct.error, IndexError) as exc:
+        claims = {"xmp": None, "tags": {}}
+        report.claims["xmp"] = {"error": f"broken container metadata ({exc})"}
+    _read_xmp(report, lambda: claims["xmp"])
+    tags = claims["tags"]
+    if tags.get(TAG_SOURCE):
+        report.claims["tags"] = {
+            "digital_source_type": tags.get(TAG_SOURCE),
+            "watermark_id": tags.get(TAG_WATERMARK),
+        }
+    if report.kind == "video":
+        frames = read_video_frames(report.path)
+        report.watermark = watermark.detect_frames(frames)
+    else:
+        samples, rate = read_audio(report.path)
+        report.watermark = watermark.detect_audio(samples, rate)
+
+
+def _ffmpeg() -> str:
+    import imageio_ffmpeg
+
+    return imageio_ffmpeg.get_ffmpeg_exe()
+
+
+def read_video_frames(path: Path, limit: int = MAX_VIDEO_FRAMES) -> np.ndarray:
+    """Up to `limit` frames from the start of a video, as (T, H, W, 3) uint8."""
+    import imageio_ffmpeg
+
+    try:
+        reader = imageio_ffmpeg.read_frames(str(path), pix_fmt="rgb24")
+        meta = next(reader)
+        width, height = meta["size"]
+        frames = []
+        for raw in reader:
+            frames.append(np.frombuffer(raw, np.uint8).reshape(height, width, 3))
+            if len(frames) >= limit:
+                break
+        reader.close()
+    except (OSError, RuntimeError, StopIteration, KeyError) as exc:
+        raise UnreadableFile(f"{path.name}: not a readable video ({exc})") from None
+    if not frames:
+        raise UnreadableFile(f"{path.name}: the video has no frames")
+    return np.stack(frames)
+
+
+_LAYOUTS = {"mono": 1, "stereo": 2, "quad": 4, "5.1": 6, "5.1(side)": 6, "7.1": 8}
+
+
+def read_audio(path: Path) -> tuple[np.ndarray, int]:
+    """The samples (C, N float32) and sample rate of an audio file, decoded by ffmpeg."""
+    command = [_ffmpeg(), "-v", "info", "-nostdin", "-i", str(path), "-t", str(MAX_AUDIO_SECONDS)]
+    command += ["-f", "f32le", "-acodec", "pcm_f32le", "-"]
+    try:
+        result = subprocess.run(command, capture_output=True, timeout=300, check=False)
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        raise UnreadableFile(f"{path.name}: ffmpeg could not decode it ({exc})") from None
+    info = result.stderr.decode("utf-8", "replace")
+    stream = re.search(r"Stream #\S+.*?Audio: [^,]+, (\d+) Hz, ([^,]+)", info)
+    if result.returncode != 0 or stream is None:
+        last = info.strip().splitlines()[-1:] or ["no audio stream"]
+        raise UnreadableFile(f"{path.name}: not a readable audio file ({last[0]})")
+    rate, layout = int(stream.group(1)), stream.group(2).strip()
+    channels = _LAYOUTS.get(layout) or int((re.match(r"(\d+) channels", layout) or [0, 1])[1])
+    samples = np.frombuffer(result.stdout, np.float32)
+    samples = samples[: len(samples) // channels * channels].reshape(-1, channels).T
+    if samples.shape[1] == 0:
+        raise UnreadableFile(f"{path.name}: the audio file holds no samples")
+    return np.ascontiguousarray(samples), rate
+
+
+# ---- Content Credentials -----------------------------------------------------------------
+
+
+def _read_c2pa(report: Report, data: bytes) -> None:
+    mime = content_credentials.mime_for(report.path)
+    if mime is None:
+        report.claims["c2pa"] = {"present": False, "note": "not a format C2PA reads"}
+        return
+    try:
+        summary = content_credentials.read(data, mime)
+    except content_credentials.ContentCredentialsError as exc:
+        report.claims["c2pa"] = {"present": False, "error": str(exc)}
+        return
+    report.claims["c2pa"] = summary
+    if summary.get("atelier") and report.provenance is None:
+        report.provenance = summary["atelier"]
+
+
+def exit_code(reports: list[Report]) -> int:
+    """0 when every file carries Atelier's watermark, 3 when one does not, 2 when one
+    could not be read."""
+    if any(not r.readable for r in reports):
+        return 2
+    return 0 if all(r.marked for r in reports) else 3
