@@ -9,6 +9,7 @@ import pytest
 from PIL import Image
 
 from app.cli import main
+from tests.image_checks import psnr
 
 GENERATE = ["generate", "a red circle", "--model", "tiny-sd15", "--steps", "2", "--size", "64x64"]
 
@@ -45,11 +46,6 @@ def test_generate_is_deterministic_for_a_seed(atelier_home, tmp_path):
     marks = [detect_image(image) for image in (first, second)]
     assert all(mark.present for mark in marks)
     assert marks[0].payload != marks[1].payload
-
-
-def psnr(x: np.ndarray, y: np.ndarray) -> float:
-    mse = np.mean((x.astype(np.float64) - y.astype(np.float64)) ** 2)
-    return float("inf") if mse == 0 else 10 * np.log10(255**2 / mse)
 
 
 def test_batch_writes_numbered_files(atelier_home, tmp_path):

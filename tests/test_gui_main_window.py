@@ -20,6 +20,7 @@ from PIL.PngImagePlugin import PngInfo
 from PySide6.QtCore import QObject, Qt, QUrl, Slot
 from PySide6.QtGui import QDesktopServices
 
+from app.model.document import Document
 from app.model.image_files import read_text_chunks
 from app.ui.empty_state import EXAMPLE_PROMPT
 from app.ui.images import rgba_from_qimage
@@ -29,6 +30,7 @@ from engine.protocol import ImageData
 from engine.worker import Engine
 from plugins.diffusion import plugin as diffusion_plugin
 from plugins.registry import Registry
+from tests.image_checks import psnr
 
 WAIT_MS = 90_000  # generous: CPU runners are slow and shared; waits end as soon as they can
 
@@ -59,11 +61,22 @@ def make_store(home: Path, tmp_path: Path, config_root: Path | None = None) -> M
     )
 
 
-def make_window(qtbot, registry: Registry, store: ModelStore) -> MainWindow:
+def make_window(qtbot, registry: Registry, store: ModelStore, close: bool = True) -> MainWindow:
+    """A shown window; pytest-qt closes it after the test unless `close` is False (then the
+    caller closes it: a window with unsaved changes asks first, which would wait forever)."""
     window = MainWindow(registry, store, Engine(registry.tasks, store=store))
-    qtbot.addWidget(window)
+    if close:
+        qtbot.addWidget(window)
     window.show()
     return window
+
+
+def close_window(window: MainWindow) -> None:
+    """Close without the "save changes?" question, and stop the engine."""
+    window.session.history.mark_clean()
+    window.session.set_document(window.session.doc)  # also forgets recovered-work state
+    window.close()
+    window.shutdown_engine()
 
 
 def diffusion_registry() -> Registry:
@@ -74,11 +87,10 @@ def diffusion_registry() -> Registry:
 
 @pytest.fixture
 def window(qtbot, qt_loop, atelier_home, tiny_config_root, tmp_path):
-    win = make_window(
-        qtbot, diffusion_registry(), make_store(atelier_home, tmp_path, tiny_config_root)
-    )
+    store = make_store(atelier_home, tmp_path, tiny_config_root)
+    win = make_window(qtbot, diffusion_registry(), store, close=False)
     yield win
-    win.shutdown_engine()
+    close_window(win)
 
 
 def fill(window: MainWindow, qtbot, prompt: str = "a red circle", **values) -> None:
@@ -100,14 +112,16 @@ def wait_idle(window: MainWindow, qtbot) -> None:
 
 
 def generate(window: MainWindow, qtbot, **values) -> ImageData:
+    """Generate with the panel; returns the candidate floating over the canvas."""
     fill(window, qtbot, **values)
     with qtbot.waitSignal(window.generation.finished, timeout=WAIT_MS):
         click_generate(window, qtbot)
     wait_idle(window, qtbot)
-    return window.canvas.image
+    return window.canvas.candidate
 
 
 def shown_pixels(window: MainWindow) -> np.ndarray:
+    """The image floating over the canvas (a preview or a candidate)."""
     return rgba_from_qimage(window.canvas.shown_pixmap().toImage())
 
 
@@ -120,7 +134,7 @@ def test_generate_shows_the_image_progress_and_a_preview(window, qtbot):
         click_generate(window, qtbot)
         assert not panel.generate_button.isEnabled() and panel.cancel_button.isEnabled()
     wait_idle(window, qtbot)
-    image = window.canvas.image
+    image = window.canvas.candidate
     assert image.size == (64, 64)
     assert np.array_equal(shown_pixels(window), image.pixels)
     assert progress[-1] == 1.0 and any(0 < f < 1 for f in progress)
@@ -143,7 +157,7 @@ def test_cancel_keeps_the_previous_image_and_the_app_usable(window, qtbot):
     with qtbot.waitSignal(window.generation.cancelled, timeout=WAIT_MS):
         qtbot.mouseClick(window.prompt_panel.cancel_button, Qt.MouseButton.LeftButton)
     wait_idle(window, qtbot)
-    assert window.canvas.image is first and not window.canvas.previewing
+    assert window.canvas.candidate is first and not window.canvas.previewing
     assert np.array_equal(shown_pixels(window), first.pixels)
     assert window.results.count() == 1
     assert window.prompt_panel.stage.text() == "Cancelled"
@@ -161,7 +175,7 @@ def test_a_failed_job_shows_its_message_and_loses_nothing(window, qtbot):
     assert failed.args == ["invalid_input", "Type a prompt first."]
     assert window.messages.isVisible() and window.messages.kind == "error"
     assert "Type a prompt first." in window.messages.text
-    assert window.canvas.image is made and window.results.count() == 1
+    assert window.canvas.candidate is made and window.results.count() == 1
     assert window.prompt_panel.generate_button.isEnabled()
 
     missing = dataclasses.replace(window.prompt_panel.params(), prompt="x", model="no-such-model")
@@ -170,17 +184,19 @@ def test_a_failed_job_shows_its_message_and_loses_nothing(window, qtbot):
     wait_idle(window, qtbot)
     assert failed.args[0] == "missing_model"
     assert "no-such-model" in window.messages.text
-    assert window.canvas.image is made and window.isVisible()
+    assert window.canvas.candidate is made and window.isVisible()
 
 
-def test_save_png_and_reuse_its_settings(window, qtbot, tmp_path):
+def test_export_png_and_reuse_its_settings(window, qtbot, tmp_path):
     settings = {"negative_prompt": "blurry", "cfg_scale": 5.5, "scheduler": "DDIM", "seed": 1234}
     image = generate(window, qtbot, prompt="a lighthouse at dusk", **settings)
-    saved = window.save_png(tmp_path / "lighthouse.png")
+    window.apply_candidate()  # a blank canvas takes the image's size
+    saved = window.files.export(tmp_path / "lighthouse.png")
     assert saved == tmp_path / "lighthouse.png"
     chunks = read_text_chunks(saved)
     assert chunks["parameters"].startswith("a lighthouse at dusk\nNegative prompt: blurry")
-    assert np.array_equal(np.asarray(Image.open(saved).convert("RGBA")), image.pixels)
+    exported = np.asarray(Image.open(saved).convert("RGBA"))
+    assert psnr(exported, image.pixels) > 38  # the export adds the watermark (no engine hooks here)
 
     # the A1111 `parameters` chunk alone (as other tools read it) round-trips too
     a1111 = tmp_path / "a1111.png"
@@ -199,8 +215,10 @@ def test_save_png_and_reuse_its_settings(window, qtbot, tmp_path):
     }
     for path in (saved, a1111):
         window.prompt_panel.form.reset()
-        assert window.open_image(path)
-        assert window.canvas.image.size == (64, 64)
+        window.session.history.mark_clean()
+        assert window.open_file(path)
+        assert window.session.doc.size == (64, 64) and window.session.title == path.name
+        assert np.array_equal(window.session.doc.composite(), exported)
         assert window.messages.action_button.isVisible()
         qtbot.mouseClick(window.messages.action_button, Qt.MouseButton.LeftButton)
         values = window.prompt_panel.form.values()
@@ -236,7 +254,7 @@ def test_reuse_settings_of_a_comfyui_png(window, qtbot, tmp_path):
     info = PngInfo()
     info.add_text("prompt", json.dumps(COMFY_PROMPT))
     Image.new("RGB", (96, 72), "teal").save(path, pnginfo=info)
-    assert window.open_image(path)
+    assert window.open_file(path)
     assert "ComfyUI" in window.messages.text
     qtbot.mouseClick(window.messages.action_button, Qt.MouseButton.LeftButton)
     values = window.prompt_panel.form.values()
@@ -246,20 +264,19 @@ def test_reuse_settings_of_a_comfyui_png(window, qtbot, tmp_path):
     assert window.prompt_panel.model_name() == "tiny-sd15"
 
 
-def test_save_errors_are_shown(window, qtbot, tmp_path):
-    assert window.save_png(tmp_path / "x.png") is None  # nothing to save yet
-    assert window.messages.kind == "error" and "no image" in window.messages.text
-    window.canvas.set_image(ImageData(np.zeros((8, 8, 4), np.uint8)))
+def test_export_errors_are_shown(window, qtbot, tmp_path):
     target = tmp_path / "no-such-folder" / "x.png"
-    assert window.save_png(target) is None
+    assert window.files.export(target) is None
     assert window.messages.kind == "error" and "does not exist" in window.messages.text
     assert not target.exists()
+    assert window.files.export(tmp_path / "x.gif") is None
+    assert ".png, .jpg or .webp" in window.messages.text
 
 
 def test_open_a_file_that_is_not_an_image(window, tmp_path):
     bad = tmp_path / "notes.png"
     bad.write_text("not a picture")
-    assert not window.open_image(bad)
+    assert not window.open_file(bad)
     assert window.messages.kind == "error" and "notes.png" in window.messages.text
 
 
@@ -291,7 +308,7 @@ def test_ctrl_enter_generates_and_esc_cancels(window, qtbot):
 
 def test_canvas_zoom_and_pan(window, qtbot):
     canvas = window.canvas
-    canvas.set_image(ImageData(np.full((1500, 2000, 4), 200, np.uint8)))
+    window.files.new(Document((2000, 1500)))
     canvas.actions_by_name["actual"].trigger()
     assert canvas.zoom == pytest.approx(1.0)
     canvas.actions_by_name["zoom_in"].trigger()
@@ -314,7 +331,8 @@ def test_results_strip_click_shows_that_image(window, qtbot):
     item = window.results.item(1)
     rect = window.results.visualItemRect(item)
     qtbot.mouseClick(window.results.viewport(), Qt.MouseButton.LeftButton, pos=rect.center())
-    assert np.array_equal(window.canvas.image.pixels, blue)
+    assert np.array_equal(window.canvas.candidate.pixels, blue)
+    assert np.array_equal(shown_pixels(window), blue)
 
 
 class UrlRecorder(QObject):
@@ -345,7 +363,7 @@ def test_empty_state_then_add_a_model_folder(qtbot, qt_loop, tmp_path, tiny_mode
         comfy = tmp_path / "ComfyUI" / "models" / "checkpoints"
         shutil.copytree(tiny_models / "tiny-sd15", comfy / "tiny-sd15")
         assert win.add_model_folder(tmp_path / "ComfyUI")
-        assert win.stack.currentWidget() is win.canvas
+        assert win.stack.currentWidget() is win.prompt_scroll
         assert win.prompt_panel.model_name() == "tiny-sd15"
         assert win.prompt_panel.form.value("prompt") == EXAMPLE_PROMPT
         assert win.prompt_panel.generate_button.isEnabled()

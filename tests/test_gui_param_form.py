@@ -8,13 +8,12 @@ import pytest
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
-    QDoubleSpinBox,
     QLineEdit,
     QPlainTextEdit,
     QSpinBox,
 )
 
-from app.ui.param_form import ParamForm
+from app.ui.param_form import ParamForm, UnitSlider
 from app.ui.seed_field import SeedField
 from plugins.api import param
 from plugins.diffusion.params import Txt2ImgParams
@@ -45,7 +44,7 @@ def test_builds_one_widget_per_param_in_order(form):
         "text": QPlainTextEdit,
         "title": QLineEdit,
         "count": QSpinBox,
-        "strength": QDoubleSpinBox,
+        "strength": UnitSlider,  # a 0..1 float: a slider with its spin box
         "mode": QComboBox,
         "sharp": QCheckBox,
         "seed": SeedField,
@@ -55,7 +54,7 @@ def test_builds_one_widget_per_param_in_order(form):
 
 
 def test_ranges_steps_choices_and_help(form):
-    count, strength = form.widgets["count"], form.widgets["strength"]
+    count, strength = form.widgets["count"], form.widgets["strength"].spin
     assert (count.minimum(), count.maximum(), count.singleStep()) == (1, 9, 2)
     assert (strength.minimum(), strength.maximum(), strength.singleStep()) == (0.0, 1.0, 0.05)
     assert strength.decimals() == 2

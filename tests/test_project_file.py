@@ -35,6 +35,7 @@ from app.model.project_file import (
 )
 from app.model.selection import Selection
 from app.model.tiles import Rect
+from tests.image_checks import psnr
 
 SIZE = (530, 400)
 RECIPE = {
@@ -291,20 +292,34 @@ def test_unreadable_images_raise_a_clear_error(tmp_path):
 
 
 def test_export_keeps_pixels_and_generation_settings(tmp_path):
+    from plugins.provenance.watermark import detect_image
+    from plugins.provenance.xmp import read_xmp
+
     doc = make_doc()
     png = export_document(doc, tmp_path / "out.png")
-    assert np.array_equal(read_image(png), doc.composite())
+    exported = read_image(png)
+    assert np.array_equal(exported[..., 3], doc.composite()[..., 3])
+    assert psnr(exported[..., :3], doc.composite()[..., :3]) > 38  # only the watermark
+    assert detect_image(np.ascontiguousarray(exported[..., :3])).present
+    assert "compositeWithTrainedAlgorithmicMedia" in read_xmp(png.read_bytes())
     info = read_generation_info(png)
     assert info.prompt == RECIPE["params"]["prompt"] and info.seed == 42
     layer = doc.layers[1]
     one = export_document(doc, tmp_path / "layer.png", layer_id=layer.id)
-    assert np.array_equal(read_image(one), layer.pixels.to_array())
+    assert psnr(read_image(one)[..., :3], layer.pixels.to_array()[..., :3]) > 38
     reopened = open_image(one)
     assert reopened.layers[0].recipe == RECIPE
     for suffix in (".jpg", ".webp"):
         out = export_document(doc, tmp_path / f"out{suffix}", layer_id=layer.id)
         assert read_image(out).shape == (SIZE[1], SIZE[0], 4)
         assert read_generation_info(out).seed == 42
+
+
+def test_export_without_generated_layers_is_untouched(tmp_path):
+    doc = Document(SIZE, [RasterLayer.from_array(noise(SIZE[1], SIZE[0], 3), name="photo")])
+    png = export_document(doc, tmp_path / "photo.png")
+    assert np.array_equal(read_image(png), doc.composite())
+    assert b"DigitalSourceType" not in png.read_bytes()
 
 
 def test_export_errors_name_the_file(tmp_path):

@@ -24,6 +24,7 @@ from app.model.image_files import (
     generation_text_chunks,
     read_text_chunks,
     save_png,
+    with_provenance,
 )
 from app.model.layers import RasterLayer
 from engine.home import write_atomic
@@ -95,20 +96,23 @@ def export_image(
     rgba: np.ndarray,
     recipe: Mapping[str, Any] | None = None,
     quality: int = 95,
+    provenance: Mapping[str, Any] | None = None,
 ) -> Path:
     """Write RGBA pixels as PNG, JPEG or WebP (by the suffix), atomically, with the recipe's
-    settings. JPEG has no alpha: transparent parts go onto white. WebP quality 100 is
-    lossless. Raises ImageWriteError naming the file."""
+    settings and, given a `provenance` record, XMP and Content Credentials. JPEG has no
+    alpha: transparent parts go onto white. WebP quality 100 is lossless. Raises
+    ImageWriteError naming the file."""
     path = Path(path)
     kind = FORMATS.get(path.suffix.lower())
     if kind is None:
         raise ImageWriteError(f"cannot write {path}: use .png, .jpg or .webp")
     if kind == "PNG":
         text = generation_text_chunks(info_from_recipe(recipe), recipe) if recipe else {}
-        return save_png(path, rgba, text)
+        return save_png(path, rgba, text, provenance)
     data = _encode(
         rgba, kind, quality, format_parameters(info_from_recipe(recipe)) if recipe else ""
     )
+    data = with_provenance(data, provenance, path.name)
     if not path.parent.is_dir():
         raise ImageWriteError(f"cannot write {path}: {path.parent} does not exist")
     try:
@@ -142,14 +146,21 @@ def export_document(
     quality: int = 95,
 ) -> Path:
     """Export the flattened image, or one layer's pixels (`layer_id`), with metadata: the
-    layer's recipe, or for the whole image the top visible layer's that has one."""
+    layer's recipe, or for the whole image the top visible layer's that has one. Pixels
+    holding generated layers are watermarked and carry provenance (DESIGN.md section 6)."""
+    from plugins.provenance.marking import mark_export_with_provenance
+
     if layer_id is None:
         pixels = doc.composite()
-        recipes = [lay.recipe for lay in doc.raster_layers() if lay.visible and lay.recipe]
-        recipe = recipes[-1] if recipes else None
+        visible = [lay for lay in doc.raster_layers() if lay.visible]
+        recipes = [lay.recipe for lay in visible if lay.recipe]
+        only_generated = len(recipes) == len(visible)
     else:
         layer = doc.find(layer_id)
         if not isinstance(layer, RasterLayer):
             raise ValueError(f"layer {layer.name!r} is not a raster layer")
-        pixels, recipe = layer.pixels.to_array(), layer.recipe
-    return export_image(path, pixels, recipe, quality)
+        pixels, only_generated = layer.pixels.to_array(), True
+        recipes = [layer.recipe] if layer.recipe else []
+    pixels, provenance = mark_export_with_provenance(pixels, recipes, only_generated)
+    recipe = recipes[-1] if recipes else None
+    return export_image(path, pixels, recipe, quality, provenance)

@@ -1,37 +1,30 @@
-"""The canvas: shows the current image with zoom and pan, and live previews while generating.
+"""Zoom and pan for a graphics view: keys, mouse wheel, middle button, space-drag, touchpad.
 
-Zoom: wheel, Ctrl+= / Ctrl+-, fit Ctrl+0, 100% Ctrl+1. Pan: drag, space+drag or the middle
-button. A step preview (latent-sized) is scaled up to the size being generated; ending the
-preview without a result (cancel, failure) shows the previous image again.
+Zoom: wheel or Ctrl+wheel, a touchpad pinch, Ctrl+= / Ctrl+-, fit Ctrl+0, 100% Ctrl+1.
+Pan: the middle button, space + drag, two-finger touchpad scroll, Shift+wheel (sideways).
+The document canvas (app.ui.document_canvas) builds on this; the left button is the tool's.
 """
 
 from __future__ import annotations
 
-from PySide6.QtCore import QPoint, QRectF, Qt, Signal
-from PySide6.QtGui import QAction, QColor, QKeySequence, QPainter, QPixmap, QTransform
-from PySide6.QtWidgets import QGraphicsPixmapItem, QGraphicsScene, QGraphicsView, QWidget
+from PySide6.QtCore import QEvent, QPoint, QRectF, Qt, Signal
+from PySide6.QtGui import QAction, QColor, QKeySequence, QPainter, QTransform
+from PySide6.QtWidgets import QGraphicsScene, QGraphicsView, QWidget
 
-from app.ui.images import pixmap_from_rgba
-from engine.protocol import ImageData
-
-MIN_ZOOM, MAX_ZOOM = 0.05, 32.0
+MIN_ZOOM, MAX_ZOOM = 0.02, 32.0
 WHEEL_STEP = 1.15
-PLACEHOLDER = "Describe an image in the panel on the left and press Generate (Ctrl+Enter)."
+FIT_MARGIN = 24
+MAX_FIT_ZOOM = 4.0
 
 
-class CanvasView(QGraphicsView):
-    """A zoomable, pannable view of one image."""
+class ZoomPanView(QGraphicsView):
+    """A view of a scene with zoom and pan; subclasses say what `content_rect` is."""
 
     zoom_changed = Signal(float)
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setScene(QGraphicsScene(self))
-        self.item = QGraphicsPixmapItem()
-        self.item.setTransformationMode(Qt.TransformationMode.SmoothTransformation)
-        self.scene().addItem(self.item)
-        self.image: ImageData | None = None
-        self.previewing = False
         self._fit_mode = True
         self._pan_from: QPoint | None = None
         self._space_down = False
@@ -40,12 +33,17 @@ class CanvasView(QGraphicsView):
 
     def _setup_view(self) -> None:
         self.setBackgroundBrush(QColor("#141517"))
-        self.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform)
         self.setTransformationAnchor(QGraphicsView.ViewportAnchor.AnchorUnderMouse)
         self.setResizeAnchor(QGraphicsView.ViewportAnchor.AnchorViewCenter)
         self.setAlignment(Qt.AlignmentFlag.AlignCenter)
         self.setFrameShape(QGraphicsView.Shape.NoFrame)
         self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
+        self.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.setVerticalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.setViewportUpdateMode(QGraphicsView.ViewportUpdateMode.MinimalViewportUpdate)
+        self.setOptimizationFlag(QGraphicsView.OptimizationFlag.DontSavePainterState)
+        self.viewport().setAttribute(Qt.WidgetAttribute.WA_AcceptTouchEvents, False)
+        self.grabGesture(Qt.GestureType.PinchGesture)
 
     def _make_actions(self) -> dict[str, QAction]:
         specs = {
@@ -62,52 +60,9 @@ class CanvasView(QGraphicsView):
             made[name] = action
         return made
 
-    # -- what is shown -------------------------------------------------------------------
-
-    def set_image(self, image: ImageData | None) -> None:
-        """Make `image` the current image (None clears the canvas)."""
-        new_size = image.size if image is not None else None
-        resized = self.image is None or new_size != self.image.size
-        self.image = image
-        self.previewing = False
-        self._show(pixmap_from_rgba(image.pixels) if image is not None else QPixmap())
-        if resized:
-            self.fit()
-
-    def show_preview(self, preview: ImageData, target: tuple[int, int]) -> None:
-        """Show a step preview scaled to the (width, height) being generated."""
-        first = not self.previewing
-        pixmap = pixmap_from_rgba(preview.pixels).scaled(
-            target[0],
-            target[1],
-            Qt.AspectRatioMode.IgnoreAspectRatio,
-            Qt.TransformationMode.SmoothTransformation,
-        )
-        self.previewing = True
-        old = self.item.pixmap().size()
-        self._show(pixmap)
-        if first and (old.width(), old.height()) != target:
-            self.fit()
-
-    def end_preview(self) -> None:
-        """Back to the current image after a preview that produced no result."""
-        if self.previewing:
-            self.set_image(self.image)
-
-    def paintEvent(self, event) -> None:  # noqa: N802 (Qt naming)
-        super().paintEvent(event)
-        if self.item.pixmap().isNull():
-            painter = QPainter(self.viewport())
-            painter.setPen(QColor("#7d838a"))
-            painter.drawText(self.viewport().rect(), Qt.AlignmentFlag.AlignCenter, PLACEHOLDER)
-            painter.end()
-
-    def shown_pixmap(self) -> QPixmap:
-        return self.item.pixmap()
-
-    def _show(self, pixmap: QPixmap) -> None:
-        self.item.setPixmap(pixmap)
-        self.scene().setSceneRect(QRectF(pixmap.rect()))
+    def content_rect(self) -> QRectF:
+        """What "fit" shows; the scene rect unless a subclass knows better."""
+        return self.scene().sceneRect()
 
     # -- zoom ------------------------------------------------------------------------------
 
@@ -129,16 +84,15 @@ class CanvasView(QGraphicsView):
         self.set_zoom(1.0)
 
     def fit(self) -> None:
-        """Fit the image into the view (never enlarging beyond 400%)."""
+        """Fit the content into the view (never enlarging beyond 400%)."""
         self._fit_mode = True
-        rect = self.scene().sceneRect()
+        rect = self.content_rect()
         if rect.isEmpty():
             self.set_zoom(1.0)
             return
-        margin = 24
-        view = self.viewport().rect().adjusted(margin, margin, -margin, -margin)
+        view = self.viewport().rect().adjusted(FIT_MARGIN, FIT_MARGIN, -FIT_MARGIN, -FIT_MARGIN)
         scale = min(view.width() / rect.width(), view.height() / rect.height())
-        self.set_zoom(min(max(scale, MIN_ZOOM), 4.0))
+        self.set_zoom(min(max(scale, MIN_ZOOM), MAX_FIT_ZOOM))
         self.centerOn(rect.center())
 
     def resizeEvent(self, event) -> None:  # noqa: N802 (Qt naming)
@@ -147,57 +101,124 @@ class CanvasView(QGraphicsView):
             self.fit()
 
     def wheelEvent(self, event) -> None:  # noqa: N802
-        steps = event.angleDelta().y() / 120
-        if steps:
-            self.zoom_by(WHEEL_STEP**steps)
+        """A mouse wheel zooms; a touchpad's two-finger scroll (pixel deltas) pans unless
+        Ctrl is held; Shift+wheel pans sideways."""
+        mods = event.modifiers()
+        pixel = event.pixelDelta()
+        if not pixel.isNull() and not mods & Qt.KeyboardModifier.ControlModifier:
+            self.pan_by(pixel.x(), pixel.y())
+        elif mods & Qt.KeyboardModifier.ShiftModifier:
+            delta = event.angleDelta()
+            self.pan_by(delta.y() or delta.x(), 0)
+        else:
+            steps = event.angleDelta().y() / 120 or pixel.y() / 120
+            if steps:
+                self.zoom_by(WHEEL_STEP**steps)
         event.accept()
 
+    def viewportEvent(self, event: QEvent) -> bool:  # noqa: N802
+        if event.type() == QEvent.Type.NativeGesture and self._native_gesture(event):
+            return True
+        if event.type() == QEvent.Type.Gesture and self._pinch(event):
+            return True
+        return super().viewportEvent(event)
+
+    def _native_gesture(self, event) -> bool:
+        """Touchpad pinch on macOS / Wayland arrives as a native zoom gesture."""
+        if event.gestureType() != Qt.NativeGestureType.ZoomNativeGesture:
+            return False
+        self.zoom_by(1.0 + event.value())
+        event.accept()
+        return True
+
+    def _pinch(self, event) -> bool:
+        pinch = event.gesture(Qt.GestureType.PinchGesture)
+        if pinch is None:
+            return False
+        factor = pinch.scaleFactor()
+        if factor > 0:
+            self.zoom_by(factor)
+        event.accept()
+        return True
+
     # -- pan -------------------------------------------------------------------------------
+
+    @property
+    def panning(self) -> bool:
+        return self._pan_from is not None
+
+    @property
+    def space_down(self) -> bool:
+        return self._space_down
 
     def keyPressEvent(self, event) -> None:  # noqa: N802
         if event.key() == Qt.Key.Key_Space and not event.isAutoRepeat():
             self._space_down = True
             self.viewport().setCursor(Qt.CursorShape.OpenHandCursor)
+            event.accept()
+            return
         super().keyPressEvent(event)
 
     def keyReleaseEvent(self, event) -> None:  # noqa: N802
         if event.key() == Qt.Key.Key_Space and not event.isAutoRepeat():
             self._space_down = False
-            self.viewport().unsetCursor()
+            self.restore_cursor()
+            event.accept()
+            return
         super().keyReleaseEvent(event)
 
+    def start_pan(self, event) -> bool:
+        """Begin a pan for the middle button or space + left button; True when it did."""
+        middle = event.button() == Qt.MouseButton.MiddleButton
+        if not (middle or (self._space_down and event.button() == Qt.MouseButton.LeftButton)):
+            return False
+        self._pan_from = event.position().toPoint()
+        self.viewport().setCursor(Qt.CursorShape.ClosedHandCursor)
+        event.accept()
+        return True
+
+    def continue_pan(self, event) -> bool:
+        if self._pan_from is None:
+            return False
+        now = event.position().toPoint()
+        delta = now - self._pan_from
+        self._pan_from = now
+        self.pan_by(delta.x(), delta.y())
+        event.accept()
+        return True
+
+    def end_pan(self, event) -> bool:
+        if self._pan_from is None:
+            return False
+        self._pan_from = None
+        self.restore_cursor()
+        event.accept()
+        return True
+
+    def restore_cursor(self) -> None:
+        """The cursor when nothing special happens (subclasses show their tool's)."""
+        if self._space_down:
+            self.viewport().setCursor(Qt.CursorShape.OpenHandCursor)
+        else:
+            self.viewport().unsetCursor()
+
     def mousePressEvent(self, event) -> None:  # noqa: N802
-        pans = event.button() in (Qt.MouseButton.LeftButton, Qt.MouseButton.MiddleButton)
-        if pans or self._space_down:
-            self._pan_from = event.position().toPoint()
-            self.viewport().setCursor(Qt.CursorShape.ClosedHandCursor)
-            event.accept()
-            return
-        super().mousePressEvent(event)
+        if not self.start_pan(event):
+            super().mousePressEvent(event)
 
     def mouseMoveEvent(self, event) -> None:  # noqa: N802
-        if self._pan_from is not None:
-            now = event.position().toPoint()
-            delta = now - self._pan_from
-            self._pan_from = now
-            self.pan_by(delta.x(), delta.y())
-            event.accept()
-            return
-        super().mouseMoveEvent(event)
+        if not self.continue_pan(event):
+            super().mouseMoveEvent(event)
 
     def mouseReleaseEvent(self, event) -> None:  # noqa: N802
-        if self._pan_from is not None:
-            self._pan_from = None
-            if self._space_down:
-                self.viewport().setCursor(Qt.CursorShape.OpenHandCursor)
-            else:
-                self.viewport().unsetCursor()
-            event.accept()
-            return
-        super().mouseReleaseEvent(event)
+        if not self.end_pan(event):
+            super().mouseReleaseEvent(event)
 
     def pan_by(self, dx: int, dy: int) -> None:
         """Move the picture by (dx, dy) screen pixels."""
         self._fit_mode = False
         self.horizontalScrollBar().setValue(self.horizontalScrollBar().value() - dx)
         self.verticalScrollBar().setValue(self.verticalScrollBar().value() - dy)
+
+    def set_smooth(self, smooth: bool) -> None:
+        self.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform, smooth)

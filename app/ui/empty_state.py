@@ -26,7 +26,7 @@ class EmptyState(QWidget):
         self.body.setWordWrap(True)
         self.body.setAlignment(Qt.AlignmentFlag.AlignCenter)
         self.body.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-        self.body.setFixedWidth(560)
+        self.body.setMaximumWidth(560)
         self.body.setTextFormat(Qt.TextFormat.RichText)
         self.open_button = QPushButton("Open models folder")
         self.open_button.setObjectName("primary")

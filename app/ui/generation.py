@@ -24,7 +24,8 @@ from engine.protocol import (
 
 
 class Generation(QObject):
-    """Starts jobs of one task, tracks the running one and cancels it on request."""
+    """Starts jobs (of `task_id` unless told otherwise), tracks the running one and cancels
+    it on request."""
 
     running_changed = Signal(bool)
     progress = Signal(float, str)  # fraction, stage text
@@ -47,14 +48,14 @@ class Generation(QObject):
     def running(self) -> bool:
         return self._active
 
-    def start(self, params: Any) -> asyncio.Task:
+    def start(self, params: Any, task_id: str | None = None) -> asyncio.Task:
         """Run a job with these params; refuses while one is running."""
         if self.running:
             raise RuntimeError("a generation is already running")
         self.params = params
         self._job_id, self._cancel_requested = None, False
         self._active = True
-        self._task = asyncio.ensure_future(self._run(params))
+        self._task = asyncio.ensure_future(self._run(params, task_id or self.task_id))
         self.running_changed.emit(True)
         return self._task
 
@@ -66,9 +67,9 @@ class Generation(QObject):
         if self._job_id is not None:
             self.bridge.cancel(self._job_id)
 
-    async def _run(self, params: Any) -> None:
+    async def _run(self, params: Any, task_id: str) -> None:
         try:
-            async for event in self.bridge.run(self.task_id, params):
+            async for event in self.bridge.run(task_id, params):
                 self._on_event(event)
         except Exception as exc:  # e.g. the engine is shut down; never crash the window
             self.failed.emit("internal", f"Could not run the job: {exc}")

@@ -29,18 +29,21 @@ def make_app(argv: list[str]) -> QApplication:
 
 
 def run_gui(argv: list[str]) -> int:
-    """Open the window (and the first image file named in `argv`); returns the exit code."""
+    """Open the window (and the first project or image named in `argv`); returns the exit
+    code."""
     app = make_app(argv)
     loop = qasync.QEventLoop(app)
     asyncio.set_event_loop(loop)
     registry = discover()
     store = ModelStore()
-    engine = Engine(registry.tasks, store=store, device_overrides=load_settings().get("device"))
+    engine = Engine.from_registry(
+        registry, store=store, device_overrides=load_settings().get("device")
+    )
     window = MainWindow(registry, store, engine)
     window.show()
-    images = [Path(a) for a in argv if not a.startswith("-") and Path(a).is_file()]
-    if images:
-        window.open_image(images[0])
+    files = [Path(a) for a in argv if not a.startswith("-") and Path(a).is_file()]
+    if files:
+        window.open_file(files[0])
     try:
         with loop:
             code = loop.run_forever()

@@ -1,48 +1,65 @@
-"""The main window: canvas in the centre, the prompt panel dock, results strip, menus, status.
+"""The main window: the layered canvas in the centre, tools on its left, the generate panel,
+Layers and History docks, the results strip with Apply, menus and the status bar.
 
-The window wires widgets together and runs text-to-image through `Generation`; all engine
-work happens on the engine thread, so nothing here blocks while an image is made.
+The window builds the parts and wires them together; the work lives in them: the canvas
+and tools edit the document through `DocumentSession`, `CanvasGeneration` runs generation,
+`DocumentFiles` opens and saves, `BackgroundAutosave` keeps a recovery file. All engine work
+happens on the engine thread, so nothing here blocks while an image is made.
 """
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 from typing import Any
 
 from PySide6.QtCore import Qt, QTimer, QUrl
-from PySide6.QtGui import QAction, QCloseEvent, QDesktopServices, QImage, QKeySequence
+from PySide6.QtGui import QCloseEvent, QDesktopServices
 from PySide6.QtWidgets import (
     QDockWidget,
     QFileDialog,
+    QHBoxLayout,
     QLabel,
     QMainWindow,
     QMessageBox,
+    QPushButton,
     QScrollArea,
     QStackedWidget,
     QVBoxLayout,
     QWidget,
 )
 
-from app.model.image_files import ImageReadError, read_generation_info, save_generated_png
-from app.ui.canvas_view import CanvasView
+from app.model.autosave import RecoveryFile
+from app.model.document import Document
+from app.model.image_files import ImageReadError, read_generation_info
+from app.model.layers import RasterLayer
+from app.ui.canvas_generation import CanvasGeneration
+from app.ui.doc_session import DocumentSession
+from app.ui.document_canvas import DocumentCanvas
+from app.ui.document_files import DocumentFiles
 from app.ui.empty_state import EXAMPLE_PROMPT, EmptyState
 from app.ui.engine_bridge import EngineBridge
 from app.ui.generation import Generation
-from app.ui.images import rgba_from_qimage
+from app.ui.history_panel import HistoryPanel
+from app.ui.layer_actions import LayerActions
+from app.ui.layers_panel import LayersPanel
 from app.ui.message_bar import MessageBar
 from app.ui.plugin_panels import add_plugin_panels
 from app.ui.prompt_panel import PromptPanel
+from app.ui.recovery import BackgroundAutosave, offer_recovery
 from app.ui.results_strip import ResultsStrip
-from engine.home import add_model_folder, ensure_model_dirs, models_dir
+from app.ui.selection_edits import SelectionEdits
+from app.ui.size_dialogs import new_document
+from app.ui.tool_options import ToolOptions
+from app.ui.toolbox import Toolbox
+from app.ui.window_menus import build_menus
+from engine.home import add_model_folder, atelier_home, ensure_model_dirs, models_dir
 from engine.model_store import ModelStore
-from engine.protocol import ImageData, JobFinished
 from plugins.registry import Registry
 
 TXT2IMG = "diffusion.txt2img"
 SHUTDOWN_WAIT_S = 120.0
 CLOSE_GRACE_MS = 60_000
-IMAGE_FILTER = "Images (*.png *.jpg *.jpeg *.webp);;All files (*)"
+START_SIZE = (512, 512)
 
 
 class MainWindow(QMainWindow):
@@ -50,114 +67,138 @@ class MainWindow(QMainWindow):
 
     def __init__(self, registry: Registry, store: ModelStore, engine: Any) -> None:
         super().__init__()
-        self.setWindowTitle("Atelier")
-        self._fit_to_screen(1400, 900)
+        self._fit_to_screen(1500, 940)
         self.registry, self.store, self.engine = registry, store, engine
         self.bridge = EngineBridge(engine, parent=self)
         self.generation = Generation(self.bridge, TXT2IMG, self)
-        self.canvas = CanvasView()
-        self.empty_state = EmptyState()
+        self.session = DocumentSession(new_document(START_SIZE, "Transparent"), parent=self)
+        self.canvas = DocumentCanvas(self.session)
         self.messages = MessageBar()
         self.results = ResultsStrip()
-        self.prompt_panel = PromptPanel()
+        self.prompt_panel = PromptPanel(registry.tasks)
+        self.empty_state = EmptyState()
+        self.layer_actions = LayerActions(self.session, self)
+        self.selection_edits = SelectionEdits(self.session, self, self.report)
+        self.files = DocumentFiles(self, self.session, self.messages, self.status)
+        self.autosave = BackgroundAutosave(self.session, self.store_home(), self)
         self.plugin_docks: dict[str, QDockWidget] = {}
-        self._target_size = (512, 512)
-        self._started_at = 0.0
         self._engine_down = False
         self._closing = False
+        self._close_confirmed = False
         self._build_central()
+        self._build_toolbars()
         self._build_docks()
-        self._build_menus()
+        self.gen = CanvasGeneration(self)
+        build_menus(self)
         self._build_status()
         self._connect()
         self.refresh_models()
+        self._update_title()
         self.plugin_errors = list(registry.errors) + add_plugin_panels(self)
         self._report_plugin_errors()
+        self.autosave.start()
+        self.offer_recovery()
 
     def _fit_to_screen(self, width: int, height: int) -> None:
         screen = self.screen().availableGeometry()
-        self.resize(min(width, int(screen.width() * 0.9)), min(height, int(screen.height() * 0.9)))
+        self.resize(
+            min(width, int(screen.width() * 0.92)), min(height, int(screen.height() * 0.92))
+        )
 
     # -- building --------------------------------------------------------------------------
 
     def _build_central(self) -> None:
-        self.stack = QStackedWidget()
-        self.stack.addWidget(self.canvas)
-        self.stack.addWidget(self.empty_state)
+        self.apply_button = QPushButton("Apply as layer")
+        self.apply_button.setObjectName("primary")
+        self.apply_button.setToolTip("Add the chosen result as a new layer (or double-click it)")
+        self.hide_button = QPushButton("Hide")
+        self.hide_button.setToolTip("Stop showing the result over the canvas")
+        side = QVBoxLayout()
+        side.addWidget(self.apply_button)
+        side.addWidget(self.hide_button)
+        side.addStretch(1)
+        strip_row = QHBoxLayout()
+        strip_row.addWidget(self.results, 1)
+        strip_row.addLayout(side)
         central = QWidget()
         column = QVBoxLayout(central)
-        column.setContentsMargins(6, 6, 6, 6)
-        column.setSpacing(6)
+        column.setContentsMargins(4, 4, 4, 4)
+        column.setSpacing(4)
         column.addWidget(self.messages)
-        column.addWidget(self.stack, 1)
-        column.addWidget(self.results)
+        column.addWidget(self.canvas, 1)
+        column.addLayout(strip_row)
         self.setCentralWidget(central)
         self.empty_state.set_models_folder(models_dir("checkpoints", self.store_home()))
 
-    def _build_docks(self) -> None:
-        scroll = QScrollArea()
-        scroll.setWidget(self.prompt_panel)
-        scroll.setWidgetResizable(True)
-        scroll.setFrameShape(QScrollArea.Shape.NoFrame)
-        scroll.setMinimumWidth(360)
-        self.prompt_dock = QDockWidget("Text to image", self)
-        self.prompt_dock.setObjectName("dock:prompt")
-        self.prompt_dock.setWidget(scroll)
-        self.prompt_dock.setFeatures(
+    def _build_toolbars(self) -> None:
+        self.toolbox = Toolbox(self.canvas, self)
+        self.tool_options = ToolOptions(self.canvas, self)
+        self.addToolBar(Qt.ToolBarArea.LeftToolBarArea, self.toolbox)
+        self.addToolBar(Qt.ToolBarArea.TopToolBarArea, self.tool_options)
+        self.tool_options.show_tool(self.toolbox.current)
+
+    def _dock(self, title: str, name: str, widget: QWidget, area: Qt.DockWidgetArea) -> QDockWidget:
+        dock = QDockWidget(title, self)
+        dock.setObjectName(f"dock:{name}")
+        dock.setWidget(widget)
+        dock.setFeatures(
             QDockWidget.DockWidgetFeature.DockWidgetMovable
             | QDockWidget.DockWidgetFeature.DockWidgetFloatable
+            | QDockWidget.DockWidgetFeature.DockWidgetClosable
         )
-        self.addDockWidget(Qt.DockWidgetArea.LeftDockWidgetArea, self.prompt_dock)
+        self.addDockWidget(area, dock)
+        return dock
 
-    def _action(self, menu: Any, text: str, slot: Any, *keys: str) -> QAction:
-        action = menu.addAction(text)
-        action.setShortcuts([QKeySequence(k) for k in keys])
-        action.triggered.connect(lambda *_: slot())
-        return action
-
-    def _build_menus(self) -> None:
-        file_menu = self.menuBar().addMenu("&File")
-        self._action(file_menu, "&Open image\N{HORIZONTAL ELLIPSIS}", self.open_image, "Ctrl+O")
-        self.save_action = self._action(
-            file_menu, "&Save as PNG\N{HORIZONTAL ELLIPSIS}", self.save_png, "Ctrl+S"
-        )
-        file_menu.addSeparator()
-        self._action(file_menu, "Add model folder\N{HORIZONTAL ELLIPSIS}", self.add_model_folder)
-        self._action(file_menu, "Open models folder", self.open_models_folder)
-        file_menu.addSeparator()
-        self._action(file_menu, "&Quit", self.close, "Ctrl+Q")
-        view_menu = self.menuBar().addMenu("&View")
-        for action in self.canvas.actions_by_name.values():
-            view_menu.addAction(action)
-        view_menu.addSeparator()
-        view_menu.addAction(self.prompt_dock.toggleViewAction())
-        self.view_menu = view_menu
-        gen_menu = self.menuBar().addMenu("&Generate")
-        self.generate_action = self._action(
-            gen_menu, "&Generate", self.generate, "Ctrl+Return", "Ctrl+Enter"
-        )
-        self.cancel_action = self._action(gen_menu, "&Cancel", self.cancel, "Esc")
+    def _build_docks(self) -> None:
+        self.prompt_scroll = QScrollArea()
+        self.prompt_scroll.setWidget(self.prompt_panel)
+        self.prompt_scroll.setWidgetResizable(True)
+        self.prompt_scroll.setFrameShape(QScrollArea.Shape.NoFrame)
+        self.prompt_scroll.setMinimumWidth(360)
+        self.stack = QStackedWidget()  # the panel, or how to install a model
+        self.stack.addWidget(self.prompt_scroll)
+        self.stack.addWidget(self.empty_state)
+        left, right = Qt.DockWidgetArea.LeftDockWidgetArea, Qt.DockWidgetArea.RightDockWidgetArea
+        self.prompt_dock = self._dock("Generate", "prompt", self.stack, left)
+        self.layers_panel = LayersPanel(self.session, self.layer_actions)
+        self.layers_dock = self._dock("Layers", "layers", self.layers_panel, right)
+        self.history_panel = HistoryPanel(self.session)
+        self.history_dock = self._dock("History", "history", self.history_panel, right)
+        self.resizeDocks([self.layers_dock, self.history_dock], [520, 220], Qt.Orientation.Vertical)
+        self.resizeDocks([self.layers_dock], [300], Qt.Orientation.Horizontal)
 
     def _build_status(self) -> None:
+        self.size_label = QLabel()
+        self.size_label.setObjectName("muted")
         self.zoom_label = QLabel("100%")
         self.zoom_label.setObjectName("muted")
+        self.statusBar().addPermanentWidget(self.size_label)
         self.statusBar().addPermanentWidget(self.zoom_label)
         self.statusBar().showMessage("Ready")
 
     def _connect(self) -> None:
-        panel, gen = self.prompt_panel, self.generation
+        panel, s = self.prompt_panel, self.session
         panel.generate_requested.connect(self.generate)
         panel.cancel_requested.connect(self.cancel)
-        gen.running_changed.connect(self._on_running_changed)
-        gen.progress.connect(panel.set_progress)
-        gen.preview.connect(lambda image: self.canvas.show_preview(image, self._target_size))
-        gen.finished.connect(self._on_finished)
-        gen.failed.connect(self._on_failed)
-        gen.cancelled.connect(self._on_cancelled)
-        self.results.chosen.connect(self.canvas.set_image)
+        self.apply_button.clicked.connect(lambda: self.apply_candidate())
+        self.hide_button.clicked.connect(self.gen.hide)
         self.canvas.zoom_changed.connect(lambda z: self.zoom_label.setText(f"{z:.0%}"))
+        self.canvas.message.connect(self.report)
+        self.toolbox.tool_changed.connect(self._on_tool_changed)
+        s.dirty_changed.connect(lambda *_: self._update_title())
+        s.document_replaced.connect(self._update_title)
+        s.history_changed.connect(self._update_undo_actions)
+        s.edit_failed.connect(self.messages.show_error)
+        self.files.image_opened.connect(self._offer_settings)
+        self.files.saved.connect(lambda *_: self.autosave.forget(self.session.doc))
+        self.files.replacing.connect(self.autosave.forget)
+        self.autosave.failed.connect(self.report)
+        self.layers_panel.reuse_requested.connect(self.gen.reuse_layer)
+        self.layers_panel.regenerate_requested.connect(self.gen.regenerate_layer)
+        self.layers_panel.export_requested.connect(lambda lid: self.files.export(layer_id=lid))
         self.empty_state.open_models_folder.connect(self.open_models_folder)
         self.empty_state.add_model_folder.connect(lambda: self.add_model_folder())
+        self._update_undo_actions()
 
     def _report_plugin_errors(self) -> None:
         if self.plugin_errors:
@@ -168,10 +209,37 @@ class MainWindow(QMainWindow):
     def store_home(self) -> Path | None:
         return getattr(self.store, "home", None)
 
+    # -- small reactions -------------------------------------------------------------------
+
+    def report(self, text: str) -> None:
+        if text:
+            self.statusBar().showMessage(text, 8000)
+
+    def status(self, text: str) -> None:
+        self.statusBar().showMessage(text, 8000)
+
+    def _update_title(self) -> None:
+        self.setWindowTitle(f"{self.session.title}[*] \N{EM DASH} Atelier")
+        self.setWindowModified(self.session.dirty)
+        width, height = self.session.doc.size
+        if hasattr(self, "size_label"):
+            self.size_label.setText(f"{width} \N{MULTIPLICATION SIGN} {height}")
+
+    def _update_undo_actions(self) -> None:
+        history = self.session.history
+        self.undo_action.setEnabled(history.can_undo)
+        self.redo_action.setEnabled(history.can_redo)
+        self.undo_action.setText(f"&Undo {history.undo_label or ''}".strip())
+        self.redo_action.setText(f"&Redo {history.redo_label or ''}".strip())
+
+    def _on_tool_changed(self, tool) -> None:
+        self.tool_options.show_tool(tool)
+        self.statusBar().showMessage(tool.hint, 6000)
+
     # -- models ----------------------------------------------------------------------------
 
     def refresh_models(self) -> None:
-        """Rescan the model folders; show the empty state when there is nothing to use."""
+        """Rescan the model folders; explain how to add one when there is nothing to use."""
         self.store.scan()
         checkpoints = self.store.checkpoints()
         had_models = bool(self.prompt_panel.models)
@@ -179,7 +247,7 @@ class MainWindow(QMainWindow):
         self.prompt_panel.set_models(
             checkpoints, default.name if default and not had_models else None
         )
-        self.stack.setCurrentWidget(self.canvas if checkpoints else self.empty_state)
+        self.stack.setCurrentWidget(self.prompt_scroll if checkpoints else self.empty_state)
         if default is not None and not self.prompt_panel.form.value("prompt").strip():
             self.prompt_panel.form.set_value("prompt", EXAMPLE_PROMPT)
         self.prompt_panel.set_running(self.generation.running)
@@ -225,98 +293,47 @@ class MainWindow(QMainWindow):
         folder = ensure_model_dirs(self.store_home()) / "checkpoints"
         QDesktopServices.openUrl(QUrl.fromLocalFile(str(folder)))
 
-    # -- generation ------------------------------------------------------------------------
+    # -- generation (see app.ui.canvas_generation) -----------------------------------------
 
     def generate(self) -> None:
-        if self.generation.running or not self.prompt_panel.generate_button.isEnabled():
-            return
-        self.messages.dismiss()
-        self._target_size = self.prompt_panel.target_size()
-        self._started_at = time.monotonic()
-        self.generation.start(self.prompt_panel.params())
+        self.gen.generate()
 
     def cancel(self) -> None:
-        if self.generation.running:
-            self.prompt_panel.show_done("Cancelling\N{HORIZONTAL ELLIPSIS}")
-            self.generation.cancel()
+        self.gen.cancel()
 
-    def _on_running_changed(self, running: bool) -> None:
-        self.prompt_panel.set_running(running)
-        if running:
-            self.statusBar().showMessage("Generating\N{HORIZONTAL ELLIPSIS}")
+    def apply_candidate(self, candidate=None) -> RasterLayer | None:
+        return self.gen.apply(candidate)
 
-    def _on_finished(self, event: JobFinished) -> None:
-        images = [o for o in event.outputs if isinstance(o, ImageData)]
-        self.results.add_images(images)
-        self.canvas.set_image(images[0] if images else self.canvas.image)
-        seeds = [i.meta.get("recipe", {}).get("params", {}).get("seed") for i in images]
-        self.prompt_panel.show_seed([s for s in seeds if s is not None])
-        took = time.monotonic() - self._started_at
-        self.prompt_panel.show_done(f"Done in {took:.1f} s")
-        made = f"{len(images)} image{'s' if len(images) != 1 else ''}"
-        self.statusBar().showMessage(f"Made {made} in {took:.1f} s", 10000)
-        if event.warnings:
-            self.messages.show_message("\n".join(event.warnings), "info")
-
-    def _on_failed(self, kind: str, message: str) -> None:
-        self.canvas.end_preview()
-        self.prompt_panel.show_done("Failed")
-        self.messages.show_error(message)
-        self.statusBar().showMessage(f"Generation failed: {message}", 15000)
-
-    def _on_cancelled(self) -> None:
-        self.canvas.end_preview()
-        self.prompt_panel.show_done("Cancelled")
-        self.statusBar().showMessage("Cancelled", 5000)
+    def reuse_settings(self, settings: dict[str, Any]) -> None:
+        skipped = self.prompt_panel.load_settings(settings)
+        if skipped:
+            self.messages.show_message("Settings loaded, except: " + "; ".join(skipped), "info")
+        else:
+            self.statusBar().showMessage("Settings loaded into the form", 5000)
 
     # -- files -----------------------------------------------------------------------------
 
-    def save_png(self, path: Path | None = None) -> Path | None:
-        """Save the canvas image with its settings (A1111 `parameters` + Atelier recipe)."""
-        image = self.canvas.image
-        if image is None:
-            self.messages.show_error("There is no image to save yet. Generate or open one first.")
-            return None
-        if path is None:
-            chosen, _ = QFileDialog.getSaveFileName(
-                self, "Save as PNG", suggested_name(image), "PNG image (*.png)"
-            )
-            if not chosen:
-                return None
-            path = Path(chosen if chosen.lower().endswith(".png") else f"{chosen}.png")
-        try:
-            saved = save_generated_png(path, image)
-        except (OSError, ValueError) as exc:
-            self.messages.show_error(f"Could not save the image. {exc}")
-            return None
-        self.statusBar().showMessage(f"Saved {saved}", 8000)
-        return saved
+    def open_file(self, path: Path | None = None) -> bool:
+        """Open a project or a picture (a picture's generation settings are offered)."""
+        return self.files.open(path)
 
-    def open_image(self, path: Path | None = None) -> bool:
-        """Show an image file; offer "Reuse settings" when it records how it was made."""
-        if path is None:
-            chosen, _ = QFileDialog.getOpenFileName(self, "Open image", "", IMAGE_FILTER)
-            if not chosen:
-                return False
-            path = Path(chosen)
-        qimage = QImage(str(path))
-        if qimage.isNull():
-            self.messages.show_error(f"Could not open {path}: not an image Atelier can read.")
-            return False
+    def export_layer(self) -> Path | None:
+        active = self.session.active
+        if not isinstance(active, RasterLayer):
+            self.messages.show_error("Choose a pixel layer to export in the Layers panel.")
+            return None
+        return self.files.export(layer_id=active.id)
+
+    def _offer_settings(self, path: Path) -> None:
         try:
             info = read_generation_info(path)
         except ImageReadError as exc:
             info, problem = None, str(exc)
         else:
             problem = ""
-        self.canvas.set_image(ImageData(rgba_from_qimage(qimage), {"source_path": str(path)}))
-        self.setWindowTitle(f"{path.name} \N{EM DASH} Atelier")
-        self._offer_settings(path, info, problem)
-        return True
-
-    def _offer_settings(self, path: Path, info: Any, problem: str) -> None:
         if info is None:
-            self.messages.show_message(problem or f"{path.name} has no generation settings.")
+            if problem:
+                self.messages.show_message(problem)
             return
         settings = info.to_settings()
         source = {"a1111": "A1111", "comfyui": "ComfyUI"}.get(info.source, "Atelier")
@@ -331,12 +348,19 @@ class MainWindow(QMainWindow):
             lambda: self.reuse_settings(settings),
         )
 
-    def reuse_settings(self, settings: dict[str, Any]) -> None:
-        skipped = self.prompt_panel.load_settings(settings)
-        if skipped:
-            self.messages.show_message("Settings loaded, except: " + "; ".join(skipped), "info")
-        else:
-            self.statusBar().showMessage("Settings loaded into the form", 5000)
+    def offer_recovery(self) -> RecoveryFile | None:
+        """Offer the work a crash left behind (newest first)."""
+        return offer_recovery(
+            self.messages, self.store_home() or atelier_home(), self._recover, self.session.doc.id
+        )
+
+    def _recover(self, doc: Document, found: RecoveryFile) -> None:
+        if not self.files.ask_to_save():
+            return
+        source = Path(found.source) if found.source else None
+        self.files.replace(doc, source, dirty=True, name=None if source else "Recovered work")
+        self.status("Recovered the unsaved work; save it to keep it")
+        QTimer.singleShot(0, self.offer_recovery)  # the next one, if there are more
 
     # -- closing ---------------------------------------------------------------------------
 
@@ -345,15 +369,20 @@ class MainWindow(QMainWindow):
         if self._engine_down:
             return
         self._engine_down = True
+        self.autosave.stop()
         self.generation.cancel()
         self.engine.shutdown(timeout=SHUTDOWN_WAIT_S)
         self.bridge.close()
 
     def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802 (Qt naming)
-        """A running job is cancelled first (within a step), then the engine stops.
-
-        The window stays visible meanwhile: closing a hidden window would not quit the app.
-        """
+        """Unsaved changes are offered for saving first; a running job is cancelled (within
+        a step), then the engine stops. The window stays visible meanwhile: closing a
+        hidden window would not quit the app."""
+        if not self._close_confirmed:
+            if not self.files.ask_to_save():
+                event.ignore()
+                return
+            self._close_confirmed = True
         if self.generation.running and not self._closing:
             self._closing = True
             self.centralWidget().setEnabled(False)
@@ -366,14 +395,7 @@ class MainWindow(QMainWindow):
             self.generation.cancel()
             event.ignore()
             return
+        self.autosave.stop()
+        self.autosave.forget(self.session.doc)  # a clean close leaves no recovery file
         self.shutdown_engine()
         super().closeEvent(event)
-
-
-def suggested_name(image: ImageData) -> str:
-    """atelier-<seed>.png for a generated image, else the opened file's name."""
-    source = image.meta.get("source_path")
-    if source:
-        return Path(source).name
-    seed = image.meta.get("recipe", {}).get("params", {}).get("seed")
-    return f"atelier-{seed}.png" if seed is not None else "atelier.png"

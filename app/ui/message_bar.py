@@ -1,4 +1,4 @@
-"""A non-modal message strip above the canvas: errors and offers, with an optional action."""
+"""A non-modal message strip above the canvas: errors and offers, with up to two actions."""
 
 from __future__ import annotations
 
@@ -18,6 +18,7 @@ class MessageBar(QFrame):
         self.label.setWordWrap(True)
         self.label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.action_button = QPushButton()
+        self.second_button = QPushButton()
         self.close_button = QToolButton()
         self.close_button.setText("\N{MULTIPLICATION SIGN}")
         self.close_button.setToolTip("Dismiss")
@@ -26,10 +27,13 @@ class MessageBar(QFrame):
         layout.setContentsMargins(10, 6, 6, 6)
         layout.addWidget(self.label, 1)
         layout.addWidget(self.action_button)
+        layout.addWidget(self.second_button)
         layout.addWidget(self.close_button)
         self.close_button.clicked.connect(self.dismiss)
-        self.action_button.clicked.connect(self._run_action)
+        self.action_button.clicked.connect(lambda: self._run(self._action))
+        self.second_button.clicked.connect(lambda: self._run(self._second))
         self._action: Callable[[], None] | None = None
+        self._second: Callable[[], None] | None = None
         self.kind = ""
         self.hide()
 
@@ -39,8 +43,10 @@ class MessageBar(QFrame):
         kind: str = "info",
         action_text: str = "",
         action: Callable[[], None] | None = None,
+        second_text: str = "",
+        second: Callable[[], None] | None = None,
     ) -> None:
-        """kind: "info" or "error". The action button runs `action`, then closes the bar."""
+        """kind: "info" or "error". An action button closes the bar, then runs its action."""
         self.kind = kind
         self.setProperty("kind", kind)
         self.style().unpolish(self)
@@ -49,6 +55,9 @@ class MessageBar(QFrame):
         self._action = action
         self.action_button.setText(action_text)
         self.action_button.setVisible(bool(action_text and action))
+        self._second = second
+        self.second_button.setText(second_text)
+        self.second_button.setVisible(bool(second_text and second))
         self.show()
 
     def show_error(self, text: str) -> None:
@@ -59,12 +68,11 @@ class MessageBar(QFrame):
         return self.label.text() if self.isVisible() else ""
 
     def dismiss(self) -> None:
-        self._action = None
+        self._action = self._second = None
         self.kind = ""
         self.hide()
 
-    def _run_action(self) -> None:
-        action = self._action
+    def _run(self, action: Callable[[], None] | None) -> None:
         self.dismiss()
         if action is not None:
             action()

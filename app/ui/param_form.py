@@ -1,24 +1,27 @@
 """A form built from a params dataclass's Param metadata; reads back a params instance.
 
 Multiline text -> QPlainTextEdit, choices -> QComboBox, int/float -> spin boxes with the
-declared range and step, bool -> QCheckBox, `seed` -> a number with a "Random" toggle.
-Fields without a Param (like `model`) are not shown; pass them to `params(**extra)`.
+declared range and step (a float from 0 to 1 gets a slider too), bool -> QCheckBox, `seed`
+-> a number with a "Random" toggle. Fields without a Param (like `model`) are not shown;
+pass them to `params(**extra)`. `fields` picks (and orders) a subset of the Param fields.
 """
 
 from __future__ import annotations
 
 import typing
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any
 
-from PySide6.QtCore import QSignalBlocker, Signal
+from PySide6.QtCore import QSignalBlocker, Qt, Signal
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
     QDoubleSpinBox,
     QFormLayout,
+    QHBoxLayout,
     QLineEdit,
     QPlainTextEdit,
+    QSlider,
     QSpinBox,
     QWidget,
 )
@@ -34,10 +37,17 @@ class ParamForm(QWidget):
 
     changed = Signal()
 
-    def __init__(self, params_type: type, parent: QWidget | None = None) -> None:
+    def __init__(
+        self,
+        params_type: type,
+        parent: QWidget | None = None,
+        fields: Iterable[str] | None = None,
+    ) -> None:
         super().__init__(parent)
         self.params_type = params_type
-        self.specs = {f.name: (f, spec) for f, spec in param_specs(params_type)}
+        specs = {f.name: (f, spec) for f, spec in param_specs(params_type)}
+        names = list(specs) if fields is None else [n for n in fields if n in specs]
+        self.specs = {name: specs[name] for name in names}
         self.types = typing.get_type_hints(params_type)
         self.widgets: dict[str, QWidget] = {}
         self.layout_ = QFormLayout(self)
@@ -65,6 +75,9 @@ class ParamForm(QWidget):
         elif kind is int:
             widget = _int_spin(spec)
             widget.valueChanged.connect(self.changed)
+        elif kind is float and spec.minimum == 0 and spec.maximum == 1:
+            widget = UnitSlider(_float_spin(spec))
+            widget.valueChanged.connect(self.changed)
         elif kind is float:
             widget = _float_spin(spec)
             widget.valueChanged.connect(self.changed)
@@ -89,7 +102,7 @@ class ParamForm(QWidget):
                 return widget.currentText()
             case QCheckBox():
                 return widget.isChecked()
-            case SeedField() | QSpinBox() | QDoubleSpinBox():
+            case SeedField() | QSpinBox() | QDoubleSpinBox() | UnitSlider():
                 return widget.value()
             case QPlainTextEdit():
                 return widget.toPlainText()
@@ -103,6 +116,16 @@ class ParamForm(QWidget):
     def params(self, **extra: Any) -> Any:
         """A params instance from the form, plus fields the form does not show."""
         return self.params_type(**self.values(), **extra)
+
+    def set_row_visible(self, name: str, visible: bool) -> None:
+        self.layout_.setRowVisible(self.widgets[name], visible)
+
+    def set_label_width(self, width: int) -> None:
+        """Line up with other forms: every label at least `width` pixels wide."""
+        for widget in self.widgets.values():
+            label = self.layout_.labelForField(widget)
+            if label is not None:
+                label.setMinimumWidth(width)
 
     def set_values(self, values: Mapping[str, Any]) -> list[str]:
         """Load the known fields of `values` (e.g. a saved recipe); returns the names set."""
@@ -139,12 +162,43 @@ class ParamForm(QWidget):
                     widget.setChecked(_to_bool(raw))
                 case SeedField():
                     widget.setValue(int(raw))
-                case QSpinBox() | QDoubleSpinBox():
+                case QSpinBox() | QDoubleSpinBox() | UnitSlider():
                     widget.setValue(kind(raw))
                 case QPlainTextEdit():
                     widget.setPlainText(str(raw))
                 case QLineEdit():
                     widget.setText(str(raw))
+
+
+class UnitSlider(QWidget):
+    """A 0..1 value as a slider with its spin box beside it (e.g. img2img strength)."""
+
+    valueChanged = Signal(float)  # noqa: N815 (the Qt spelling, like the spin boxes)
+
+    def __init__(self, spin: QDoubleSpinBox, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.spin = spin
+        self.slider = QSlider(Qt.Orientation.Horizontal)
+        self.slider.setRange(0, 100)
+        row = QHBoxLayout(self)
+        row.setContentsMargins(0, 0, 0, 0)
+        row.addWidget(self.slider, 1)
+        row.addWidget(self.spin)
+        self.slider.valueChanged.connect(lambda v: self.spin.setValue(v / 100))
+        self.spin.valueChanged.connect(self._on_spin)
+
+    def _on_spin(self, value: float) -> None:
+        with QSignalBlocker(self.slider):
+            self.slider.setValue(round(value * 100))
+        self.valueChanged.emit(value)
+
+    def value(self) -> float:
+        return self.spin.value()
+
+    def setValue(self, value: float) -> None:  # noqa: N802 (the Qt spelling)
+        self.spin.setValue(value)
+        with QSignalBlocker(self.slider):
+            self.slider.setValue(round(value * 100))
 
 
 def _int_spin(spec: Param) -> QSpinBox:

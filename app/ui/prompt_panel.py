@@ -1,7 +1,9 @@
-"""The text-to-image panel: model picker, the params form, aspect presets, Generate / Cancel.
+"""The generate panel: the mode (text to image, image to image, inpaint, outpaint), model
+picker, the shared params form, the mode's own settings, aspect presets, Generate / Cancel.
 
-It only holds and shows state; the window runs the job (see app.ui.generation) and calls
-`set_running`, `set_progress` and `show_seed` as events arrive.
+It only holds and shows state; the window builds the request from the canvas (see
+app.ui.canvas_requests), runs the job (app.ui.generation) and calls `set_running`,
+`set_progress` and `show_seed` as events arrive.
 """
 
 from __future__ import annotations
@@ -10,7 +12,7 @@ import math
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from PySide6.QtCore import Qt, Signal
+from PySide6.QtCore import QSignalBlocker, Qt, Signal
 from PySide6.QtWidgets import (
     QButtonGroup,
     QComboBox,
@@ -23,8 +25,10 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from app.ui.generate_modes import MODES, MODES_BY_ID, Mode, ModeForms
 from app.ui.param_form import ParamForm
 from engine.model_store import ModelEntry
+from plugins.api import Task
 from plugins.diffusion.params import NATIVE_SIZE, Txt2ImgParams, snap8
 
 PROGRESS_STEPS = 1000
@@ -43,14 +47,21 @@ class PromptPanel(QWidget):
 
     generate_requested = Signal()
     cancel_requested = Signal()
+    mode_changed = Signal(str)
 
-    def __init__(self, parent: QWidget | None = None) -> None:
+    def __init__(
+        self, tasks: Mapping[str, Task] | None = None, parent: QWidget | None = None
+    ) -> None:
         super().__init__(parent)
+        self.tasks = dict(tasks or {})
         self.models: list[ModelEntry] = []
         self.last_seeds: list[int] = []
+        self.mode = "txt2img"
+        self.mode_buttons = QButtonGroup(self)
         self.model_picker = QComboBox()
         self.model_picker.setObjectName("model_picker")
         self.form = ParamForm(Txt2ImgParams)
+        self.mode_forms = ModeForms(self.tasks)
         self.aspect_buttons = QButtonGroup(self)
         self.generate_button = QPushButton("Generate")
         self.generate_button.setObjectName("primary")
@@ -70,6 +81,7 @@ class PromptPanel(QWidget):
         )
         self._build()
         self._connect()
+        self._line_up_labels()
         self.set_running(False)
 
     # -- layout ----------------------------------------------------------------------------
@@ -79,21 +91,50 @@ class PromptPanel(QWidget):
         model_row.addWidget(QLabel("Model"))
         model_row.addWidget(self.model_picker, 1)
         width_row = self._row_of("width")
-        self.form.layout_.insertRow(width_row, "Aspect", self._aspect_widget())
+        self.aspect_row = self._aspect_widget()
+        self.form.layout_.insertRow(width_row, "Aspect", self.aspect_row)
         buttons = QHBoxLayout()
         buttons.addWidget(self.generate_button, 2)
         buttons.addWidget(self.cancel_button, 1)
         column = QVBoxLayout(self)
         column.setContentsMargins(10, 10, 10, 10)
+        column.addWidget(self._mode_widget())
+        column.addSpacing(4)
         column.addLayout(model_row)
         column.addSpacing(4)
         column.addWidget(self.form)
+        column.addWidget(self.mode_forms)
         column.addSpacing(6)
         column.addLayout(buttons)
         column.addWidget(self.progress)
         column.addWidget(self.stage)
         column.addWidget(self.seed_label)
         column.addStretch(1)
+
+    def _line_up_labels(self) -> None:
+        """The shared form and the mode forms share one label column width."""
+        labels = [self.form.layout_.labelForField(w) for w in self.form.widgets.values()]
+        width = max((label.sizeHint().width() for label in labels if label), default=0)
+        self.form.set_label_width(width)
+        for form in self.mode_forms.forms.values():
+            form.set_label_width(width)
+
+    def _mode_widget(self) -> QWidget:
+        box = QWidget()
+        grid = QGridLayout(box)
+        grid.setContentsMargins(0, 0, 0, 0)
+        grid.setSpacing(3)
+        for index, mode in enumerate(MODES):
+            button = QPushButton(mode.title)
+            button.setCheckable(True)
+            button.setObjectName(f"mode_{mode.id}")
+            installed = mode.id == "txt2img" or mode.task_id in self.tasks
+            button.setEnabled(installed)
+            button.setToolTip(mode.tip if installed else f"{mode.title} is not installed.")
+            self.mode_buttons.addButton(button, index)
+            grid.addWidget(button, index // 2, index % 2)
+        self.mode_buttons.button(0).setChecked(True)
+        return box
 
     def _row_of(self, name: str) -> int:
         row, _role = self.form.layout_.getWidgetPosition(self.form.widgets[name])
@@ -119,8 +160,33 @@ class PromptPanel(QWidget):
         self.cancel_button.clicked.connect(self.cancel_requested)
         self.seed_label.linkActivated.connect(self.reuse_seed)
         self.aspect_buttons.idClicked.connect(self._apply_aspect)
+        self.mode_buttons.idClicked.connect(lambda index: self.set_mode(MODES[index].id))
         self.model_picker.currentIndexChanged.connect(self._on_model_changed)
         self.form.changed.connect(self._uncheck_stale_aspect)
+
+    # -- modes -----------------------------------------------------------------------------
+
+    def set_mode(self, mode_id: str) -> None:
+        """Show the mode's settings; the size rows only matter for text to image."""
+        self.mode = mode_id
+        index = next(i for i, m in enumerate(MODES) if m.id == mode_id)
+        with QSignalBlocker(self.mode_buttons):
+            self.mode_buttons.button(index).setChecked(True)
+        sized = mode_id == "txt2img"
+        for name in ("width", "height"):
+            self.form.set_row_visible(name, sized)
+        self.form.layout_.setRowVisible(self.aspect_row, sized)
+        self.mode_forms.show_mode(mode_id)
+        self.mode_changed.emit(mode_id)
+
+    @property
+    def current_mode(self) -> Mode:
+        return MODES_BY_ID[self.mode]
+
+    def mode_values(self) -> dict[str, Any]:
+        """The shared settings plus the current mode's own ones, and the model."""
+        values = {**self.form.values(), "model": self.model_name()}
+        return {**values, **self.mode_forms.forms[self.mode].values()}
 
     # -- models ----------------------------------------------------------------------------
 
@@ -199,11 +265,12 @@ class PromptPanel(QWidget):
             else:
                 skipped.append(f"model {model} (not installed)")
         applied = self.form.set_values(settings)
+        mode_form = self.mode_forms.forms[self.mode]
+        applied += mode_form.set_values(settings)
         self._uncheck_stale_aspect()
         unknown = set(settings) - set(applied) - {"model"}
-        skipped += sorted(
-            f"{name} ({settings[name]!r})" for name in unknown if name in self.form.widgets
-        )
+        shown = {**self.form.widgets, **mode_form.widgets}
+        skipped += sorted(f"{name} ({settings[name]!r})" for name in unknown if name in shown)
         return skipped
 
     # -- job state -------------------------------------------------------------------------

@@ -1,4 +1,5 @@
-"""The results strip: a thumbnail for every image made this session; clicking one shows it."""
+"""The results strip: a thumbnail for every candidate made this session. Clicking one floats it
+over the canvas; double-clicking (or the window's Apply button) adds it as a new layer."""
 
 from __future__ import annotations
 
@@ -8,17 +9,22 @@ from PySide6.QtCore import QSize, Qt, Signal
 from PySide6.QtGui import QColor, QIcon, QPainter
 from PySide6.QtWidgets import QListView, QListWidget, QListWidgetItem, QWidget
 
+from app.ui.candidates import Candidate
 from app.ui.images import pixmap_from_rgba
 from engine.protocol import ImageData
 
 THUMB = 88
-EMPTY_TEXT = "Images you make appear here; click one to show it on the canvas."
+EMPTY_TEXT = (
+    "Images you make appear here: click one to see it on the canvas, "
+    "double-click to add it as a layer."
+)
 
 
 class ResultsStrip(QListWidget):
     """Newest first; results are only ever added, so a failed job never loses earlier ones."""
 
-    chosen = Signal(object)  # ImageData
+    chosen = Signal(object)  # Candidate
+    applied = Signal(object)  # Candidate (double-click)
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -33,22 +39,36 @@ class ResultsStrip(QListWidget):
         self.setFixedHeight(THUMB + 24)
         self.setHorizontalScrollMode(QListView.ScrollMode.ScrollPerPixel)
         self.itemClicked.connect(self._on_clicked)
-        self.images: list[ImageData] = []
+        self.itemDoubleClicked.connect(self._on_double_clicked)
+        self.candidates: list[Candidate] = []
+
+    @property
+    def images(self) -> list[ImageData]:
+        return [c.image for c in self.candidates]
+
+    @property
+    def current(self) -> Candidate | None:
+        row = self.currentRow()
+        return self.candidates[row] if 0 <= row < len(self.candidates) else None
 
     def paintEvent(self, event) -> None:  # noqa: N802 (Qt naming)
         super().paintEvent(event)
-        if not self.images:
+        if not self.candidates:
             painter = QPainter(self.viewport())
             painter.setPen(QColor("#6f757c"))
             painter.drawText(self.viewport().rect(), Qt.AlignmentFlag.AlignCenter, EMPTY_TEXT)
             painter.end()
 
     def add_images(self, images: Iterable[ImageData]) -> None:
-        """Add a batch at the front, in batch order, and select its first image."""
-        batch = [image for image in images if isinstance(image, ImageData)]
-        for position, image in enumerate(batch):
-            self.images.insert(position, image)
-            self.insertItem(position, self._item(image))
+        """Add plain images (placed at the canvas's top-left) as candidates."""
+        self.add_candidates(Candidate(i) for i in images if isinstance(i, ImageData))
+
+    def add_candidates(self, candidates: Iterable[Candidate]) -> None:
+        """Add a batch at the front, in batch order, and select its first one."""
+        batch = list(candidates)
+        for position, candidate in enumerate(batch):
+            self.candidates.insert(position, candidate)
+            self.insertItem(position, self._item(candidate.image))
         if batch:
             self.setCurrentRow(0)
 
@@ -65,4 +85,7 @@ class ResultsStrip(QListWidget):
         return item
 
     def _on_clicked(self, item: QListWidgetItem) -> None:
-        self.chosen.emit(self.images[self.row(item)])
+        self.chosen.emit(self.candidates[self.row(item)])
+
+    def _on_double_clicked(self, item: QListWidgetItem) -> None:
+        self.applied.emit(self.candidates[self.row(item)])

@@ -1,0 +1,183 @@
+"""The File menu's work: new, open (PNG/JPEG/WebP or .atelier), save, save as, export, and
+the "save changes?" question before unsaved work would be lost.
+
+Saving writes the project atomically: when it fails (disk full, no permission) the error
+is shown and the previous file is untouched. Every method can be given a path (tests, the
+command line) instead of asking with a file dialog.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+from PySide6.QtCore import QObject, Signal
+from PySide6.QtWidgets import QFileDialog, QMessageBox, QWidget
+
+from app.model.document import Document
+from app.model.image_files import ImageReadError, ImageWriteError
+from app.model.image_import import FORMATS, export_document, open_image
+from app.model.project_file import SUFFIX, ProjectFileError, load_project, save_project
+from app.ui.doc_session import DocumentSession
+from app.ui.message_bar import MessageBar
+from app.ui.size_dialogs import NewDocumentDialog
+
+OPEN_FILTER = (
+    "Projects and images (*.atelier *.png *.jpg *.jpeg *.webp);;"
+    "Atelier projects (*.atelier);;Images (*.png *.jpg *.jpeg *.webp);;All files (*)"
+)
+PROJECT_FILTER = "Atelier project (*.atelier)"
+EXPORT_FILTERS = {
+    "PNG image (*.png)": ".png",
+    "JPEG image (*.jpg)": ".jpg",
+    "WebP image (*.webp)": ".webp",
+}
+
+
+class DocumentFiles(QObject):
+    """Opens and saves the session's document; reports problems in the message bar."""
+
+    image_opened = Signal(object)  # Path of an opened picture (it may carry settings)
+    saved = Signal(object)  # Path
+    replacing = Signal(object)  # the Document about to be replaced (its changes are settled)
+
+    def __init__(
+        self,
+        window: QWidget,
+        session: DocumentSession,
+        messages: MessageBar,
+        status: Callable[[str], None],
+    ) -> None:
+        super().__init__(window)
+        self.window, self.session, self.messages, self.status = window, session, messages, status
+
+    # -- unsaved changes -------------------------------------------------------------------
+
+    def ask_to_save(self) -> bool:
+        """True when it is fine to drop the document (saved, discarded or unchanged)."""
+        if not self.session.dirty:
+            return True
+        box = QMessageBox(self.window)
+        box.setObjectName("save_changes")
+        box.setIcon(QMessageBox.Icon.Warning)
+        box.setWindowTitle("Unsaved changes")
+        box.setText(f"Save the changes to {self.session.title}?")
+        box.setInformativeText("If you don't save, your changes since the last save are lost.")
+        box.setStandardButtons(
+            QMessageBox.StandardButton.Save
+            | QMessageBox.StandardButton.Discard
+            | QMessageBox.StandardButton.Cancel
+        )
+        box.setDefaultButton(QMessageBox.StandardButton.Save)
+        answer = box.exec()
+        if answer == QMessageBox.StandardButton.Save:
+            return self.save()
+        return answer == QMessageBox.StandardButton.Discard
+
+    def replace(
+        self, doc: Document, path: Path | None = None, dirty: bool = False, name: str | None = None
+    ) -> None:
+        """Make `doc` the session's document (the old one's changes are settled)."""
+        self.replacing.emit(self.session.doc)
+        self.session.set_document(doc, path, dirty, name)
+
+    # -- new and open ----------------------------------------------------------------------
+
+    def new(self, doc: Document | None = None) -> bool:
+        if not self.ask_to_save():
+            return False
+        if doc is None:
+            dialog = NewDocumentDialog(self.session.doc.size, self.window)
+            if not dialog.exec():
+                return False
+            doc = dialog.document()
+        self.replace(doc)
+        return True
+
+    def open(self, path: Path | None = None) -> bool:
+        """Open a project, or a picture as a new document."""
+        if path is None:
+            chosen, _ = QFileDialog.getOpenFileName(self.window, "Open", "", OPEN_FILTER)
+            if not chosen:
+                return False
+            path = Path(chosen)
+        try:
+            is_project = path.suffix.lower() == SUFFIX
+            doc = load_project(path) if is_project else open_image(path)
+        except (ProjectFileError, ImageReadError) as exc:
+            self.messages.show_error(f"Could not open {path.name}: {_reason(exc, path)}")
+            return False
+        if not self.ask_to_save():
+            return False
+        self.replace(doc, path if is_project else None, name=None if is_project else path.name)
+        if not is_project:
+            self.image_opened.emit(path)
+        self.status(f"Opened {path.name}")
+        return True
+
+    # -- saving ----------------------------------------------------------------------------
+
+    def save(self) -> bool:
+        if self.session.path is None:
+            return self.save_as()
+        return self._write(self.session.path)
+
+    def save_as(self, path: Path | None = None) -> bool:
+        if path is None:
+            suggested = Path(self.session.title).with_suffix(SUFFIX).name
+            chosen, _ = QFileDialog.getSaveFileName(
+                self.window, "Save project", suggested, PROJECT_FILTER
+            )
+            if not chosen:
+                return False
+            path = Path(chosen)
+        if path.suffix.lower() != SUFFIX:
+            path = path.with_name(path.name + SUFFIX)
+        return self._write(path)
+
+    def _write(self, path: Path) -> bool:
+        try:
+            save_project(self.session.doc, path)
+        except ProjectFileError as exc:
+            self.messages.show_error(f"Could not save. {exc}. The previous file is unchanged.")
+            return False
+        self.session.mark_saved(path)
+        self.saved.emit(path)
+        self.status(f"Saved {path}")
+        return True
+
+    def export(self, path: Path | None = None, layer_id: str | None = None) -> Path | None:
+        """Write the flattened picture (or one layer) as PNG, JPEG or WebP with its settings."""
+        if path is None:
+            path = self._ask_export_path(layer_id)
+            if path is None:
+                return None
+        try:
+            written = export_document(self.session.doc, path, layer_id)
+        except (ImageWriteError, ValueError, OSError) as exc:
+            self.messages.show_error(f"Could not export. {exc}")
+            return None
+        self.status(f"Exported {written}")
+        return written
+
+    def _ask_export_path(self, layer_id: str | None) -> Path | None:
+        stem = Path(self.session.title).stem
+        if layer_id is not None:
+            stem = f"{stem}-{self.session.doc.find(layer_id).name}"
+        chosen, chosen_filter = QFileDialog.getSaveFileName(
+            self.window, "Export", f"{stem}.png", ";;".join(EXPORT_FILTERS)
+        )
+        if not chosen:
+            return None
+        path = Path(chosen)
+        if path.suffix.lower() not in FORMATS:
+            path = path.with_name(path.name + EXPORT_FILTERS.get(chosen_filter, ".png"))
+        return path
+
+
+def _reason(exc: Exception, path: Path) -> str:
+    """The error without the "cannot open <path>:" prefix the model adds."""
+    text = str(exc)
+    for prefix in (f"cannot open {path}: ", f"cannot read {path}: "):
+        text = text.removeprefix(prefix)
+    return text

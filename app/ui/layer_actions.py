@@ -1,0 +1,128 @@
+"""Layer operations as QActions (shared by the Layer menu and the Layers panel's buttons):
+new layer, new mask layer, duplicate, delete, raise, lower, merge down, flatten."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from PySide6.QtCore import QObject
+from PySide6.QtGui import QAction, QKeySequence
+
+from app.model.commands import (
+    AddLayer,
+    DuplicateLayer,
+    Flatten,
+    MergeDown,
+    MoveLayer,
+    RemoveLayer,
+)
+from app.model.layers import MaskLayer, RasterLayer
+from app.ui.doc_session import DocumentSession
+from app.ui.tool_icons import tool_icon
+
+MASK_NAME = "Inpaint mask"
+
+
+class LayerActions(QObject):
+    """The actions; each works on the session's active layer."""
+
+    def __init__(self, session: DocumentSession, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self.session = session
+        self.new = self._make("New layer", "new", self.add_layer, "Ctrl+Shift+N")
+        self.new_mask = self._make("New mask layer (paint what to repaint)", "mask", self.add_mask)
+        self.duplicate = self._make("Duplicate layer", "duplicate", self.dup, "Ctrl+J")
+        self.delete = self._make("Delete layer", "delete", self.remove)
+        self.raise_ = self._make("Move layer up", "up", lambda: self.shift(1))
+        self.lower = self._make("Move layer down", "down", lambda: self.shift(-1))
+        self.merge = self._make("Merge down", "merge", self.merge_down, "Ctrl+E")
+        self.flatten = self._make("Flatten image", "flatten", self.flatten_all)
+        session.active_changed.connect(self.update_enabled)
+        session.layers_changed.connect(self.update_enabled)
+        self.update_enabled()
+
+    def _make(self, text: str, icon: str, slot: Callable[[], None], key: str = "") -> QAction:
+        action = QAction(tool_icon(icon), text, self)
+        action.setObjectName(f"layer_{icon}")
+        action.setToolTip(f"{text} ({key})" if key else text)
+        if key:
+            action.setShortcut(QKeySequence(key))
+        action.triggered.connect(lambda *_: slot())
+        return action
+
+    @property
+    def all(self) -> list[QAction]:
+        return [
+            *(self.new, self.new_mask, self.duplicate, self.delete),
+            *(self.raise_, self.lower, self.merge, self.flatten),
+        ]
+
+    def update_enabled(self) -> None:
+        active = self.session.active
+        for action in (self.duplicate, self.delete):
+            action.setEnabled(active is not None)
+        if active is None:
+            for action in (self.raise_, self.lower, self.merge):
+                action.setEnabled(False)
+            return
+        group, index = self.session.doc.position(active.id)
+        self.raise_.setEnabled(index < len(group.children) - 1)
+        self.lower.setEnabled(index > 0)
+        self.merge.setEnabled(index > 0 and not isinstance(active, MaskLayer))
+
+    # -- the operations --------------------------------------------------------------------
+
+    def insert_point(self) -> tuple[str | None, int | None]:
+        """Above the active layer, in its group (default: on top)."""
+        active = self.session.active
+        if active is None:
+            return None, None
+        group, index = self.session.doc.position(active.id)
+        return (None if group is self.session.doc.root else group.id), index + 1
+
+    def add(self, layer, label: str = "") -> None:
+        group_id, index = self.insert_point()
+        if self.session.push(AddLayer(layer, group_id, index, label)):
+            self.session.set_active(layer.id)
+
+    def add_layer(self) -> None:
+        count = sum(1 for _ in self.session.doc.walk()) + 1
+        self.add(RasterLayer.blank(self.session.doc.size, name=f"Layer {count}"))
+
+    def add_mask(self) -> None:
+        self.add(MaskLayer.blank(self.session.doc.size, name=MASK_NAME))
+
+    def dup(self) -> None:
+        active = self.session.active
+        if active is not None:
+            command = DuplicateLayer(self.session.doc, active.id)
+            if self.session.push(command):
+                self.session.set_active(command.layer.id)
+
+    def remove(self) -> None:
+        active = self.session.active
+        if active is not None:
+            self.session.push(RemoveLayer(active.id))
+
+    def shift(self, step: int) -> None:
+        active = self.session.active
+        if active is None:
+            return
+        group, index = self.session.doc.position(active.id)
+        target = index + step
+        if 0 <= target < len(group.children):
+            group_id = None if group is self.session.doc.root else group.id
+            self.session.push(MoveLayer(active.id, target, group_id))
+
+    def merge_down(self) -> None:
+        active = self.session.active
+        if active is None:
+            return
+        group, index = self.session.doc.position(active.id)
+        below = group.children[index - 1].id if index > 0 else None
+        if self.session.push(MergeDown(active.id)) and below:
+            self.session.set_active(below)
+
+    def flatten_all(self) -> None:
+        if self.session.doc.layers:
+            self.session.push(Flatten())

@@ -1,0 +1,66 @@
+"""Small layer thumbnails for the Layers panel, read straight from the tiles (strided, so a
+4096 x 4096 layer costs a few kilobytes of copying, not a full read)."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from PySide6.QtGui import QBrush, QColor, QIcon, QPainter, QPixmap
+
+from app.model.layers import Layer, MaskLayer, RasterLayer
+from app.model.tiles import TILE, TiledRaster
+from app.ui.images import qimage_from_rgba
+
+THUMB = 40
+
+
+def sampled(raster: TiledRaster, longest: int = THUMB) -> np.ndarray:
+    """Every k-th pixel of the raster, k chosen so the longest side is about `longest`."""
+    step = max(1, math.ceil(max(raster.width, raster.height) / longest))
+    out_h, out_w = math.ceil(raster.height / step), math.ceil(raster.width / step)
+    out = np.full((out_h, out_w, raster.channels), raster.fill, np.uint8)
+    for (tx, ty), tile in raster.tiles.items():
+        x0, y0 = tx * TILE, ty * TILE
+        ox, oy = -x0 % step, -y0 % step
+        part = tile[oy::step, ox::step]
+        col, row = (x0 + ox) // step, (y0 + oy) // step
+        part = part[: max(0, out_h - row), : max(0, out_w - col)]
+        out[row : row + part.shape[0], col : col + part.shape[1]] = part
+    return out
+
+
+def layer_pixels(layer: Layer) -> np.ndarray | None:
+    """RGBA thumbnail pixels of a raster or mask layer (None for groups)."""
+    if isinstance(layer, RasterLayer):
+        return sampled(layer.pixels)
+    if isinstance(layer, MaskLayer):
+        grey = sampled(layer.pixels)[..., 0]
+        return np.dstack([grey, grey, grey, np.full_like(grey, 255)])
+    return None
+
+
+def layer_icon(layer: Layer) -> QIcon:
+    """The layer's thumbnail over a dark square (a folder-ish square for groups)."""
+    canvas = QPixmap(THUMB, THUMB)
+    canvas.fill(QColor("#3a3e44"))
+    pixels = layer_pixels(layer)
+    if pixels is not None and pixels.size:
+        image = qimage_from_rgba(pixels)
+        x = (THUMB - image.width()) // 2
+        y = (THUMB - image.height()) // 2
+        painter = QPainter(canvas)
+        painter.fillRect(x, y, image.width(), image.height(), _checks())
+        painter.drawImage(x, y, image)
+        painter.end()
+    return QIcon(canvas)
+
+
+def _checks() -> QBrush:
+    tile = QPixmap(8, 8)
+    tile.fill(QColor("#9a9a9a"))
+    painter = QPainter(tile)
+    painter.fillRect(0, 0, 4, 4, QColor("#6e6e6e"))
+    painter.fillRect(4, 4, 4, 4, QColor("#6e6e6e"))
+    painter.end()
+    return QBrush(tile)

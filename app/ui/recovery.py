@@ -1,0 +1,127 @@
+"""Crash safety in the window: autosave every minute off the GUI thread, and on start an
+offer to recover the work a crash left behind ("Recover" / "Discard").
+
+The autosave takes a snapshot of the document on the GUI thread (cheap: the tiles are
+shared) and writes the recovery file on a worker thread, so painting never stutters while
+a big document is encoded. A clean close or a save removes the recovery file.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import time
+from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
+from pathlib import Path
+
+from PySide6.QtCore import QObject, QTimer, Signal
+
+from app.model.autosave import RecoveryFile, discard_recovery, find_recovery_files, write_recovery
+from app.model.document import Document
+from app.model.project_file import ProjectFileError
+from app.ui.doc_session import DocumentSession
+from app.ui.message_bar import MessageBar
+
+AUTOSAVE_MS = 60_000
+WRITE_WAIT_S = 60.0
+
+
+class BackgroundAutosave(QObject):
+    """Writes the session's document to its recovery file when it changed (every minute)."""
+
+    written = Signal(object)  # Path (emitted from the worker thread: queued to listeners)
+    failed = Signal(str)
+
+    def __init__(
+        self, session: DocumentSession, home: Path | None, parent: QObject | None = None
+    ) -> None:
+        super().__init__(parent)
+        self.session, self.home = session, home
+        self.timer = QTimer(self, interval=AUTOSAVE_MS)
+        self.timer.timeout.connect(self.tick)
+        self.running: Future | None = None
+        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="atelier-autosave")
+        self._written = (session.doc.id, session.doc.revision)
+
+    def start(self) -> None:
+        self.timer.start()
+
+    def stop(self) -> None:
+        self.timer.stop()
+
+    @property
+    def pending(self) -> bool:
+        """Unsaved changes that the recovery file does not hold yet."""
+        doc = self.session.doc
+        return self.session.dirty and (doc.id, doc.revision) != self._written
+
+    def tick(self) -> Future | None:
+        """Start writing the recovery file if needed; returns the write's future."""
+        if not self.pending or (self.running is not None and not self.running.done()):
+            return None
+        doc = self.session.doc
+        snapshot, state = doc.snapshot(), (doc.id, doc.revision)
+        self.running = self._pool.submit(self._write, snapshot, state, self.session.path)
+        return self.running
+
+    def _write(self, snapshot: Document, state: tuple[str, int], source: Path | None) -> None:
+        """On the worker thread: write, then remember what the file holds."""
+        try:
+            path = write_recovery(snapshot, self.home, source)
+        except (ProjectFileError, OSError, ValueError) as exc:
+            self.failed.emit(f"Autosave failed: {exc}")
+            return
+        self._written = state
+        self.written.emit(path)
+
+    def forget(self, doc: Document) -> None:
+        """The work in `doc` was saved or deliberately discarded: drop its recovery file
+        (after a write in progress, so it cannot come back)."""
+        if self.running is not None:
+            with contextlib.suppress(Exception):  # _write reports its own failures
+                self.running.result(timeout=WRITE_WAIT_S)
+        self._written = (doc.id, doc.revision)
+        try:
+            discard_recovery(doc.id, self.home)
+        except (OSError, ValueError) as exc:
+            self.failed.emit(f"Could not remove the recovery file: {exc}")
+
+
+def recovery_files(home: Path | None, exclude: str | None = None) -> list[RecoveryFile]:
+    return [f for f in find_recovery_files(home) if f.document_id != exclude]
+
+
+def offer_recovery(
+    messages: MessageBar,
+    home: Path | None,
+    recover: Callable[[Document, RecoveryFile], None],
+    exclude: str | None = None,
+) -> RecoveryFile | None:
+    """Show "Recover" / "Discard" for the newest recovery file; None when there is none."""
+    found = recovery_files(home, exclude)
+    if not found:
+        return None
+    newest = found[0]
+    when = time.strftime("%d %b, %H:%M", time.localtime(newest.saved_at))
+    name = Path(newest.source).name if newest.source else "an unsaved picture"
+    more = f" ({len(found) - 1} more after this)" if len(found) > 1 else ""
+    messages.show_message(
+        f"Atelier closed without saving {name}; the work from {when} can be recovered{more}.",
+        "info",
+        "Recover",
+        lambda: _recover(messages, newest, recover),
+        "Discard",
+        lambda: discard_recovery(newest.document_id, home),
+    )
+    return newest
+
+
+def _recover(
+    messages: MessageBar, found: RecoveryFile, recover: Callable[[Document, RecoveryFile], None]
+) -> None:
+    try:
+        doc = found.load()
+    except ProjectFileError as exc:
+        messages.show_error(f"Could not recover the work: {exc}. The file stays at {found.path}.")
+        return
+    recover(doc, found)

@@ -1,0 +1,89 @@
+"""What every canvas tool is: a name, a shortcut, and press / move / release handlers that
+get canvas coordinates (float pixels), the keyboard modifiers and the pen pressure.
+
+Tools act on the canvas's `DocumentSession`; they change the document only through
+commands pushed on its history (painting tools change pixels live, then push one
+PixelEdit per stroke). The settings they share live in one `ToolSettings`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from PySide6.QtCore import QPointF, Qt
+
+from app.model.selection import Combine
+
+if TYPE_CHECKING:
+    from app.ui.doc_session import DocumentSession
+    from app.ui.document_canvas import DocumentCanvas
+
+Mods = Qt.KeyboardModifier
+
+
+@dataclass
+class ToolSettings:
+    """Brush, eraser and fill settings, edited in the tool options bar."""
+
+    size: float = 24.0
+    hardness: float = 0.8
+    opacity: float = 1.0
+    color: tuple[int, int, int] = (32, 32, 36)
+    tolerance: int = 32
+    sample_all: bool = False  # fill: look at the whole picture, not just the layer
+    eraser_size: float = 48.0
+
+    def size_for(self, eraser: bool) -> float:
+        return self.eraser_size if eraser else self.size
+
+
+class Tool:
+    """A canvas tool. Subclasses override what they need."""
+
+    name = "tool"
+    title = "Tool"
+    shortcut = ""
+    hint = ""  # shown in the status bar while the tool is chosen
+    cursor = Qt.CursorShape.CrossCursor
+    options: tuple[str, ...] = ()  # which tool options the options bar shows
+
+    def __init__(self, canvas: DocumentCanvas) -> None:
+        self.canvas = canvas
+
+    @property
+    def session(self) -> DocumentSession:
+        return self.canvas.session
+
+    @property
+    def settings(self) -> ToolSettings:
+        return self.canvas.settings
+
+    def press(self, pos: QPointF, mods: Mods, pressure: float = 1.0) -> None:
+        """The left button (or the pen) went down at `pos`."""
+
+    def move(self, pos: QPointF, mods: Mods, pressure: float = 1.0) -> None:
+        """The pointer moved while pressed."""
+
+    def release(self, pos: QPointF, mods: Mods) -> None:
+        """The button (or pen) came up."""
+
+    def hover(self, pos: QPointF) -> None:
+        """The pointer moved with nothing pressed."""
+
+    def activate(self) -> None:
+        """The tool was chosen."""
+
+    def deactivate(self) -> None:
+        """Another tool was chosen: drop anything half done."""
+
+
+def combine_mode(mods: Mods) -> Combine:
+    """Shift adds to the selection, Alt (or Ctrl) subtracts, both intersect."""
+    add = bool(mods & Mods.ShiftModifier)
+    subtract = bool(mods & (Mods.AltModifier | Mods.ControlModifier))
+    if add and subtract:
+        return Combine.INTERSECT
+    if add:
+        return Combine.ADD
+    return Combine.SUBTRACT if subtract else Combine.REPLACE

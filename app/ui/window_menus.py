@@ -1,0 +1,90 @@
+"""The main window's menu bar: File, Edit, Image, Layer, View, Generate.
+
+Shortcuts: Ctrl+N new, Ctrl+O open, Ctrl+S save, Ctrl+Shift+S save as, Ctrl+Shift+E export;
+Ctrl+Z undo, Ctrl+Shift+Z / Ctrl+Y redo; Ctrl+A select all, Ctrl+D / Ctrl+Shift+A deselect,
+Ctrl+Shift+I invert; Ctrl+Shift+N new layer, Ctrl+J duplicate, Ctrl+E merge down;
+Ctrl+Enter generate, Esc cancel; zoom keys in View (see app.ui.canvas_view).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from PySide6.QtGui import QAction, QKeySequence
+from PySide6.QtWidgets import QMenu
+
+if TYPE_CHECKING:
+    from app.ui.main_window import MainWindow
+
+ELLIPSIS = "\N{HORIZONTAL ELLIPSIS}"
+
+
+def add_action(menu: QMenu, text: str, slot: Callable[[], Any], *keys: str) -> QAction:
+    action = menu.addAction(text)
+    action.setShortcuts([QKeySequence(k) for k in keys])
+    action.triggered.connect(lambda *_: slot())
+    return action
+
+
+def build_menus(w: MainWindow) -> None:
+    _file_menu(w)
+    _edit_menu(w)
+    _image_menu(w)
+    layer_menu = w.menuBar().addMenu("&Layer")
+    for action in w.layer_actions.all:
+        layer_menu.addAction(action)
+    _view_menu(w)
+    gen = w.menuBar().addMenu("&Generate")
+    w.generate_action = add_action(gen, "&Generate", w.generate, "Ctrl+Return", "Ctrl+Enter")
+    w.cancel_action = add_action(gen, "&Cancel", w.cancel, "Esc")
+    gen.addSeparator()
+    w.apply_action = add_action(gen, "&Apply the result as a layer", w.apply_candidate)
+
+
+def _file_menu(w: MainWindow) -> None:
+    menu = w.menuBar().addMenu("&File")
+    add_action(menu, f"&New{ELLIPSIS}", w.files.new, "Ctrl+N")
+    add_action(menu, f"&Open{ELLIPSIS}", w.open_file, "Ctrl+O")
+    menu.addSeparator()
+    w.save_action = add_action(menu, "&Save", w.files.save, "Ctrl+S")
+    add_action(menu, f"Save &as{ELLIPSIS}", w.files.save_as, "Ctrl+Shift+S")
+    add_action(menu, f"&Export image{ELLIPSIS}", w.files.export, "Ctrl+Shift+E")
+    add_action(menu, f"Export &layer{ELLIPSIS}", w.export_layer)
+    menu.addSeparator()
+    add_action(menu, f"Add model folder{ELLIPSIS}", w.add_model_folder)
+    add_action(menu, "Open models folder", w.open_models_folder)
+    menu.addSeparator()
+    add_action(menu, "&Quit", w.close, "Ctrl+Q")
+
+
+def _edit_menu(w: MainWindow) -> None:
+    menu = w.menuBar().addMenu("&Edit")
+    w.undo_action = add_action(menu, "&Undo", w.session.undo, "Ctrl+Z")
+    w.redo_action = add_action(menu, "&Redo", w.session.redo, "Ctrl+Shift+Z", "Ctrl+Y")
+    menu.addSeparator()
+    sel = w.selection_edits
+    add_action(menu, "Select &all", sel.select_all, "Ctrl+A")
+    add_action(menu, "&Deselect", sel.deselect, "Ctrl+D", "Ctrl+Shift+A")
+    add_action(menu, "&Invert selection", sel.invert, "Ctrl+Shift+I")
+    add_action(menu, f"&Grow selection{ELLIPSIS}", lambda: sel.ask("grow"))
+    add_action(menu, f"&Shrink selection{ELLIPSIS}", lambda: sel.ask("shrink"))
+    add_action(menu, f"&Feather selection{ELLIPSIS}", lambda: sel.ask("feather"))
+
+
+def _image_menu(w: MainWindow) -> None:
+    menu = w.menuBar().addMenu("&Image")
+    add_action(menu, f"&Canvas size{ELLIPSIS}", w.selection_edits.canvas_size)
+    add_action(menu, "C&rop to selection", w.selection_edits.crop_to_selection)
+    menu.addSeparator()
+    menu.addAction(w.layer_actions.flatten)
+
+
+def _view_menu(w: MainWindow) -> None:
+    menu = w.menuBar().addMenu("&View")
+    for action in w.canvas.actions_by_name.values():
+        menu.addAction(action)
+    menu.addSeparator()
+    for dock in (w.prompt_dock, w.layers_dock, w.history_dock):
+        menu.addAction(dock.toggleViewAction())
+    w.view_menu = menu
