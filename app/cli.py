@@ -27,6 +27,9 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("atelier: cancelled", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # e.g. `atelier verify *.png | head`: the reader left
+        sys.stdout = None
+        return 0
 
 
 def gui_main(argv: list[str] | None = None) -> int:
