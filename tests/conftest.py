@@ -63,3 +63,12 @@ def atelier_home(tmp_path, monkeypatch, tiny_models) -> Path:
     monkeypatch.setenv("ATELIER_HOME", str(home))
     monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path / "hf-cache"))
     return home
+
+
+@pytest.fixture
+def home(tmp_path, monkeypatch) -> Path:
+    """An empty ATELIER_HOME (no models): for tests of settings, keys and lists."""
+    folder = tmp_path / "home"
+    folder.mkdir()
+    monkeypatch.setenv("ATELIER_HOME", str(folder))
+    return folder

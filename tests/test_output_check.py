@@ -17,14 +17,6 @@ from plugins.provenance.settings import SafetySettings, safety_settings, save_sa
 PARAMS = Txt2ImgParams(prompt="an abstract study")
 
 
-@pytest.fixture
-def home(tmp_path, monkeypatch):
-    folder = tmp_path / "home"
-    folder.mkdir()
-    monkeypatch.setenv("ATELIER_HOME", str(folder))
-    return folder
-
-
 def close(a: np.ndarray, b: np.ndarray) -> bool:
     """Equal but for an invisible watermark."""
     return float(np.abs(a.astype(int) - b.astype(int)).mean()) < 2

@@ -26,14 +26,6 @@ from plugins.registry import ENTRY_POINT_GROUP
 from tests.engine_tasks import TASKS, StepParams
 
 
-@pytest.fixture
-def home(tmp_path, monkeypatch):
-    folder = tmp_path / "home"
-    folder.mkdir()
-    monkeypatch.setenv("ATELIER_HOME", str(folder))
-    return folder
-
-
 def categories(text: str) -> set[str]:
     return {match.category for match in check_prompt(text)}
 

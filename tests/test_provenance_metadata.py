@@ -35,14 +35,6 @@ RECIPE = {
 }
 
 
-@pytest.fixture
-def home(tmp_path, monkeypatch):
-    folder = tmp_path / "home"
-    folder.mkdir()
-    monkeypatch.setenv("ATELIER_HOME", str(folder))
-    return folder
-
-
 def pixels(width: int = 96, height: int = 64) -> np.ndarray:
     rng = np.random.default_rng(1)
     rgba = rng.integers(0, 255, (height, width, 4), dtype=np.uint8)

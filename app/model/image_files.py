@@ -89,7 +89,11 @@ def save_png(
     Raises ImageWriteError when the folder is missing or not writable, or the disk is full."""
     path = Path(path)
     data = encode_png(rgba, text)  # in memory first, so a bad image never touches the disk
-    data = with_provenance(data, provenance, path.name)
+    return write_image_bytes(path, with_provenance(data, provenance, path.name))
+
+
+def write_image_bytes(path: Path, data: bytes) -> Path:
+    """Write an encoded image atomically; ImageWriteError names the file and the reason."""
     if not path.parent.is_dir():
         what = "is not a folder" if path.parent.exists() else "does not exist"
         raise ImageWriteError(f"cannot write {path}: {path.parent} {what}")

@@ -25,9 +25,9 @@ from app.model.image_files import (
     read_text_chunks,
     save_png,
     with_provenance,
+    write_image_bytes,
 )
 from app.model.layers import RasterLayer
-from engine.home import write_atomic
 
 FORMATS = {".png": "PNG", ".jpg": "JPEG", ".jpeg": "JPEG", ".webp": "WEBP"}
 _EXIF_IFD, _USER_COMMENT = 0x8769, 0x9286
@@ -112,14 +112,7 @@ def export_image(
     data = _encode(
         rgba, kind, quality, format_parameters(info_from_recipe(recipe)) if recipe else ""
     )
-    data = with_provenance(data, provenance, path.name)
-    if not path.parent.is_dir():
-        raise ImageWriteError(f"cannot write {path}: {path.parent} does not exist")
-    try:
-        write_atomic(path, data)
-    except OSError as exc:
-        raise ImageWriteError(f"cannot write {path}: {exc.strerror or exc}") from exc
-    return path
+    return write_image_bytes(path, with_provenance(data, provenance, path.name))
 
 
 def _encode(rgba: np.ndarray, kind: str, quality: int, parameters: str) -> bytes:
