@@ -1,5 +1,6 @@
 """Layer operations as QActions (shared by the Layer menu and the Layers panel's buttons):
-new layer, new mask layer, duplicate, delete, raise, lower, merge down, flatten."""
+new layer, new mask layer, duplicate, delete, raise, lower, merge down, flatten; group
+(Ctrl+G) and ungroup (Ctrl+Shift+G) are in the Layer menu."""
 
 from __future__ import annotations
 
@@ -16,7 +17,8 @@ from app.model.commands import (
     MoveLayer,
     RemoveLayer,
 )
-from app.model.layers import MaskLayer, RasterLayer
+from app.model.groups import group_layer, ungroup
+from app.model.layers import GroupLayer, MaskLayer, RasterLayer
 from app.ui.doc_session import DocumentSession
 from app.ui.tool_icons import tool_icon
 
@@ -37,6 +39,8 @@ class LayerActions(QObject):
         self.lower = self._make("Move layer down", "down", lambda: self.shift(-1))
         self.merge = self._make("Merge down", "merge", self.merge_down, "Ctrl+E")
         self.flatten = self._make("Flatten image", "flatten", self.flatten_all)
+        self.group = self._make("New group from layer", "group", self.group_active, "Ctrl+G")
+        self.ungroup = self._make("Ungroup", "ungroup", self.ungroup_active, "Ctrl+Shift+G")
         session.active_changed.connect(self.update_enabled)
         session.layers_changed.connect(self.update_enabled)
         self.update_enabled()
@@ -59,8 +63,9 @@ class LayerActions(QObject):
 
     def update_enabled(self) -> None:
         active = self.session.active
-        for action in (self.duplicate, self.delete):
+        for action in (self.duplicate, self.delete, self.group):
             action.setEnabled(active is not None)
+        self.ungroup.setEnabled(isinstance(active, GroupLayer))
         if active is None:
             for action in (self.raise_, self.lower, self.merge):
                 action.setEnabled(False)
@@ -68,7 +73,7 @@ class LayerActions(QObject):
         group, index = self.session.doc.position(active.id)
         self.raise_.setEnabled(index < len(group.children) - 1)
         self.lower.setEnabled(index > 0)
-        self.merge.setEnabled(index > 0 and not isinstance(active, MaskLayer))
+        self.merge.setEnabled(index > 0 and not isinstance(active, MaskLayer | GroupLayer))
 
     # -- the operations --------------------------------------------------------------------
 
@@ -126,3 +131,22 @@ class LayerActions(QObject):
     def flatten_all(self) -> None:
         if self.session.doc.layers:
             self.session.push(Flatten())
+
+    def group_active(self) -> None:
+        """Put the active layer into a new group (the group becomes active)."""
+        active = self.session.active
+        if active is None or self.session.doc.owner_of_mask(active.id) is not None:
+            return
+        count = sum(isinstance(lay, GroupLayer) for lay in self.session.doc.walk()) + 1
+        command = group_layer(self.session.doc, active.id, f"Group {count}")
+        if self.session.push(command):
+            self.session.set_active(command.commands[0].layer.id)
+
+    def ungroup_active(self) -> None:
+        """Put the active group's children where it stood; the top child becomes active."""
+        active = self.session.active
+        if not isinstance(active, GroupLayer):
+            return
+        top = active.children[-1].id if active.children else None
+        if self.session.push(ungroup(self.session.doc, active.id)) and top:
+            self.session.set_active(top)

@@ -234,6 +234,9 @@ class LayersPanel(QWidget):
         menu.addAction(self.actions.duplicate)
         menu.addAction(self.actions.delete)
         menu.addAction(self.actions.merge)
+        menu.addAction(self.actions.group)
+        if isinstance(layer, GroupLayer):
+            menu.addAction(self.actions.ungroup)
         if isinstance(layer, RasterLayer):
             menu.addSeparator()
             menu.addAction(

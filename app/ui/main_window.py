@@ -38,6 +38,7 @@ from app.ui.document_canvas import DocumentCanvas
 from app.ui.document_files import DocumentFiles
 from app.ui.empty_state import EXAMPLE_PROMPT, EmptyState
 from app.ui.engine_bridge import EngineBridge
+from app.ui.free_transform import FreeTransform
 from app.ui.generation import Generation
 from app.ui.history_panel import HistoryPanel
 from app.ui.layer_actions import LayerActions
@@ -79,6 +80,7 @@ class MainWindow(QMainWindow):
         self.empty_state = EmptyState()
         self.layer_actions = LayerActions(self.session, self)
         self.selection_edits = SelectionEdits(self.session, self, self.report)
+        self.free_transform = FreeTransform(self.session, self, self.report)
         self.files = DocumentFiles(self, self.session, self.messages, self.status)
         self.autosave = BackgroundAutosave(self.session, self.store_home(), self)
         self.plugin_docks: dict[str, QDockWidget] = {}

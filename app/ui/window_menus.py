@@ -2,7 +2,8 @@
 
 Shortcuts: Ctrl+N new, Ctrl+O open, Ctrl+S save, Ctrl+Shift+S save as, Ctrl+Shift+E export;
 Ctrl+Z undo, Ctrl+Shift+Z / Ctrl+Y redo; Ctrl+A select all, Ctrl+D / Ctrl+Shift+A deselect,
-Ctrl+Shift+I invert; Ctrl+Shift+N new layer, Ctrl+J duplicate, Ctrl+E merge down;
+Ctrl+Shift+I invert; Ctrl+T free transform; Ctrl+Shift+N new layer, Ctrl+J duplicate,
+Ctrl+E merge down, Ctrl+G group, Ctrl+Shift+G ungroup;
 Ctrl+Enter generate, Esc cancel; zoom keys in View (see app.ui.canvas_view).
 """
 
@@ -34,6 +35,11 @@ def build_menus(w: MainWindow) -> None:
     layer_menu = w.menuBar().addMenu("&Layer")
     for action in w.layer_actions.all:
         layer_menu.addAction(action)
+    layer_menu.addSeparator()
+    layer_menu.addAction(w.layer_actions.group)
+    layer_menu.addAction(w.layer_actions.ungroup)
+    layer_menu.addSeparator()
+    layer_menu.addAction(w.transform_action)
     _view_menu(w)
     gen = w.menuBar().addMenu("&Generate")
     w.generate_action = add_action(gen, "&Generate", w.generate, "Ctrl+Return", "Ctrl+Enter")
@@ -70,6 +76,10 @@ def _edit_menu(w: MainWindow) -> None:
     add_action(menu, f"&Grow selection{ELLIPSIS}", lambda: sel.ask("grow"))
     add_action(menu, f"&Shrink selection{ELLIPSIS}", lambda: sel.ask("shrink"))
     add_action(menu, f"&Feather selection{ELLIPSIS}", lambda: sel.ask("feather"))
+    menu.addSeparator()
+    w.transform_action = add_action(
+        menu, f"Free &transform{ELLIPSIS}", w.free_transform.ask, "Ctrl+T"
+    )
 
 
 def _image_menu(w: MainWindow) -> None:
