@@ -56,7 +56,9 @@ class ResultsStrip(QListWidget):
         if not self.candidates:
             painter = QPainter(self.viewport())
             painter.setPen(QColor("#6f757c"))
-            painter.drawText(self.viewport().rect(), Qt.AlignmentFlag.AlignCenter, EMPTY_TEXT)
+            area = self.viewport().rect().adjusted(12, 0, -12, 0)
+            flags = Qt.AlignmentFlag.AlignCenter | Qt.TextFlag.TextWordWrap
+            painter.drawText(area, flags, EMPTY_TEXT)
             painter.end()
 
     def add_images(self, images: Iterable[ImageData]) -> None:
