@@ -64,7 +64,7 @@ def test_save_reopen_gives_back_layers_recipes_and_pixels(canvas_window, qtbot, 
     assert win.files.save_as(path)
     assert path.exists() and not win.isWindowModified()
     assert win.windowTitle().startswith("boat.atelier")
-    assert find_recovery_files(win.store_home()) == []
+    assert find_recovery_files(win.store.home) == []
     win.files.new(win.session.doc.__class__((32, 32)))
     assert win.open_file(path)
     assert layer_state(win) == state
@@ -103,7 +103,7 @@ def test_closing_with_unsaved_changes_asks(canvas_window, qtbot):
     win = canvas_window
     paint(win)
     win.autosave.tick()
-    qtbot.waitUntil(lambda: find_recovery_files(win.store_home()) != [], timeout=WAIT_MS)
+    qtbot.waitUntil(lambda: find_recovery_files(win.store.home) != [], timeout=WAIT_MS)
     seen: list[str] = []
     answer_next_dialog(Button.Cancel, seen)
     win.close()
@@ -111,7 +111,7 @@ def test_closing_with_unsaved_changes_asks(canvas_window, qtbot):
     answer_next_dialog(Button.Discard, seen)
     win.close()
     assert len(seen) == 2 and not win.isVisible()
-    assert find_recovery_files(win.store_home()) == []  # discarded on purpose: no recovery
+    assert find_recovery_files(win.store.home) == []  # discarded on purpose: no recovery
 
 
 def test_closing_and_answering_save_saves(canvas_window, tmp_path):

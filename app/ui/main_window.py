@@ -53,7 +53,7 @@ from app.ui.size_dialogs import new_document
 from app.ui.tool_options import ToolOptions
 from app.ui.toolbox import Toolbox
 from app.ui.window_menus import build_menus
-from engine.home import add_model_folder, atelier_home, ensure_model_dirs, models_dir
+from engine.home import add_model_folder, ensure_model_dirs, models_dir
 from engine.model_store import ModelStore
 from plugins.registry import Registry
 
@@ -82,7 +82,7 @@ class MainWindow(QMainWindow):
         self.selection_edits = SelectionEdits(self.session, self, self.report)
         self.free_transform = FreeTransform(self.session, self, self.report)
         self.files = DocumentFiles(self, self.session, self.messages, self.status)
-        self.autosave = BackgroundAutosave(self.session, self.store_home(), self)
+        self.autosave = BackgroundAutosave(self.session, self.store.home, self)
         self.plugin_docks: dict[str, QDockWidget] = {}
         self._engine_down = False
         self._closing = False
@@ -130,7 +130,7 @@ class MainWindow(QMainWindow):
         column.addWidget(self.canvas, 1)
         column.addLayout(strip_row)
         self.setCentralWidget(central)
-        self.empty_state.set_models_folder(models_dir("checkpoints", self.store_home()))
+        self.empty_state.set_models_folder(models_dir("checkpoints", self.store.home))
 
     def _build_toolbars(self) -> None:
         self.toolbox = Toolbox(self.canvas, self)
@@ -208,9 +208,6 @@ class MainWindow(QMainWindow):
             text = f"{count} plugin(s) could not load: " + "; ".join(self.plugin_errors)
             self.statusBar().showMessage(text, 20000)
 
-    def store_home(self) -> Path | None:
-        return getattr(self.store, "home", None)
-
     # -- small reactions -------------------------------------------------------------------
 
     def report(self, text: str) -> None:
@@ -278,7 +275,7 @@ class MainWindow(QMainWindow):
                 return False
             folder = Path(chosen)
         try:
-            add_model_folder(folder, self.store_home())
+            add_model_folder(folder, self.store.home)
         except (ValueError, OSError) as exc:
             self.messages.show_error(f"Could not add {folder}: {exc}")
             return False
@@ -292,7 +289,7 @@ class MainWindow(QMainWindow):
         return True
 
     def open_models_folder(self) -> None:
-        folder = ensure_model_dirs(self.store_home()) / "checkpoints"
+        folder = ensure_model_dirs(self.store.home) / "checkpoints"
         QDesktopServices.openUrl(QUrl.fromLocalFile(str(folder)))
 
     # -- generation (see app.ui.canvas_generation) -----------------------------------------
@@ -352,9 +349,7 @@ class MainWindow(QMainWindow):
 
     def offer_recovery(self) -> RecoveryFile | None:
         """Offer the work a crash left behind (newest first)."""
-        return offer_recovery(
-            self.messages, self.store_home() or atelier_home(), self._recover, self.session.doc.id
-        )
+        return offer_recovery(self.messages, self.store.home, self._recover, self.session.doc.id)
 
     def _recover(self, doc: Document, found: RecoveryFile) -> None:
         if not self.files.ask_to_save():
