@@ -6,11 +6,12 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import sys
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 from app.cli_verify import add_verify_command
-from plugins.api import param_specs
+from plugins.api import Task, param_specs
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 
@@ -112,10 +113,17 @@ def add_param_flags(parser: argparse.ArgumentParser, params_type: type, skip: se
         parser.add_argument(flag, **kwargs)
 
 
-def params_from_args(params_type: type, args: argparse.Namespace, **fixed: Any) -> Any:
-    """A params instance from parsed flags: given flags override the dataclass defaults."""
+def params_from_args(
+    params_type: type,
+    args: argparse.Namespace,
+    defaults: Mapping[str, Any] | None = None,
+    **fixed: Any,
+) -> Any:
+    """A params instance from parsed flags: given flags win over `defaults` (the model's),
+    which win over the dataclass defaults."""
     given = {f.name: getattr(args, f.name, None) for f, _ in param_specs(params_type)} | fixed
-    return params_type(**{k: v for k, v in given.items() if v is not None})
+    values = {k: v for k, v in (defaults or {}).items() if k in given}
+    return params_type(**values | {k: v for k, v in given.items() if v is not None})
 
 
 def _field_type(f: dataclasses.Field) -> type:
@@ -149,22 +157,16 @@ def _fail(message: str, code: int = EXIT_FAILED) -> int:
 
 
 def _generate(args: argparse.Namespace) -> int:
-    from app.cli_generate import run_generate
-    from plugins.diffusion.params import Txt2ImgParams
+    from plugins.diffusion import TXT2IMG
 
     fixed: dict[str, Any] = {"prompt": args.prompt, "model": args.model}
     if args.size:
         fixed["width"], fixed["height"] = args.size
-    try:
-        params = params_from_args(Txt2ImgParams, args, **fixed)
-    except TypeError as exc:
-        return _fail(str(exc), EXIT_USAGE)
-    return run_generate(params, args.output, _fail)
+    return _run_task(TXT2IMG, args, fixed)
 
 
 def _edit(args: argparse.Namespace) -> int:
     """img2img, inpaint, outpaint: read the picture (and mask), run the task, save."""
-    from app.cli_generate import run_generate
     from app.model.image_files import ImageReadError
     from app.model.image_import import read_image
 
@@ -175,11 +177,28 @@ def _edit(args: argparse.Namespace) -> int:
             fixed["mask"] = _read_mask(args.mask, fixed["image"])
     except ImageReadError as exc:
         return _fail(str(exc), EXIT_USAGE)
+    return _run_task(args.task, args, fixed)
+
+
+def _run_task(task: Task, args: argparse.Namespace, fixed: dict[str, Any]) -> int:
+    """Run a diffusion task with the model of --model, else the default checkpoint; the
+    sampling flags not given come from the model's atelier.json defaults."""
+    from app.cli_generate import run_generate
+    from engine.model_store import ModelStore
+    from engine.protocol import JobError
+    from plugins.diffusion.params import model_defaults
+
+    store = ModelStore()
     try:
-        params = params_from_args(args.task.params_type, args, **fixed)
+        entry = store.pick_checkpoint(args.model)
+    except JobError as exc:
+        return _fail(exc.message)
+    defaults = model_defaults(entry.settings.defaults)
+    try:
+        params = params_from_args(task.params_type, args, defaults, **fixed)
     except TypeError as exc:
         return _fail(str(exc), EXIT_USAGE)
-    return run_generate(params, args.output, _fail, task=args.task.id)
+    return run_generate(params, args.output, _fail, task=task.id, store=store)
 
 
 def _read_mask(path: Path | None, image: Any) -> Any:

@@ -7,9 +7,13 @@ import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from engine.home import atelier_home
 from engine.protocol import Event, ImageData, JobFailed, JobFinished, JobProgress
+
+if TYPE_CHECKING:
+    from engine.model_store import ModelStore
 
 TXT2IMG = "diffusion.txt2img"
 
@@ -35,9 +39,14 @@ def check_writable(folder: Path) -> str | None:
 
 
 def run_generate(
-    params: object, output: Path, fail: Callable[[str, int], int], task: str = TXT2IMG
+    params: object,
+    output: Path,
+    fail: Callable[[str, int], int],
+    task: str = TXT2IMG,
+    store: ModelStore | None = None,
 ) -> int:
-    """Run `task` with `params` and save its images to `output` (numbered for a batch)."""
+    """Run `task` with `params` and save its images to `output` (numbered for a batch);
+    `store`: the model store the engine uses (default: a fresh scan)."""
     from engine.worker import InlineEngine
     from plugins.registry import discover
 
@@ -46,7 +55,7 @@ def run_generate(
     problem = check_writable(output.parent.resolve())
     if problem:
         return fail(problem, 2)
-    engine = InlineEngine.from_registry(discover())
+    engine = InlineEngine.from_registry(discover(), store=store)
     engine.subscribe(_print_progress)
     event = engine.submit(task, params).future.result()
     print(file=sys.stderr)

@@ -13,7 +13,7 @@ import hashlib
 import json
 import os
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from engine.checkpoint_files import (
@@ -26,8 +26,10 @@ from engine.checkpoint_files import (
     tensor_names,
 )
 from engine.home import MODEL_KINDS, RESOURCES, atelier_home, extra_model_folders, models_dir
+from engine.model_settings import ModelSettings, read_model_settings
 from engine.protocol import JobError
 
+BUILTIN_MODELS = RESOURCES / "models"  # the models shipped with Atelier (the demo model)
 SINGLE_FILE_SUFFIXES = (".safetensors", ".ckpt", ".pt", ".pth")
 SD_KINDS = ("checkpoints", "loras", "vae", "controlnet")  # classified by their content
 FAMILY_KIND = {
@@ -100,6 +102,8 @@ class ModelEntry:
     source: str  # "atelier" | "builtin" | "extra" | "hf_cache"
     licence: str | None = None
     variant: str = ""  # "inpaint": a dedicated inpainting checkpoint (9-channel UNet)
+    # the folder's atelier.json (native size, defaults, example prompt); not part of identity
+    settings: ModelSettings = field(default_factory=ModelSettings, compare=False)
 
     def weights_file(self) -> Path:
         """The file that identifies the weights: the file itself, or a folder's UNet weights."""
@@ -151,7 +155,7 @@ class ModelStore:
         extra = extra_model_folders(self.home) if extra_folders is None else extra_folders
         self.extra_folders = [Path(p) for p in extra]
         self.hf_cache = Path(hf_cache) if hf_cache is not None else default_hf_cache()
-        self.builtin_dir = Path(builtin_dir) if builtin_dir is not None else RESOURCES / "models"
+        self.builtin_dir = Path(builtin_dir) if builtin_dir is not None else BUILTIN_MODELS
         self.config_root = Path(config_root) if config_root is not None else RESOURCES / "configs"
         self.problems: list[str] = []
         self._entries: list[ModelEntry] | None = None
@@ -256,7 +260,10 @@ class ModelStore:
         size = sum(p.stat().st_size for p in path.rglob("*") if p.is_file())
         licence = _readme_licence(path)
         variant = _folder_variant(path)
-        return ModelEntry(name, kind, family, "diffusers", path, size, source, licence, variant)
+        settings = read_model_settings(path)
+        return ModelEntry(
+            name, kind, family, "diffusers", path, size, source, licence, variant, settings
+        )
 
     def _scan_hf_cache(self) -> list[ModelEntry]:
         found = []
@@ -284,6 +291,20 @@ class ModelStore:
         checkpoints = sorted(self.checkpoints(), key=lambda e: e.variant != "")
         builtin = [e for e in checkpoints if e.source == "builtin"]
         return (builtin or checkpoints or [None])[0]
+
+    def pick_checkpoint(self, name: str = "") -> ModelEntry:
+        """The checkpoint called `name`, or the default one when `name` is ""; JobError
+        ("missing_model") with what to do when there is none."""
+        if name:
+            return self.find(name)
+        entry = self.default_checkpoint()
+        if entry is None:
+            raise JobError(
+                "missing_model",
+                "No model is installed. Put a checkpoint (.safetensors) or a diffusers folder "
+                f"into {models_dir('checkpoints', self.home)} and try again.",
+            )
+        return entry
 
     def find(self, name: str, kind: str = "checkpoints") -> ModelEntry:
         """The model called `name` (or at path `name`); JobError("missing_model") if none."""

@@ -48,12 +48,20 @@ def tiny_config_root(tmp_path_factory) -> Path:
     return write_tiny_configs(tmp_path_factory.mktemp("tiny_configs"))
 
 
+def no_builtin_models(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Stores made without a builtin_dir see no built-in models (the shipped demo model
+    would otherwise be every test's default checkpoint)."""
+    monkeypatch.setattr("engine.model_store.BUILTIN_MODELS", tmp_path / "no-builtin-models")
+
+
 @pytest.fixture
 def atelier_home(tmp_path, monkeypatch, tiny_models) -> Path:
     """A fresh ATELIER_HOME whose models/checkpoints holds tiny-sd15, tiny-sdxl (diffusers
-    folders) and tiny-sd15-single, tiny-sdxl-single (.safetensors); the HF cache is empty."""
+    folders) and tiny-sd15-single, tiny-sdxl-single (.safetensors); the HF cache is empty,
+    and there are no built-in models (so tiny-sd15 is the default checkpoint)."""
     from engine.home import ensure_model_dirs
 
+    no_builtin_models(tmp_path, monkeypatch)
     home = tmp_path / "atelier-home"
     checkpoints = ensure_model_dirs(home) / "checkpoints"
     for name in TINY_FOLDERS:
@@ -67,7 +75,9 @@ def atelier_home(tmp_path, monkeypatch, tiny_models) -> Path:
 
 @pytest.fixture
 def home(tmp_path, monkeypatch) -> Path:
-    """An empty ATELIER_HOME (no models): for tests of settings, keys and lists."""
+    """An empty ATELIER_HOME (no models, no built-in ones): for tests of settings, keys and
+    lists."""
+    no_builtin_models(tmp_path, monkeypatch)
     folder = tmp_path / "home"
     folder.mkdir()
     monkeypatch.setenv("ATELIER_HOME", str(folder))

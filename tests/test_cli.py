@@ -9,6 +9,7 @@ import pytest
 from PIL import Image
 
 from app.cli import main
+from tests.fixtures.tiny_models import copy_with_settings
 from tests.image_checks import psnr
 
 GENERATE = ["generate", "a red circle", "--model", "tiny-sd15", "--steps", "2", "--size", "64x64"]
@@ -118,3 +119,66 @@ def test_an_image_that_cannot_be_written_is_rescued(atelier_home, tmp_path, caps
     assert "No space left" in capsys.readouterr().err
     rescued = list((atelier_home / "rescued").glob("*-full-disk.png"))
     assert len(rescued) == 1 and Image.open(rescued[0]).size == (64, 64)
+
+
+TUNED = {  # a model's atelier.json
+    "native_size": 64,
+    "defaults": {"steps": 3, "cfg_scale": 4.5, "scheduler": "DDIM"},
+    "example_prompt": "a kite over a hill",
+}
+
+
+def recipe_params(path) -> dict:
+    with Image.open(path) as image:
+        return json.loads(image.info["atelier"])["recipe"]["params"]
+
+
+def sampling(params: dict) -> tuple:
+    return params["steps"], params["cfg_scale"], params["scheduler"], params["model"]
+
+
+def test_generate_takes_the_model_defaults_but_given_flags_win(atelier_home, tiny_models, tmp_path):
+    copy_with_settings(tiny_models / "tiny-sd15", atelier_home / "models/checkpoints/tuned", TUNED)
+    base = ["generate", "a red circle", "--model", "tuned", "--seed", "1"]
+    assert main([*base, "-o", str(tmp_path / "a.png")]) == 0
+    made = recipe_params(tmp_path / "a.png")
+    assert sampling(made) == (3, 4.5, "DDIM", "tuned")
+    assert (made["width"], made["height"]) == (64, 64)  # its native size, not 512
+
+    flags = ["--steps", "2", "--cfg", "6", "--scheduler", "Euler"]
+    assert main([*base, *flags, "-o", str(tmp_path / "b.png")]) == 0
+    assert sampling(recipe_params(tmp_path / "b.png")) == (2, 6.0, "Euler", "tuned")
+    assert main([*base, "--steps", "2", "-o", str(tmp_path / "c.png")]) == 0
+    assert sampling(recipe_params(tmp_path / "c.png")) == (2, 4.5, "DDIM", "tuned")
+
+
+def test_generate_without_model_uses_the_builtin_one_and_its_defaults(
+    atelier_home, tiny_models, tmp_path, monkeypatch
+):
+    builtin = tmp_path / "builtin"
+    copy_with_settings(tiny_models / "tiny-sd15", builtin / "demo", TUNED)
+    monkeypatch.setattr("engine.model_store.BUILTIN_MODELS", builtin)
+    out = tmp_path / "out.png"
+    assert main(["generate", "a red circle", "--seed", "1", "-o", str(out)]) == 0
+    made = recipe_params(out)
+    assert sampling(made) == (3, 4.5, "DDIM", "demo")
+    assert Image.open(out).size == (64, 64)
+
+
+def test_img2img_takes_the_model_defaults_but_given_flags_win(atelier_home, tiny_models, tmp_path):
+    copy_with_settings(tiny_models / "tiny-sd15", atelier_home / "models/checkpoints/tuned", TUNED)
+    source = tmp_path / "in.png"
+    Image.new("RGB", (48, 48), (200, 40, 40)).save(source)
+    base = ["img2img", str(source), "a red apple", "--model", "tuned", "--seed", "1"]
+    assert main([*base, "-o", str(tmp_path / "a.png")]) == 0
+    assert sampling(recipe_params(tmp_path / "a.png")) == (3, 4.5, "DDIM", "tuned")
+    assert main([*base, "--cfg", "2", "-o", str(tmp_path / "b.png")]) == 0
+    assert sampling(recipe_params(tmp_path / "b.png")) == (3, 2.0, "DDIM", "tuned")
+
+
+def test_malformed_model_settings_change_nothing(atelier_home, tiny_models, tmp_path):
+    checkpoints = atelier_home / "models/checkpoints"
+    copy_with_settings(tiny_models / "tiny-sd15", checkpoints / "odd", {"defaults": {"steps": "x"}})
+    args = ["generate", "a red circle", "--model", "odd", "--size", "64x64", "--cfg", "5"]
+    assert main([*args, "-o", str(tmp_path / "a.png")]) == 0
+    assert recipe_params(tmp_path / "a.png")["steps"] == 25  # the usual default

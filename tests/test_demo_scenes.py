@@ -3,20 +3,15 @@
 from __future__ import annotations
 
 import itertools
-import sys
 from dataclasses import replace
 from itertools import islice
-from pathlib import Path
 
 import numpy as np
 import pytest
 
-# packaging/ is not a Python package (and its name is taken by PyPI's packaging): import by path.
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "packaging"))
-
-from demo_model.captions import KIND_WORDS, describe, held_out_split, is_held_out, pairs  # noqa: E402
-from demo_model.scenes import KINDS, PALETTE, Scene, random_scene, render  # noqa: E402
-from demo_model.scoring import score  # noqa: E402
+from demo_model.captions import KIND_WORDS, describe, held_out_split, is_held_out, pairs
+from demo_model.scenes import KINDS, PALETTE, Scene, random_scene, render
+from demo_model.scoring import score
 
 
 def test_palette_colours_are_far_apart():

@@ -30,6 +30,7 @@ from engine.protocol import ImageData
 from engine.worker import Engine
 from plugins.diffusion import plugin as diffusion_plugin
 from plugins.registry import Registry
+from tests.fixtures.tiny_models import copy_with_settings
 from tests.image_checks import psnr
 
 WAIT_MS = 90_000  # generous: CPU runners are slow and shared; waits end as soon as they can
@@ -383,6 +384,74 @@ def test_aspect_presets_follow_the_model_family(window, qtbot):
     assert panel.target_size() == (1368, 768)
     panel.form.widgets["width"].setValue(1000)
     assert panel.aspect_buttons.checkedId() == -1
+
+
+TUNED = {  # a model's atelier.json
+    "native_size": 64,
+    "defaults": {"steps": 3, "cfg_scale": 4.5, "scheduler": "DDIM", "negative_prompt": "blurry"},
+    "example_prompt": "a kite over a hill",
+}
+
+
+def sampling(panel) -> tuple:
+    return tuple(
+        panel.form.value(n) for n in ("steps", "cfg_scale", "scheduler", "negative_prompt")
+    )
+
+
+def pick(panel, name: str) -> None:
+    panel.model_picker.setCurrentIndex(panel.model_picker.findData(name))
+
+
+def test_first_start_selects_the_builtin_model_its_prompt_and_defaults(
+    qtbot, qt_loop, atelier_home, tiny_models, tmp_path
+):
+    builtin = tmp_path / "builtin"
+    copy_with_settings(tiny_models / "tiny-sd15", builtin / "demo", TUNED)
+    store = ModelStore(
+        home=atelier_home, extra_folders=[], hf_cache=tmp_path / "no-hf", builtin_dir=builtin
+    )
+    win = make_window(qtbot, diffusion_registry(), store)
+    try:
+        panel = win.prompt_panel
+        assert panel.model_name() == "demo" and len(panel.models) > 1
+        assert panel.form.value("prompt") == "a kite over a hill"
+        assert sampling(panel) == (3, 4.5, "DDIM", "blurry")
+        assert (panel.form.value("width"), panel.form.value("height")) == (0, 0)
+        assert panel.target_size() == (64, 64)  # its own native size
+    finally:
+        win.shutdown_engine()
+
+
+def test_picking_a_model_applies_its_defaults_but_keeps_typed_text(
+    window, qtbot, tiny_models, atelier_home
+):
+    copy_with_settings(tiny_models / "tiny-sd15", atelier_home / "models/checkpoints/tuned", TUNED)
+    window.refresh_models()
+    panel = window.prompt_panel
+    assert panel.model_name() == "tiny-sd15" and panel.form.value("prompt") == EXAMPLE_PROMPT
+    assert sampling(panel) == (25, 7.0, "Euler a", "")
+
+    pick(panel, "tuned")
+    assert sampling(panel) == (3, 4.5, "DDIM", "blurry")
+    assert (panel.form.value("width"), panel.form.value("height")) == (0, 0)
+    assert panel.target_size() == (64, 64)
+    assert panel.form.value("prompt") == "a kite over a hill"  # the untouched example follows
+
+    panel.form.set_value("steps", 9)
+    window.refresh_models()  # a rescan keeps the model, so the user's change stays
+    assert panel.form.value("steps") == 9
+    pick(panel, "tiny-sd15")  # no settings of its own: the form stays as it is
+    assert sampling(panel) == (9, 4.5, "DDIM", "blurry")
+    assert panel.form.value("prompt") == EXAMPLE_PROMPT
+
+    prompt_edit = panel.form.widgets["prompt"]
+    prompt_edit.clear()
+    qtbot.keyClicks(prompt_edit, "a lighthouse")
+    panel.form.set_value("negative_prompt", "dark")
+    pick(panel, "tuned")
+    assert panel.form.value("prompt") == "a lighthouse"
+    assert sampling(panel) == (3, 4.5, "DDIM", "dark")
 
 
 def test_reuse_settings_reports_what_does_not_fit(window):

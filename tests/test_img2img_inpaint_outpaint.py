@@ -24,6 +24,7 @@ from plugins.diffusion.params import (
     OutpaintParams,
     Txt2ImgParams,
 )
+from tests.fixtures.tiny_models import copy_with_settings
 
 TASKS = {task.id: task for task in (TXT2IMG, IMG2IMG, INPAINT, OUTPAINT)}
 INPAINT_MODELS = ("tiny-sd15-inpaint", "tiny-sd15-inpaint-single.safetensors")
@@ -265,6 +266,19 @@ def test_img2img_scales_to_the_work_size_and_back_and_keeps_alpha(engine):
     assert output.pixels.shape == (48, 96, 4)
     assert output.meta["work_size"] == [184, 88]  # about 128 x 128 pixels, the same aspect
     assert np.array_equal(output.pixels[..., 3], cutout[..., 3])
+
+
+def test_img2img_and_inpaint_work_at_the_native_size_a_model_declares(engine, store, tiny_models):
+    checkpoints = store.home / "models" / "checkpoints"
+    copy_with_settings(tiny_models / "tiny-sd15", checkpoints / "tiny-96", {"native_size": 96})
+    store.scan()
+    native = {"model": "tiny-96", "work_size": 0, "steps": 2}
+    (repainted,) = finished(img2img(engine, **native))
+    assert repainted.meta["work_size"] == [96, 96] and repainted.pixels.shape == IMAGE.shape
+    (filled,) = finished(inpaint(engine, **native))
+    assert filled.meta["work_size"] == [96, 96]
+    (mine,) = finished(img2img(engine, **{**native, "work_size": 64}))  # a given size wins
+    assert mine.meta["work_size"] == [64, 64]
 
 
 def test_img2img_works_with_sdxl(engine):

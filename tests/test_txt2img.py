@@ -12,6 +12,7 @@ from engine.protocol import JobCancelled, JobFailed, JobFinished, JobProgress
 from engine.worker import Engine, InlineEngine
 from plugins.diffusion import TXT2IMG
 from plugins.diffusion.params import Txt2ImgParams
+from tests.fixtures.tiny_models import copy_with_settings
 
 FAST = Txt2ImgParams(prompt="a red circle", steps=2, width=64, height=64, seed=7)
 
@@ -65,6 +66,17 @@ def test_recipe_names_task_version_model_and_size(engine):
     assert recipe["task"] == "diffusion.txt2img" and recipe["version"] == 1
     assert recipe["params"]["width"] == 104 and recipe["params"]["height"] == 72
     assert recipe["model"]["family"] == "sd15" and len(recipe["model"]["hash"]) == 10
+
+
+def test_a_model_declaring_a_native_size_makes_images_at_it(engine, store, tiny_models):
+    checkpoints = store.home / "models" / "checkpoints"
+    copy_with_settings(tiny_models / "tiny-sd15", checkpoints / "tiny-96", {"native_size": 96})
+    store.scan()
+    event = generate(engine, model="tiny-96", width=0, height=0)
+    assert images(event)[0].shape == (96, 96, 4)  # not SD 1.x's 512
+    params = event.outputs[0].meta["recipe"]["params"]
+    assert (params["width"], params["height"]) == (96, 96)
+    assert images(generate(engine, model="tiny-96", width=64, height=0))[0].shape == (96, 64, 4)
 
 
 def test_size_is_snapped_to_multiples_of_8(engine):

@@ -36,7 +36,7 @@ from app.ui.canvas_generation import CanvasGeneration
 from app.ui.doc_session import DocumentSession
 from app.ui.document_canvas import DocumentCanvas
 from app.ui.document_files import DocumentFiles
-from app.ui.empty_state import EXAMPLE_PROMPT, EmptyState
+from app.ui.empty_state import EmptyState
 from app.ui.engine_bridge import EngineBridge
 from app.ui.free_transform import FreeTransform
 from app.ui.generation import Generation
@@ -238,7 +238,9 @@ class MainWindow(QMainWindow):
     # -- models ----------------------------------------------------------------------------
 
     def refresh_models(self) -> None:
-        """Rescan the model folders; explain how to add one when there is nothing to use."""
+        """Rescan the model folders; explain how to add one when there is nothing to use.
+        The first time models appear the default checkpoint (the built-in one) is chosen,
+        and the panel takes its settings (see PromptPanel._take_model_settings)."""
         self.store.scan()
         checkpoints = self.store.checkpoints()
         had_models = bool(self.prompt_panel.models)
@@ -247,8 +249,6 @@ class MainWindow(QMainWindow):
             checkpoints, default.name if default and not had_models else None
         )
         self.stack.setCurrentWidget(self.prompt_scroll if checkpoints else self.empty_state)
-        if default is not None and not self.prompt_panel.form.value("prompt").strip():
-            self.prompt_panel.form.set_value("prompt", EXAMPLE_PROMPT)
         self.prompt_panel.set_running(self.generation.running)
         self._report_skipped_models()
 

@@ -25,11 +25,12 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from app.ui.empty_state import EXAMPLE_PROMPT
 from app.ui.generate_modes import MODES, MODES_BY_ID, Mode, ModeForms
 from app.ui.param_form import ParamForm
 from engine.model_store import ModelEntry
 from plugins.api import Task
-from plugins.diffusion.params import NATIVE_SIZE, Txt2ImgParams, snap8
+from plugins.diffusion.params import Txt2ImgParams, model_defaults, native_size, snap8
 
 PROGRESS_STEPS = 1000
 ASPECTS = ("1:1", "4:3", "3:4", "16:9", "9:16", "3:2", "2:3")
@@ -55,6 +56,8 @@ class PromptPanel(QWidget):
         super().__init__(parent)
         self.tasks = dict(tasks or {})
         self.models: list[ModelEntry] = []
+        self._settings_of = ""  # the model whose atelier.json the form last took
+        self._example = ""  # the example prompt the form shows, until the user types one
         self.last_seeds: list[int] = []
         self.mode = "txt2img"
         self.mode_buttons = QButtonGroup(self)
@@ -212,17 +215,35 @@ class PromptPanel(QWidget):
         return next((m for m in self.models if m.name == self.model_name()), None)
 
     def native_size(self) -> int:
-        entry = self.selected_model()
-        return NATIVE_SIZE.get(entry.family if entry else "", 512)
+        return native_size(self.selected_model())
 
     def _on_model_changed(self, *_: Any) -> None:
         checked = self.aspect_buttons.checkedId()
         sized = self.form.value("width") or self.form.value("height")
-        if checked >= 0 and sized:
+        if checked >= 0 and sized:  # first: any form change unchecks a preset of another size
             self._apply_aspect(checked)
+        if self.model_name() != self._settings_of:  # not a rescan keeping the same model
+            self._settings_of = self.model_name()
+            self._take_model_settings(self.selected_model())
         self.generate_button.setToolTip(
             "Generate (Ctrl+Enter)" if self.models else "Install a model first"
         )
+
+    def _take_model_settings(self, entry: ModelEntry | None) -> None:
+        """A newly chosen model's own settings (its atelier.json): its defaults go into the
+        form (steps, CFG, scheduler...; a negative prompt only into an empty box); its example
+        prompt (else a general one) replaces an empty prompt or the previous example, never
+        a prompt the user typed."""
+        if entry is None:
+            return
+        defaults = model_defaults(entry.settings.defaults)
+        if self.form.value("negative_prompt").strip():
+            defaults.pop("negative_prompt", None)
+        self.form.set_values(defaults)
+        prompt = self.form.value("prompt")
+        if not prompt.strip() or prompt == self._example:
+            self._example = entry.settings.example_prompt or EXAMPLE_PROMPT
+            self.form.set_value("prompt", self._example)
 
     # -- sizes -----------------------------------------------------------------------------
 
@@ -254,7 +275,8 @@ class PromptPanel(QWidget):
     def load_settings(self, settings: Mapping[str, Any]) -> list[str]:
         """Fill the form from saved settings; returns what could not be applied.
 
-        The model is chosen first, so its aspect presets cannot resize the loaded size.
+        The model is chosen first, so its aspect presets and defaults cannot change the
+        loaded values.
         """
         skipped = []
         model = settings.get("model")

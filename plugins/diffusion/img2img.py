@@ -12,14 +12,13 @@ from engine.model_loader import require_family
 from engine.protocol import ImageData, TaskResult
 from plugins.diffusion import IMG2IMG
 from plugins.diffusion.mask_geometry import resize, rgba, work_size
-from plugins.diffusion.params import NATIVE_SIZE, Img2ImgParams
+from plugins.diffusion.params import Img2ImgParams, native_size
 from plugins.diffusion.prompt_embeds import encode_prompts
 from plugins.diffusion.sampling import (
     denoising_steps,
     each_image,
     float_to_rgba,
     load_pipeline,
-    pick_model,
     prompt_warnings,
     recipe,
 )
@@ -34,11 +33,11 @@ PIPELINES = {
 def run(params: Img2ImgParams, ctx: JobContext) -> TaskResult:
     from PIL import Image
 
-    entry = pick_model(ctx, params.model)
+    entry = ctx.store.pick_checkpoint(params.model)
     require_family(entry, set(PIPELINES), IMG2IMG.title)
     picture = rgba(params.image)
     height, width = picture.shape[:2]
-    work = work_size((width, height), params.work_size or NATIVE_SIZE.get(entry.family, 512))
+    work = work_size((width, height), params.work_size or native_size(entry))
     start = Image.fromarray(resize(picture[..., :3], work))
     pipe = load_pipeline(ctx, entry, PIPELINES[entry.family], params.scheduler)
     embeds = encode_prompts(pipe, params.prompt, params.negative_prompt)

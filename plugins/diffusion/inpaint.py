@@ -36,14 +36,13 @@ from plugins.diffusion.mask_geometry import (
     soft_mask,
     work_size,
 )
-from plugins.diffusion.params import NATIVE_SIZE, InpaintParams, OutpaintParams
+from plugins.diffusion.params import InpaintParams, OutpaintParams, native_size
 from plugins.diffusion.prompt_embeds import encode_prompts
 from plugins.diffusion.sampling import (
     denoising_steps,
     each_image,
     float_to_rgba,
     load_pipeline,
-    pick_model,
     prompt_warnings,
     recipe,
 )
@@ -73,11 +72,11 @@ def repaint(
     """Repaint `picture` (RGBA) where the soft mask is above 0; one full-size image per seed."""
     from PIL import Image
 
-    entry = pick_model(ctx, params.model)
+    entry = ctx.store.pick_checkpoint(params.model)
     require_family(entry, FAMILIES, task.title, variants=BOTH_KINDS)
     height, width = picture.shape[:2]
     box = context_box(bbox(soft), (width, height), params.context)
-    work = work_size((box.w, box.h), params.work_size or NATIVE_SIZE[entry.family])
+    work = work_size((box.w, box.h), params.work_size or native_size(entry))
     region = soft[box.slices()] > 0
     original = picture[box.slices()][..., :3]
     start = Image.fromarray(resize(original, work))

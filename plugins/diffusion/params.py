@@ -8,13 +8,17 @@ validators are torch-free and raise ValueError with a message a designer can act
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from plugins.api import param
+from plugins.api import Param, param, param_specs
 from plugins.diffusion.schedulers import SCHEDULER_NAMES
+
+if TYPE_CHECKING:
+    from engine.model_store import ModelEntry
 
 SCHEDULERS = SCHEDULER_NAMES
 MAX_SIDE = 4096
@@ -177,10 +181,45 @@ def ceil8(value: int) -> int:
     return -(-int(value) // 8) * 8
 
 
-def resolved_size(params: Txt2ImgParams, family: str) -> tuple[int, int]:
-    """(width, height) snapped to multiples of 8, 0 meaning the family's native size."""
-    native = NATIVE_SIZE.get(family, 512)
+def native_size(entry: ModelEntry | None) -> int:
+    """The side a model makes images at: its atelier.json's native_size, else its family's."""
+    if entry is None:
+        return NATIVE_SIZE["sd15"]
+    return entry.settings.native_size or NATIVE_SIZE.get(entry.family, NATIVE_SIZE["sd15"])
+
+
+def resolved_size(params: Txt2ImgParams, native: int) -> tuple[int, int]:
+    """(width, height) snapped to multiples of 8, 0 meaning the model's native size."""
     return snap8(params.width or native), snap8(params.height or native)
+
+
+# A model's atelier.json may set these (a prompt and a seed belong to one picture, not a model).
+MODEL_DEFAULT_FIELDS = tuple(
+    f.name for f, _ in param_specs(SamplingParams) if f.name not in ("prompt", "seed")
+)
+
+
+def model_defaults(defaults: Mapping[str, Any]) -> dict[str, Any]:
+    """The usable part of a model's "defaults": known sampling fields whose values have the
+    field's type and lie in its range or choices; anything else is dropped, never an error."""
+    specs = {f.name: (str(f.type), spec) for f, spec in param_specs(SamplingParams)}
+    usable = {}
+    for name, value in defaults.items():
+        kind, spec = specs.get(name, ("", None))
+        if name in MODEL_DEFAULT_FIELDS and _fits(value, kind, spec):
+            usable[name] = float(value) if kind == "float" else value
+    return usable
+
+
+def _fits(value: Any, kind: str, spec: Param) -> bool:
+    if kind == "str":
+        return isinstance(value, str) and (not spec.choices or value in spec.choices)
+    numbers = (int,) if kind == "int" else (int, float)
+    if isinstance(value, bool) or not isinstance(value, numbers):
+        return False
+    low = spec.minimum if spec.minimum is not None else value
+    high = spec.maximum if spec.maximum is not None else value
+    return low <= value <= high
 
 
 def outpaint_amounts(params: OutpaintParams) -> tuple[int, int, int, int]:

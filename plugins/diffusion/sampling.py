@@ -13,28 +13,12 @@ import numpy as np
 
 from engine.context import JobContext
 from engine.diffusion_steps import step_callback
-from engine.home import models_dir
 from engine.latent_preview import LatentPreviewer
 from engine.model_store import ModelEntry
-from engine.protocol import JobError
 from plugins.api import Task, param_specs
 from plugins.diffusion.params import SamplingParams
 from plugins.diffusion.prompt_embeds import PromptEmbeds
 from plugins.diffusion.schedulers import make_scheduler
-
-
-def pick_model(ctx: JobContext, name: str) -> ModelEntry:
-    """The named checkpoint, or the default one; a clear error when none is installed."""
-    if name:
-        return ctx.store.find(name)
-    entry = ctx.store.default_checkpoint()
-    if entry is None:
-        raise JobError(
-            "missing_model",
-            "No model is installed. Put a checkpoint (.safetensors) or a diffusers folder "
-            f"into {models_dir('checkpoints', ctx.store.home)} and try again.",
-        )
-    return entry
 
 
 def float_to_rgba(image: np.ndarray) -> np.ndarray:

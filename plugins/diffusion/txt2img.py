@@ -6,13 +6,12 @@ from engine.context import JobContext
 from engine.model_loader import pipeline_family_class, require_family
 from engine.protocol import ImageData, TaskResult
 from plugins.diffusion import TXT2IMG
-from plugins.diffusion.params import Txt2ImgParams, resolved_size
+from plugins.diffusion.params import Txt2ImgParams, native_size, resolved_size
 from plugins.diffusion.prompt_embeds import encode_prompts
 from plugins.diffusion.sampling import (
     each_image,
     float_to_rgba,
     load_pipeline,
-    pick_model,
     prompt_warnings,
     recipe,
 )
@@ -21,9 +20,9 @@ FAMILIES = {"sd15", "sd2", "sdxl"}
 
 
 def run(params: Txt2ImgParams, ctx: JobContext) -> TaskResult:
-    entry = pick_model(ctx, params.model)
+    entry = ctx.store.pick_checkpoint(params.model)
     require_family(entry, FAMILIES, TXT2IMG.title)
-    width, height = resolved_size(params, entry.family)
+    width, height = resolved_size(params, native_size(entry))
     pipe = load_pipeline(ctx, entry, pipeline_family_class(entry.family), params.scheduler)
     embeds = encode_prompts(pipe, params.prompt, params.negative_prompt)
     outputs = []

@@ -22,7 +22,7 @@ PALETTE: dict[str, tuple[int, int, int]] = {
 KINDS: tuple[str, ...] = ("circle", "square", "triangle", "star")
 SIZES: tuple[str, ...] = ("small", "medium", "large")
 # Half-extent of a shape as a fraction of the image side.
-SIZE_FRACTION: dict[str, float] = {"small": 0.06, "medium": 0.09, "large": 0.12}
+SIZE_FRACTION: dict[str, float] = {"small": 0.075, "medium": 0.095, "large": 0.12}
 # 3x3 grid cells, row-major, with their (column, row).
 POSITIONS: dict[str, tuple[int, int]] = {
     "top left": (0, 0),
