@@ -1,0 +1,50 @@
+"""Stage 4: the shipped fp16 diffusers folder, its sampling defaults and its model card."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import torch
+from diffusers import AutoencoderKL, StableDiffusionPipeline, UNet2DConditionModel
+from transformers import CLIPTextModel, CLIPTokenizer
+
+from .architecture import IMAGE_SIZE, sampling_scheduler
+
+EXAMPLE_PROMPT = "a large red circle at the top left and a small yellow star on a blue background"
+# Read by Atelier when this model is chosen (engine.model_settings): the form's defaults.
+SETTINGS = {
+    "native_size": IMAGE_SIZE,
+    "defaults": {"steps": 20, "cfg_scale": 4.0, "scheduler": "DDIM"},
+    "example_prompt": EXAMPLE_PROMPT,
+}
+MODEL_CARD = Path(__file__).with_name("MODEL_CARD.md")
+
+
+def export_pipeline(work: Path, vae_folder: Path, out: Path, log=print) -> None:
+    """Assemble the trained parts into `out` (replaced whole), weights in fp16."""
+    scale = torch.load(work / "latents.pt", weights_only=True)["scale"]
+    vae = AutoencoderKL.from_pretrained(vae_folder)
+    vae.register_to_config(scaling_factor=scale)
+    pipeline = StableDiffusionPipeline(
+        vae=vae,
+        text_encoder=CLIPTextModel.from_pretrained(work / "text_encoder"),
+        tokenizer=CLIPTokenizer.from_pretrained(work / "tokenizer"),
+        unet=UNet2DConditionModel.from_pretrained(work / "unet"),
+        scheduler=sampling_scheduler(),
+        safety_checker=None,
+        feature_extractor=None,
+        requires_safety_checker=False,
+    ).to(torch.float16)
+    staging = out.with_name(out.name + ".partial")
+    shutil.rmtree(staging, ignore_errors=True)
+    pipeline.save_pretrained(staging, safe_serialization=True)
+    for name in ("vocab.json", "merges.txt"):  # for transformers' slow CLIPTokenizer too
+        shutil.copyfile(work / "tokenizer" / name, staging / "tokenizer" / name)
+    (staging / "atelier.json").write_text(json.dumps(SETTINGS, indent=2) + "\n", encoding="utf-8")
+    shutil.copyfile(MODEL_CARD, staging / "README.md")
+    shutil.rmtree(out, ignore_errors=True)
+    staging.rename(out)
+    size = sum(p.stat().st_size for p in out.rglob("*") if p.is_file())
+    log(f"export: {out} ({size / 2**20:.1f} MB)")

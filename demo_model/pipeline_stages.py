@@ -1,0 +1,48 @@
+"""The training stages, each reading the previous stage's output from the work folder."""
+
+from __future__ import annotations
+
+from argparse import Namespace
+from pathlib import Path
+
+from diffusers import AutoencoderKL
+
+
+def _vae_folder(args: Namespace) -> Path:
+    return args.work / "vae"
+
+
+def stage_vae(args: Namespace, device: str, log) -> None:
+    from .vae_training import held_out_psnr, train_vae
+
+    vae = train_vae(args.work, args.vae_steps, args.vae_batch, args.seed, device, log)
+    log(f"vae: held-out reconstruction PSNR {held_out_psnr(vae):.2f} dB")
+    vae.save_pretrained(_vae_folder(args))
+
+
+def stage_latents(args: Namespace, device: str, log) -> None:
+    from .latent_cache import cache_latents
+
+    vae = AutoencoderKL.from_pretrained(_vae_folder(args)).to(device)
+    cache_latents(vae, args.work / "latents.pt", args.scenes, args.seed, log)
+
+
+def stage_unet(args: Namespace, device: str, log) -> None:
+    from .unet_training import train_unet
+
+    train_unet(args.work, args.unet_steps, args.unet_batch, args.seed, device, log)
+
+
+def stage_export(args: Namespace, device: str, log) -> None:
+    from .export import export_pipeline
+
+    export_pipeline(args.work, _vae_folder(args), args.out, log)
+
+
+def run_stage(stage: str, args: Namespace, device: str, log) -> None:
+    {
+        "vae": stage_vae,
+        "latents": stage_latents,
+        "unet": stage_unet,
+        "export": stage_export,
+    }[stage](args, device, log)

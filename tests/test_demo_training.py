@@ -1,0 +1,79 @@
+"""The demo model's training script: every stage runs, resumes, repeats, and exports a model
+the app loads; its pruned tokenizer splits captions exactly like the full CLIP one."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import torch
+from transformers import CLIPTokenizer
+
+from demo_model.captions import pairs
+from demo_model.tokenizer import FULL_TOKENIZER, build
+from demo_model.train import main as train
+from engine.model_store import ModelStore
+
+TINY = ["--vae-steps", "2", "--vae-batch", "2", "--scenes", "16"]
+TINY += ["--unet-steps", "2", "--unet-batch", "4", "--threads", "1"]
+
+
+def tokens(tokenizer: CLIPTokenizer, text: str) -> list[str]:
+    return tokenizer.convert_ids_to_tokens(tokenizer(text).input_ids)
+
+
+def test_the_pruned_tokenizer_splits_captions_like_the_full_one(tmp_path):
+    size = build(tmp_path)
+    pruned = CLIPTokenizer.from_pretrained(tmp_path)
+    full = CLIPTokenizer(str(FULL_TOKENIZER / "vocab.json"), str(FULL_TOKENIZER / "merges.txt"))
+    assert size < 2000
+    captions = [c.text for _, (_, c) in zip(range(1500), pairs(3, held_out=False), strict=False)]
+    captions += [c.text for _, (_, c) in zip(range(300), pairs(4, held_out=True), strict=False)]
+    for text in captions:
+        assert tokens(pruned, text) == tokens(full, text)
+    unknown = tokens(pruned, "a zebra on the moon")
+    assert unknown[0] == "<|startoftext|>" and unknown[-1] == "<|endoftext|>"
+    assert "".join(unknown[1:-1]).replace("</w>", " ").split() == [
+        "a",
+        "zebra",
+        "on",
+        "the",
+        "moon",
+    ]
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    """A whole tiny training run (2 steps per stage) and its exported model folder."""
+    root = tmp_path_factory.mktemp("training")
+    out = root / "models" / "demo"
+    assert train([*TINY, "--work", str(root / "work"), "--out", str(out)]) == 0
+    return root, out
+
+
+def test_a_run_exports_a_model_the_store_loads_and_generates_with(trained, tmp_path):
+    root, out = trained
+    settings = json.loads((out / "atelier.json").read_text())
+    assert settings["native_size"] == 128 and settings["defaults"]["steps"] > 0
+    store = ModelStore(home=tmp_path, builtin_dir=root / "models")
+    entry = store.default_checkpoint()
+    assert (entry.name, entry.source, entry.family) == ("demo", "builtin", "sd15")
+    from diffusers import StableDiffusionPipeline
+
+    pipeline = StableDiffusionPipeline.from_pretrained(out, torch_dtype=torch.float32)
+    image = pipeline("a red circle", num_inference_steps=2, output_type="np").images[0]
+    assert image.shape == (128, 128, 3) and np.isfinite(image).all()
+
+
+def test_a_stage_resumes_where_it_stopped_and_repeats_exactly(tmp_path, capsys):
+    args = ["--stage", "vae", "--vae-batch", "2", "--threads", "1"]
+    train([*args, "--vae-steps", "1", "--work", str(tmp_path / "a")])
+    train([*args, "--vae-steps", "2", "--work", str(tmp_path / "a")])
+    assert "resuming at step 1/2" in capsys.readouterr().out
+    train([*args, "--vae-steps", "2", "--work", str(tmp_path / "b")])
+    resumed = torch.load(tmp_path / "a" / "vae.pt", weights_only=True)["model"]
+    straight = torch.load(tmp_path / "b" / "vae.pt", weights_only=True)["model"]
+    assert resumed.keys() == straight.keys()
+    for name, tensor in straight.items():
+        assert torch.equal(resumed[name], tensor), name
