@@ -95,16 +95,19 @@ def main() -> None:
     parser.add_argument("--model", type=Path, default=ROOT / "resources/models/atelier-demo")
     parser.add_argument("--steps", type=int, default=0, help="override the model's default")
     parser.add_argument("--cfg", type=float, default=0, help="override the model's default")
+    parser.add_argument(
+        "--caption-seed", type=int, default=7, help="another seed: other held-out captions"
+    )
     args = parser.parse_args()
     torch.set_num_threads(max(1, torch.get_num_threads()))
     settings = json.loads((args.model / "atelier.json").read_text())["defaults"]
     settings["steps"] = args.steps or settings["steps"]
     settings["cfg_scale"] = args.cfg or settings["cfg_scale"]
     pipeline = StableDiffusionPipeline.from_pretrained(
-        args.model, torch_dtype=torch.float32, local_files_only=True
+        args.model, dtype=torch.float32, local_files_only=True
     )
     pipeline.set_progress_bar_config(disable=True)
-    captions = held_out_captions(args.count)
+    captions = held_out_captions(args.count, args.caption_seed)
     results: dict[str, list[bool]] = defaultdict(list)
     by_kind: dict[str, list[bool]] = defaultdict(list)
     began = time.perf_counter()

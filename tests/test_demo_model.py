@@ -12,6 +12,7 @@ from demo_model.scenes import PALETTE
 from demo_model.scoring import background_rgb, nearest_color
 from engine.home import RESOURCES
 from engine.model_store import ModelStore
+from tests.image_checks import psnr
 
 SHIPPED = RESOURCES / "models" / "atelier-demo"
 pytestmark = pytest.mark.skipif(not SHIPPED.is_dir(), reason="the demo model is not built")
@@ -61,8 +62,9 @@ def test_a_fixed_seed_gives_the_same_picture(with_builtin, tmp_path):
     again = generate(tmp_path, "a red circle on a blue background", 5, "--batch", "1")
     other = generate(tmp_path, "a red circle on a blue background", 6)
     assert first.shape == (128, 128, 3)
-    assert np.array_equal(first, again)
-    assert not np.array_equal(first, other)
+    # Equal up to the invisible watermark, whose payload holds a fresh id per picture.
+    assert psnr(first, again) > 38
+    assert psnr(first, other) < 30
 
 
 @pytest.mark.parametrize(

@@ -61,7 +61,7 @@ def test_a_run_exports_a_model_the_store_loads_and_generates_with(trained, tmp_p
     assert (entry.name, entry.source, entry.family) == ("demo", "builtin", "sd15")
     from diffusers import StableDiffusionPipeline
 
-    pipeline = StableDiffusionPipeline.from_pretrained(out, torch_dtype=torch.float32)
+    pipeline = StableDiffusionPipeline.from_pretrained(out, dtype=torch.float32)
     image = pipeline("a red circle", num_inference_steps=2, output_type="np").images[0]
     assert image.shape == (128, 128, 3) and np.isfinite(image).all()
 
