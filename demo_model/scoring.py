@@ -32,6 +32,13 @@ def nearest_color(rgb: np.ndarray) -> str:
     return _NAMES[int(np.argmin(distances))]
 
 
+def palette_labels(pixels: np.ndarray) -> np.ndarray:
+    """Index into PALETTE of the nearest palette colour of each RGB pixel (any leading shape)."""
+    flat = np.asarray(pixels, np.float32).reshape(-1, 3)
+    nearest = np.argmin(np.linalg.norm(flat[:, None] - _COLORS[None], axis=2), axis=1)
+    return nearest.reshape(np.shape(pixels)[:-1])
+
+
 def background_rgb(image: np.ndarray) -> np.ndarray:
     """The dominant colour of the image border (median of the palette-nearest majority)."""
     h, w = image.shape[:2]
@@ -44,7 +51,7 @@ def background_rgb(image: np.ndarray) -> np.ndarray:
             image[:, -band:].reshape(-1, 3),
         ]
     ).astype(np.float32)
-    labels = np.argmin(np.linalg.norm(border[:, None] - _COLORS[None], axis=2), axis=1)
+    labels = palette_labels(border)
     majority = np.bincount(labels, minlength=len(_NAMES)).argmax()
     return np.median(border[labels == majority], axis=0)
 

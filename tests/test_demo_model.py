@@ -9,7 +9,7 @@ from safetensors import safe_open
 
 from app.cli import main
 from demo_model.scenes import PALETTE
-from demo_model.scoring import background_rgb, nearest_color
+from demo_model.scoring import background_rgb, nearest_color, palette_labels
 from engine.home import RESOURCES
 from engine.model_store import ModelStore
 from tests.image_checks import psnr
@@ -33,11 +33,7 @@ def generate(tmp_path, prompt: str, seed: int = 1, *extra: str) -> np.ndarray:
 
 def share_of(image: np.ndarray, colour: str) -> float:
     """Fraction of pixels whose nearest palette colour is `colour`."""
-    names = list(PALETTE)
-    palette = np.array([PALETTE[n] for n in names], np.float32)
-    pixels = image.reshape(-1, 1, 3).astype(np.float32)
-    nearest = np.argmin(np.linalg.norm(pixels - palette[None], axis=2), axis=1)
-    return float(np.mean(nearest == names.index(colour)))
+    return float(np.mean(palette_labels(image) == list(PALETTE).index(colour)))
 
 
 def test_the_store_finds_it_as_the_default_small_fp16_model(tmp_path):
