@@ -1,14 +1,18 @@
 """Generation on the canvas with the tiny model: select, inpaint, apply, undo; outpaint grows
-the canvas; image to image of a selection; bad input; reuse and regenerate a layer."""
+the canvas; image to image of a selection; text to image fills the canvas or the selection;
+bad input; reuse and regenerate a layer."""
 
 from __future__ import annotations
 
 import numpy as np
-from PySide6.QtCore import Qt
+import pytest
+from PySide6.QtCore import QRectF, Qt
 from PySide6.QtTest import QTest
 
 from app.model.layers import RasterLayer
+from app.model.tiles import Rect
 from app.ui.size_dialogs import new_document
+from plugins.diffusion.mask_geometry import resize
 from tests.canvas_helpers import (  # noqa: F401 (fixtures)
     WAIT_MS,
     canvas_window_fixture,
@@ -17,7 +21,8 @@ from tests.canvas_helpers import (  # noqa: F401 (fixtures)
     layer_named,
     qt_loop,
 )
-from tests.test_gui_main_window import fill
+from tests.fixtures.tiny_models import copy_with_settings
+from tests.test_gui_main_window import fill, pick
 
 FAST = {"work_size": 64, "context": 8}
 
@@ -35,8 +40,12 @@ def _index(panel, mode: str) -> int:
     )
 
 
-def run_generate(win, qtbot, prompt: str = "a blue door") -> None:
-    fill(win, qtbot, prompt=prompt)
+def run_generate(win, qtbot, prompt: str = "a blue door", **values) -> None:
+    fill(win, qtbot, prompt=prompt, **values)
+    click_and_wait(win, qtbot)
+
+
+def click_and_wait(win, qtbot) -> None:
     with qtbot.waitSignal(win.generation.finished, timeout=WAIT_MS):
         QTest.mouseClick(win.prompt_panel.generate_button, Qt.MouseButton.LeftButton)
     qtbot.waitUntil(lambda: not win.generation.running, timeout=WAIT_MS)
@@ -132,15 +141,78 @@ def test_image_to_image_of_a_selection_stays_inside_it(canvas_window, qtbot):
     assert alpha[32, 32] == 255 and alpha[2, 2] == 0 and alpha[9, 9] == 0
 
 
-def test_text_to_image_on_a_blank_canvas_takes_its_size(canvas_window, qtbot):
+@pytest.mark.parametrize("background", ["Transparent", "White"])
+def test_text_to_image_fills_the_canvas_and_undo_removes_it(canvas_window, qtbot, background):
     win = canvas_window
-    win.files.new(new_document((512, 512), "Transparent"))
-    run_generate(win, qtbot)
+    win.files.new(new_document((512, 512), background))  # "Transparent": the start document
+    before = win.session.doc.composite()
+    run_generate(win, qtbot, width=128, height=128)  # the built-in demo model's size
+    candidate = win.results.current
+    assert candidate.image.size == (128, 128)
+    assert win.canvas.candidate_rect == QRectF(0, 0, 512, 512)  # it floats over all of it
+
     layer = win.apply_candidate()
-    assert win.session.doc.size == (64, 64)
     assert layer.recipe["task"] == "diffusion.txt2img"
-    key(win, "Ctrl+Z")
     assert win.session.doc.size == (512, 512)
+    pixels = layer.pixels.to_array()
+    assert layer.pixels.bbox() == Rect(0, 0, 512, 512) and (pixels[..., 3] == 255).all()
+    assert np.array_equal(pixels, resize(candidate.image.pixels, (512, 512)))  # bicubic
+    assert win.results.current.image.size == (128, 128)  # the strip keeps the original
+    assert win.history_panel.labels()[-1] == "Apply text to image"  # one undo step
+    assert np.array_equal(win.canvas.rendered_pixels(), win.session.doc.composite())
+
+    key(win, "Ctrl+Z")
+    assert made_layers(win) == [] and win.session.doc.size == (512, 512)
+    assert np.array_equal(win.session.doc.composite(), before)
+    assert np.array_equal(win.canvas.rendered_pixels(), before)
+
+
+def test_a_blank_canvas_takes_a_larger_picture_and_its_shape(canvas_window, qtbot):
+    win = canvas_window
+    win.files.new(new_document((64, 64), "Transparent"))
+    run_generate(win, qtbot, width=128, height=96)  # never made smaller on a blank canvas
+    layer = win.apply_candidate()
+    assert win.session.doc.size == (128, 96)
+    assert layer.pixels.bbox() == Rect(0, 0, 128, 96)
+    assert win.history_panel.labels()[-1] == "Text to image: new layer"
+    key(win, "Ctrl+Z")
+    assert win.session.doc.size == (64, 64) and made_layers(win) == []
+
+
+def test_native_size_takes_the_selection_shape_and_fills_it(
+    canvas_window, qtbot, atelier_home, tiny_models
+):
+    win = canvas_window
+    small = atelier_home / "models/checkpoints/small"
+    copy_with_settings(tiny_models / "tiny-sd15", small, {"native_size": 128})
+    win.refresh_models()
+    key(win, "M")
+    drag(win, [(8, 8), (56, 40)])
+    box = win.session.doc.selection.bbox()
+    assert (box.w, box.h) == (48, 32)
+    fill(win, qtbot, width=0, height=0)  # "Native"
+    pick(win.prompt_panel, "small")
+    assert win.prompt_panel.target_size() == (128, 128)  # no shape given: square
+    click_and_wait(win, qtbot)
+    params = win.generation.params
+    assert (params.width, params.height) == (160, 104)  # 128 x 128 pixels in the shape 3:2
+
+    layer = win.apply_candidate()
+    assert layer.pixels.bbox() == box
+    assert layer.recipe["params"]["width"] == 160  # regenerating makes the same size
+    with qtbot.waitSignal(win.generation.finished, timeout=WAIT_MS):
+        assert win.gen.regenerate_layer(layer.id)
+    qtbot.waitUntil(lambda: not win.generation.running, timeout=WAIT_MS)
+    assert win.apply_candidate().pixels.bbox() == box
+
+
+def test_a_picture_of_another_shape_keeps_its_aspect_in_the_selection(canvas_window, qtbot):
+    win = canvas_window
+    key(win, "M")
+    drag(win, [(8, 8), (56, 40)])
+    run_generate(win, qtbot)  # 64 x 64 into a 48 x 32 selection
+    layer = win.apply_candidate()
+    assert layer.pixels.bbox() == Rect(16, 8, 32, 32)  # as large as fits, centred
 
 
 def test_reuse_settings_and_regenerate_after_save_and_reopen(canvas_window, qtbot, tmp_path):

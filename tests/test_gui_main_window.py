@@ -25,6 +25,7 @@ from app.model.image_files import read_text_chunks
 from app.ui.empty_state import EXAMPLE_PROMPT
 from app.ui.images import rgba_from_qimage
 from app.ui.main_window import MainWindow
+from app.ui.size_dialogs import new_document
 from engine.model_store import ModelStore
 from engine.protocol import ImageData
 from engine.worker import Engine
@@ -190,8 +191,9 @@ def test_a_failed_job_shows_its_message_and_loses_nothing(window, qtbot):
 
 def test_export_png_and_reuse_its_settings(window, qtbot, tmp_path):
     settings = {"negative_prompt": "blurry", "cfg_scale": 5.5, "scheduler": "DDIM", "seed": 1234}
+    window.files.new(new_document((64, 64), "Transparent"))  # the picture fills it at 1:1
     image = generate(window, qtbot, prompt="a lighthouse at dusk", **settings)
-    window.apply_candidate()  # a blank canvas takes the image's size
+    window.apply_candidate()
     saved = window.files.export(tmp_path / "lighthouse.png")
     assert saved == tmp_path / "lighthouse.png"
     chunks = read_text_chunks(saved)

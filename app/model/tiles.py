@@ -45,6 +45,10 @@ class Rect:
         return self.y + self.h
 
     @property
+    def size(self) -> tuple[int, int]:
+        return self.w, self.h
+
+    @property
     def is_empty(self) -> bool:
         return self.w <= 0 or self.h <= 0
 

@@ -1,17 +1,18 @@
 """Generated images waiting in the results strip, and applying one as a new layer.
 
-A candidate knows where it goes on the canvas: text to image at the selection's corner (a
-blank canvas takes the image's size), image to image over the area it was made from,
-inpaint as just the repainted pixels (everything the engine left exactly as it was is made
-transparent, so the layer holds only the new paint), outpaint after growing the canvas.
-Applying adds a layer carrying the recipe; it never overwrites, and it is one undo step.
+A candidate knows where it goes on the canvas: text to image fills the selection's bounds or
+the whole canvas, scaled (see `fill_rect`; a blank canvas takes the picture's shape), image
+to image covers the area it was made from, inpaint adds just the repainted pixels
+(everything the engine left exactly as it was is made transparent, so the layer holds only
+the new paint), outpaint goes in after growing the canvas. Applying adds a layer carrying
+the recipe; it never overwrites, and it is one undo step. The candidate keeps the engine's
+pixels as they came (the results strip shows them), so a scaled layer never loses them.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-import cv2
 import numpy as np
 
 from app.model.commands import AddLayer, Command, Macro, ResizeCanvas
@@ -19,6 +20,7 @@ from app.model.document import Document
 from app.model.layers import RasterLayer
 from app.model.tiles import Rect
 from engine.protocol import ImageData
+from plugins.diffusion.mask_geometry import resize
 
 TASK_TITLES = {
     "diffusion.txt2img": "Text to image",
@@ -27,6 +29,7 @@ TASK_TITLES = {
     "diffusion.outpaint": "Outpaint",
 }
 NAME_CHARS = 40
+HALF_CELL = 4  # generated sides are multiples of 8: a shape survives to within half of that
 
 
 @dataclass(frozen=True, eq=False)
@@ -37,8 +40,9 @@ class Candidate:
     x: int = 0  # where the image's top-left goes, in canvas pixels after `grow`
     y: int = 0
     grow: tuple[int, int, int, int] | None = None  # outpaint: left, top, right, bottom
-    fit_canvas: bool = False  # the canvas was blank: it takes the image's size
+    fit_canvas: bool = False  # the canvas was blank: it takes the picture's shape
     base_size: tuple[int, int] | None = None  # the canvas size it was made for
+    target: Rect | None = None  # text to image: the rectangle it fills, scaled (not x, y)
 
     @property
     def recipe(self) -> dict | None:
@@ -52,6 +56,8 @@ class Candidate:
 
     def rect_now(self) -> Rect:
         """Where it shows on the canvas as it is now (before an outpaint's growth)."""
+        if self.target is not None:
+            return fill_rect(self.image.size, self.target, self.fit_canvas)
         left, top = self.grow[:2] if self.grow else (0, 0)
         width, height = self.image.size
         return Rect(self.x - left, self.y - top, width, height)
@@ -71,7 +77,8 @@ def apply_command(
     doc: Document, candidate: Candidate, group_id: str | None = None, index: int | None = None
 ) -> tuple[Command, RasterLayer]:
     """The undoable command that adds the candidate as a new layer, and that layer."""
-    size, resize = doc.size, None
+    size, grow_canvas = doc.size, None
+    pixels, x, y = candidate.image.pixels, candidate.x, candidate.y
     if candidate.grow is not None:
         if candidate.base_size is not None and candidate.base_size != doc.size:
             raise ApplyError(
@@ -79,22 +86,48 @@ def apply_command(
             )
         left, top, right, bottom = candidate.grow
         size = (doc.width + left + right, doc.height + top + bottom)
-        resize = ResizeCanvas(size, (left, top))
-    elif candidate.fit_canvas and is_blank(doc) and candidate.image.size != doc.size:
-        size = candidate.image.size
-        resize = ResizeCanvas(size)
+        grow_canvas = ResizeCanvas(size, (left, top))
+    elif candidate.target is not None:
+        blank = candidate.fit_canvas and is_blank(doc)
+        rect = fill_rect(candidate.image.size, candidate.target, blank)
+        if blank and rect.size != doc.size:
+            size = rect.size
+            grow_canvas = ResizeCanvas(size)
+        pixels, x, y = resize(pixels, rect.size), rect.x, rect.y
     layer = RasterLayer.from_array(
-        candidate.image.pixels,
-        size,
-        candidate.x,
-        candidate.y,
-        name=candidate.layer_name(),
-        recipe=candidate.recipe,
+        pixels, size, x, y, name=candidate.layer_name(), recipe=candidate.recipe
     )
     add = AddLayer(layer, group_id, index, f"Apply {candidate.title.lower()}")
-    if resize is None:
+    if grow_canvas is None:
         return add, layer
-    return Macro(f"{candidate.title}: new layer", [resize, add]), layer
+    return Macro(f"{candidate.title}: new layer", [grow_canvas, add]), layer
+
+
+def fill_rect(size: tuple[int, int], target: Rect, blank: bool = False) -> Rect:
+    """Where a text-to-image picture of `size` goes to fill `target` (the selection's bounds
+    or the canvas): all of it when the shapes match (see `same_shape`), else as large as
+    fits, centred, keeping the picture's aspect. On a `blank` canvas the canvas takes the
+    picture's shape instead: the picture fills it at the canvas's size or at its own,
+    whichever is larger, so a blank canvas never makes a picture smaller."""
+    width, height = size
+    scale = min(target.w / width, target.h / height)
+    if same_shape(size, target) and (scale >= 1 or not blank):
+        return target
+    if blank:
+        scale = max(scale, 1.0)
+        return Rect(0, 0, round(width * scale), round(height * scale))
+    w, h = round(width * scale), round(height * scale)
+    return Rect(target.x + (target.w - w) // 2, target.y + (target.h - h) // 2, w, h)
+
+
+def same_shape(size: tuple[int, int], target: Rect) -> bool:
+    """True when `size` is `target`'s aspect rounded to whole 8-pixel cells (what generating
+    in the target's shape gives): some exact scaled copy of the target lies within half a
+    cell of it in both width and height."""
+    width, height = size
+    slope = target.h / target.w
+    low, high = (width - HALF_CELL) * slope, (width + HALF_CELL) * slope
+    return low <= height + HALF_CELL and high >= height - HALF_CELL
 
 
 def is_blank(doc: Document) -> bool:
@@ -162,14 +195,8 @@ def region_candidate(
     base_size: tuple[int, int],
 ) -> Candidate:
     """An image-to-image result for canvas `rect`, cut to the selection mask `keep`."""
-    pixels = output.pixels
-    if pixels.shape[:2] != (rect.h, rect.w):
-        pixels = _resized(pixels, rect.w, rect.h)
+    pixels = resize(output.pixels, rect.size)
     if keep is not None:
         pixels = pixels.copy()
         pixels[..., 3] = (pixels[..., 3].astype(np.uint16) * keep // 255).astype(np.uint8)
     return Candidate(ImageData(pixels, dict(output.meta)), rect.x, rect.y, None, False, base_size)
-
-
-def _resized(pixels: np.ndarray, width: int, height: int) -> np.ndarray:
-    return cv2.resize(pixels, (width, height), interpolation=cv2.INTER_AREA)

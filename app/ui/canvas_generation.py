@@ -14,7 +14,13 @@ from PySide6.QtCore import QObject, QRectF
 from app.model.layers import RasterLayer
 from app.model.tiles import Rect
 from app.ui.candidates import ApplyError, Candidate, apply_command
-from app.ui.canvas_requests import Request, RequestError, build_request, regenerate_request
+from app.ui.canvas_requests import (
+    Request,
+    RequestError,
+    build_request,
+    fill_target,
+    regenerate_request,
+)
 from app.ui.generate_modes import mode_of_task
 from engine.protocol import ImageData, JobFinished
 
@@ -58,13 +64,11 @@ class CanvasGeneration(QObject):
         if self.w.generation.running or not panel.generate_button.isEnabled():
             return
         self.w.messages.dismiss()
+        doc = self.w.session.doc
+        size = panel.target_size(fill_target(doc).size)
         try:
             request = build_request(
-                panel.mode,
-                panel.mode_values(),
-                self.w.session.doc,
-                self.w.registry.tasks,
-                panel.target_size(),
+                panel.mode, panel.mode_values(), doc, self.w.registry.tasks, size
             )
         except (RequestError, TypeError) as exc:
             self.w.messages.show_error(str(exc))

@@ -1,7 +1,8 @@
 """From the prompt panel and the canvas to one engine request, and from its outputs to
 candidates: which pixels and mask to send for each generate mode, and where results go.
 
-    request = build_request(mode, values, doc, tasks, target_size)   # or RequestError
+    size = prompt_panel.target_size(fill_target(doc).size)    # what text to image makes
+    request = build_request(mode, values, doc, tasks, size)   # or RequestError
     generation.start(request.params, request.task_id)
     candidates = request.candidates(finished.outputs)
 
@@ -23,7 +24,13 @@ from app.model.document import Document
 from app.model.layers import Layer, RasterLayer
 from app.model.selection import Selection
 from app.model.tiles import Rect
-from app.ui.candidates import Candidate, is_blank, region_candidate, repaint_candidate
+from app.ui.candidates import (
+    Candidate,
+    fill_rect,
+    is_blank,
+    region_candidate,
+    repaint_candidate,
+)
 from app.ui.composite_cache import standalone_masks
 from app.ui.generate_modes import MODES_BY_ID
 from engine.protocol import ImageData
@@ -59,14 +66,15 @@ def build_request(
     values: Mapping[str, Any],
     doc: Document,
     tasks: Mapping[str, Task],
-    target_size: tuple[int, int],
+    size: tuple[int, int],
 ) -> Request:
-    """The request for the current mode; raises RequestError when the canvas is not ready."""
+    """The request for the current mode; raises RequestError when the canvas is not ready.
+    `size` is what text to image generates at (the other modes take theirs from the canvas)."""
     task_id = MODES_BY_ID[mode].task_id
     task = tasks.get(task_id)
     if task is None:
         raise RequestError(f"This mode needs the {task_id} task, which is not installed.")
-    return BUILDERS[mode](task, values, doc, target_size)
+    return BUILDERS[mode](task, values, doc, size)
 
 
 def make_params(task: Task, values: Mapping[str, Any], **pixels: Any) -> Any:
@@ -79,15 +87,21 @@ def make_params(task: Task, values: Mapping[str, Any], **pixels: Any) -> Any:
 # ---- the modes -------------------------------------------------------------------------------
 
 
+def fill_target(doc: Document) -> Rect:
+    """What text to image fills: the selection's bounds, else the whole canvas."""
+    selection = _selection(doc)
+    return selection.bbox() if selection is not None else doc.rect
+
+
 def _txt2img(task: Task, values, doc: Document, size: tuple[int, int]) -> Request:
-    box = doc.selection.bbox() if doc.selection is not None else None
-    x, y = (box.x, box.y) if box else (0, 0)
-    blank, base = is_blank(doc), doc.size
+    target = fill_target(doc)
+    blank, base = _selection(doc) is None and is_blank(doc), doc.size
+    params = make_params(task, {**values, "width": size[0], "height": size[1]})
 
     def make(output: ImageData) -> Candidate:
-        return Candidate(output, x, y, None, blank, base)
+        return Candidate(output, fit_canvas=blank, base_size=base, target=target)
 
-    return Request(task.id, make_params(task, values), Rect(x, y, *size), make)
+    return Request(task.id, params, fill_rect(size, target, blank), make)
 
 
 def _img2img(task: Task, values, doc: Document, size) -> Request:
@@ -213,9 +227,7 @@ def regenerate_request(
     base = doc.size
     if task.id == "diffusion.txt2img":
         params = make_params(task, values)
-        return Request(
-            task.id, params, box, lambda o: Candidate(o, box.x, box.y, None, False, base)
-        )
+        return Request(task.id, params, box, lambda o: Candidate(o, base_size=base, target=box))
     picture = composite(below, doc.rect)
     if task.id == "diffusion.img2img":
         region = picture[box.slices()]

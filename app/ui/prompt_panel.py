@@ -8,7 +8,6 @@ app.ui.canvas_requests), runs the job (app.ui.generation) and calls `set_running
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -30,6 +29,7 @@ from app.ui.generate_modes import MODES, MODES_BY_ID, Mode, ModeForms
 from app.ui.param_form import ParamForm
 from engine.model_store import ModelEntry
 from plugins.api import Task
+from plugins.diffusion.mask_geometry import work_size
 from plugins.diffusion.params import Txt2ImgParams, model_defaults, native_size, snap8
 
 PROGRESS_STEPS = 1000
@@ -39,8 +39,7 @@ ASPECTS = ("1:1", "4:3", "3:4", "16:9", "9:16", "3:2", "2:3")
 def aspect_size(aspect: str, native: int) -> tuple[int, int]:
     """(width, height) of an aspect at about the native pixel count, multiples of 8."""
     a, b = (int(x) for x in aspect.split(":"))
-    ratio = math.sqrt(a / b)
-    return snap8(native * ratio), snap8(native / ratio)
+    return work_size((a, b), native)
 
 
 class PromptPanel(QWidget):
@@ -262,10 +261,15 @@ class PromptPanel(QWidget):
             self.aspect_buttons.checkedButton().setChecked(False)
             self.aspect_buttons.setExclusive(True)
 
-    def target_size(self) -> tuple[int, int]:
-        """The (width, height) a Generate now would make, 0 resolved to the native size."""
+    def target_size(self, shape: tuple[int, int] = (1, 1)) -> tuple[int, int]:
+        """The (width, height) a Generate now would make for a target of `shape` (the canvas
+        or the selection): the size set, a side left at 0 ("Native") the model's native
+        size; both at 0, the native pixel count in the target's shape."""
         native = self.native_size()
-        return snap8(self.form.value("width") or native), snap8(self.form.value("height") or native)
+        width, height = self.form.value("width"), self.form.value("height")
+        if not width and not height:
+            return work_size(shape, native)
+        return snap8(width or native), snap8(height or native)
 
     # -- params ----------------------------------------------------------------------------
 

@@ -58,14 +58,16 @@ class SamplingParams:
     model: str = field(default="")  # chosen with the model picker / --model; "" = default
 
 
+NATIVE_HELP = (
+    "0 = the model's native size; on the canvas, both at 0 make the native pixel count "
+    "in the shape of the canvas (or the selection)."
+)
+
+
 @dataclass(frozen=True)
 class Txt2ImgParams(SamplingParams):
-    width: int = param(
-        0, "Width", minimum=0, maximum=MAX_SIDE, step=8, help="0 = the model's native size."
-    )
-    height: int = param(
-        0, "Height", minimum=0, maximum=MAX_SIDE, step=8, help="0 = the model's native size."
-    )
+    width: int = param(0, "Width", minimum=0, maximum=MAX_SIDE, step=8, help=NATIVE_HELP)
+    height: int = param(0, "Height", minimum=0, maximum=MAX_SIDE, step=8, help=NATIVE_HELP)
 
 
 # ---- the fields the image tasks share (one spec each, declared by each task's dataclass)
