@@ -11,9 +11,11 @@ from diffusers import AutoencoderKL, StableDiffusionPipeline, UNet2DConditionMod
 from transformers import CLIPTextModel, CLIPTokenizer
 
 from .architecture import IMAGE_SIZE, sampling_scheduler
+from .latent_rgb_fit import fit_vae_latent_rgb
 
 EXAMPLE_PROMPT = "a large red circle at the top left and a small yellow star on a blue background"
 # Read by Atelier when this model is chosen (engine.model_settings): the form's defaults.
+# Export adds "latent_rgb", the previews' latent-to-RGB map fitted to the trained VAE.
 SETTINGS = {
     "native_size": IMAGE_SIZE,
     "defaults": {"steps": 20, "cfg_scale": 4.0, "scheduler": "DDIM"},
@@ -27,6 +29,7 @@ def export_pipeline(work: Path, vae_folder: Path, out: Path, log=print) -> None:
     scale = torch.load(work / "latents.pt", weights_only=True)["scale"]
     vae = AutoencoderKL.from_pretrained(vae_folder)
     vae.register_to_config(scaling_factor=scale)
+    settings = {**SETTINGS, "latent_rgb": fit_vae_latent_rgb(vae, scale)}
     pipeline = StableDiffusionPipeline(
         vae=vae,
         text_encoder=CLIPTextModel.from_pretrained(work / "text_encoder"),
@@ -42,7 +45,7 @@ def export_pipeline(work: Path, vae_folder: Path, out: Path, log=print) -> None:
     pipeline.save_pretrained(staging, safe_serialization=True)
     for name in ("vocab.json", "merges.txt"):  # for transformers' slow CLIPTokenizer too
         shutil.copyfile(work / "tokenizer" / name, staging / "tokenizer" / name)
-    (staging / "atelier.json").write_text(json.dumps(SETTINGS, indent=2) + "\n", encoding="utf-8")
+    (staging / "atelier.json").write_text(json.dumps(settings, indent=2) + "\n", encoding="utf-8")
     shutil.copyfile(MODEL_CARD, staging / "README.md")
     shutil.rmtree(out, ignore_errors=True)
     staging.rename(out)

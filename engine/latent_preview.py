@@ -1,8 +1,11 @@
 """Cheap pictures of latents while denoising: a linear latent-to-RGB map, or TAESD.
 
-The linear factors are the widely used least-squares fits of the SD 1.x and SDXL VAEs'
-latent space to RGB; TAESD (a tiny VAE decoder) is used when it is installed under
-<home>/models/vae/taesd (SD 1.x) or taesdxl (SDXL).
+A model whose atelier.json declares its own linear map ("latent_rgb", fitted to its own
+VAE) is previewed with that map, always: TAESD and the family's factors are fits of the
+family's standard VAE, wrong for a model with a VAE of its own. Otherwise TAESD (a tiny
+VAE decoder) is used when it is installed under <home>/models/vae/taesd (SD 1.x) or
+taesdxl (SDXL), else the widely used least-squares fits of the SD 1.x and SDXL VAEs'
+latent space to RGB.
 """
 
 from __future__ import annotations
@@ -13,6 +16,7 @@ from typing import Any
 import numpy as np
 
 from engine.home import models_dir
+from engine.model_settings import LatentRgb
 from engine.protocol import ImageData
 
 _SD15_FACTORS = np.array(
@@ -37,14 +41,24 @@ _SDXL_BIAS = np.array([0.1084, -0.0175, -0.0011], dtype=np.float32)
 _TAESD_FOLDERS = {"sd15": "taesd", "sd2": "taesd", "sdxl": "taesdxl"}
 
 
-def linear_rgb(latents: np.ndarray, family: str) -> np.ndarray:
-    """(C, h, w) latents -> (h, w, 4) uint8 RGBA using the family's linear fit."""
+def fits(own: LatentRgb | None, channels: int) -> bool:
+    """Whether a model's own map `own` is there and has one row per latent channel."""
+    return own is not None and len(own.factors) == channels
+
+
+def linear_rgb(latents: np.ndarray, family: str, own: LatentRgb | None = None) -> np.ndarray:
+    """(C, h, w) latents -> (h, w, 4) uint8 RGBA using the model's own linear map `own` when
+    it has one row per channel, else the family's linear fit."""
     channels = latents.shape[0]
-    if family == "sdxl":
-        factors, bias = _SDXL_FACTORS, _SDXL_BIAS
+    if fits(own, channels):
+        factors = np.array(own.factors, dtype=np.float32)
+        bias = np.array(own.bias, dtype=np.float32)
     else:
-        factors, bias = _SD15_FACTORS, np.zeros(3, np.float32)
-    factors = factors[:channels] if channels <= 4 else np.resize(factors, (channels, 3))
+        if family == "sdxl":
+            factors, bias = _SDXL_FACTORS, _SDXL_BIAS
+        else:
+            factors, bias = _SD15_FACTORS, np.zeros(3, np.float32)
+        factors = factors[:channels] if channels <= 4 else np.resize(factors, (channels, 3))
     rgb = np.einsum("chw,cr->hwr", latents.astype(np.float32), factors) + bias
     rgb = np.clip((rgb + 1.0) * 127.5, 0, 255).astype(np.uint8)
     alpha = np.full(rgb.shape[:2] + (1,), 255, np.uint8)
@@ -61,12 +75,22 @@ def taesd_folder(family: str, home: Path | None = None) -> Path | None:
 
 
 class LatentPreviewer:
-    """Turns a batch of latents into a preview ImageData of the first image."""
+    """Turns a batch of latents into a preview ImageData of the first image.
 
-    def __init__(self, family: str, device: str = "cpu", home: Path | None = None) -> None:
+    `latent_rgb` is the model's own linear map (ModelSettings.latent_rgb): given, it is
+    used instead of TAESD and the family's factors."""
+
+    def __init__(
+        self,
+        family: str,
+        device: str = "cpu",
+        home: Path | None = None,
+        latent_rgb: LatentRgb | None = None,
+    ) -> None:
         self.family = family
+        self.latent_rgb = latent_rgb
         self._taesd: Any = None
-        folder = taesd_folder(family, home)
+        folder = None if latent_rgb is not None else taesd_folder(family, home)
         if folder is not None:
             from diffusers import AutoencoderTiny
 
@@ -83,4 +107,6 @@ class LatentPreviewer:
                 rgb = ((image.clamp(-1, 1) + 1) * 127.5).byte().permute(1, 2, 0).cpu().numpy()
                 alpha = np.full(rgb.shape[:2] + (1,), 255, np.uint8)
                 return ImageData(np.concatenate([rgb, alpha], axis=2), {"preview": "taesd"})
-            return ImageData(linear_rgb(first[0].cpu().numpy(), self.family), {"preview": "linear"})
+            rgba = linear_rgb(first[0].cpu().numpy(), self.family, self.latent_rgb)
+            own = fits(self.latent_rgb, first.shape[1])
+            return ImageData(rgba, {"preview": "model" if own else "linear"})

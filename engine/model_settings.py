@@ -3,18 +3,26 @@
 ```
 {"native_size": 128,
  "defaults": {"steps": 20, "cfg_scale": 4.0, "scheduler": "DDIM"},
- "example_prompt": "a red circle on a blue background"}
+ "example_prompt": "a red circle on a blue background",
+ "latent_rgb": {"factors": [[0.35, 0.23, 0.32], [0.33, 0.5, 0.24],
+                            [-0.28, 0.18, 0.27], [-0.21, -0.26, -0.72]],
+                "bias": [0.0, 0.0, 0.0]}}
 ```
 
 Every key is optional and unknown keys are ignored. A missing, unreadable or malformed
 file, or a value of the wrong type, counts as "no setting": a model's settings never stop
 it from loading. The "defaults" are raw values keyed by params field name; the tasks
-decide which of them apply (plugins.diffusion.params.model_defaults). Qt- and torch-free.
+decide which of them apply (plugins.diffusion.params.model_defaults). "latent_rgb" is the
+model's own linear map from latents (as the pipeline holds them while denoising, i.e.
+scaled by the VAE's scaling factor) to RGB in [-1, 1]: one [r, g, b] row of "factors" per
+latent channel, and an optional "bias" [r, g, b] (zeros when left out); the previews use it
+(engine.latent_preview). Qt- and torch-free.
 """
 
 from __future__ import annotations
 
 import json
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -24,12 +32,47 @@ MIN_NATIVE, MAX_NATIVE = 64, 4096
 
 
 @dataclass(frozen=True)
+class LatentRgb:
+    """A linear latent-to-RGB map: rgb = sum over channels c of latent[c] * factors[c] + bias,
+    with rgb in [-1, 1]."""
+
+    factors: tuple[tuple[float, float, float], ...]  # one row per latent channel
+    bias: tuple[float, float, float] = (0.0, 0.0, 0.0)
+
+
+@dataclass(frozen=True)
 class ModelSettings:
     """What a model folder says about itself; empty when it says nothing."""
 
     native_size: int | None = None  # the side its images are made at; None: the family's
     defaults: dict[str, Any] = field(default_factory=dict, hash=False)
     example_prompt: str = ""
+    latent_rgb: LatentRgb | None = None  # its own preview map; None: the family's
+
+
+def _rgb(value: Any) -> tuple[float, float, float] | None:
+    """An [r, g, b] list of finite numbers as a tuple of floats; None when it is not one."""
+    if not isinstance(value, list) or len(value) != 3:
+        return None
+    if not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in value):
+        return None
+    try:
+        r, g, b = (float(v) for v in value)
+    except OverflowError:  # an int too large for a float
+        return None
+    return (r, g, b) if all(math.isfinite(v) for v in (r, g, b)) else None
+
+
+def _latent_rgb(value: Any) -> LatentRgb | None:
+    if not isinstance(value, dict) or not isinstance(value.get("factors"), list):
+        return None
+    rows = [_rgb(row) for row in value["factors"]]
+    if not rows or any(row is None for row in rows):
+        return None
+    bias = _rgb(value["bias"]) if "bias" in value else (0.0, 0.0, 0.0)
+    if bias is None:
+        return None
+    return LatentRgb(factors=tuple(rows), bias=bias)  # type: ignore[arg-type]
 
 
 def read_model_settings(folder: Path) -> ModelSettings:
@@ -50,4 +93,5 @@ def read_model_settings(folder: Path) -> ModelSettings:
         native_size=native,
         defaults=dict(defaults) if isinstance(defaults, dict) else {},
         example_prompt=example.strip() if isinstance(example, str) else "",
+        latent_rgb=_latent_rgb(data.get("latent_rgb")),
     )

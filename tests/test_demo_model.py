@@ -53,6 +53,33 @@ def test_the_store_finds_it_as_the_default_small_fp16_model(tmp_path):
     assert "licen" in (SHIPPED / "README.md").read_text().lower()
 
 
+def test_its_previews_show_the_colours_its_vae_decodes(tmp_path):
+    """The latent-to-RGB map export writes into atelier.json fits this model's own VAE: a
+    preview of scenes' latents is close to what the VAE decodes them to, SD 1.x's is not."""
+    import torch
+    import torch.nn.functional as F
+    from diffusers import AutoencoderKL
+
+    from demo_model.vae_training import scene_batch
+    from engine.latent_preview import linear_rgb
+
+    entry = ModelStore(home=tmp_path, builtin_dir=RESOURCES / "models").default_checkpoint()
+    if entry.settings.latent_rgb is None:
+        pytest.skip("the shipped model was exported before it declared a latent_rgb map")
+    vae = AutoencoderKL.from_pretrained(SHIPPED / "vae", torch_dtype=torch.float32)
+    scale = vae.config.scaling_factor
+    with torch.no_grad():
+        latents = vae.encode(scene_batch(np.random.default_rng(99), 16)).latent_dist.mode()
+        decoded = vae.decode(latents).sample.clamp(-1, 1)
+    wanted = (F.avg_pool2d(decoded, 8).permute(0, 2, 3, 1).numpy() + 1) * 127.5
+
+    def error(latent_rgb) -> float:
+        previews = [linear_rgb(z.numpy() * scale, "sd15", latent_rgb)[..., :3] for z in latents]
+        return float(np.abs(np.stack(previews).astype(np.float32) - wanted).mean())
+
+    assert error(entry.settings.latent_rgb) < 0.7 * error(None)
+
+
 def test_a_fixed_seed_gives_the_same_picture(with_builtin, tmp_path):
     first = generate(tmp_path, "a red circle on a blue background", 5)
     again = generate(tmp_path, "a red circle on a blue background", 5, "--batch", "1")

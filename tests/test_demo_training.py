@@ -8,6 +8,7 @@ import json
 import numpy as np
 import pytest
 import torch
+import torch.nn.functional as F
 from transformers import CLIPTokenizer
 
 from demo_model.captions import pairs
@@ -64,6 +65,34 @@ def test_a_run_exports_a_model_the_store_loads_and_generates_with(trained, tmp_p
     pipeline = StableDiffusionPipeline.from_pretrained(out, dtype=torch.float32)
     image = pipeline("a red circle", num_inference_steps=2, output_type="np").images[0]
     assert image.shape == (128, 128, 3) and np.isfinite(image).all()
+
+
+def test_the_export_fits_previews_to_its_own_vae(trained, tmp_path):
+    """The exported latent-to-RGB map previews unseen scenes' latents closer to the scenes'
+    colours than SD 1.x's factors do, and than their mean colour alone, even for a VAE
+    trained two steps (whose latents still say little about colour)."""
+    from diffusers import AutoencoderKL
+
+    from demo_model.vae_training import scene_batch
+    from engine.latent_preview import linear_rgb
+    from engine.model_settings import LatentRgb
+
+    root, out = trained
+    entry = ModelStore(home=tmp_path, builtin_dir=root / "models").default_checkpoint()
+    own = entry.settings.latent_rgb
+    assert own is not None and len(own.factors) == 4
+    vae = AutoencoderKL.from_pretrained(out / "vae", torch_dtype=torch.float32)
+    scenes = scene_batch(np.random.default_rng(7), 8)
+    with torch.no_grad():
+        latents = vae.encode(scenes).latent_dist.mode() * vae.config.scaling_factor
+    wanted = (F.avg_pool2d(scenes, 8).permute(0, 2, 3, 1).numpy() + 1) * 127.5
+
+    def error(map_) -> float:
+        previews = [linear_rgb(z.numpy(), "sd15", map_)[..., :3] for z in latents]
+        return float(np.abs(np.stack(previews).astype(np.float32) - wanted).mean())
+
+    mean_colour = LatentRgb(factors=((0.0, 0.0, 0.0),) * 4, bias=own.bias)
+    assert error(own) < error(mean_colour) < error(None)
 
 
 def test_a_stage_resumes_where_it_stopped_and_repeats_exactly(tmp_path, capsys):

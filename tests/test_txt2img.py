@@ -179,3 +179,25 @@ def test_previews_use_taesd_when_it_is_installed(engine, atelier_home):
     previews = [e.preview for e in seen if isinstance(e, JobProgress) and e.preview is not None]
     assert previews and previews[0].meta["preview"] == "taesd"
     assert previews[0].pixels.shape == (64, 64, 4)  # TAESD decodes to full size
+
+
+def test_previews_use_a_models_own_latent_map_even_with_taesd(engine, store, tiny_models):
+    from diffusers import AutoencoderTiny
+
+    from engine.home import models_dir
+
+    tiny_decoder = AutoencoderTiny(
+        encoder_block_out_channels=(8, 8, 8, 8), decoder_block_out_channels=(8, 8, 8, 8)
+    )
+    tiny_decoder.save_pretrained(models_dir("vae", store.home) / "taesd")
+    black = {"factors": [[0, 0, 0]] * 4, "bias": [-1, -1, -1]}  # whatever the latents
+    checkpoints = store.home / "models" / "checkpoints"
+    copy_with_settings(tiny_models / "tiny-sd15", checkpoints / "own-map", {"latent_rgb": black})
+    store.scan()
+    seen = []
+    engine.subscribe(seen.append)
+    generate(engine, model="own-map", steps=2)
+    previews = [e.preview for e in seen if isinstance(e, JobProgress) and e.preview is not None]
+    assert previews and previews[0].meta["preview"] == "model"
+    assert previews[0].pixels.shape == (8, 8, 4)  # one pixel per latent
+    assert (previews[0].pixels[..., :3] == 0).all()

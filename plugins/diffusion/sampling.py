@@ -46,7 +46,9 @@ def each_image(
     over the batch; `steps` is the number of steps the pipeline will really run."""
     import torch
 
-    previewer = LatentPreviewer(entry.family, ctx.device.device, ctx.store.home)
+    previewer = LatentPreviewer(
+        entry.family, ctx.device.device, ctx.store.home, entry.settings.latent_rgb
+    )
     first = params.seed if params.seed >= 0 else random.randrange(2**32)
     count = params.batch_count
     for index in range(count):
