@@ -3,6 +3,8 @@
 v-prediction on a zero-terminal-SNR schedule, timesteps drawn uniformly, captions
 re-worded every time a scene is drawn (never a held-out wording), and one caption in
 ten dropped to "" so classifier-free guidance has an unconditional model to push from.
+The text encoder also learns a side task (layout_head) that makes it tell place words
+apart from the start.
 """
 
 from __future__ import annotations
@@ -16,22 +18,24 @@ import torch.nn.functional as F
 from transformers import CLIPTokenizer
 
 from .architecture import MAX_TOKENS, make_text_encoder, make_unet, training_scheduler
-from .captions import describe, is_held_out
+from .captions import Caption, describe, is_held_out
 from .latent_cache import training_scenes
+from .layout_head import LayoutHead, layout_targets
 from .scenes import Scene
 from .tokenizer import build as build_tokenizer
 from .training_state import Ema, cosine_lr, load_state, save_state
 
 CAPTION_DROPOUT = 0.1
 PEAK_LR = 6e-4
+LAYOUT_WEIGHT = 0.5
 
 
-def training_caption(scene: Scene, rng: np.random.Generator) -> str:
+def training_caption(scene: Scene, rng: np.random.Generator) -> Caption:
     """A fresh wording of the scene that is not reserved for evaluation."""
     while True:
-        text = describe(scene, rng).text
-        if not is_held_out(text):
-            return text
+        caption = describe(scene, rng)
+        if not is_held_out(caption.text):
+            return caption
 
 
 def load_tokenizer(work: Path) -> CLIPTokenizer:
@@ -66,7 +70,8 @@ def train_unet(
     tokenizer = load_tokenizer(work)
     unet, text_encoder = _models(tokenizer, device)
     ema_unet, ema_text = Ema(unet), Ema(text_encoder)
-    parameters = [*unet.parameters(), *text_encoder.parameters()]
+    head = LayoutHead(text_encoder.config.hidden_size).to(device)
+    parameters = [*unet.parameters(), *text_encoder.parameters(), *head.parameters()]
     optimizer = torch.optim.AdamW(parameters, lr=PEAK_LR, weight_decay=0.01)
     scheduler = training_scheduler()
     checkpoint = work / "unet.pt"
@@ -75,6 +80,7 @@ def train_unet(
     if state is not None:
         unet.load_state_dict(state["unet"])
         text_encoder.load_state_dict(state["text_encoder"])
+        head.load_state_dict(state["layout_head"])
         ema_unet.module.load_state_dict(state["ema_unet"])
         ema_text.module.load_state_dict(state["ema_text"])
         optimizer.load_state_dict(state["optimizer"])
@@ -86,17 +92,20 @@ def train_unet(
             group["lr"] = cosine_lr(step, steps, PEAK_LR, 200)
         picks = rng.integers(len(scenes), size=batch)
         captions = [
-            "" if rng.random() < CAPTION_DROPOUT else training_caption(scenes[i], rng)
+            None if rng.random() < CAPTION_DROPOUT else training_caption(scenes[i], rng)
             for i in picks
         ]
+        texts = [caption.text if caption else "" for caption in captions]
+        layouts = [layout_targets(caption.described if caption else None) for caption in captions]
         clean = latents[torch.from_numpy(picks)].float().to(device) * scale
         noise = torch.randn_like(clean)
         timesteps = torch.randint(0, scheduler.config.num_train_timesteps, (batch,))
         noisy = scheduler.add_noise(clean, noise, timesteps)
         target = scheduler.get_velocity(clean, noise, timesteps)
-        text = text_encoder(token_ids(tokenizer, captions).to(device))[0]
+        text = text_encoder(token_ids(tokenizer, texts).to(device))[0]
         predicted = unet(noisy, timesteps.to(device), text).sample
-        loss = F.mse_loss(predicted, target)
+        layout_loss = head.loss(text, torch.tensor(layouts, device=device))
+        loss = F.mse_loss(predicted, target) + LAYOUT_WEIGHT * layout_loss
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(parameters, 1.0)
@@ -113,6 +122,7 @@ def train_unet(
             )
         if time.monotonic() - saved > 120 or done == steps:
             state = {"unet": unet.state_dict(), "text_encoder": text_encoder.state_dict()}
+            state |= {"layout_head": head.state_dict()}
             state |= {"ema_unet": ema_unet.module.state_dict()}
             state |= {"ema_text": ema_text.module.state_dict()}
             save_state(checkpoint, state | {"optimizer": optimizer.state_dict(), "step": done}, rng)
