@@ -388,6 +388,17 @@ def test_aspect_presets_follow_the_model_family(window, qtbot):
     assert panel.aspect_buttons.checkedId() == -1
 
 
+def test_no_aspect_is_lit_while_native_sizes_follow_the_canvas(window, qtbot):
+    panel = window.prompt_panel
+    assert panel.aspect_buttons.checkedId() == -1
+    assert panel.target_size((3, 2)) != panel.target_size((1, 1))  # the canvas's shape
+    qtbot.mouseClick(panel.aspect_buttons.button(0), Qt.MouseButton.LeftButton)  # 1:1
+    assert panel.aspect_buttons.checkedId() == 0
+    assert panel.target_size((3, 2)) == panel.target_size((1, 1))
+    panel.form.set_values({"width": 0, "height": 0})
+    assert panel.aspect_buttons.checkedId() == -1
+
+
 TUNED = {  # a model's atelier.json
     "native_size": 64,
     "defaults": {"steps": 3, "cfg_scale": 4.5, "scheduler": "DDIM", "negative_prompt": "blurry"},

@@ -154,8 +154,7 @@ class PromptPanel(QWidget):
             button.setStyleSheet("padding: 3px 4px;")
             self.aspect_buttons.addButton(button, index)
             grid.addWidget(button, index // 4, index % 4)
-        self.aspect_buttons.button(0).setChecked(True)
-        return box
+        return box  # none checked: "Native" sizes follow the canvas's (or selection's) shape
 
     def _connect(self) -> None:
         self.generate_button.clicked.connect(self.generate_requested)
@@ -256,7 +255,7 @@ class PromptPanel(QWidget):
         if checked < 0:
             return
         size = (self.form.value("width"), self.form.value("height"))
-        if size not in ((0, 0), aspect_size(ASPECTS[checked], self.native_size())):
+        if size != aspect_size(ASPECTS[checked], self.native_size()):
             self.aspect_buttons.setExclusive(False)
             self.aspect_buttons.checkedButton().setChecked(False)
             self.aspect_buttons.setExclusive(True)
