@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import os
+import time
 from pathlib import Path
 
 import numpy as np
@@ -48,3 +49,17 @@ def cosine_lr(step: int, total: int, peak: float, warmup: int) -> float:
         return peak * (step + 1) / warmup
     progress = (step - warmup) / max(1, total - warmup)
     return float(peak * (0.1 + 0.9 * 0.5 * (1 + np.cos(np.pi * min(1.0, progress)))))
+
+
+def descend(optimizer: torch.optim.Optimizer, loss: torch.Tensor, parameters) -> None:
+    """One optimizer step on `loss`, gradients clipped to norm 1."""
+    optimizer.zero_grad(set_to_none=True)
+    loss.backward()
+    torch.nn.utils.clip_grad_norm_(parameters, 1.0)
+    optimizer.step()
+
+
+def pace(began: float, start: int, done: int, steps: int) -> str:
+    """Seconds per step since `began` (at step `start`) and the minutes left to `steps`."""
+    rate = (time.monotonic() - began) / (done - start)
+    return f"{rate:.2f} s/step, {rate * (steps - done) / 60:.0f} min left"

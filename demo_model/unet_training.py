@@ -23,7 +23,7 @@ from .latent_cache import training_scenes
 from .layout_head import LayoutHead, layout_targets
 from .scenes import Scene
 from .tokenizer import build as build_tokenizer
-from .training_state import Ema, cosine_lr, load_state, save_state
+from .training_state import Ema, cosine_lr, descend, load_state, pace, save_state
 
 CAPTION_DROPOUT = 0.1
 PEAK_LR = 6e-4
@@ -106,20 +106,14 @@ def train_unet(
         predicted = unet(noisy, timesteps.to(device), text).sample
         layout_loss = head.loss(text, torch.tensor(layouts, device=device))
         loss = F.mse_loss(predicted, target) + LAYOUT_WEIGHT * layout_loss
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(parameters, 1.0)
-        optimizer.step()
+        descend(optimizer, loss, parameters)
         ema_unet.update(unet, step)
         ema_text.update(text_encoder, step)
         losses.append(loss.item())
         done = step + 1
         if done % 50 == 0 or done == steps:
-            rate = (time.monotonic() - began) / (done - start)
-            log(
-                f"unet step {done}/{steps} loss {np.mean(losses[-50:]):.4f}, "
-                f"{rate:.2f} s/step, {rate * (steps - done) / 60:.0f} min left"
-            )
+            loss_now = np.mean(losses[-50:])
+            log(f"unet step {done}/{steps} loss {loss_now:.4f}, {pace(began, start, done, steps)}")
         if time.monotonic() - saved > 120 or done == steps:
             state = {"unet": unet.state_dict(), "text_encoder": text_encoder.state_dict()}
             state |= {"layout_head": head.state_dict()}

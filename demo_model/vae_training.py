@@ -12,7 +12,7 @@ from diffusers import AutoencoderKL
 
 from .architecture import IMAGE_SIZE, make_vae
 from .scenes import Scene, random_scene, render
-from .training_state import Ema, cosine_lr, load_state, save_state
+from .training_state import Ema, cosine_lr, descend, load_state, pace, save_state
 
 KL_WEIGHT = 1e-6
 PEAK_LR = 6e-4
@@ -93,18 +93,13 @@ def train_vae(
         posterior = vae.encode(images).latent_dist
         decoded = vae.decode(posterior.mode()).sample
         loss = reconstruction_loss(decoded, images) + KL_WEIGHT * posterior.kl().mean()
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(vae.parameters(), 1.0)
-        optimizer.step()
+        descend(optimizer, loss, vae.parameters())
         ema.update(vae, step)
         done = step + 1
         if done % 50 == 0 or done == steps:
-            rate = (time.monotonic() - began) / (done - start)
             log(
                 f"vae step {done}/{steps} loss {loss.item():.4f} "
-                f"psnr {psnr(decoded.detach(), images):.1f} dB, {rate:.2f} s/step, "
-                f"{rate * (steps - done) / 60:.0f} min left"
+                f"psnr {psnr(decoded.detach(), images):.1f} dB, {pace(began, start, done, steps)}"
             )
         if time.monotonic() - saved > 120 or done == steps:
             state = {"model": vae.state_dict(), "ema": ema.module.state_dict()}
