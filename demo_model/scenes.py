@@ -105,19 +105,36 @@ def _outline(kind: str, cx: float, cy: float, h: float) -> np.ndarray:
     return np.round(np.array(pts, dtype=np.float64)).astype(np.int32)
 
 
+def _draw(image: np.ndarray, shape: Shape, value, line_type: int) -> None:
+    """Fill one shape into a supersampled image (side = image.shape[0]) with `value`."""
+    big = image.shape[0]
+    column, row = POSITIONS[shape.position or "center"]
+    cx = ((column + 0.5) / 3 + shape.jitter[0]) * big
+    cy = ((row + 0.5) / 3 + shape.jitter[1]) * big
+    h = SIZE_FRACTION[shape.size or "medium"] * big
+    if shape.kind == "circle":
+        cv2.circle(image, (round(cx), round(cy)), round(h), value, -1, line_type)
+    else:
+        cv2.fillPoly(image, [_outline(shape.kind, cx, cy, h)], value, line_type)
+
+
 def render(scene: Scene, size: int = 128) -> np.ndarray:
     """Draw a scene as an (H, W, 3) uint8 RGB image, anti-aliased by supersampling."""
     big = size * _SUPERSAMPLE
     image = np.empty((big, big, 3), np.uint8)
     image[:] = PALETTE[scene.background]
     for shape in scene.shapes:
-        column, row = POSITIONS[shape.position or "center"]
-        cx = ((column + 0.5) / 3 + shape.jitter[0]) * big
-        cy = ((row + 0.5) / 3 + shape.jitter[1]) * big
-        h = SIZE_FRACTION[shape.size or "medium"] * big
-        color = PALETTE[shape.color]
-        if shape.kind == "circle":
-            cv2.circle(image, (round(cx), round(cy)), round(h), color, -1, cv2.LINE_AA)
-        else:
-            cv2.fillPoly(image, [_outline(shape.kind, cx, cy, h)], color, cv2.LINE_AA)
+        _draw(image, shape, PALETTE[shape.color], cv2.LINE_AA)
     return cv2.resize(image, (size, size), interpolation=cv2.INTER_AREA)
+
+
+def kind_coverage(scene: Scene, grid: int, size: int = 128) -> np.ndarray:
+    """(grid, grid, len(KINDS)) float32: the fraction of each grid cell of the picture
+    render(scene, size) that each kind of shape covers."""
+    big = size * _SUPERSAMPLE
+    labels = np.zeros((big, big), np.uint8)
+    for shape in scene.shapes:
+        _draw(labels, shape, 1 + KINDS.index(shape.kind), cv2.LINE_8)
+    one_hot = labels[..., None] == np.arange(1, len(KINDS) + 1, dtype=np.uint8)
+    block = big // grid
+    return one_hot.reshape(grid, block, grid, block, len(KINDS)).mean(axis=(1, 3), dtype=np.float32)

@@ -29,10 +29,10 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--out", type=Path, default=RESOURCES / "models" / "atelier-demo")
     parser.add_argument("--work", type=Path, default=Path("build") / "demo_model")
     parser.add_argument("--seed", type=int, default=20261125)
-    parser.add_argument("--vae-steps", type=int, default=1500)
+    parser.add_argument("--vae-steps", type=int, default=2000)
     parser.add_argument("--vae-batch", type=int, default=16)
     parser.add_argument("--scenes", type=int, default=24000)
-    parser.add_argument("--unet-steps", type=int, default=3000)
+    parser.add_argument("--unet-steps", type=int, default=3300)
     parser.add_argument("--unet-batch", type=int, default=64)
     parser.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: all)")
     return parser

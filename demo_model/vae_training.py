@@ -10,7 +10,8 @@ import torch
 import torch.nn.functional as F
 from diffusers import AutoencoderKL
 
-from .architecture import IMAGE_SIZE, make_vae
+from .architecture import IMAGE_SIZE, LATENT_SIZE, make_vae
+from .kind_channels import kind_code_loss, kind_targets
 from .scenes import Scene, random_scene, render
 from .training_state import Ema, cosine_lr, descend, load_state, pace, save_state
 
@@ -20,6 +21,7 @@ EDGE_WEIGHT = 0.5  # L1 on image gradients keeps shape corners crisp
 # Shapes cover a few percent of a picture: without extra weight on their pixels the
 # autoencoder settles on drawing the background alone for hundreds of steps.
 SHAPE_WEIGHT = 10.0
+KIND_WEIGHT = 1.0  # see kind_channels
 
 
 def render_batch(scenes: list[Scene]) -> torch.Tensor:
@@ -89,16 +91,22 @@ def train_vae(
     for step in range(start, steps):
         for group in optimizer.param_groups:
             group["lr"] = cosine_lr(step, steps, PEAK_LR, 100)
-        images = scene_batch(rng, batch).to(device)
-        posterior = vae.encode(images).latent_dist
-        decoded = vae.decode(posterior.mode()).sample
-        loss = reconstruction_loss(decoded, images) + KL_WEIGHT * posterior.kl().mean()
+        scenes = [random_scene(rng) for _ in range(batch)]
+        images = render_batch(scenes).to(device)
+        kinds = kind_targets(scenes, LATENT_SIZE, IMAGE_SIZE).to(device)
+        # bf16 autocast: 1.9x faster on this CPU's AMX units; weights and the loss stay fp32.
+        with torch.autocast(device, dtype=torch.bfloat16):
+            posterior = vae.encode(images).latent_dist
+            decoded = vae.decode(posterior.mode()).sample.float()
+        kind_loss = kind_code_loss(posterior.mean, kinds)
+        loss = reconstruction_loss(decoded, images) + KIND_WEIGHT * kind_loss
+        loss = loss + KL_WEIGHT * posterior.kl().float().mean()
         descend(optimizer, loss, vae.parameters())
         ema.update(vae, step)
         done = step + 1
         if done % 50 == 0 or done == steps:
             log(
-                f"vae step {done}/{steps} loss {loss.item():.4f} "
+                f"vae step {done}/{steps} loss {loss.item():.4f} kind {kind_loss.item():.3f} "
                 f"psnr {psnr(decoded.detach(), images):.1f} dB, {pace(began, start, done, steps)}"
             )
         if time.monotonic() - saved > 120 or done == steps:
