@@ -25,6 +25,7 @@ from app.model.image_files import read_text_chunks
 from app.ui.empty_state import EXAMPLE_PROMPT
 from app.ui.images import rgba_from_qimage
 from app.ui.main_window import MainWindow
+from app.ui.prompt_panel import seeds_text
 from app.ui.size_dialogs import new_document
 from engine.model_store import ModelStore
 from engine.protocol import ImageData
@@ -148,6 +149,14 @@ def test_generate_shows_the_image_progress_and_a_preview(window, qtbot):
     panel.seed_label.linkActivated.emit("reuse")
     assert panel.form.value("seed") == 7
     assert window.results.count() == 1 and window.results.images[0] is image
+
+
+def test_a_batch_names_its_seeds_in_a_short_line():
+    assert seeds_text([7]) == "Seed used: 7"
+    assert seeds_text([1612887061, 1612887062, 1612887063, 1612887064]) == (
+        "Seeds used: 1612887061 to 1612887064"
+    )
+    assert seeds_text([5, 9, 2, 8]) == "Seeds used: 5, 9, 2, \N{HORIZONTAL ELLIPSIS}"
 
 
 def test_cancel_keeps_the_previous_image_and_the_app_usable(window, qtbot):

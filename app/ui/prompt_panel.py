@@ -42,6 +42,17 @@ def aspect_size(aspect: str, native: int) -> tuple[int, int]:
     return work_size((a, b), native)
 
 
+def seeds_text(seeds: Sequence[int]) -> str:
+    """'Seed used: 7', 'Seeds used: 7 to 10' for a batch's consecutive seeds, else the
+    first few."""
+    if len(seeds) == 1:
+        return f"Seed used: {seeds[0]}"
+    if list(seeds) == list(range(seeds[0], seeds[0] + len(seeds))):
+        return f"Seeds used: {seeds[0]} to {seeds[-1]}"
+    more = ", \N{HORIZONTAL ELLIPSIS}" * (len(seeds) > 3)
+    return "Seeds used: " + ", ".join(str(s) for s in seeds[:3]) + more
+
+
 class PromptPanel(QWidget):
     """Everything a designer sets before pressing Generate."""
 
@@ -77,6 +88,7 @@ class PromptPanel(QWidget):
         self.stage.setObjectName("muted")
         self.seed_label = QLabel()
         self.seed_label.setObjectName("muted")
+        self.seed_label.setWordWrap(True)  # a batch's seeds must not widen the panel
         self.seed_label.setTextInteractionFlags(
             Qt.TextInteractionFlag.TextSelectableByMouse
             | Qt.TextInteractionFlag.LinksAccessibleByMouse
@@ -325,10 +337,7 @@ class PromptPanel(QWidget):
         if not seeds:
             self.seed_label.clear()
             return
-        shown = ", ".join(str(s) for s in seeds[:4]) + (
-            ", \N{HORIZONTAL ELLIPSIS}" * (len(seeds) > 4)
-        )
-        self.seed_label.setText(f'Seed used: {shown} \N{MIDDLE DOT} <a href="reuse">reuse</a>')
+        self.seed_label.setText(f'{seeds_text(seeds)} \N{MIDDLE DOT} <a href="reuse">reuse</a>')
 
     def reuse_seed(self) -> None:
         if self.last_seeds:
