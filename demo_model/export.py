@@ -13,12 +13,14 @@ from transformers import CLIPTextModel, CLIPTokenizer
 from .architecture import IMAGE_SIZE, sampling_scheduler
 from .latent_rgb_fit import fit_vae_latent_rgb
 
-EXAMPLE_PROMPT = "a large red circle at the top left and a small yellow star on a blue background"
+EXAMPLE_PROMPT = (
+    "a large red circle at the top left and a yellow star at the bottom right on a blue background"
+)
 # Read by Atelier when this model is chosen (engine.model_settings): the form's defaults.
 # Export adds "latent_rgb", the previews' latent-to-RGB map fitted to the trained VAE.
 SETTINGS = {
     "native_size": IMAGE_SIZE,
-    "defaults": {"steps": 20, "cfg_scale": 4.0, "scheduler": "DDIM"},
+    "defaults": {"steps": 20, "cfg_scale": 3.0, "scheduler": "DDIM"},
     "example_prompt": EXAMPLE_PROMPT,
 }
 MODEL_CARD = Path(__file__).with_name("MODEL_CARD.md")
