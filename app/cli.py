@@ -231,6 +231,8 @@ def _models(args: argparse.Namespace) -> int:
     for entry in entries:
         family = f"{entry.family} {entry.variant}".strip()
         print(f"{entry.name:40} {entry.kind:12} {family:12} {entry.format:12} {entry.path}")
+        if entry.settings.about:
+            print(f"    {entry.settings.about}")
     for problem in store.problems:
         print(problem, file=sys.stderr)
     return EXIT_OK

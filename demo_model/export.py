@@ -16,12 +16,18 @@ from .latent_rgb_fit import fit_vae_latent_rgb
 EXAMPLE_PROMPT = (
     "a large red circle at the top left and a yellow star at the bottom right on a blue background"
 )
+ABOUT = (
+    "Built-in demo model: flat circles, squares, triangles and stars in nine colours, three"
+    " sizes and nine places on a plain background, 128x128. Other words (a cat, a photo,"
+    " a style) mean nothing to it."
+)
 # Read by Atelier when this model is chosen (engine.model_settings): the form's defaults.
 # Export adds "latent_rgb", the previews' latent-to-RGB map fitted to the trained VAE.
 SETTINGS = {
     "native_size": IMAGE_SIZE,
     "defaults": {"steps": 20, "cfg_scale": 3.0, "scheduler": "DDIM"},
     "example_prompt": EXAMPLE_PROMPT,
+    "about": ABOUT,
 }
 MODEL_CARD = Path(__file__).with_name("MODEL_CARD.md")
 

@@ -4,6 +4,7 @@
 {"native_size": 128,
  "defaults": {"steps": 20, "cfg_scale": 4.0, "scheduler": "DDIM"},
  "example_prompt": "a red circle on a blue background",
+ "about": "Draws flat shapes on a plain background; other words mean nothing to it.",
  "latent_rgb": {"factors": [[0.35, 0.23, 0.32], [0.33, 0.5, 0.24],
                             [-0.28, 0.18, 0.27], [-0.21, -0.26, -0.72]],
                 "bias": [0.0, 0.0, 0.0]}}
@@ -16,7 +17,8 @@ decide which of them apply (plugins.diffusion.params.model_defaults). "latent_rg
 model's own linear map from latents (as the pipeline holds them while denoising, i.e.
 scaled by the VAE's scaling factor) to RGB in [-1, 1]: one [r, g, b] row of "factors" per
 latent channel, and an optional "bias" [r, g, b] (zeros when left out); the previews use it
-(engine.latent_preview). Qt- and torch-free.
+(engine.latent_preview). "about" is one or two sentences on what the model can make,
+shown beside the model's name, so a designer knows what to ask it for. Qt- and torch-free.
 """
 
 from __future__ import annotations
@@ -47,6 +49,7 @@ class ModelSettings:
     native_size: int | None = None  # the side its images are made at; None: the family's
     defaults: dict[str, Any] = field(default_factory=dict, hash=False)
     example_prompt: str = ""
+    about: str = ""  # what the model can make, in a sentence or two
     latent_rgb: LatentRgb | None = None  # its own preview map; None: the family's
 
 
@@ -75,6 +78,10 @@ def _latent_rgb(value: Any) -> LatentRgb | None:
     return LatentRgb(factors=tuple(rows), bias=bias)  # type: ignore[arg-type]
 
 
+def _text(value: Any) -> str:
+    return value.strip() if isinstance(value, str) else ""
+
+
 def read_model_settings(folder: Path) -> ModelSettings:
     """The settings in `folder / atelier.json`; ModelSettings() when there are none."""
     try:
@@ -88,10 +95,10 @@ def read_model_settings(folder: Path) -> ModelSettings:
     if not (sized and MIN_NATIVE <= native <= MAX_NATIVE):
         native = None
     defaults = data.get("defaults")
-    example = data.get("example_prompt")
     return ModelSettings(
         native_size=native,
         defaults=dict(defaults) if isinstance(defaults, dict) else {},
-        example_prompt=example.strip() if isinstance(example, str) else "",
+        example_prompt=_text(data.get("example_prompt")),
+        about=_text(data.get("about")),
         latent_rgb=_latent_rgb(data.get("latent_rgb")),
     )

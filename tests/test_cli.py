@@ -137,6 +137,16 @@ def sampling(params: dict) -> tuple:
     return params["steps"], params["cfg_scale"], params["scheduler"], params["model"]
 
 
+def test_models_says_what_a_model_can_make_under_its_line(atelier_home, tiny_models, capsys):
+    about = {**TUNED, "about": "Draws kites over hills."}
+    copy_with_settings(tiny_models / "tiny-sd15", atelier_home / "models/checkpoints/tuned", about)
+    assert main(["models"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    row = next(i for i, line in enumerate(lines) if line.startswith("tuned "))
+    assert lines[row + 1].strip() == "Draws kites over hills."
+    assert sum("Draws kites" in line for line in lines) == 1  # only the model that says so
+
+
 def test_generate_takes_the_model_defaults_but_given_flags_win(atelier_home, tiny_models, tmp_path):
     copy_with_settings(tiny_models / "tiny-sd15", atelier_home / "models/checkpoints/tuned", TUNED)
     base = ["generate", "a red circle", "--model", "tuned", "--seed", "1"]

@@ -445,6 +445,19 @@ def test_first_start_selects_the_builtin_model_its_prompt_and_defaults(
         win.shutdown_engine()
 
 
+def test_the_model_picker_says_what_the_chosen_model_can_make(window, tiny_models, atelier_home):
+    about = {**TUNED, "about": "Draws kites over hills."}
+    copy_with_settings(tiny_models / "tiny-sd15", atelier_home / "models/checkpoints/tuned", about)
+    window.refresh_models()
+    panel = window.prompt_panel
+    assert panel.model_about.isHidden()  # tiny-sd15 says nothing about itself
+    pick(panel, "tuned")
+    assert panel.model_about.text() == "Draws kites over hills."
+    assert not panel.model_about.isHidden()
+    pick(panel, "tiny-sd15")
+    assert panel.model_about.isHidden()
+
+
 def test_picking_a_model_applies_its_defaults_but_keeps_typed_text(
     window, qtbot, tiny_models, atelier_home
 ):

@@ -15,10 +15,11 @@ DEMO = {
     "native_size": 128,
     "defaults": {"steps": 20, "cfg_scale": 4.0, "scheduler": "DDIM"},
     "example_prompt": "  a red circle on a blue background \n",
+    "about": " Draws shapes. ",
     "latent_rgb": {"factors": [[0.5, 0, -0.25], [1, 2, 3], [0, 0, 0], [-1, 0.125, 0]]},
     "licence_note": "an unknown key",
 }
-FIELDS = ("native_size", "defaults", "example_prompt", "latent_rgb")
+FIELDS = ("native_size", "defaults", "example_prompt", "about", "latent_rgb")
 
 
 def write(folder, text: str | bytes):
@@ -33,6 +34,7 @@ def test_a_well_formed_file_is_read(tmp_path):
     assert settings.native_size == 128
     assert settings.defaults == {"steps": 20, "cfg_scale": 4.0, "scheduler": "DDIM"}
     assert settings.example_prompt == "a red circle on a blue background"
+    assert settings.about == "Draws shapes."
     assert settings.latent_rgb == LatentRgb(
         factors=((0.5, 0.0, -0.25), (1.0, 2.0, 3.0), (0.0, 0.0, 0.0), (-1.0, 0.125, 0.0)),
         bias=(0.0, 0.0, 0.0),  # left out: none
@@ -100,6 +102,7 @@ def test_a_malformed_file_means_no_settings(tmp_path, text):
         ("native_size", 128.0),
         ("defaults", ["steps", 20]),
         ("example_prompt", 5),
+        ("about", ["Draws shapes."]),
         ("latent_rgb", {"factors": [[1, 2]]}),
     ],
 )
@@ -161,7 +164,7 @@ def test_the_shipped_model_declares_usable_settings(tmp_path):
     assert demo is not None and demo.source == "builtin"
     raw = json.loads((demo.path / "atelier.json").read_text(encoding="utf-8"))
     assert demo.settings.native_size == raw["native_size"]
-    assert demo.settings.example_prompt
+    assert demo.settings.example_prompt and demo.settings.about
     assert model_defaults(demo.settings.defaults) == raw["defaults"]
     if "latent_rgb" in raw:  # written by export since previews use it
         assert demo.settings.latent_rgb is not None

@@ -73,6 +73,10 @@ class PromptPanel(QWidget):
         self.mode_buttons = QButtonGroup(self)
         self.model_picker = QComboBox()
         self.model_picker.setObjectName("model_picker")
+        self.model_about = QLabel()  # what the chosen model can make (its atelier.json)
+        self.model_about.setObjectName("muted")
+        self.model_about.setWordWrap(True)
+        self.model_about.hide()
         self.form = ParamForm(Txt2ImgParams)
         self.mode_forms = ModeForms(self.tasks)
         self.aspect_buttons = QButtonGroup(self)
@@ -115,6 +119,7 @@ class PromptPanel(QWidget):
         column.addWidget(self._mode_widget())
         column.addSpacing(4)
         column.addLayout(model_row)
+        column.addWidget(self.model_about)
         column.addSpacing(4)
         column.addWidget(self.form)
         column.addWidget(self.mode_forms)
@@ -243,7 +248,9 @@ class PromptPanel(QWidget):
         """A newly chosen model's own settings (its atelier.json): its defaults go into the
         form (steps, CFG, scheduler...; a negative prompt only into an empty box); its example
         prompt (else a general one) replaces an empty prompt or the previous example, never
-        a prompt the user typed."""
+        a prompt the user typed; its "about" line shows under the model picker."""
+        self.model_about.setText(entry.settings.about if entry else "")
+        self.model_about.setVisible(bool(entry and entry.settings.about))
         if entry is None:
             return
         defaults = model_defaults(entry.settings.defaults)
