@@ -21,7 +21,8 @@ ABOUT = (
     " sizes and nine places on a plain background, 128x128. Other words (a cat, a photo,"
     " a style) mean nothing to it."
 )
-# Read by Atelier when this model is chosen (engine.model_settings): the form's defaults.
+# Read by Atelier when this model is chosen (engine.model_settings): the form's defaults,
+# the example prompt and the line shown under the model's name.
 # Export adds "latent_rgb", the previews' latent-to-RGB map fitted to the trained VAE.
 SETTINGS = {
     "native_size": IMAGE_SIZE,

@@ -18,7 +18,7 @@ model's own linear map from latents (as the pipeline holds them while denoising,
 scaled by the VAE's scaling factor) to RGB in [-1, 1]: one [r, g, b] row of "factors" per
 latent channel, and an optional "bias" [r, g, b] (zeros when left out); the previews use it
 (engine.latent_preview). "about" is one or two sentences on what the model can make,
-shown beside the model's name, so a designer knows what to ask it for. Qt- and torch-free.
+shown under the model's name, so a designer knows what to ask it for. Qt- and torch-free.
 """
 
 from __future__ import annotations
