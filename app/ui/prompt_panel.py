@@ -249,8 +249,9 @@ class PromptPanel(QWidget):
         form (steps, CFG, scheduler...; a negative prompt only into an empty box); its example
         prompt (else a general one) replaces an empty prompt or the previous example, never
         a prompt the user typed; its "about" line shows under the model picker."""
-        self.model_about.setText(entry.settings.about if entry else "")
-        self.model_about.setVisible(bool(entry and entry.settings.about))
+        about = entry.settings.about if entry else ""
+        self.model_about.setText(about)
+        self.model_about.setVisible(bool(about))
         if entry is None:
             return
         defaults = model_defaults(entry.settings.defaults)
