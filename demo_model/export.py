@@ -33,17 +33,18 @@ SETTINGS = {
 MODEL_CARD = Path(__file__).with_name("MODEL_CARD.md")
 
 
-def export_pipeline(work: Path, vae_folder: Path, out: Path, log=print) -> None:
-    """Assemble the trained parts into `out` (replaced whole), weights in fp16."""
+def export_pipeline(work: Path, trained: Path, vae_folder: Path, out: Path, log=print) -> None:
+    """Assemble the trained parts (UNet and text encoder from `trained`, the rest from
+    `work`) into `out` (replaced whole), weights in fp16."""
     scale = torch.load(work / "latents.pt", weights_only=True)["scale"]
     vae = AutoencoderKL.from_pretrained(vae_folder)
     vae.register_to_config(scaling_factor=scale)
     settings = {**SETTINGS, "latent_rgb": fit_vae_latent_rgb(vae, scale)}
     pipeline = StableDiffusionPipeline(
         vae=vae,
-        text_encoder=CLIPTextModel.from_pretrained(work / "text_encoder"),
+        text_encoder=CLIPTextModel.from_pretrained(trained / "text_encoder"),
         tokenizer=CLIPTokenizer.from_pretrained(work / "tokenizer"),
-        unet=UNet2DConditionModel.from_pretrained(work / "unet"),
+        unet=UNet2DConditionModel.from_pretrained(trained / "unet"),
         scheduler=sampling_scheduler(),
         safety_checker=None,
         feature_extractor=None,

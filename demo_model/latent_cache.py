@@ -8,8 +8,10 @@ from pathlib import Path
 import numpy as np
 import torch
 from diffusers import AutoencoderKL
+from torch.utils.data import Dataset
 
 from .scenes import Scene, random_scene
+from .step_batches import step_loader, worker_count
 from .vae_training import render_batch
 
 
@@ -19,19 +21,33 @@ def training_scenes(seed: int, count: int) -> list[Scene]:
     return [random_scene(rng) for _ in range(count)]
 
 
+class _Drawn(Dataset):
+    """Item i: the i-th run of `size` scenes, drawn."""
+
+    def __init__(self, scenes: list[Scene], size: int) -> None:
+        self.scenes, self.size = scenes, size
+
+    def __len__(self) -> int:
+        return -(-len(self.scenes) // self.size)
+
+    def __getitem__(self, index: int) -> torch.Tensor:
+        return render_batch(self.scenes[index * self.size : (index + 1) * self.size])
+
+
 @torch.no_grad()
 def cache_latents(
     vae: AutoencoderKL, path: Path, count: int, seed: int, log=print, batch: int = 64
 ) -> None:
     """Write the scenes' latent means (fp16) and the scaling factor that gives them unit std."""
-    scenes = training_scenes(seed, count)
+    drawn = _Drawn(training_scenes(seed, count), batch)
     device = next(vae.parameters()).device
     chunks, began = [], time.monotonic()
-    for start in range(0, count, batch):
-        images = render_batch(scenes[start : start + batch]).to(device)
-        chunks.append(vae.encode(images).latent_dist.mode().half().cpu())
-        if (start // batch) % 50 == 0:
-            log(f"latents {start + len(images)}/{count}, {time.monotonic() - began:.0f} s")
+    loader = step_loader(drawn, range(len(drawn)), worker_count(device.type))
+    for index, images in enumerate(loader):
+        chunks.append(vae.encode(images.to(device)).latent_dist.mode().half().cpu())
+        if index % 50 == 0:
+            done = index * batch + len(images)
+            log(f"latents {done}/{count}, {time.monotonic() - began:.0f} s")
     latents = torch.cat(chunks)
     scale = float(1 / latents.float().std())
     torch.save({"latents": latents, "scale": scale, "seed": seed, "count": count}, path)

@@ -33,10 +33,20 @@ def stage_unet(args: Namespace, device: str, log) -> None:
     train_unet(args.work, args.unet_steps, args.unet_batch, args.seed, device, log)
 
 
+def stage_refine(args: Namespace, device: str, log) -> None:
+    from .unet_training import train_unet
+
+    if args.refine_steps:
+        steps, batch, lr = args.refine_steps, args.refine_batch, args.refine_lr
+        train_unet(args.work, steps, batch, args.seed, device, log, refine=True, peak_lr=lr)
+
+
 def stage_export(args: Namespace, device: str, log) -> None:
     from .export import export_pipeline
+    from .unet_training import trained_folder
 
-    export_pipeline(args.work, _vae_folder(args), args.out, log)
+    trained = trained_folder(args.work, refined=args.refine_steps > 0)
+    export_pipeline(args.work, trained, _vae_folder(args), args.out, log)
 
 
 def run_stage(stage: str, args: Namespace, device: str, log) -> None:
@@ -44,5 +54,6 @@ def run_stage(stage: str, args: Namespace, device: str, log) -> None:
         "vae": stage_vae,
         "latents": stage_latents,
         "unet": stage_unet,
+        "refine": stage_refine,
         "export": stage_export,
     }[stage](args, device, log)

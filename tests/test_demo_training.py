@@ -18,6 +18,7 @@ from engine.model_store import ModelStore
 
 TINY = ["--vae-steps", "2", "--vae-batch", "2", "--scenes", "16"]
 TINY += ["--unet-steps", "2", "--unet-batch", "4", "--threads", "1"]
+TINY += ["--refine-steps", "2", "--refine-batch", "4"]
 
 
 def tokens(tokenizer: CLIPTokenizer, text: str) -> list[str]:
@@ -67,6 +68,24 @@ def test_a_run_exports_a_model_the_store_loads_and_generates_with(trained, tmp_p
     assert image.shape == (128, 128, 3) and np.isfinite(image).all()
 
 
+def test_the_export_takes_the_refined_weights(trained):
+    """The refining run starts from the first run's weights, changes them, and its
+    weights (not the first run's) are the ones exported."""
+    from diffusers import UNet2DConditionModel
+
+    root, out = trained
+    work = root / "work"
+
+    def weights(folder):
+        unet = UNet2DConditionModel.from_pretrained(folder / "unet", torch_dtype=torch.float32)
+        return unet.conv_out.weight.detach()
+
+    first, refined, shipped = weights(work), weights(work / "refined"), weights(out)
+    assert not torch.equal(first, refined)
+    assert torch.equal(shipped, refined.half().float())
+    assert (refined - first).abs().max() < 0.05  # two small steps from the first run's weights
+
+
 def test_the_export_fits_previews_to_its_own_vae(trained, tmp_path):
     """The exported latent-to-RGB map previews unseen scenes' latents closer to the scenes'
     colours than SD 1.x's factors do, and than their mean colour alone, even for a VAE
@@ -106,3 +125,20 @@ def test_a_stage_resumes_where_it_stopped_and_repeats_exactly(tmp_path, capsys):
     assert resumed.keys() == straight.keys()
     for name, tensor in straight.items():
         assert torch.equal(resumed[name], tensor), name
+
+
+def test_unet_batches_depend_on_their_step_alone(tmp_path):
+    """Worker processes make the same batches as the training process itself, so a run's
+    data does not depend on the machine's cores; different steps get different data."""
+    from demo_model.latent_cache import training_scenes
+    from demo_model.step_batches import step_loader
+    from demo_model.unet_training import StepBatches, load_tokenizer
+
+    batches = StepBatches(training_scenes(1, 32), load_tokenizer(tmp_path), 6, seed=3)
+    here = list(step_loader(batches, range(4, 8), workers=0))
+    there = list(step_loader(batches, range(4, 8), workers=2))
+    for mine, theirs in zip(here, there, strict=True):
+        assert mine.keys() == theirs.keys()
+        assert all(torch.equal(mine[name], theirs[name]) for name in mine)
+    assert not torch.equal(here[0]["noise"], here[1]["noise"])
+    assert here[0]["token_ids"].shape == (6, 77) and here[0]["picks"].max() < 32
