@@ -11,17 +11,22 @@ from pathlib import Path
 from typing import Any
 
 from app.cli_verify import add_verify_command
+from engine.untrusted import clean_text
 from plugins.api import Task, param_specs
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 
 
+COMMANDS = ("generate", "img2img", "inpaint", "outpaint", "models", "info", "verify")
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
+    _print_any_file_name()
     if not argv or argv[0] == "gui":
         return gui_main(argv[1:])
-    if Path(argv[0]).is_file():  # `atelier picture.png`, as the desktop entry calls it
-        return gui_main(argv)
+    if argv[0] not in COMMANDS and Path(argv[0]).is_file():  # `atelier picture.png`
+        return gui_main(argv)  # (as the desktop entry calls it; a command is never a file)
     args = _parser().parse_args(argv)
     try:
         return args.handler(args)
@@ -31,6 +36,15 @@ def main(argv: list[str] | None = None) -> int:
     except BrokenPipeError:  # e.g. `atelier verify *.png | head`: the reader left
         sys.stdout = None
         return 0
+
+
+def _print_any_file_name() -> None:
+    """File names may hold bytes that are not UTF-8: print them back as the same bytes
+    instead of failing on them."""
+    for stream in (sys.stdout, sys.stderr):
+        reconfigure = getattr(stream, "reconfigure", None)
+        if reconfigure is not None:
+            reconfigure(errors="surrogateescape")
 
 
 def gui_main(argv: list[str] | None = None) -> int:
@@ -159,7 +173,7 @@ def _fail(message: str, code: int = EXIT_FAILED) -> int:
 def _generate(args: argparse.Namespace) -> int:
     from plugins.diffusion import TXT2IMG
 
-    fixed: dict[str, Any] = {"prompt": args.prompt, "model": args.model}
+    fixed = _prompt_fields(args)
     if args.size:
         fixed["width"], fixed["height"] = args.size
     return _run_task(TXT2IMG, args, fixed)
@@ -170,7 +184,7 @@ def _edit(args: argparse.Namespace) -> int:
     from app.model.image_files import ImageReadError
     from app.model.image_import import read_image
 
-    fixed: dict[str, Any] = {"prompt": args.prompt, "model": args.model}
+    fixed = _prompt_fields(args)
     try:
         fixed["image"] = read_image(args.image)
         if args.command == "inpaint":
@@ -178,6 +192,15 @@ def _edit(args: argparse.Namespace) -> int:
     except ImageReadError as exc:
         return _fail(str(exc), EXIT_USAGE)
     return _run_task(args.task, args, fixed)
+
+
+def _prompt_fields(args: argparse.Namespace) -> dict[str, Any]:
+    """The prompt, negative prompt and model name as typed; bytes that are not UTF-8 (a
+    prompt from a file in another encoding) become U+FFFD instead of breaking the tokenizer."""
+    fields = {"prompt": clean_text(args.prompt), "model": args.model}
+    if args.negative_prompt is not None:
+        fields["negative_prompt"] = clean_text(args.negative_prompt)
+    return fields
 
 
 def _run_task(task: Task, args: argparse.Namespace, fixed: dict[str, Any]) -> int:

@@ -2,15 +2,25 @@
 
 CLIP reads 77 tokens (75 plus start and end). A longer prompt is split into 75-token
 chunks; each is encoded on its own and the results are joined along the sequence, the way
-A1111 does, so nothing is silently cut. Short prompts give exactly diffusers' embeddings.
+A1111 does. Short prompts give exactly diffusers' embeddings.
+
+A prompt is used up to MAX_CHUNKS chunks (750 tokens, far past what CLIP attends to);
+beyond that each chunk only costs time (a 10,000-word prompt took 8-17 s on a 2-core
+CPU), so the rest is dropped and the task's warning says how much was used.
 """
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from typing import Any
 
+from engine.untrusted import clean_text
+
 CHUNK_TOKENS = 75
+MAX_CHUNKS = 10
+MAX_TOKENS = CHUNK_TOKENS * MAX_CHUNKS
+MAX_PROMPT_CHARACTERS = 40 * MAX_TOKENS  # a bound on tokenizing time, far past MAX_TOKENS
 
 
 @dataclass
@@ -22,6 +32,8 @@ class PromptEmbeds:
     pooled_prompt_embeds: Any = None
     negative_pooled_prompt_embeds: Any = None
     chunks: int = 1
+    tokens: int = 0  # the longer prompt's length in tokens (before any cut)
+    cut: bool = False  # a prompt was longer than MAX_TOKENS and was cut there
 
     def as_kwargs(self) -> dict[str, Any]:
         kwargs = {
@@ -34,9 +46,16 @@ class PromptEmbeds:
         return kwargs
 
 
-def token_chunks(tokenizer: Any, text: str) -> list[list[int]]:
-    """The prompt's token ids (no start/end tokens) in chunks of 75; at least one chunk."""
-    ids = tokenizer(text, add_special_tokens=False, truncation=False).input_ids
+def prompt_tokens(tokenizer: Any, text: str) -> list[int]:
+    """The prompt's token ids (no start/end tokens), all of them; text that is not valid
+    Unicode (lone surrogates) is cleaned first, and only MAX_PROMPT_CHARACTERS are read."""
+    text = clean_text(text[:MAX_PROMPT_CHARACTERS])
+    return tokenizer(text, add_special_tokens=False, truncation=False).input_ids
+
+
+def token_chunks(ids: list[int]) -> list[list[int]]:
+    """Token ids in chunks of 75, at most MAX_CHUNKS of them; at least one chunk."""
+    ids = ids[:MAX_TOKENS]
     return [ids[i : i + CHUNK_TOKENS] for i in range(0, len(ids), CHUNK_TOKENS)] or [[]]
 
 
@@ -49,13 +68,18 @@ def framed(tokenizer: Any, chunk: list[int]) -> list[int]:
 def encode_prompts(pipe: Any, prompt: str, negative: str) -> PromptEmbeds:
     """Embeddings for prompt and negative prompt, padded to the same number of chunks."""
     tokenizer = pipe.tokenizer
-    positive, negative_chunks = token_chunks(tokenizer, prompt), token_chunks(tokenizer, negative)
+    ids = prompt_tokens(tokenizer, prompt), prompt_tokens(tokenizer, negative)
+    positive, negative_chunks = token_chunks(ids[0]), token_chunks(ids[1])
     count = max(len(positive), len(negative_chunks))
     positive += [[]] * (count - len(positive))
     negative_chunks += [[]] * (count - len(negative_chunks))
     if getattr(pipe, "text_encoder_2", None) is not None:
-        return _encode_xl(pipe, positive, negative_chunks, zero_negative=not negative.strip())
-    return PromptEmbeds(_encode_sd(pipe, positive), _encode_sd(pipe, negative_chunks), chunks=count)
+        embeds = _encode_xl(pipe, positive, negative_chunks, zero_negative=not negative.strip())
+    else:
+        embeds = PromptEmbeds(_encode_sd(pipe, positive), _encode_sd(pipe, negative_chunks))
+    tokens = max(len(i) for i in ids)
+    cut = tokens > MAX_TOKENS or max(len(prompt), len(negative)) > MAX_PROMPT_CHARACTERS
+    return dataclasses.replace(embeds, chunks=count, tokens=tokens, cut=cut)
 
 
 def _ids(tokenizer: Any, chunk: list[int], device: Any) -> Any:
@@ -104,4 +128,4 @@ def _encode_xl(
         negative_embeds, negative_pooled = torch.zeros_like(embeds), torch.zeros_like(pooled)
     else:
         negative_embeds, negative_pooled = _encode_xl_side(pipe, negative)
-    return PromptEmbeds(embeds, negative_embeds, pooled, negative_pooled, chunks=len(positive))
+    return PromptEmbeds(embeds, negative_embeds, pooled, negative_pooled)

@@ -17,7 +17,7 @@ from engine.latent_preview import LatentPreviewer
 from engine.model_store import ModelEntry
 from plugins.api import Task, param_specs
 from plugins.diffusion.params import SamplingParams
-from plugins.diffusion.prompt_embeds import PromptEmbeds
+from plugins.diffusion.prompt_embeds import MAX_TOKENS, PromptEmbeds
 from plugins.diffusion.schedulers import make_scheduler
 
 
@@ -76,6 +76,12 @@ def denoising_steps(steps: int, strength: float) -> int:
 
 
 def prompt_warnings(embeds: PromptEmbeds) -> tuple[str, ...]:
+    """What a designer should know about how the prompt was read."""
+    if embeds.cut:
+        return (
+            f"The prompt is too long ({embeds.tokens} tokens or more); only its first "
+            f"{MAX_TOKENS} tokens were used. Shorten it to keep control over what is used.",
+        )
     if embeds.chunks > 1:
         return (f"The prompt is long; it was encoded in {embeds.chunks} chunks of 75 tokens.",)
     return ()
