@@ -90,6 +90,17 @@ def test_set_values_from_a_dict_of_strings_skips_what_does_not_fit(form):
     assert form.params() == SampleParams(count=5, strength=0.25, sharp=True)
 
 
+def test_set_values_keeps_the_current_value_for_numbers_out_of_range(form):
+    """Another tool's file may say 'Steps: 99999999999999999999' or a NaN CFG; a spin box
+    overflowed on the first and showed the second."""
+    before = form.params()
+    applied = form.set_values(
+        {"count": 10**30, "strength": float("nan"), "seed": 2**70, "sharp": True}
+    )
+    assert applied == ["sharp"]
+    assert form.params() == SampleParams(**{**before.__dict__, "sharp": True})
+
+
 def test_changed_is_emitted_on_edits(form, qtbot):
     with qtbot.waitSignal(form.changed, timeout=1000):
         form.widgets["count"].setValue(5)

@@ -134,7 +134,7 @@ class ParamForm(QWidget):
             if name in self.widgets and raw is not None:
                 try:
                     self._set(name, raw)
-                except (TypeError, ValueError):
+                except (TypeError, ValueError, OverflowError):
                     continue  # a foreign value that does not fit; keep the current one
                 applied.append(name)
         if applied:
@@ -161,13 +161,23 @@ class ParamForm(QWidget):
                 case QCheckBox():
                     widget.setChecked(_to_bool(raw))
                 case SeedField():
-                    widget.setValue(int(raw))
+                    widget.setValue(self._number(name, int(raw)))
                 case QSpinBox() | QDoubleSpinBox() | UnitSlider():
-                    widget.setValue(kind(raw))
+                    widget.setValue(self._number(name, kind(raw)))
                 case QPlainTextEdit():
                     widget.setPlainText(str(raw))
                 case QLineEdit():
                     widget.setText(str(raw))
+
+    def _number(self, name: str, value: float) -> float:
+        """`value` when it lies in the field's range; ValueError for anything else (NaN,
+        infinities, numbers from another tool's file that no widget can hold)."""
+        spec = self.specs[name][1]
+        low = spec.minimum if spec.minimum is not None else -INT_LIMIT
+        high = spec.maximum if spec.maximum is not None else INT_LIMIT
+        if not low <= value <= high:  # False for NaN too
+            raise ValueError(f"{value!r} is outside the range of {name}")
+        return value
 
 
 class UnitSlider(QWidget):
