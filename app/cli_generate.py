@@ -9,7 +9,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from engine.home import atelier_home
+from engine.home import atelier_home, write_failure
 from engine.protocol import Event, ImageData, JobFailed, JobFinished, JobProgress
 
 if TYPE_CHECKING:
@@ -69,23 +69,39 @@ def run_generate(
 
 
 def _save_all(images: tuple, paths: list[Path], fail: Callable[[str, int], int]) -> int:
-    """Write each image; one that cannot be written goes to the rescue folder instead."""
+    """Write each image; one that cannot be written goes to the rescue folder instead. When
+    that fails too (the disk is full), stop with one message naming both failures: the
+    images already written stay."""
     from app.model.image_files import ImageWriteError, save_generated_png
 
     code = 0
-    for image, path in zip(images, paths, strict=True):
+    for number, (image, path) in enumerate(zip(images, paths, strict=True), 1):
         assert isinstance(image, ImageData)
         try:
             written = save_generated_png(path, image)
         except ImageWriteError as exc:
-            written = save_generated_png(rescue_path(path), image)
+            try:
+                written = save_generated_png(rescue_path(path), image)
+            except (ImageWriteError, OSError) as rescue_exc:
+                return fail(_not_saved(exc, rescue_exc, number, len(paths)), 1)
             code = fail(f"{exc}; saved it to {written} instead", 1)
         print(f"{written}  seed {image.meta['recipe']['params']['seed']}")
     return code
 
 
+def _not_saved(exc: Exception, rescue_exc: Exception, number: int, count: int) -> str:
+    reason = write_failure(rescue_exc) if isinstance(rescue_exc, OSError) else str(rescue_exc)
+    lost = f"images {number} to {count} were" if count > number else "the image was"
+    kept = f"; the first {number - 1} are saved" if number > 1 else ""
+    return (
+        f"{exc}, and the rescue copy failed too ({reason}): {lost} not saved{kept}; "
+        "free some disk space and run the command again"
+    )
+
+
 def rescue_path(path: Path) -> Path:
-    """Where an image goes when its own path fails (disk full, folder removed mid-job)."""
+    """Where an image goes when its own path fails (disk full, folder removed mid-job);
+    OSError when that folder cannot be made."""
     folder = atelier_home() / "rescued"
     folder.mkdir(parents=True, exist_ok=True)
     return folder / f"{time.strftime('%Y%m%d-%H%M%S')}-{path.name}"

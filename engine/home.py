@@ -1,14 +1,26 @@
-"""Where Atelier keeps its files: the home folder, model folders, settings and resources."""
+"""Where Atelier keeps its files: the home folder, model folders, settings and resources,
+and how every file is written (atomically, see `write_atomic`)."""
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import json
+import logging
 import os
-import tempfile
+import secrets
+import stat
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from platformdirs import user_data_dir
+
+from engine.untrusted import UntrustedInputError, display_path, read_json_file
+
+log = logging.getLogger(__name__)
 
 MODEL_KINDS = (
     "checkpoints",
@@ -22,6 +34,15 @@ MODEL_KINDS = (
     "safety",
 )
 RESOURCES = Path(__file__).resolve().parent.parent / "resources"
+MAX_SETTINGS_BYTES = 1024 * 1024  # a settings file is a few hundred bytes
+
+TEMP_SUFFIX = ".atelier-tmp"
+STALE_TEMP_S = 60  # a temp untouched this long whose writer is gone is left from a crash
+ABANDONED_TEMP_S = 24 * 3600  # untouched for a day: abandoned, even if its pid runs again
+
+
+class SettingsError(ValueError):
+    """settings.json cannot be written; the message says which file, why and what to do."""
 
 
 def atelier_home() -> Path:
@@ -42,37 +63,93 @@ def ensure_model_dirs(home: Path | None = None) -> Path:
     return (home or atelier_home()) / "models"
 
 
+# ---- settings --------------------------------------------------------------------------------
+
+
 def settings_path(home: Path | None = None) -> Path:
     return (home or atelier_home()) / "settings.json"
 
 
-def load_settings(home: Path | None = None) -> dict[str, Any]:
-    """The user's settings; a missing or unreadable file gives defaults (and is left alone)."""
+@dataclass(frozen=True)
+class Settings:
+    """settings.json as read: the usable values, and what was ignored (one sentence)."""
+
+    values: dict[str, Any] = field(default_factory=dict)
+    problem: str = ""
+
+
+# The shape of each known setting; a value of another shape is ignored (its default is used).
+_SECTIONS = ("device", "safety")  # objects, checked field by field by their readers
+
+
+def read_settings(home: Path | None = None) -> Settings:
+    """The user's settings. A missing file gives defaults; a damaged one (not a file, too
+    large, not JSON, a wrong shape) gives defaults for the damaged parts and a `problem`
+    naming the file. The file itself is left alone."""
+    path = settings_path(home)
     try:
-        data = json.loads(settings_path(home).read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return {}
-    return data if isinstance(data, dict) else {}
+        data = read_json_file(path, f"settings file {display_path(path)}", MAX_SETTINGS_BYTES)
+    except FileNotFoundError:
+        return Settings()
+    except (OSError, UntrustedInputError) as exc:
+        reason = _reason(exc).replace(f"{path} ", "it ", 1)
+        return Settings(problem=_unreadable_settings(path, reason))
+    if not isinstance(data, dict):
+        return Settings(problem=_unreadable_settings(path, "it is not a JSON object"))
+    values, ignored = _usable_settings(data)
+    if not ignored:
+        return Settings(values)
+    return Settings(
+        values,
+        f"Atelier ignored {', '.join(ignored)} in its settings file {display_path(path)} "
+        "(not a usable value) and uses the defaults until the file is fixed.",
+    )
+
+
+def _usable_settings(data: dict[str, Any]) -> tuple[dict[str, Any], list[str]]:
+    """The settings of a usable shape, and the names of those ignored."""
+    values, ignored = dict(data), []
+    for name in _SECTIONS:
+        if name in values and not isinstance(values[name], dict):
+            ignored.append(name)
+            del values[name]
+    if "extra_model_folders" in values:
+        folders = values["extra_model_folders"]
+        usable = (
+            [f for f in folders if isinstance(f, str) and f] if isinstance(folders, list) else []
+        )
+        if not isinstance(folders, list) or len(usable) != len(folders):
+            ignored.append("extra_model_folders" if not usable else "some extra_model_folders")
+        values["extra_model_folders"] = usable
+    return values, ignored
+
+
+def _unreadable_settings(path: Path, reason: str) -> str:
+    return (
+        f"Atelier could not read its settings file {display_path(path)} ({reason}) and uses "
+        "the default settings; fix or remove that file."
+    )
+
+
+def load_settings(home: Path | None = None) -> dict[str, Any]:
+    """The user's usable settings (see `read_settings`); problems are logged."""
+    settings = read_settings(home)
+    if settings.problem:
+        log.warning(settings.problem)
+    return settings.values
 
 
 def save_settings(settings: dict[str, Any], home: Path | None = None) -> None:
-    """Write settings atomically, so a crash mid-write keeps the previous file."""
-    write_atomic(settings_path(home), json.dumps(settings, indent=2).encode("utf-8"))
-
-
-def write_atomic(path: Path, data: bytes) -> None:
-    """Write to a temporary file beside `path`, then rename over it."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    """Write settings atomically, so a crash mid-write keeps the previous file. Raises
+    SettingsError (a ValueError) when the file cannot be written."""
+    path = settings_path(home)
     try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+        write_atomic(path, json.dumps(settings, indent=2).encode("utf-8"))
+    except OSError as exc:
+        reason = write_failure(exc)
+        if path.is_dir():
+            reason = "it is a folder; move or rename that folder so Atelier can save there"
+        raise SettingsError(f"cannot save the settings to {display_path(path)}: {reason}") from None
 
 
 def extra_model_folders(home: Path | None = None) -> list[Path]:
@@ -81,6 +158,8 @@ def extra_model_folders(home: Path | None = None) -> list[Path]:
 
 
 def add_model_folder(folder: Path, home: Path | None = None) -> None:
+    """Remember `folder` in settings.json; ValueError (SettingsError when settings.json
+    cannot be written) with a sentence to show."""
     folder = folder.expanduser().resolve()
     if not folder.is_dir():
         raise ValueError(f"{folder} is not a folder")
@@ -89,3 +168,149 @@ def add_model_folder(folder: Path, home: Path | None = None) -> None:
     if str(folder) not in folders:
         folders.append(str(folder))
     save_settings(settings, home)
+
+
+# ---- writing files ---------------------------------------------------------------------------
+
+
+def write_atomic(path: Path, data: bytes, mode: int | None = None) -> None:
+    """Write to a temporary file beside `path`, then rename it over `path`: a crash or a
+    full disk leaves the previous file whole. The file gets `mode` if given (0o600 for
+    secrets), else the mode of the file it replaces, else what the umask gives a new file.
+    A read-only existing file is not replaced (PermissionError). Temps that crashed writes
+    of the same file left behind are removed first."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    remove_stale_temps(path.parent, path.name)
+    keep_mode = _existing_mode(path) if mode is None else mode
+    fd, tmp = _create_temp(path, 0o666 if mode is None else mode)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            if keep_mode is not None:
+                os.fchmod(f.fileno(), keep_mode)
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+
+
+def _existing_mode(path: Path) -> int | None:
+    """The permission bits of the file `path` replaces (None: a new file); PermissionError
+    when that file is read-only, since replacing it would override the user's choice."""
+    try:
+        info = path.stat()
+    except (FileNotFoundError, NotADirectoryError):
+        return None
+    if stat.S_ISREG(info.st_mode) and not os.access(path, os.W_OK):
+        raise PermissionError(errno.EACCES, "the file is read-only", str(path))
+    return stat.S_IMODE(info.st_mode) if stat.S_ISREG(info.st_mode) else None
+
+
+def _create_temp(path: Path, mode: int) -> tuple[int, Path]:
+    """A new, empty temp file beside `path`, named `.{name}.{pid}-{random}.atelier-tmp` so
+    that a later start can tell it is ours and whether its writer still runs. `mode` is
+    masked by the umask, as for any new file."""
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0)
+    for _ in range(100):
+        tmp = (
+            path.parent
+            / f"{_temp_prefix(path.name)}{os.getpid()}-{secrets.token_hex(4)}{TEMP_SUFFIX}"
+        )
+        try:
+            return os.open(tmp, flags, mode), tmp
+        except FileExistsError:
+            continue
+    raise FileExistsError(errno.EEXIST, "no unused temporary file name", str(path.parent))
+
+
+def _temp_prefix(name: str) -> str:
+    return f".{name[:150]}."  # a long name must leave room for the rest (255 bytes at most)
+
+
+def remove_stale_temps(folder: Path, name: str | None = None) -> list[Path]:
+    """Remove the temps crashed writes left in `folder` (of the file `name`, or of any
+    file): only regular files of ours (our name pattern, our user) whose writing process
+    no longer runs and that nobody touched for a minute, or for a day whatever the pid
+    says. Returns what was removed; a folder that cannot be read is skipped."""
+    prefix = _temp_prefix(name) if name is not None else "."
+    removed = []
+    try:
+        entries = list(os.scandir(folder))
+    except OSError:
+        return []
+    for entry in entries:
+        if entry.name.startswith(prefix) and entry.name.endswith(TEMP_SUFFIX):
+            with contextlib.suppress(OSError):
+                if _is_stale_temp(entry):
+                    os.unlink(entry.path)
+                    removed.append(Path(entry.path))
+    return removed
+
+
+def _is_stale_temp(entry: os.DirEntry) -> bool:
+    info = entry.stat(follow_symlinks=False)
+    if not stat.S_ISREG(info.st_mode) or info.st_uid != getattr(os, "getuid", lambda: 0)():
+        return False
+    idle = time.time() - info.st_mtime
+    pid = _temp_pid(entry.name)
+    if pid is None:
+        return False
+    return idle > ABANDONED_TEMP_S or (idle > STALE_TEMP_S and not _pid_runs(pid))
+
+
+def _temp_pid(name: str) -> int | None:
+    """The writer's pid in a temp's name (`….{pid}-{random}.atelier-tmp`), None if not ours."""
+    middle = name.removesuffix(TEMP_SUFFIX).rsplit(".", 1)[-1]
+    pid, _, token = middle.partition("-")
+    if not (pid.isdigit() and len(token) == 8 and all(c in "0123456789abcdef" for c in token)):
+        return None
+    return int(pid)
+
+
+def _pid_runs(pid: int) -> bool:
+    """Whether process `pid` runs (our own pid counts as running: one of our threads may be
+    writing). Where this cannot be asked without side effects, assume it does."""
+    if pid == os.getpid() or os.name != "posix":
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:
+        return True  # it runs, as another user
+    return True
+
+
+def remove_stale_temps_under(home: Path, skip: Iterable[str] = ("models",)) -> list[Path]:
+    """Stale temps (see `remove_stale_temps`) anywhere in the home folder except its
+    `skip` subfolders (models are never written by Atelier's file saving). Called at start."""
+    removed = []
+    for folder, subfolders, _files in os.walk(home):
+        if Path(folder) == home:
+            subfolders[:] = [name for name in subfolders if name not in set(skip)]
+        removed += remove_stale_temps(Path(folder))
+    return removed
+
+
+def write_failure(exc: OSError) -> str:
+    """Why a file could not be written, and what to do, for a message."""
+    reason = exc.strerror or str(exc) or type(exc).__name__
+    advice = {
+        errno.ENOSPC: "the disk is full: free some space or save to another disk",
+        errno.EDQUOT: "your disk quota is used up: free some space or save to another disk",
+        errno.EACCES: "Atelier may not write there: save to another folder or file name",
+        errno.EPERM: "Atelier may not write there: save to another folder or file name",
+        errno.EROFS: "the disk is read-only: save to another disk",
+        errno.EISDIR: "a folder has that name: choose another name",
+        errno.ENOTDIR: "part of the path is a file, not a folder: choose another folder",
+        errno.ENOENT: "the folder does not exist: choose another folder",
+        errno.ENAMETOOLONG: "the name is too long: choose a shorter one",
+    }.get(exc.errno or 0)
+    return f"{reason} ({advice})" if advice else reason
+
+
+def _reason(exc: BaseException) -> str:
+    return (exc.strerror if isinstance(exc, OSError) else None) or str(exc)

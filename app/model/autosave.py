@@ -12,11 +12,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from app.model.document import Document
-from app.model.project_file import SUFFIX, ProjectFileError, load_project, read_manifest
+from app.model.project_file import SUFFIX, ProjectFileError, load_project, read_project_manifest
 from app.model.project_file import save_project as _save
-from engine.home import atelier_home
+from engine.home import atelier_home, write_failure
+from engine.untrusted import display_path
 
 RECOVERY = "recovery"
+DAMAGED = "damaged"
 
 
 @dataclass(frozen=True)
@@ -30,6 +32,31 @@ class RecoveryFile:
 
     def load(self) -> Document:
         return load_project(self.path)
+
+    def discard(self) -> None:
+        """Delete this recovery file (the user chose to drop the work)."""
+        self.path.unlink(missing_ok=True)
+
+
+@dataclass(frozen=True)
+class SetAside:
+    """A recovery file that could not be read, moved out of the way (never deleted)."""
+
+    path: Path  # where it was
+    moved_to: Path | None  # where it is now; None when it could not be moved
+    reason: str  # why it could not be read
+
+    def sentence(self) -> str:
+        """What happened, for the window's message bar."""
+        if self.moved_to is None:
+            return (
+                f"The recovery file {display_path(self.path)} is damaged ({self.reason}) "
+                "and could not be moved aside; move or delete it yourself."
+            )
+        return (
+            f"The recovery file {self.path.name} could not be opened ({self.reason}); "
+            f"it was moved to {display_path(self.moved_to)}."
+        )
 
 
 def recovery_dir(home: Path | None = None) -> Path:
@@ -52,18 +79,62 @@ def write_recovery(
 
 def find_recovery_files(home: Path | None = None) -> list[RecoveryFile]:
     """Recovery files left by a crash, newest first; unreadable ones are left out (and on
-    disk: a damaged recovery file is never deleted behind the user's back)."""
-    found = []
+    disk: see `set_aside_damaged` for moving them out of the way)."""
+    return _scan(home)[0]
+
+
+def set_aside_damaged(home: Path | None = None) -> list[SetAside]:
+    """Move the recovery files that cannot be read to <recovery>/damaged/, so that they
+    stop being offered (and stop failing) on every start, yet nothing is lost."""
+    return [set_aside(path, reason, home) for path, reason in _scan(home)[1]]
+
+
+def set_aside(path: Path, reason: str, home: Path | None = None) -> SetAside:
+    """Move one unreadable recovery file to <recovery>/damaged/ (under a free name)."""
+    folder = recovery_dir(home) / DAMAGED
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        target = _free_name(folder / path.name)
+        path.rename(target)
+    except OSError as exc:
+        return SetAside(path, None, f"{reason}; moving it failed: {write_failure(exc)}")
+    return SetAside(path, target, reason)
+
+
+def _free_name(path: Path) -> Path:
+    """`path`, or `name-2.atelier`, `name-3.atelier`, ... when it is taken."""
+    candidate, number = path, 1
+    while candidate.exists() or candidate.is_symlink():
+        number += 1
+        candidate = path.with_name(f"{path.stem}-{number}{path.suffix}")
+    return candidate
+
+
+def _scan(home: Path | None) -> tuple[list[RecoveryFile], list[tuple[Path, str]]]:
+    """The readable recovery files (newest first) and the unreadable ones with why."""
+    found, damaged = [], []
     folder = recovery_dir(home)
-    for path in folder.glob(f"*{SUFFIX}") if folder.is_dir() else []:
+    try:
+        paths = sorted(folder.glob(f"*{SUFFIX}")) if folder.is_dir() else []
+    except OSError:
+        paths = []
+    for path in paths:
         try:
-            manifest = read_manifest(path)
-            doc_id = str(manifest["document"]["id"])
-            source = (manifest.get("extra") or {}).get("recovery_of")
-            found.append(RecoveryFile(path, doc_id, path.stat().st_mtime, source))
-        except (ProjectFileError, OSError, KeyError, TypeError):
+            manifest = read_project_manifest(path)
+            saved_at = path.stat().st_mtime
+        except (ProjectFileError, OSError) as exc:
+            damaged.append((path, _reason(exc, path)))
             continue
-    return sorted(found, key=lambda f: f.saved_at, reverse=True)
+        source = manifest.extra.recovery_of
+        found.append(RecoveryFile(path, manifest.document.id, saved_at, source))
+    return sorted(found, key=lambda f: f.saved_at, reverse=True), damaged
+
+
+def _reason(exc: Exception, path: Path) -> str:
+    """The error without the "cannot open <path>:" prefix the project reader adds."""
+    if isinstance(exc, OSError):
+        return exc.strerror or str(exc)
+    return str(exc).removeprefix(f"cannot open {display_path(path)}: ")
 
 
 def discard_recovery(document_id: str, home: Path | None = None) -> None:

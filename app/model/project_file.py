@@ -10,23 +10,46 @@ Saving then loading gives back exactly the same pixels, masks and properties.
 
 from __future__ import annotations
 
+import contextlib
 import io
 import json
+import lzma
 import os
+import struct
 import warnings
 import zipfile
+import zlib
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any, Literal
 
 import numpy as np
 from PIL import Image
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StrictBool,
+    StrictInt,
+    StrictStr,
+    StringConstraints,
+)
 
 from app.model.document import Document
 from app.model.generation_info import atelier_version
 from app.model.layers import BlendMode, GroupLayer, Layer, MaskLayer, RasterLayer
 from app.model.selection import Selection
 from app.model.tiles import TiledRaster
-from engine.home import write_atomic
+from engine.home import write_atomic, write_failure
+from engine.untrusted import (
+    MAX_JSON_BYTES,
+    MiB,
+    UntrustedInputError,
+    display_path,
+    parse_json,
+    regular_file_size,
+    validate,
+)
 
 FORMAT = "atelier-project"
 VERSION = 1
@@ -47,12 +70,14 @@ def save_project(
     """Write `doc` to `path` atomically; `extra` is kept in the manifest (e.g. where a
     recovery file came from). Raises ProjectFileError, leaving any previous file intact."""
     path = Path(path)
-    data = project_bytes(doc, extra)
+    try:
+        data = project_bytes(doc, extra)
+    except (TypeError, ValueError) as exc:  # a recipe value JSON cannot hold
+        raise ProjectFileError(f"cannot save {display_path(path)}: {exc}") from None
     try:
         write_atomic(path, data)
     except OSError as exc:
-        reason = exc.strerror or str(exc) or type(exc).__name__
-        raise ProjectFileError(f"cannot save {path}: {reason}") from exc
+        raise ProjectFileError(f"cannot save {display_path(path)}: {write_failure(exc)}") from exc
     return path
 
 
@@ -147,59 +172,223 @@ def _json_value(value: Any) -> Any:
 
 
 # ---- loading ---------------------------------------------------------------------------------
+#
+# A project may come from anywhere, so it is read defensively: the zip must be a regular
+# file with few entries, each read with a bound (checked against the entry's declared size
+# and again while inflating), and the manifest is validated into typed values before
+# anything is built from it. Every problem becomes one ProjectFileError naming the file.
+
+MAX_CANVAS_SIDE = 16384  # the largest canvas File > New makes (app.ui.size_dialogs.MAX_SIDE)
+MAX_ENTRIES = 10_000
+MAX_LAYERS = 4_000  # layers, groups and masks together
+MAX_GROUP_DEPTH = 32
+MAX_MANIFEST_BYTES = MAX_JSON_BYTES
+_READABLE = (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED, zipfile.ZIP_BZIP2, zipfile.ZIP_LZMA)
+_STREAM_ERRORS = (zipfile.BadZipFile, zlib.error, lzma.LZMAError, EOFError, OSError)
+
+Id = Annotated[str, StringConstraints(strict=True, pattern=r"^[A-Za-z0-9_-][A-Za-z0-9._-]{0,127}$")]
+Side = Annotated[int, Field(strict=True, ge=1, le=MAX_CANVAS_SIDE)]
+Offset = Annotated[int, Field(strict=True, ge=0, lt=MAX_CANVAS_SIDE)]
+
+
+class _Entry(BaseModel):
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+
+class PixelsEntry(_Entry):
+    """Where a layer's PNG is and which part of the canvas it covers."""
+
+    file: StrictStr
+    x: Offset
+    y: Offset
+    width: Side
+    height: Side
+
+
+class _LayerEntry(_Entry):
+    id: Id
+    name: StrictStr
+    visible: StrictBool
+    opacity: Annotated[float, Field(strict=True, ge=0, le=1, allow_inf_nan=False)]
+    blend: BlendMode
+
+
+class MaskEntry(_LayerEntry):
+    type: Literal["mask"]
+    fill: Annotated[int, Field(strict=True, ge=0, le=255)]
+    pixels: PixelsEntry | None
+
+
+class RasterEntry(_LayerEntry):
+    type: Literal["raster"]
+    recipe: dict[str, Any] | None = None
+    pixels: PixelsEntry | None
+    mask: MaskEntry | None = None
+
+
+class GroupEntry(_LayerEntry):
+    type: Literal["group"]
+    children: list[LayerEntry]
+    mask: MaskEntry | None = None
+
+
+LayerEntry = Annotated[MaskEntry | RasterEntry | GroupEntry, Field(discriminator="type")]
+
+
+class DocumentEntry(_Entry):
+    id: Id
+    width: Side
+    height: Side
+
+
+class ProjectExtra(_Entry):
+    """What other parts of Atelier keep in a project (unknown keys are ignored)."""
+
+    recovery_of: StrictStr | None = None
+
+
+class Manifest(_Entry):
+    """manifest.json, checked: what `load_project` builds a document from."""
+
+    format: Literal["atelier-project"]
+    version: StrictInt
+    document: DocumentEntry
+    layers: list[LayerEntry]
+    selection: StrictStr | None = None
+    extra: ProjectExtra = ProjectExtra()
+
+
+GroupEntry.model_rebuild()
 
 
 def load_project(path: str | os.PathLike[str]) -> Document:
     """Open a project file; ProjectFileError when it is missing, damaged or not a project."""
     path = Path(path)
-    try:
-        with zipfile.ZipFile(path) as archive:
-            manifest = _manifest(archive, path)
+    with _open_archive(path) as archive:
+        manifest = _manifest(archive, path)[1]
+        try:
             return _document(manifest, _Assets(archive, path))
-    except ProjectFileError:
-        raise
-    except (zipfile.BadZipFile, EOFError):
-        raise ProjectFileError(
-            f"cannot open {path}: the file is damaged or not a project"
-        ) from None
-    except FileNotFoundError:
-        raise ProjectFileError(f"cannot open {path}: no such file") from None
-    except IsADirectoryError:
-        raise ProjectFileError(f"cannot open {path}: it is a folder") from None
-    except OSError as exc:
-        raise ProjectFileError(f"cannot open {path}: {exc.strerror or exc}") from None
-    except (KeyError, TypeError, ValueError, AttributeError) as exc:
-        raise ProjectFileError(f"cannot open {path}: the project is damaged ({exc})") from None
+        except ValueError as exc:  # the document model refused what the manifest describes
+            raise _damaged(path, str(exc)) from None
 
 
 def read_manifest(path: str | os.PathLike[str]) -> dict[str, Any]:
-    """Just the manifest (fast: no pixels are decoded)."""
+    """Just the manifest, checked (fast: no pixels are decoded)."""
     path = Path(path)
+    with _open_archive(path) as archive:
+        return _manifest(archive, path)[0]
+
+
+def read_project_manifest(path: str | os.PathLike[str]) -> Manifest:
+    """The checked manifest as typed values (fast: no pixels are decoded)."""
+    path = Path(path)
+    with _open_archive(path) as archive:
+        return _manifest(archive, path)[1]
+
+
+@contextlib.contextmanager
+def _open_archive(path: Path) -> Iterator[zipfile.ZipFile]:
+    """The project's zip, with at most MAX_ENTRIES entries; errors as ProjectFileError."""
     try:
-        with zipfile.ZipFile(path) as archive:
-            return _manifest(archive, path)
+        regular_file_size(path)
+        with open(path, "rb", opener=_nonblocking) as file, zipfile.ZipFile(file) as archive:
+            if len(archive.infolist()) > MAX_ENTRIES:
+                raise _damaged(path, f"it holds more than {MAX_ENTRIES} files")
+            yield archive
     except ProjectFileError:
         raise
-    except (zipfile.BadZipFile, EOFError, OSError) as exc:
-        raise ProjectFileError(f"cannot open {path}: not a readable project ({exc})") from None
+    except UntrustedInputError as exc:
+        raise ProjectFileError(f"cannot open {_shown(path)}: {_without(exc, path)}") from None
+    except FileNotFoundError:
+        raise ProjectFileError(f"cannot open {_shown(path)}: no such file") from None
+    except OSError as exc:
+        raise ProjectFileError(f"cannot open {_shown(path)}: {exc.strerror or exc}") from None
+    except (zipfile.BadZipFile, EOFError, ValueError, struct.error, NotImplementedError):
+        raise _damaged(path, "the file is damaged or not a project") from None
 
 
-def _manifest(archive: zipfile.ZipFile, path: Path) -> dict[str, Any]:
-    if MANIFEST not in archive.namelist():
-        raise ProjectFileError(f"cannot open {path}: it is not an Atelier project")
+def _nonblocking(path: str, flags: int) -> int:
+    """Open without blocking on a FIFO swapped in after the check."""
+    return os.open(path, flags | getattr(os, "O_NONBLOCK", 0))
+
+
+def _shown(path: Path) -> str:
+    return display_path(path)
+
+
+def _without(exc: Exception, path: Path) -> str:
+    """An untrusted-input message with the leading path replaced by "it"."""
+    return str(exc).replace(f"{path} ", "it ", 1)
+
+
+def _damaged(path: Path, reason: str) -> ProjectFileError:
+    return ProjectFileError(f"cannot open {_shown(path)}: {reason}")
+
+
+def _read_entry(archive: zipfile.ZipFile, path: Path, name: str, limit: int) -> bytes:
+    """One entry's bytes, at most `limit` (checked against the declared size and while
+    inflating, so a small file that inflates to gigabytes is refused early)."""
     try:
-        manifest = json.loads(archive.read(MANIFEST).decode("utf-8"))
-    except (UnicodeDecodeError, ValueError):
-        raise ProjectFileError(f"cannot open {path}: its manifest is damaged") from None
-    if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
-        raise ProjectFileError(f"cannot open {path}: it is not an Atelier project")
-    version = manifest.get("version")
+        info = archive.getinfo(name)
+    except KeyError:
+        raise _damaged(path, f"{name} is missing") from None
+    if info.flag_bits & 0x1:
+        raise _damaged(path, f"{name} is encrypted, which Atelier projects never are")
+    if info.compress_type not in _READABLE:
+        raise _damaged(path, f"{name} is compressed in a way Atelier cannot read")
+    if info.file_size > limit:
+        raise _damaged(path, f"{name} is too large ({info.file_size} bytes)")
+    chunks, left = [], limit + 1
+    try:
+        with archive.open(info) as stream:
+            while left > 0 and (chunk := stream.read(min(left, 1 << 20))):
+                chunks.append(chunk)
+                left -= len(chunk)
+    except (*_STREAM_ERRORS, NotImplementedError, RuntimeError) as exc:
+        raise _damaged(path, f"{name} is damaged ({exc})") from None
+    if left <= 0:
+        raise _damaged(path, f"{name} is larger than it says")
+    return b"".join(chunks)
+
+
+def _manifest(archive: zipfile.ZipFile, path: Path) -> tuple[dict[str, Any], Manifest]:
+    """The manifest as plain JSON and as checked, typed values."""
+    if MANIFEST not in archive.namelist():
+        raise _damaged(path, "it is not an Atelier project")
+    text = _read_entry(archive, path, MANIFEST, MAX_MANIFEST_BYTES)
+    try:
+        data = parse_json(text, "its manifest")
+    except UntrustedInputError as exc:
+        raise _damaged(path, str(exc)) from None
+    if not isinstance(data, dict) or data.get("format") != FORMAT:
+        raise _damaged(path, "it is not an Atelier project")
+    version = data.get("version")
     if not isinstance(version, int) or version > VERSION:
-        raise ProjectFileError(
-            f"cannot open {path}: it was saved by a newer Atelier "
-            f"({manifest.get('app_version', 'unknown version')}); please update"
+        raise _damaged(
+            path,
+            f"it was saved by a newer Atelier ({data.get('app_version', 'unknown version')}); "
+            "please update",
         )
-    return manifest
+    try:
+        manifest = validate(data, Manifest, "its manifest is damaged at")
+    except UntrustedInputError as exc:
+        raise _damaged(path, str(exc)) from None
+    _check_tree(manifest, path)
+    return data, manifest
+
+
+def _check_tree(manifest: Manifest, path: Path) -> None:
+    """Groups nested at most MAX_GROUP_DEPTH deep, at most MAX_LAYERS layers."""
+    count, stack = 0, [(entry, 1) for entry in manifest.layers]
+    while stack:
+        entry, depth = stack.pop()
+        count += 1 + (getattr(entry, "mask", None) is not None)
+        if depth > MAX_GROUP_DEPTH:
+            raise _damaged(path, f"its layer groups are nested more than {MAX_GROUP_DEPTH} deep")
+        if count > MAX_LAYERS:
+            raise _damaged(path, f"it has more than {MAX_LAYERS} layers")
+        if isinstance(entry, GroupEntry):
+            stack.extend((child, depth + 1) for child in entry.children)
 
 
 class _Assets:
@@ -209,79 +398,67 @@ class _Assets:
         self.archive, self.path = archive, path
 
     def raster(
-        self, entry: dict | None, size: tuple[int, int], channels: int, fill: int
+        self, entry: PixelsEntry | None, size: tuple[int, int], channels: int, fill: int
     ) -> TiledRaster:
         raster = TiledRaster(size[0], size[1], channels, fill)
         if entry is not None:
-            pixels = self._decode(entry, "RGBA" if channels == 4 else "L")
-            x, y = int(entry["x"]), int(entry["y"])
-            if x < 0 or y < 0 or x + pixels.shape[1] > size[0] or y + pixels.shape[0] > size[1]:
-                raise ProjectFileError(
-                    f"cannot open {self.path}: {entry['file']} is off the canvas"
-                )
-            raster.write(x, y, pixels)
+            if entry.x + entry.width > size[0] or entry.y + entry.height > size[1]:
+                raise _damaged(self.path, f"{entry.file} is off the canvas")
+            pixels = self._decode(entry.file, (entry.width, entry.height), channels)
+            raster.write(entry.x, entry.y, pixels)
             raster.clear_dirty()
         return raster
 
     def mask(self, name: str, size: tuple[int, int]) -> np.ndarray:
-        pixels = self._decode({"file": name, "width": size[0], "height": size[1]}, "L")
-        if pixels.shape[:2] != (size[1], size[0]):
-            raise ProjectFileError(f"cannot open {self.path}: {name} does not fit the canvas")
-        return pixels[..., 0]
+        return self._decode(name, size, 1)[..., 0]
 
-    def _decode(self, entry: dict, mode: str) -> np.ndarray:
-        name = str(entry["file"])
+    def _decode(self, name: str, size: tuple[int, int], channels: int) -> np.ndarray:
+        """The (h, w, channels) pixels of PNG `name`, which must be `size` (w, h)."""
+        width, height = size
+        limit = (width * 4 + 1) * height * 11 // 10 + MiB  # stored PNG of that size, and more
+        data = _read_entry(self.archive, self.path, name, limit)
         try:
             with warnings.catch_warnings():
                 warnings.simplefilter("error", Image.DecompressionBombWarning)
-                with Image.open(io.BytesIO(self.archive.read(name))) as image:
-                    if image.format != "PNG" or image.size != (entry["width"], entry["height"]):
-                        raise ValueError("unexpected image")
-                    pixels = np.asarray(image.convert(mode))
-        except KeyError:
-            raise ProjectFileError(f"cannot open {self.path}: {name} is missing") from None
+                with Image.open(io.BytesIO(data), formats=["PNG"]) as image:
+                    if image.size != size:
+                        raise ValueError(
+                            f"it is {image.size[0]}x{image.size[1]}, not {width}x{height}"
+                        )
+                    pixels = np.asarray(image.convert("RGBA" if channels == 4 else "L"))
         except (OSError, ValueError, SyntaxError, Image.DecompressionBombError, Warning) as exc:
-            reason = f"{name} is damaged ({exc})"
-            raise ProjectFileError(f"cannot open {self.path}: {reason}") from None
+            raise _damaged(self.path, f"{name} is damaged ({exc})") from None
         return pixels[..., None] if pixels.ndim == 2 else pixels
 
 
-def _document(manifest: dict[str, Any], assets: _Assets) -> Document:
-    info = manifest["document"]
-    size = (int(info["width"]), int(info["height"]))
-    layers = [_layer(entry, size, assets) for entry in manifest["layers"]]
-    doc = Document(size, layers, id=str(info["id"]))
+def _document(manifest: Manifest, assets: _Assets) -> Document:
+    info = manifest.document
+    size = (info.width, info.height)
+    layers = [_layer(entry, size, assets) for entry in manifest.layers]
+    doc = Document(size, layers, id=info.id)
     ids = [layer.id for layer in doc.walk()]
     if len(ids) != len(set(ids)):
         raise ValueError("two layers share an id")
-    if manifest.get("selection"):
-        doc.selection = Selection(assets.mask(manifest["selection"], size))
+    if manifest.selection:
+        doc.selection = Selection(assets.mask(manifest.selection, size))
     return doc
 
 
-def _layer(entry: dict[str, Any], size: tuple[int, int], assets: _Assets) -> Layer:
+def _layer(
+    entry: MaskEntry | RasterEntry | GroupEntry, size: tuple[int, int], assets: _Assets
+) -> Layer:
     props = {
-        "id": str(entry["id"]),
-        "name": str(entry["name"]),
-        "visible": bool(entry["visible"]),
-        "opacity": float(entry["opacity"]),
-        "blend": BlendMode(entry["blend"]),
+        "id": entry.id,
+        "name": entry.name,
+        "visible": entry.visible,
+        "opacity": entry.opacity,
+        "blend": entry.blend,
     }
-    kind = entry["type"]
-    if kind == "mask":
-        fill = int(entry["fill"])
-        return MaskLayer(pixels=assets.raster(entry["pixels"], size, 1, fill), **props)
-    mask = entry.get("mask")
-    mask = _layer(mask, size, assets) if mask else None
-    if mask is not None and not isinstance(mask, MaskLayer):
-        raise ValueError("a layer mask must be a mask")
-    if kind == "raster":
-        recipe = entry.get("recipe")
-        if recipe is not None and not isinstance(recipe, dict):
-            raise ValueError("a recipe must be an object")
-        pixels = assets.raster(entry["pixels"], size, 4, 0)
-        return RasterLayer(pixels=pixels, recipe=recipe, mask=mask, **props)
-    if kind == "group":
-        children = [_layer(child, size, assets) for child in entry["children"]]
-        return GroupLayer(children=children, mask=mask, **props)
-    raise ValueError(f"unknown layer type {kind!r}")
+    if isinstance(entry, MaskEntry):
+        return MaskLayer(pixels=assets.raster(entry.pixels, size, 1, entry.fill), **props)
+    mask = _layer(entry.mask, size, assets) if entry.mask else None
+    if isinstance(entry, RasterEntry):
+        pixels = assets.raster(entry.pixels, size, 4, 0)
+        return RasterLayer(pixels=pixels, recipe=entry.recipe, mask=mask, **props)
+    children = [_layer(child, size, assets) for child in entry.children]
+    return GroupLayer(children=children, mask=mask, **props)

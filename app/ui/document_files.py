@@ -136,10 +136,14 @@ class DocumentFiles(QObject):
         return self._write(path)
 
     def _write(self, path: Path) -> bool:
+        """Save to `path`; on failure the document stays as it was (still unsaved), the
+        previous file is untouched, and the message bar says why."""
+        existed = path.exists()
         try:
             save_project(self.session.doc, path)
         except ProjectFileError as exc:
-            self.messages.show_error(f"Could not save. {exc}. The previous file is unchanged.")
+            kept = "the previous file is unchanged" if existed else "nothing was written"
+            self.messages.show_error(f"Could not save: {exc}; {kept}.")
             return False
         self.session.mark_saved(path)
         self.saved.emit(path)

@@ -9,6 +9,7 @@ happens on the engine thread, so nothing here blocks while an image is made.
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 from typing import Any
 
@@ -53,9 +54,17 @@ from app.ui.size_dialogs import new_document
 from app.ui.tool_options import ToolOptions
 from app.ui.toolbox import Toolbox
 from app.ui.window_menus import build_menus
-from engine.home import add_model_folder, ensure_model_dirs, models_dir
+from engine.home import (
+    add_model_folder,
+    ensure_model_dirs,
+    models_dir,
+    read_settings,
+    remove_stale_temps_under,
+)
 from engine.model_store import ModelStore
 from plugins.registry import Registry
+
+log = logging.getLogger(__name__)
 
 TXT2IMG = "diffusion.txt2img"
 SHUTDOWN_WAIT_S = 120.0
@@ -99,7 +108,8 @@ class MainWindow(QMainWindow):
         self.plugin_errors = list(registry.errors) + add_plugin_panels(self)
         self._report_plugin_errors()
         self.autosave.start()
-        self.offer_recovery()
+        self._tidy_home()
+        self.offer_recovery(read_settings(self.store.home).problem)
 
     def _fit_to_screen(self, width: int, height: int) -> None:
         screen = self.screen().availableGeometry()
@@ -347,9 +357,16 @@ class MainWindow(QMainWindow):
             lambda: self.reuse_settings(settings),
         )
 
-    def offer_recovery(self) -> RecoveryFile | None:
-        """Offer the work a crash left behind (newest first)."""
-        return offer_recovery(self.messages, self.store.home, self._recover, self.session.doc.id)
+    def offer_recovery(self, also: str = "") -> RecoveryFile | None:
+        """Offer the work a crash left behind (newest first); `also`: another problem found
+        at start (a damaged settings file) to show with it."""
+        home, doc_id = self.store.home, self.session.doc.id
+        return offer_recovery(self.messages, home, self._recover, doc_id, also)
+
+    def _tidy_home(self) -> None:
+        """Remove the temporary files that writes interrupted by a crash left behind."""
+        for path in remove_stale_temps_under(self.store.home):
+            log.info("removed %s, left by an interrupted save", path)
 
     def _recover(self, doc: Document, found: RecoveryFile) -> None:
         if not self.files.ask_to_save():

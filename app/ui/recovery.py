@@ -16,7 +16,14 @@ from pathlib import Path
 
 from PySide6.QtCore import QObject, QTimer, Signal
 
-from app.model.autosave import RecoveryFile, discard_recovery, find_recovery_files, write_recovery
+from app.model.autosave import (
+    RecoveryFile,
+    discard_recovery,
+    find_recovery_files,
+    set_aside,
+    set_aside_damaged,
+    write_recovery,
+)
 from app.model.document import Document
 from app.model.project_file import ProjectFileError
 from app.ui.doc_session import DocumentSession
@@ -96,32 +103,56 @@ def offer_recovery(
     home: Path | None,
     recover: Callable[[Document, RecoveryFile], None],
     exclude: str | None = None,
+    also: str = "",
 ) -> RecoveryFile | None:
-    """Show "Recover" / "Discard" for the newest recovery file; None when there is none."""
+    """Show "Recover" / "Discard" for the newest recovery file; None when there is none.
+    Damaged recovery files are first moved aside, and said so (once: they are gone from
+    the recovery folder afterwards); `also` is another startup problem to mention."""
+    notes = [moved.sentence() for moved in set_aside_damaged(home)]
+    note = " ".join([*notes, also] if also else notes)
     found = recovery_files(home, exclude)
     if not found:
+        if note:
+            messages.show_error(note)
         return None
     newest = found[0]
     when = time.strftime("%d %b, %H:%M", time.localtime(newest.saved_at))
     name = Path(newest.source).name if newest.source else "an unsaved picture"
     more = f" ({len(found) - 1} more after this)" if len(found) > 1 else ""
     messages.show_message(
-        f"Atelier closed without saving {name}; the work from {when} can be recovered{more}.",
+        f"Atelier closed without saving {name}; the work from {when} can be recovered{more}."
+        + (f" {note}" if note else ""),
         "info",
         "Recover",
-        lambda: _recover(messages, newest, recover),
+        lambda: _recover(messages, newest, recover, home),
         "Discard",
-        lambda: discard_recovery(newest.document_id, home),
+        lambda: _discard(messages, newest),
     )
     return newest
 
 
 def _recover(
-    messages: MessageBar, found: RecoveryFile, recover: Callable[[Document, RecoveryFile], None]
+    messages: MessageBar,
+    found: RecoveryFile,
+    recover: Callable[[Document, RecoveryFile], None],
+    home: Path | None,
 ) -> None:
     try:
         doc = found.load()
     except ProjectFileError as exc:
-        messages.show_error(f"Could not recover the work: {exc}. The file stays at {found.path}.")
+        moved = set_aside(found.path, str(exc), home)
+        where = (
+            f"it was moved to {moved.moved_to}" if moved.moved_to else f"it stays at {found.path}"
+        )
+        messages.show_error(f"Could not recover the work: {exc}; {where}.")
         return
     recover(doc, found)
+
+
+def _discard(messages: MessageBar, found: RecoveryFile) -> None:
+    try:
+        found.discard()
+    except OSError as exc:
+        messages.show_error(
+            f"Could not delete the recovery file {found.path}: {exc.strerror or exc}."
+        )
