@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from typing import Any
 
 GIB = 1024**3
+_CHOICES = {"device": ("cuda", "mps", "cpu"), "dtype": ("float16", "bfloat16", "float32")}
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -25,7 +28,8 @@ class DevicePolicy:
 def choose_device_policy(overrides: dict[str, Any] | None = None) -> DevicePolicy:
     """CUDA fp16 (bf16 where supported), MPS fp16, CPU fp32; savers from free memory.
 
-    `overrides` (from settings) may set any DevicePolicy field by name.
+    `overrides` (from settings) may set any DevicePolicy field by name; a value that does
+    not fit its field (settings.json is edited by hand) is ignored alone, and logged.
     """
     import torch
 
@@ -44,9 +48,22 @@ def choose_device_policy(overrides: dict[str, Any] | None = None) -> DevicePolic
     else:
         policy = DevicePolicy("cpu", "float32")
     if overrides:
-        known = {k: v for k, v in overrides.items() if k in DevicePolicy.__dataclass_fields__}
-        policy = DevicePolicy(**{**policy.__dict__, **known})
+        policy = DevicePolicy(**{**policy.__dict__, **_usable_overrides(overrides)})
     return policy
+
+
+def _usable_overrides(overrides: dict[str, Any]) -> dict[str, Any]:
+    """The overrides naming a DevicePolicy field with a value of its kind."""
+    usable = {}
+    for name, value in overrides.items():
+        if name not in DevicePolicy.__dataclass_fields__:
+            continue
+        fits = value in _CHOICES[name] if name in _CHOICES else isinstance(value, bool)
+        if fits:
+            usable[name] = value
+        else:
+            log.warning("settings: device.%s = %.80r is not usable; ignored", name, value)
+    return usable
 
 
 def apply_policy(pipe: Any, policy: DevicePolicy) -> Any:

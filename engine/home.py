@@ -160,7 +160,10 @@ def extra_model_folders(home: Path | None = None) -> list[Path]:
 def add_model_folder(folder: Path, home: Path | None = None) -> None:
     """Remember `folder` in settings.json; ValueError (SettingsError when settings.json
     cannot be written) with a sentence to show."""
-    folder = folder.expanduser().resolve()
+    try:
+        folder = folder.expanduser().resolve()
+    except (OSError, RuntimeError) as exc:  # a link loop, a name too long
+        raise ValueError(f"{display_path(folder)} cannot be used: {_reason(exc)}") from None
     if not folder.is_dir():
         raise ValueError(f"{folder} is not a folder")
     settings = load_settings(home)

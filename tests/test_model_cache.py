@@ -58,3 +58,12 @@ def test_cpu_policy_is_fp32_and_settings_override_it():
     assert (policy.device, policy.dtype) == ("cpu", "float32")  # no GPU here
     tuned = choose_device_policy({"attention_slicing": True, "unknown_setting": 1})
     assert tuned.attention_slicing and tuned.device == "cpu"
+
+
+def test_device_settings_of_the_wrong_kind_are_ignored_alone():
+    """settings.json is edited by hand: {"dtype": 5} broke the engine at start."""
+    tuned = choose_device_policy(
+        {"dtype": 5, "device": ["cuda"], "vae_tiling": "yes", "attention_slicing": True}
+    )
+    assert (tuned.device, tuned.dtype) == ("cpu", "float32")
+    assert tuned.attention_slicing and not tuned.vae_tiling
