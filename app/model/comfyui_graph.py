@@ -39,7 +39,16 @@ Graph = dict[str, dict[str, Any]]
 
 
 def parse_comfyui(prompt_json: str | None, workflow_json: str | None = None) -> GenerationInfo:
-    """Read ComfyUI's API-format `prompt` graph, or the UI `workflow` when there is no prompt."""
+    """Read ComfyUI's API-format `prompt` graph, or the UI `workflow` when there is no prompt.
+    Raises ValueError, and nothing else, for any text."""
+    try:
+        return _parse_comfyui(prompt_json, workflow_json)
+    except (TypeError, AttributeError, KeyError, IndexError, OverflowError) as exc:
+        # a hand-edited or hostile graph: a number where a list belongs, null in a list...
+        raise ValueError(f"ComfyUI graph is malformed ({type(exc).__name__}: {exc})") from None
+
+
+def _parse_comfyui(prompt_json: str | None, workflow_json: str | None) -> GenerationInfo:
     graph: Graph = {}
     if prompt_json and prompt_json.strip():
         graph = _api_graph(_load_json(prompt_json, "ComfyUI prompt"))
@@ -48,10 +57,7 @@ def parse_comfyui(prompt_json: str | None, workflow_json: str | None = None) -> 
     samplers = _samplers(graph)
     if not samplers:
         raise ValueError("ComfyUI graph has no KSampler node, so it records no generation settings")
-    try:
-        return _comfy_info(graph, samplers)
-    except (TypeError, AttributeError, KeyError, IndexError) as exc:  # a hand-edited graph
-        raise ValueError(f"ComfyUI graph is malformed ({exc})") from None
+    return _comfy_info(graph, samplers)
 
 
 def _api_graph(data: Any) -> Graph:

@@ -13,6 +13,8 @@ from functools import cache
 from importlib import metadata
 from typing import Any
 
+from engine.untrusted import parse_json
+
 SOURCES = ("atelier", "a1111", "comfyui")
 
 
@@ -95,8 +97,15 @@ def _a1111_sampler(scheduler: str) -> tuple[str, str | None]:
 
 # ---- A1111 `parameters` text -----------------------------------------------------------------
 
-# A1111's own pattern (modules/infotext_utils.py): `key: value` or `key: "json string"`.
-_PARAM = re.compile(r'\s*(\w[\w \-/]+):\s*("(?:\\.|[^\\"])+"|[^,]*)(?:,|$)')
+# A1111's own pattern (modules/infotext_utils.py): `key: value` or `key: "json string"`,
+# found with findall. Here its quantifiers are possessive (the same matches: a key cannot
+# hold ':' nor a quoted value '"'), and each match first skips, in C, the text where
+# findall would fail: a key run not followed by ':' (every start inside it fails the same
+# way) or a one-character key. So every character is looked at a bounded number of times,
+# where findall's retry at each next character is quadratic on a long run of key characters.
+_PAIR = r'\s*+(\w[\w \-/]++):\s*+("(?:\\.|[^\\"])++"|[^,]*+)(?:,|$)'
+_DEAD = r"(?:\s*+(?:\w[\w \-/]*+)?+[^\w:]++|\s*+\w?+:)*+"
+_PARAM = re.compile(rf"{_DEAD}(?:{_PAIR}|(?s:.)*+)")
 _SIZE = re.compile(r"^(\d+)\s*x\s*(\d+)$")
 _NEGATIVE = "Negative prompt:"
 _CORE_KEYS = (
@@ -164,7 +173,7 @@ def format_parameters(info: GenerationInfo) -> str:
 
 def _params_line(line: str) -> dict[str, str] | None:
     """The `key: value` pairs of A1111's last line, or None when it is not a params line."""
-    pairs = _PARAM.findall(line)
+    pairs = [(key, value) for key, value in _PARAM.findall(line) if key]
     if not any(key in _CORE_KEYS for key, _ in pairs):
         return None
     return {key.strip(): _unquote(value) for key, value in pairs}
@@ -203,7 +212,7 @@ def _as_float(value: Any) -> float | None:
         return None
     try:
         number = float(value)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):  # OverflowError: an int beyond float
         return None
     return number if math.isfinite(number) else None
 
@@ -244,11 +253,8 @@ def _from_params(params: dict[str, str], prompt: str, negative: str) -> Generati
 
 
 def _load_json(text: str, what: str) -> Any:
-    try:
-        return json.loads(text)
-    except ValueError as exc:
-        msg = getattr(exc, "msg", str(exc))
-        raise ValueError(f"{what} is not valid JSON ({msg})") from None
+    """JSON from an image's metadata, size and depth bounded; ValueError when unusable."""
+    return parse_json(text, what)
 
 
 # ---- Atelier's own recipe chunk --------------------------------------------------------------

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-import contextlib
 import io
 import logging
 import os
-from collections.abc import Mapping
+import struct
+import zlib
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -24,6 +26,7 @@ from app.model.generation_info import (
     parse_parameters,
 )
 from engine.home import write_atomic
+from engine.untrusted import MiB, UntrustedInputError, clean_text, read_file_bytes
 
 if TYPE_CHECKING:
     from engine.protocol import ImageData
@@ -32,6 +35,18 @@ log = logging.getLogger(__name__)
 _EXIF_IFD = 0x8769
 _USER_COMMENT = 0x9286
 _SOURCE_NAMES = {"atelier": "Atelier", "a1111": "AUTOMATIC1111 / Forge", "comfyui": "ComfyUI"}
+
+# Pillow decodes only these formats for files from outside: its other plugins (EPS runs
+# Ghostscript) must never see a hostile file, whatever its name.
+IMAGE_FORMATS = ("PNG", "JPEG", "WEBP")
+MAX_IMAGE_FILE_BYTES = 256 * MiB
+# 64 megapixels (8192 x 8192, or a 16384 x 4096 panorama): 256 MB as RGBA, so reading one
+# (a few copies while converting) and editing it stays within a couple of GB. Sides up to
+# the canvas limit of 16384 are fine as long as the area stays below this.
+MAX_IMAGE_PIXELS = 64 * 1024 * 1024
+MAX_TEXT_BYTES = 16 * MiB  # one PNG text chunk, decompressed; ComfyUI workflows reach a few MB
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+_PNG_TEXT_KINDS = (b"tEXt", b"zTXt", b"iTXt")
 
 
 class ImageWriteError(OSError):
@@ -128,6 +143,7 @@ def with_provenance(data: bytes, provenance: Mapping[str, Any] | None, title: st
     missing or failing) the file keeps its XMP and the reason is logged."""
     if not provenance:
         return data
+    title = clean_text(title)  # a file name with undecodable bytes: U+FFFD, not surrogates
     from plugins.provenance import content_credentials
     from plugins.provenance.xmp import add_xmp, image_format, xmp_packet
 
@@ -141,6 +157,68 @@ def with_provenance(data: bytes, provenance: Mapping[str, Any] | None, title: st
 
 
 # ---- reading ---------------------------------------------------------------------------------
+
+
+def read_image_bytes(path: str | os.PathLike[str]) -> bytes:
+    """The bytes of an image file from outside: a regular file of at most
+    MAX_IMAGE_FILE_BYTES (a FIFO, a device or a folder is refused without blocking)."""
+    try:
+        return read_file_bytes(path, "an image", MAX_IMAGE_FILE_BYTES)
+    except UntrustedInputError as exc:
+        raise ImageReadError(f"cannot read {path}: {exc}") from None
+    except OSError as exc:
+        raise ImageReadError(f"cannot read {path}: {_reason(exc)}") from None
+
+
+# What Pillow raises on damaged files besides OSError (EXIF, truncated chunks, bad CRCs).
+_DECODE_ERRORS = (
+    OSError,
+    SyntaxError,
+    ValueError,
+    TypeError,
+    KeyError,
+    IndexError,
+    EOFError,
+    struct.error,
+    ZeroDivisionError,
+)
+
+
+@contextmanager
+def pillow_image(data: bytes, path: str | os.PathLike[str]) -> Iterator[Image.Image]:
+    """A lazily decoded Pillow image of file bytes, PNG, JPEG or WebP only. Whatever goes
+    wrong opening or decoding it in the `with` block becomes an ImageReadError naming
+    `path`."""
+    try:
+        with Image.open(io.BytesIO(data), formats=IMAGE_FORMATS) as image:
+            yield image
+    except ImageReadError:
+        raise
+    except UnidentifiedImageError:
+        raise ImageReadError(
+            f"cannot read {path}: not an image file Atelier can open (PNG, JPEG or WebP)"
+        ) from None
+    except Image.DecompressionBombError:
+        raise ImageReadError(_too_many_pixels(path, None, MAX_IMAGE_PIXELS)) from None
+    except _DECODE_ERRORS as exc:
+        raise ImageReadError(f"cannot read {path}: the image is damaged ({_reason(exc)})") from None
+
+
+def check_pixel_count(
+    image: Image.Image, path: str | os.PathLike[str], limit: int = MAX_IMAGE_PIXELS
+) -> None:
+    """Refuse an image whose header promises more pixels than `limit`, before decoding:
+    a small file can hold a huge single-colour picture."""
+    if image.width * image.height > limit:
+        raise ImageReadError(_too_many_pixels(path, image.size, limit))
+
+
+def _too_many_pixels(path: object, size: tuple[int, int] | None, limit: int) -> str:
+    what = f"{size[0]} x {size[1]} pixels" if size else "too many pixels"
+    return (
+        f"cannot open {path}: it is {what}, more than the {limit // 1024 // 1024} megapixels "
+        "Atelier opens (8192 x 8192); scale it down in another editor first"
+    )
 
 
 def _decode_user_comment(raw: Any) -> str | None:
@@ -161,42 +239,131 @@ def _decode_user_comment(raw: Any) -> str | None:
     return text.strip("\0").strip() or None
 
 
-def _exif_texts(image: Image.Image) -> dict[str, str]:
+def _exif_texts(load_exif: Callable[[], Image.Exif]) -> dict[str, str]:
     """A1111 (JPEG/WebP) puts `parameters` in EXIF UserComment; ComfyUI's WebP puts
-    'prompt:{...}' / 'workflow:{...}' in IFD0 strings."""
+    'prompt:{...}' / 'workflow:{...}' in IFD0 strings. Broken EXIF is missing metadata."""
     texts: dict[str, str] = {}
     try:
-        exif = image.getexif()
+        exif = load_exif()
         comment = _decode_user_comment(exif.get_ifd(_EXIF_IFD).get(_USER_COMMENT))
-    except Exception:  # broken EXIF is just missing metadata
+        values = list(exif.values())
+    except Exception:  # noqa: BLE001 - Pillow's EXIF parser raises many kinds
         return texts
     if comment:
         texts["parameters"] = comment
-    for value in exif.values():
+    for value in values:
         for key in ("prompt", "workflow"):
             if isinstance(value, str) and value.startswith(f"{key}:"):
                 texts[key] = value[len(key) + 1 :]
     return texts
 
 
+def _png_chunks(data: bytes, path: object) -> Iterator[tuple[bytes, bytes]]:
+    """The (kind, body) chunks of PNG bytes up to IEND; a truncated file ends early. The
+    header and text chunks must have intact checksums."""
+    pos = len(PNG_SIGNATURE)
+    while pos + 12 <= len(data):
+        length, kind = struct.unpack(">I4s", data[pos : pos + 8])
+        end = pos + 8 + length
+        if end + 4 > len(data):
+            return  # truncated: keep what came before
+        body = data[pos + 8 : end]
+        if kind == b"IHDR" or kind in _PNG_TEXT_KINDS:
+            (crc,) = struct.unpack(">I", data[end : end + 4])
+            if zlib.crc32(kind + body) != crc:
+                name = kind.decode("latin-1")
+                raise ImageReadError(f"cannot read {path}: its {name} chunk is damaged (bad CRC)")
+        yield kind, body
+        if kind == b"IEND":
+            return
+        pos = end + 4
+
+
+def _inflate(compressed: bytes) -> bytes | None:
+    """zlib text decompressed to at most MAX_TEXT_BYTES; None when damaged or larger."""
+    from plugins.provenance.xmp import inflate
+
+    try:
+        return inflate(compressed, MAX_TEXT_BYTES)
+    except ValueError:
+        return None
+
+
+def _itxt_text(rest: bytes) -> bytes | None:
+    """The text of an iTXt chunk after its keyword: compression flag and method, language
+    tag, translated keyword, then the (maybe compressed) text."""
+    parts = rest[2:].split(b"\0", 2)
+    if len(parts) < 3 or rest[1:2] != b"\0" or rest[:1] not in (b"\0", b"\1"):
+        return None
+    return _inflate(parts[2]) if rest[:1] == b"\1" else parts[2]
+
+
+def _png_text(kind: bytes, body: bytes) -> tuple[str, str] | None:
+    """(keyword, text) of a tEXt, zTXt or iTXt chunk; None when damaged. tEXt/zTXt are
+    Latin-1 as the PNG spec says (as Pillow reads them), iTXt UTF-8."""
+    keyword, sep, rest = body.partition(b"\0")
+    if not sep or not 1 <= len(keyword) <= 79:
+        return None
+    encoding = "utf-8" if kind == b"iTXt" else "latin-1"
+    if kind == b"iTXt":
+        text = _itxt_text(rest)
+    elif kind == b"zTXt":
+        text = _inflate(rest[1:]) if rest[:1] == b"\0" else None
+    else:
+        text = rest
+    try:
+        return (keyword.decode("latin-1"), text.decode(encoding)) if text is not None else None
+    except UnicodeDecodeError:
+        return None
+
+
+def png_texts(data: bytes, path: str | os.PathLike[str]) -> dict[str, str]:
+    """The text chunks of PNG bytes, before and after the pixels, read without decoding
+    any pixel; chunks over MAX_TEXT_BYTES (or damaged ones) are skipped with a warning.
+    A truncated file gives the texts before the cut. Raises ImageReadError when the header
+    is missing, a checksum is wrong, or the file is truncated before any text."""
+    chunks = _png_chunks(data, path)
+    if next(chunks, (b"", b""))[0] != b"IHDR":
+        raise ImageReadError(f"cannot read {path}: the PNG file is damaged (no IHDR header)")
+    texts: dict[str, str] = {}
+    kind = b""
+    for kind, body in chunks:
+        if kind == b"eXIf":
+            for key, value in _exif_texts(lambda body=body: _exif_from(body)).items():
+                texts.setdefault(key, value)
+        if kind not in _PNG_TEXT_KINDS:
+            continue
+        found = _png_text(kind, body) if len(body) <= MAX_TEXT_BYTES else None
+        if found is None:
+            log.warning("%s: skipped a damaged or oversized %s chunk", path, kind.decode())
+        else:
+            texts[found[0]] = found[1]
+    if kind != b"IEND" and not texts:
+        raise ImageReadError(f"cannot read {path}: the PNG file is truncated (cut off early)")
+    return texts
+
+
+def _exif_from(body: bytes) -> Image.Exif:
+    exif = Image.Exif()
+    exif.load(body)
+    return exif
+
+
+def image_texts(data: bytes, path: str | os.PathLike[str]) -> dict[str, str]:
+    """The text metadata of image file bytes: PNG text chunks (and eXIf), or the texts in a
+    JPEG/WebP's EXIF and info; no pixel is decoded. Raises ImageReadError."""
+    if data.startswith(PNG_SIGNATURE):
+        return png_texts(data, path)
+    with pillow_image(data, path) as image:
+        texts = {k: v for k, v in image.info.items() if isinstance(v, str)}
+        for key, value in _exif_texts(image.getexif).items():
+            texts.setdefault(key, value)
+    return texts
+
+
 def read_text_chunks(path: str | os.PathLike[str]) -> dict[str, str]:
     """The text metadata of an image file (PNG text chunks, EXIF texts)."""
-    path = Path(path)
-    try:
-        with Image.open(path) as image:
-            texts = {k: v for k, v in image.info.items() if isinstance(v, str)}
-            # PNG: also the chunks after the pixels; a truncated file keeps those read before
-            with contextlib.suppress(OSError, SyntaxError, ValueError):
-                texts.update(getattr(image, "text", {}))
-            for key, value in _exif_texts(image).items():
-                texts.setdefault(key, value)
-            return texts
-    except UnidentifiedImageError:
-        raise ImageReadError(f"cannot read {path}: not an image file Atelier can open") from None
-    except IsADirectoryError:
-        raise ImageReadError(f"cannot read {path}: it is a folder") from None
-    except (OSError, SyntaxError, ValueError) as exc:
-        raise ImageReadError(f"cannot read {path}: {_reason(exc)}") from None
+    return image_texts(read_image_bytes(path), path)
 
 
 def read_generation_info(path: str | os.PathLike[str]) -> GenerationInfo | None:

@@ -7,27 +7,31 @@ Exports keep the generation settings: PNG through the text chunks of image_files
 from __future__ import annotations
 
 import io
-import json
 import os
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-from PIL import Image, ImageOps, UnidentifiedImageError
+from PIL import Image, ImageOps
 
 from app.model.document import Document
 from app.model.generation_info import format_parameters, info_from_recipe
 from app.model.image_files import (
+    MAX_IMAGE_PIXELS,
     ImageReadError,
     ImageWriteError,
+    check_pixel_count,
     generation_text_chunks,
+    pillow_image,
+    read_image_bytes,
     read_text_chunks,
     save_png,
     with_provenance,
     write_image_bytes,
 )
 from app.model.layers import RasterLayer
+from engine.untrusted import parse_json
 
 FORMATS = {".png": "PNG", ".jpg": "JPEG", ".jpeg": "JPEG", ".webp": "WEBP"}
 _EXIF_IFD, _USER_COMMENT = 0x8769, 0x9286
@@ -36,23 +40,14 @@ _EXIF_IFD, _USER_COMMENT = 0x8769, 0x9286
 # ---- opening ---------------------------------------------------------------------------------
 
 
-def read_image(path: str | os.PathLike[str]) -> np.ndarray:
+def read_image(path: str | os.PathLike[str], max_pixels: int = MAX_IMAGE_PIXELS) -> np.ndarray:
     """The pixels of an image file as (h, w, 4) uint8 RGBA, EXIF orientation applied.
-    Raises ImageReadError naming the file when it cannot be read."""
+    Only PNG, JPEG and WebP are decoded, and only up to `max_pixels` (checked in the
+    header, before decoding). Raises ImageReadError naming the file when it cannot be read."""
     path = Path(path)
-    try:
-        with Image.open(path) as image:
-            image = ImageOps.exif_transpose(image)
-            return np.asarray(_to_rgba(image))
-    except UnidentifiedImageError:
-        raise ImageReadError(f"cannot read {path}: not an image file Atelier can open") from None
-    except IsADirectoryError:
-        raise ImageReadError(f"cannot read {path}: it is a folder") from None
-    except Image.DecompressionBombError:
-        raise ImageReadError(f"cannot read {path}: the image is too large") from None
-    except (OSError, SyntaxError, ValueError) as exc:
-        reason = (exc.strerror if isinstance(exc, OSError) else None) or str(exc)
-        raise ImageReadError(f"cannot read {path}: {reason}") from None
+    with pillow_image(read_image_bytes(path), path) as image:
+        check_pixel_count(image, path, max_pixels)
+        return np.asarray(_to_rgba(ImageOps.exif_transpose(image)))
 
 
 def _to_rgba(image: Image.Image) -> Image.Image:
@@ -66,9 +61,10 @@ def read_recipe(path: str | os.PathLike[str]) -> dict[str, Any] | None:
     """The Atelier recipe saved in an image's metadata, if any."""
     try:
         chunk = read_text_chunks(path).get("atelier")
-        recipe = json.loads(chunk).get("recipe") if chunk else None
-    except (ImageReadError, ValueError, AttributeError):
+        data = parse_json(chunk, f"the Atelier recipe in {path}") if chunk else None
+    except (ImageReadError, ValueError):
         return None
+    recipe = data.get("recipe") if isinstance(data, dict) else None
     return recipe if isinstance(recipe, dict) else None
 
 

@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from engine.home import atelier_home, write_atomic
+from engine.untrusted import clean_text, display_path, read_file_bytes
 from plugins.provenance.xmp import TRAINED
 
 ASSERTION = "org.atelier.provenance"
@@ -39,6 +40,10 @@ MIME = {
     ".m4a": "audio/mp4",
 }
 _SETTINGS = {"builder": {"thumbnail": {"enabled": False}}}
+# Reading stays offline: no manifest fetched from the URL a file names (a hostile file
+# could point it anywhere), no OCSP query about the signer's certificate.
+_OFFLINE = {"remote_manifest_fetch": False, "ocsp_fetch": False}
+MAX_PEM_BYTES = 1024 * 1024
 _key_lock = threading.Lock()
 
 
@@ -137,8 +142,7 @@ def _make_keys(keys: SigningKeys) -> None:
     private = signer_key.private_bytes(
         pem, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
     )
-    write_atomic(keys.key, private)
-    os.chmod(keys.key, 0o600)
+    write_atomic(keys.key, private, mode=0o600)  # owner-only from the first byte
     write_atomic(keys.chain, signer.public_bytes(pem) + root.public_bytes(pem))
     write_atomic(keys.root, root.public_bytes(pem))
 
@@ -173,19 +177,34 @@ def sign(
     """The file with a signed C2PA manifest embedded. Raises ContentCredentialsError."""
     try:
         import c2pa
-
-        keys = ensure_keys(home)
-        info = c2pa.C2paSignerInfo(
-            c2pa.C2paSigningAlg.ES256, keys.chain.read_bytes(), keys.key.read_bytes(), None
-        )
-        signer = c2pa.Signer.from_info(info)
+    except ImportError as exc:
+        raise ContentCredentialsError(f"c2pa-python is not installed: {exc}") from exc
+    signer = _signer(c2pa, home)
+    try:
         context = c2pa.Context(c2pa.Settings.from_dict(_SETTINGS))
-        builder = c2pa.Builder(manifest_definition(provenance, title), context=context)
+        manifest = manifest_definition(provenance, clean_text(title))
+        builder = c2pa.Builder(manifest, context=context)
         out = io.BytesIO()
         builder.sign(signer, mime, io.BytesIO(data), out)
         return out.getvalue()
-    except Exception as exc:  # a missing library, a format c2pa cannot embed into
+    except Exception as exc:  # a format c2pa cannot embed into, a library failure
         raise ContentCredentialsError(f"Content Credentials could not be signed: {exc}") from exc
+
+
+def _signer(c2pa: Any, home: Path | None) -> Any:
+    """A c2pa signer from this computer's key files (made on first use)."""
+    folder = keys_dir(home)
+    try:
+        keys = ensure_keys(home)
+        chain = read_file_bytes(keys.chain, "a certificate chain", MAX_PEM_BYTES)
+        key = read_file_bytes(keys.key, "a private key", MAX_PEM_BYTES)
+        info = c2pa.C2paSignerInfo(c2pa.C2paSigningAlg.ES256, chain, key, None)
+        return c2pa.Signer.from_info(info)
+    except Exception as exc:  # missing, a folder, garbage, not ASCII: c2pa says which
+        raise ContentCredentialsError(
+            f"the signing key in {display_path(folder)} is damaged or unreadable ({exc}); "
+            "move that folder away and Atelier makes a new key on the next save"
+        ) from exc
 
 
 def read(data: bytes, mime: str, home: Path | None = None) -> dict[str, Any]:
@@ -196,10 +215,10 @@ def read(data: bytes, mime: str, home: Path | None = None) -> dict[str, Any]:
         import c2pa
     except ImportError as exc:
         raise ContentCredentialsError(f"c2pa-python is not installed: {exc}") from exc
-    root = keys_dir(home) / "c2pa-root.pem"
-    settings: dict[str, Any] = {"verify": {"verify_trust": True}}
-    if root.is_file():
-        settings["trust"] = {"user_anchors": root.read_text(encoding="ascii")}
+    settings: dict[str, Any] = {"verify": {"verify_trust": True, **_OFFLINE}}
+    anchors = _trusted_root(keys_dir(home) / "c2pa-root.pem")
+    if anchors:
+        settings["trust"] = {"user_anchors": anchors}
     try:
         context = c2pa.Context(c2pa.Settings.from_dict(settings))
         reader = c2pa.Reader(mime, io.BytesIO(data), context=context)
@@ -214,6 +233,15 @@ def read(data: bytes, mime: str, home: Path | None = None) -> dict[str, Any]:
         state = reader.get_validation_state() or "Unknown"
         results = reader.get_validation_results() or {}
     return _summary(manifest, state, results)
+
+
+def _trusted_root(root: Path) -> str | None:
+    """This computer's root certificate (PEM text), or None when there is none or it is
+    damaged: files signed here then read "Valid" instead of "Trusted"."""
+    try:
+        return read_file_bytes(root, "a certificate", MAX_PEM_BYTES).decode("ascii")
+    except (OSError, ValueError):  # missing, a folder, too large, not ASCII
+        return None
 
 
 def _summary(manifest: dict, state: str, results: dict) -> dict[str, Any]:

@@ -31,6 +31,11 @@ MASK_ACTIVITY = 6.0  # local detail (grey levels) that earns the full strength
 MASK_FLOOR = 0.5  # strength left in flat areas
 MASK_CEIL = 2.0
 KEY_SEED = 0xA7E11E  # the pattern's key; fixed so every Atelier build detects it
+# Pictures larger than this are marked a band of rows at a time, so that the float
+# temporaries (about 60 bytes a pixel at once) stay a few hundred MB on a huge canvas.
+BAND_PIXELS = 4096 * 4096
+BAND_ROWS = 2 * TILE  # a band starts on a tile row, so the pattern lines up
+BAND_MARGIN = 32  # rows either side that the mask's two blurs reach (6 + 16)
 
 
 @dataclass(frozen=True)
@@ -84,19 +89,27 @@ def _blur(x: np.ndarray, sigma: float) -> np.ndarray:
     return cv2.GaussianBlur(x, (0, 0), sigma, borderType=cv2.BORDER_REFLECT)
 
 
-def perceptual_mask(y: np.ndarray) -> np.ndarray:
-    """Per-pixel strength (root mean square at most 1): full in textured areas, down to
-    ``MASK_FLOOR`` in flat ones, where the eye would see the pattern."""
+def _raw_mask(y: np.ndarray) -> np.ndarray:
+    """The perceptual mask before its overall level is normalised."""
     detail = y - _blur(y, 1.5)
     activity = np.sqrt(_blur(detail * detail, 4.0))
     m = np.clip(activity / MASK_ACTIVITY, MASK_FLOOR, MASK_CEIL)
     m *= np.clip(np.minimum(y, 255.0 - y) / 24.0, 0.25, 1.0)  # it would clip there anyway
+    return m
+
+
+def perceptual_mask(y: np.ndarray) -> np.ndarray:
+    """Per-pixel strength (root mean square at most 1): full in textured areas, down to
+    ``MASK_FLOOR`` in flat ones, where the eye would see the pattern."""
+    m = _raw_mask(y)
     return m / max(1.0, float(np.sqrt(np.mean(m * m))))
 
 
 def embed(rgb: np.ndarray, payload: int, psnr: float = TARGET_PSNR) -> np.ndarray:
     """``rgb`` (H, W, 3 uint8) with the watermark of ``payload`` added."""
     h, w = rgb.shape[:2]
+    if h * w > BAND_PIXELS:
+        return _embed_in_bands(rgb, payload, psnr)
     base = rgb.astype(np.float32)
     pattern = np.tile(tile_pattern(payload), (-(-h // TILE), -(-w // TILE)))[:h, :w]
     delta = pattern * perceptual_mask(luminance(rgb))
@@ -109,6 +122,49 @@ def embed(rgb: np.ndarray, payload: int, psnr: float = TARGET_PSNR) -> np.ndarra
     gain = min(want / got, 1.5) if got > 0 else 1.0
     out = base + (gain * rms * delta)[..., None]
     return np.clip(np.rint(out), 0, 255).astype(np.uint8)
+
+
+def _bands(h: int) -> list[slice]:
+    return [slice(top, min(h, top + BAND_ROWS)) for top in range(0, h, BAND_ROWS)]
+
+
+def _band_mask(rgb: np.ndarray, rows: slice) -> np.ndarray:
+    """The raw perceptual mask of some rows, computed with BAND_MARGIN rows of context
+    either side, so it equals the whole picture's mask there."""
+    top, bottom = max(0, rows.start - BAND_MARGIN), min(len(rgb), rows.stop + BAND_MARGIN)
+    m = _raw_mask(luminance(rgb[top:bottom]))
+    return m[rows.start - top : rows.stop - top]
+
+
+def _embed_in_bands(rgb: np.ndarray, payload: int, psnr: float) -> np.ndarray:
+    """What `embed` does, a band of rows at a time: the mask once (float32, kept), then
+    the clipping gain over all bands, then the marked pixels."""
+    h, w = rgb.shape[:2]
+    mask = np.empty((h, w), np.float32)
+    for rows in _bands(h):
+        mask[rows] = _band_mask(rgb, rows)
+    mask /= max(1.0, float(np.sqrt(np.mean(np.square(mask, dtype=np.float64)))))
+    tile = tile_pattern(payload)
+    rms = 255.0 / 10 ** (psnr / 20.0)
+
+    def band(rows: slice) -> tuple[np.ndarray, np.ndarray]:
+        pattern = np.tile(tile, (-(-(rows.stop - rows.start) // TILE), -(-w // TILE)))
+        return rgb[rows].astype(np.float32), pattern[: rows.stop - rows.start, :w] * mask[rows]
+
+    err_sq = delta_sq = 0.0
+    for rows in _bands(h):
+        base, delta = band(rows)
+        err = np.clip(base + (rms * delta)[..., None], 0, 255) - base
+        err_sq += float(np.sum(np.square(err, dtype=np.float64)))
+        delta_sq += float(np.sum(np.square(delta, dtype=np.float64)))
+    got = np.sqrt(err_sq / (h * w * 3))
+    want = rms * np.sqrt(delta_sq / (h * w))
+    gain = min(want / got, 1.5) if got > 0 else 1.0
+    out = np.empty_like(rgb)
+    for rows in _bands(h):
+        base, delta = band(rows)
+        out[rows] = np.clip(np.rint(base + (gain * rms * delta)[..., None]), 0, 255)
+    return out
 
 
 def prefilter(y: np.ndarray) -> np.ndarray:

@@ -7,7 +7,6 @@ decoded with the ffmpeg that imageio-ffmpeg ships. Nothing here needs torch or Q
 
 from __future__ import annotations
 
-import json
 import os
 import re
 import struct
@@ -19,6 +18,14 @@ from typing import Any
 
 import numpy as np
 
+from app.model.image_files import (
+    MAX_IMAGE_FILE_BYTES,
+    ImageReadError,
+    check_pixel_count,
+    image_texts,
+    pillow_image,
+)
+from engine.untrusted import MiB, UntrustedInputError, parse_json, read_file_bytes
 from plugins.provenance import content_credentials
 from plugins.provenance.media_tags import TAG_SOURCE, TAG_WATERMARK, read_media_claims
 from plugins.provenance.xmp import parse_xmp, read_xmp
@@ -28,6 +35,9 @@ VIDEO_SUFFIXES = {".mp4", ".mov", ".m4v", ".webm", ".mkv"}
 AUDIO_SUFFIXES = {".wav", ".flac", ".mp3", ".m4a", ".ogg", ".aac"}
 MAX_VIDEO_FRAMES = 240
 MAX_AUDIO_SECONDS = 600
+# The whole file is read (C2PA hashes all of it); a device, a FIFO or a huge sparse file
+# must be refused before that, so each kind has a size bound.
+MAX_BYTES = {"image": MAX_IMAGE_FILE_BYTES, "video": 1024 * MiB, "audio": 1024 * MiB}
 
 
 class UnreadableFile(OSError):
@@ -79,18 +89,19 @@ def verify_file(path: str | os.PathLike[str]) -> Report:
     path = Path(path)
     report = Report(path, kind_of(path))
     try:
-        if path.is_dir():
-            raise UnreadableFile(f"{path} is a folder")
-        data = path.read_bytes()
         if not report.kind:
             raise UnreadableFile(
                 f"{path.name}: not a file Atelier verifies (images: PNG, JPEG, WebP; "
                 "video: MP4, MOV, WebM, MKV; audio: WAV, FLAC, MP3, M4A, OGG)"
             )
+        data = read_file_bytes(path, f"verifying as {report.kind}", MAX_BYTES[report.kind])
         if report.kind == "image":
             _check_image(report, data)
         else:
             _check_media(report, data)
+    except UntrustedInputError as exc:
+        report.error = str(exc)
+        return report
     except OSError as exc:
         report.error = str(exc) if isinstance(exc, UnreadableFile) else f"{path}: {_reason(exc)}"
         return report
@@ -106,31 +117,30 @@ def _reason(exc: OSError) -> str:
 
 
 def _check_image(report: Report, data: bytes) -> None:
-    import io
-
-    from PIL import Image, UnidentifiedImageError
-
     try:
-        with Image.open(io.BytesIO(data)) as image:
-            image.load()
-            texts = {k: v for k, v in image.info.items() if isinstance(v, str)}
-            texts.update(getattr(image, "text", {}) or {})
+        texts = image_texts(data, report.path)
+        with pillow_image(data, report.path) as image:
+            check_pixel_count(image, report.path)
             rgb = np.asarray(image.convert("RGB"))
-    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
-        raise UnreadableFile(f"{report.path.name}: not a readable image ({exc})") from None
-    except Image.DecompressionBombError:
-        raise UnreadableFile(f"{report.path.name}: the image is too large") from None
+    except ImageReadError as exc:
+        raise UnreadableFile(str(exc)) from None
     if "parameters" in texts:
         report.claims["parameters"] = texts["parameters"]
     if "atelier" in texts:
-        try:
-            report.claims["recipe"] = json.loads(texts["atelier"]).get("recipe")
-        except (ValueError, AttributeError):
-            report.claims["recipe"] = None
+        report.claims["recipe"] = _recipe(texts["atelier"], report.path)
     _read_xmp(report, lambda: read_xmp(data))
     from plugins.provenance import watermark
 
     report.watermark = watermark.detect_image(rgb)
+
+
+def _recipe(chunk: str, path: Path) -> Any:
+    """The recipe in Atelier's chunk; None when the chunk is not what Atelier writes."""
+    try:
+        data = parse_json(chunk, f"the Atelier chunk of {path.name}")
+    except ValueError:
+        return None
+    return data.get("recipe") if isinstance(data, dict) else None
 
 
 def _read_xmp(report: Report, find: Callable[[], str | None]) -> None:

@@ -10,11 +10,14 @@ PNG gets an iTXt chunk `XML:com.adobe.xmp`, JPEG an APP1 segment, WebP an `XMP `
 from __future__ import annotations
 
 import json
+import re
 import struct
 import zlib
 from collections.abc import Mapping
 from typing import Any
 from xml.etree import ElementTree as ET
+
+from engine.untrusted import MiB, parse_json
 
 TRAINED = "http://cv.iptc.org/newscodes/digitalsourcetype/trainedAlgorithmicMedia"
 COMPOSITE = "http://cv.iptc.org/newscodes/digitalsourcetype/compositeWithTrainedAlgorithmicMedia"
@@ -31,6 +34,9 @@ for _prefix, _uri in NS.items():
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 PNG_XMP_KEY = b"XML:com.adobe.xmp"
 JPEG_XMP_ID = b"http://ns.adobe.com/xap/1.0/\x00"
+MAX_XMP_BYTES = 16 * MiB  # real packets are KBs; Adobe's with history and thumbnails, a few MB
+# XMP never declares a DOCTYPE: one is there only to define entities (billion laughs).
+_DECLARATION = re.compile(r"<!\s*(?:DOCTYPE|ENTITY)", re.IGNORECASE)
 
 
 def _q(prefix: str, name: str) -> str:
@@ -62,7 +68,11 @@ def xmp_packet(provenance: Mapping[str, Any]) -> str:
 def parse_xmp(packet: str | bytes) -> dict[str, Any]:
     """What an XMP packet claims: digital_source_type, creator_tool, create_date and
     Atelier's provenance record (None where absent). Raises ValueError if unparsable."""
+    if len(packet) > MAX_XMP_BYTES:
+        raise ValueError(f"the XMP packet is larger than {MAX_XMP_BYTES // MiB} MB")
     text = packet.decode("utf-8", "replace") if isinstance(packet, bytes) else packet
+    if _DECLARATION.search(text):
+        raise ValueError("the XMP packet declares a DOCTYPE or entities, which XMP never does")
     start, end = text.find("<x:xmpmeta"), text.rfind("</x:xmpmeta>")
     if start < 0 or end < 0:
         start, end = text.find("<rdf:RDF"), text.rfind("</rdf:RDF>")
@@ -92,7 +102,7 @@ def parse_xmp(packet: str | bytes) -> dict[str, Any]:
     claims = {key: found.get(key) for key in names}
     if claims["provenance"]:
         try:
-            claims["provenance"] = json.loads(claims["provenance"])
+            claims["provenance"] = parse_json(claims["provenance"], "the provenance in XMP")
         except ValueError:
             claims["provenance"] = None
     return claims
@@ -143,10 +153,23 @@ def read_xmp_png(data: bytes) -> str | None:
     for kind, body in _png_chunks(data):
         if _is_png_xmp(kind, body):
             rest = body[len(PNG_XMP_KEY) + 1 :]
-            compressed, rest = rest[0], rest[2:]
+            compressed, rest = rest[:1] == b"\x01", rest[2:]
             rest = rest.split(b"\x00", 2)[-1]  # language tag, translated keyword
-            return (zlib.decompress(rest) if compressed else rest).decode("utf-8", "replace")
+            return (inflate(rest, MAX_XMP_BYTES) if compressed else rest).decode("utf-8", "replace")
     return None
+
+
+def inflate(compressed: bytes, limit: int) -> bytes:
+    """zlib data decompressed, at most `limit` bytes of it: a few KB can inflate to GBs.
+    Raises ValueError when the data is damaged or inflates beyond the limit."""
+    inflater = zlib.decompressobj()
+    try:
+        data = inflater.decompress(compressed, limit + 1)
+    except zlib.error as exc:
+        raise ValueError(f"damaged compressed text ({exc})") from None
+    if len(data) > limit:
+        raise ValueError(f"compressed text inflates beyond {limit // MiB} MB")
+    return data
 
 
 # ---- JPEG ------------------------------------------------------------------------------------
