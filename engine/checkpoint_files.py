@@ -5,15 +5,23 @@ Torch-free at import: only `load_ckpt_state_dict` imports torch, inside the func
 
 from __future__ import annotations
 
-import json
 import re
 import struct
 import zipfile
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
+
+from pydantic import BaseModel, ConfigDict, Field, StrictInt, StrictStr
 
 from engine.protocol import JobError
+from engine.untrusted import (
+    UntrustedInputError,
+    display_path,
+    parse_json,
+    regular_file_size,
+    validate,
+)
 
 FAMILIES = ("sd15", "sd2", "sdxl", "sdxl_refiner", "lora", "vae", "controlnet", "motion", "unknown")
 MAX_HEADER_BYTES = 100 * 1024 * 1024  # the safetensors format's own limit
@@ -26,11 +34,30 @@ INPAINT_CHANNELS = 9  # 4 latent + 1 mask + 4 masked-image latent channels
 _LORA_KEY = re.compile(r"(?:^|[._])(?:lora|lokr|loha|hada)(?:[._]|$)", re.IGNORECASE)
 
 
+class _TensorInfo(BaseModel):
+    """One tensor of a safetensors header (extra keys are allowed, as the format allows)."""
+
+    model_config = ConfigDict(extra="allow")
+    dtype: StrictStr
+    shape: list[Annotated[StrictInt, Field(ge=0)]]
+    data_offsets: tuple[Annotated[StrictInt, Field(ge=0)], Annotated[StrictInt, Field(ge=0)]]
+
+
 def _corrupt(path: Path, why: str) -> JobError:
     return JobError(
         "invalid_input",
-        f"{path} is not a usable .safetensors file: {why}. "
+        f"{display_path(path)} is not a usable .safetensors file: {why}. "
         "It may be damaged or only partly downloaded; download it again.",
+    )
+
+
+def _unreadable(path: Path, error: OSError | UntrustedInputError) -> JobError:
+    """The error for a file that cannot be opened, or is a folder, pipe or device."""
+    if isinstance(error, UntrustedInputError):
+        why = str(error).replace(str(path), "it", 1)
+        return JobError("invalid_input", f"{display_path(path)} cannot be used: {why}.")
+    return JobError(
+        "invalid_input", f"{display_path(path)} cannot be read: {error.strerror or error}"
     )
 
 
@@ -39,13 +66,13 @@ def read_safetensors_header(path: str | Path) -> dict[str, dict]:
 
     Reads only the header (plus the file size), so it is fast for multi-GB files. The
     optional "__metadata__" entry (a dict of strings) is kept. Raises
-    JobError("invalid_input") naming the file when it is truncated or not safetensors.
+    JobError("invalid_input") naming the file when it is not a regular file, truncated or
+    not safetensors (each tensor must have a dtype, a shape of sizes and two data offsets).
     """
     path = Path(path)
     try:
+        size = regular_file_size(path)  # a pipe or a device would block or never end
         with path.open("rb") as f:
-            size = f.seek(0, 2)
-            f.seek(0)
             prefix = f.read(8)
             if len(prefix) < 8:
                 raise _corrupt(path, f"the file is only {size} bytes long")
@@ -55,20 +82,28 @@ def read_safetensors_header(path: str | Path) -> dict[str, dict]:
             if n == 0 or n > MAX_HEADER_BYTES or n > size - 8:
                 raise _corrupt(path, "it does not start with a safetensors header")
             raw = f.read(n)
-    except OSError as e:
-        raise JobError("invalid_input", f"{path} cannot be read: {e.strerror or e}") from e
+    except (OSError, UntrustedInputError) as e:
+        raise _unreadable(path, e) from None
     try:
-        header = json.loads(raw.decode("utf-8"))
-    except (UnicodeDecodeError, ValueError) as e:
-        raise _corrupt(path, "its header is not valid JSON") from e
+        header = parse_json(raw, "its header", max_bytes=MAX_HEADER_BYTES)
+    except UntrustedInputError as e:
+        raise _corrupt(path, str(e)) from None
     if not isinstance(header, dict):
         raise _corrupt(path, "its header is not a table of tensors")
-    data_size = size - 8 - n
-    for name, info in header.items():
-        if name == "__metadata__":
-            continue
-        offsets = info.get("data_offsets") if isinstance(info, dict) else None
-        if not (isinstance(offsets, list) and len(offsets) == 2 and 0 <= offsets[0] <= offsets[1]):
+    _check_tensors(path, header, size - 8 - n)
+    return header
+
+
+def _check_tensors(path: Path, header: dict[str, Any], data_size: int) -> None:
+    """Every tensor entry well formed, and inside the file's data section."""
+    tensors = {name: info for name, info in header.items() if name != "__metadata__"}
+    try:
+        validate(tensors, dict[str, _TensorInfo], "its header")
+    except UntrustedInputError as e:
+        raise _corrupt(path, str(e)) from None
+    for name, info in tensors.items():
+        offsets = info["data_offsets"]
+        if offsets[0] > offsets[1]:
             raise _corrupt(path, f"tensor {name!r} has no valid data offsets")
         if offsets[1] > data_size:
             raise _corrupt(
@@ -76,7 +111,6 @@ def read_safetensors_header(path: str | Path) -> dict[str, dict]:
                 f"it is truncated (tensor {name!r} ends at byte {offsets[1]} "
                 f"but the data section has only {data_size} bytes)",
             )
-    return header
 
 
 def safetensors_metadata(header: dict[str, Any]) -> dict[str, str]:
@@ -93,9 +127,10 @@ def tensor_names(header: dict[str, Any]) -> list[str]:
 def load_ckpt_state_dict(path: str | Path, *, mmap: bool = False) -> dict[str, Any]:
     """A .ckpt/.pt file's tensors, loaded with weights_only=True (never runs code in the file).
 
-    The "state_dict" nesting of Lightning/LDM checkpoints is unwrapped. With mmap=True,
-    zip-format files are memory-mapped so that reading the keys is cheap.
-    Raises JobError("invalid_input") when the file is refused (it contains code) or corrupt.
+    The "state_dict" nesting of Lightning/LDM checkpoints is unwrapped, and only entries
+    named by strings are kept. With mmap=True, zip-format files are memory-mapped so that
+    reading the keys is cheap. Raises JobError("invalid_input") when the file is refused
+    (it contains code), is not a regular file, or is corrupt.
     """
     import pickle
     import warnings
@@ -103,7 +138,12 @@ def load_ckpt_state_dict(path: str | Path, *, mmap: bool = False) -> dict[str, A
     import torch
 
     path = Path(path)
-    use_mmap = mmap and zipfile.is_zipfile(path)
+    shown = display_path(path)
+    try:
+        regular_file_size(path)  # a pipe or a device would block torch.load forever
+        use_mmap = mmap and zipfile.is_zipfile(path)
+    except (OSError, UntrustedInputError) as e:
+        raise _unreadable(path, e) from None
     try:
         with warnings.catch_warnings():
             warnings.filterwarnings("ignore", message=".*pickle protocol", category=UserWarning)
@@ -112,24 +152,24 @@ def load_ckpt_state_dict(path: str | Path, *, mmap: bool = False) -> dict[str, A
         if "weights only load failed" in str(e).lower():
             raise JobError(
                 "invalid_input",
-                f"{path} refused: it contains code or other Python objects, not just weights, "
+                f"{shown} refused: it contains code or other Python objects, not just weights, "
                 "and opening it could run programs on this computer. "
                 "Use a .safetensors version of this model instead.",
             ) from None
-        raise JobError("invalid_input", f"{path} is not a PyTorch checkpoint: {e}") from None
+        raise JobError("invalid_input", f"{shown} is not a PyTorch checkpoint: {e}") from None
     except OSError as e:
-        raise JobError("invalid_input", f"{path} cannot be read: {e.strerror or e}") from None
+        raise _unreadable(path, e) from None
     except Exception as e:  # torch raises RuntimeError/EOFError/KeyError for damaged files
         raise JobError(
             "invalid_input",
-            f"{path} is damaged or not a PyTorch checkpoint ({type(e).__name__}); "
+            f"{shown} is damaged or not a PyTorch checkpoint ({type(e).__name__}); "
             "download it again.",
         ) from None
     while isinstance(data, dict) and isinstance(data.get("state_dict"), dict):
         data = data["state_dict"]
     if not isinstance(data, dict):
-        raise JobError("invalid_input", f"{path} holds a {type(data).__name__}, not model weights")
-    return data
+        raise JobError("invalid_input", f"{shown} holds a {type(data).__name__}, not model weights")
+    return {name: value for name, value in data.items() if isinstance(name, str)}
 
 
 def _has_prefix(keys: list[str], *prefixes: str) -> bool:

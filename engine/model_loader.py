@@ -4,11 +4,17 @@ Diffusers folders load with `from_pretrained(..., local_files_only=True)`; singl
 checkpoints with `from_single_file(..., config=<shipped config folder>,
 local_files_only=True)`, which never goes to the hub for configs. `.ckpt` files are only
 ever unpickled with `weights_only=True` (checked here first, and diffusers does the same).
-torch and diffusers are imported inside the functions.
+A folder is checked before diffusers opens it: no code that came with the model (custom
+pipelines or components, transformers' auto_map), only regular files (a pipe would hang
+the load), and pickled `.bin` weights that hold only tensors; `trust_remote_code` is
+never set. torch and diffusers are imported inside the functions.
 """
 
 from __future__ import annotations
 
+import itertools
+import os
+import stat
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -17,8 +23,16 @@ from engine.checkpoint_files import (
     load_ckpt_state_dict,
     read_safetensors_header,
 )
-from engine.model_store import ModelEntry, ModelStore, kind_label
+from engine.model_store import (
+    ModelEntry,
+    ModelStore,
+    custom_code_message,
+    foreign_code,
+    kind_label,
+    read_json_object,
+)
 from engine.protocol import JobError
+from engine.untrusted import UntrustedInputError, clean_text, display_path, regular_file_size
 
 if TYPE_CHECKING:
     import torch
@@ -46,6 +60,9 @@ FAMILY_LABELS = {
     "motion": "motion module",
 }
 _NO_WEIGHTS_NEEDED = {"scheduler", "tokenizer", "tokenizer_2", "feature_extractor"}
+_OPTIONAL = {"safety_checker", "feature_extractor", "image_encoder"}  # not loaded by Atelier
+_PICKLED_WEIGHTS = ".bin"  # what diffusers and transformers unpickle from a folder
+_MAX_FOLDER_FILES = 10_000  # a component folder holds a handful of files
 
 
 def family_label(family: str) -> str:
@@ -120,7 +137,9 @@ def load_pipeline(
     try:
         if entry.format == "diffusers":
             variant = _check_folder(entry)
-            pipe = cls.from_pretrained(entry.path, variant=variant, **kwargs)
+            pipe = cls.from_pretrained(
+                entry.path, variant=variant, trust_remote_code=False, **kwargs
+            )
         else:
             config = str(store.config_dir(entry))
             _check_file(entry.path)
@@ -141,7 +160,7 @@ def load_pipeline(
 def _check_file(path: Path) -> None:
     """Fail early, with a clear message, on truncated files and pickles that contain code."""
     if not path.is_file():
-        raise JobError("missing_model", f"{path} is gone; it was moved or deleted.")
+        raise JobError("missing_model", f"{display_path(path)} is gone; it was moved or deleted.")
     if path.suffix.lower() == ".safetensors":
         read_safetensors_header(path)
     else:
@@ -149,21 +168,26 @@ def _check_file(path: Path) -> None:
 
 
 def _check_folder(entry: ModelEntry) -> str | None:
-    """Check a diffusers folder has every component it declares; returns the weights variant."""
-    index = _model_index(entry.path)
+    """Check a diffusers folder before diffusers opens it (see the module's docstring) and
+    that it has every component it declares; returns the weights variant."""
+    index = _model_index(entry)
+    _regular_files(entry, entry.path)
     variant = None
     for name, spec in sorted(index.items()):
         if name.startswith("_") or not isinstance(spec, list) or spec[0] is None:
             continue
-        if name in ("safety_checker", "feature_extractor", "image_encoder"):
-            continue
         folder = entry.path / name
         if not folder.is_dir():
+            if name in _OPTIONAL:
+                continue
             raise _incomplete(entry, f"the {name} folder is missing")
-        if name in _NO_WEIGHTS_NEEDED:
-            continue
-        files = [p.name for p in folder.iterdir()]
+        files = _regular_files(entry, folder)
         weights = [f for f in files if f.endswith((".safetensors", ".bin", ".index.json"))]
+        if not any(f.endswith(".safetensors") for f in weights):  # diffusers unpickles these
+            for pickle in (f for f in weights if f.endswith(_PICKLED_WEIGHTS)):
+                load_ckpt_state_dict(folder / pickle, mmap=True)  # refuses code
+        if name in _NO_WEIGHTS_NEEDED or name in _OPTIONAL:
+            continue
         if not weights:
             raise _incomplete(entry, f"{name}/ has no weights file")
         if all(".fp16." in f for f in weights):
@@ -171,13 +195,48 @@ def _check_folder(entry: ModelEntry) -> str | None:
     return variant
 
 
-def _model_index(path: Path) -> dict:
-    import json
-
+def _model_index(entry: ModelEntry) -> dict:
+    """The folder's model_index.json, refused when loading would run code from the model."""
     try:
-        return json.loads((path / "model_index.json").read_text(encoding="utf-8"))
-    except (OSError, ValueError) as e:
-        raise JobError("invalid_input", f"{path}/model_index.json cannot be read: {e}") from e
+        custom = foreign_code(entry.path)
+        index = read_json_object(entry.path / "model_index.json")
+    except (OSError, UntrustedInputError) as e:
+        raise JobError(
+            "invalid_input", f"The model folder '{entry.name}' cannot be used: {_why(e)}."
+        ) from None
+    if custom:
+        raise JobError(
+            "invalid_input", f"'{entry.name}' is refused: {custom_code_message(custom)}."
+        )
+    if not index:
+        raise _incomplete(entry, "model_index.json is missing")
+    return index
+
+
+def _regular_files(entry: ModelEntry, folder: Path) -> list[str]:
+    """The names of the files in `folder` (sub-folders left out); JobError when one is a
+    pipe, a device or a socket, which would block or never end when diffusers reads it."""
+    with os.scandir(folder) as listing:
+        items = list(itertools.islice(listing, _MAX_FOLDER_FILES))
+    files = []
+    for item in items:
+        path = Path(item.path)
+        try:
+            if stat.S_ISDIR(os.stat(path).st_mode):
+                continue
+            regular_file_size(path)
+        except (OSError, UntrustedInputError) as e:
+            raise JobError(
+                "invalid_input", f"The model folder '{entry.name}' cannot be used: {_why(e)}."
+            ) from None
+        files.append(item.name)
+    return files
+
+
+def _why(error: OSError | UntrustedInputError) -> str:
+    if isinstance(error, OSError):
+        return f"{display_path(error.filename or '?')} cannot be read ({error.strerror or error})"
+    return clean_text(str(error))
 
 
 def _incomplete(entry: ModelEntry, what: str) -> JobError:

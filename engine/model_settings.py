@@ -25,11 +25,22 @@ from __future__ import annotations
 
 import json
 import math
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from engine.untrusted import (
+    MAX_JSON_DEPTH,
+    UntrustedInputError,
+    clean_text,
+    display_path,
+    json_depth,
+    read_file_bytes,
+)
+
 SETTINGS_FILE = "atelier.json"
+MAX_SETTINGS_BYTES = 1024 * 1024  # a real one is a few hundred bytes
 MIN_NATIVE, MAX_NATIVE = 64, 4096
 
 
@@ -78,17 +89,46 @@ def _latent_rgb(value: Any) -> LatentRgb | None:
     return LatentRgb(factors=tuple(rows), bias=bias)  # type: ignore[arg-type]
 
 
-def _text(value: Any) -> str:
-    return value.strip() if isinstance(value, str) else ""
-
-
-def read_model_settings(folder: Path) -> ModelSettings:
-    """The settings in `folder / atelier.json`; ModelSettings() when there are none."""
+def _read_json(path: Path) -> Any:
+    """The file's JSON, bounded in size and depth. Unlike engine.untrusted.parse_json it
+    lets NaN and Infinity through: the key holding one is then ignored alone."""
+    raw = read_file_bytes(path, "a model's settings", MAX_SETTINGS_BYTES)
     try:
-        data = json.loads((Path(folder) / SETTINGS_FILE).read_text(encoding="utf-8"))
-    except (OSError, ValueError):
+        data = json.loads(raw.decode("utf-8-sig"))
+    except RecursionError:
+        raise UntrustedInputError("it is nested too deeply to be real") from None
+    except ValueError as e:  # UnicodeDecodeError included
+        raise UntrustedInputError(f"it is not valid JSON ({getattr(e, 'msg', e)})") from None
+    if json_depth(data) > MAX_JSON_DEPTH:
+        raise UntrustedInputError("it is nested too deeply to be real")
+    return data
+
+
+def _note(problems: list[str] | None, path: Path, why: str) -> None:
+    if problems is not None:
+        problems.append(f"{display_path(path)}: ignored: {why}; the model loads without it")
+
+
+def _text(value: Any) -> str:
+    """A string setting, stripped; lone surrogates (JSON "\\ud800") made printable."""
+    return clean_text(value).strip() if isinstance(value, str) else ""
+
+
+def read_model_settings(folder: Path, problems: list[str] | None = None) -> ModelSettings:
+    """The settings in `folder / atelier.json`; ModelSettings() when there are none. Never
+    raises: a file that is there but unusable (not JSON, not an object, too large, nested
+    too deeply, a folder or a pipe) counts as none, with a line added to `problems`."""
+    path = Path(folder) / SETTINGS_FILE
+    if not os.path.lexists(path):
+        return ModelSettings()
+    try:
+        data = _read_json(path)
+    except (OSError, UntrustedInputError) as e:
+        why = e.strerror if isinstance(e, OSError) and e.strerror else str(e)
+        _note(problems, path, why.replace(str(path), "it", 1))
         return ModelSettings()
     if not isinstance(data, dict):
+        _note(problems, path, "it is not a JSON object of settings")
         return ModelSettings()
     native = data.get("native_size")
     sized = isinstance(native, int) and not isinstance(native, bool)

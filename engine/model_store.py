@@ -4,15 +4,23 @@ Scans Atelier's own `<home>/models/<kind>/` folders, the built-in demo model, mo
 folders of other tools the user added (A1111, ComfyUI, InvokeAI; read in place) and the
 Hugging Face cache. Torch-free at import; scanning reads safetensors headers and JSON
 configs only (a .ckpt is opened with the safe weights-only loader, once per file version).
+
+Model folders are outside input: a scan never follows a link into a folder it has already
+entered (links to a parent folder, link loops), opens only regular files (never a pipe or
+a device), reads JSON with size and depth limits, looks at a bounded number of folder
+entries, and explains every entry it skips in `problems`, one sentence each.
 """
 
 from __future__ import annotations
 
 import difflib
+import functools
 import hashlib
-import json
+import importlib.util
+import itertools
 import os
 import re
+import stat
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -28,6 +36,14 @@ from engine.checkpoint_files import (
 from engine.home import MODEL_KINDS, RESOURCES, atelier_home, extra_model_folders, models_dir
 from engine.model_settings import ModelSettings, read_model_settings
 from engine.protocol import JobError
+from engine.untrusted import (
+    MiB,
+    UntrustedInputError,
+    clean_text,
+    display_path,
+    read_json_file,
+    regular_file_size,
+)
 
 BUILTIN_MODELS = RESOURCES / "models"  # the models shipped with Atelier (the demo model)
 SINGLE_FILE_SUFFIXES = (".safetensors", ".ckpt", ".pt", ".pth")
@@ -85,6 +101,11 @@ _KIND_LABELS = {
 _SOURCE_RANK = {"atelier": 0, "builtin": 1, "extra": 2, "hf_cache": 3}
 _WEIGHTS = re.compile(r".*\.(safetensors|bin|ckpt|pt|pth)(\.index\.json)?$")
 _MAX_DEPTH = 4
+MAX_SCAN_ENTRIES = 50_000  # folder entries one scan looks at, all folders together
+MAX_FOLDER_ENTRIES = 20_000  # entries read from any one folder
+MAX_CONFIG_BYTES = 4 * MiB  # model_index.json, config.json: a few KB when real
+_README_PREFIX = 4000  # the model card's front matter (its licence) is at the top
+_TRUSTED_LIBRARIES = ("diffusers", "transformers")
 _family_cache: dict[tuple[str, int, int], tuple[str, str | None, str]] = {}
 _hash_cache: dict[tuple[str, int, int], str] = {}
 
@@ -110,7 +131,9 @@ class ModelEntry:
         if self.format == "single_file":
             return self.path
         for sub in ("unet", "transformer", ""):
-            files = [p for p in (self.path / sub).glob("*") if _WEIGHTS.match(p.name)]
+            files = [
+                p for p in (self.path / sub).glob("*") if _WEIGHTS.match(p.name) and p.is_file()
+            ]
             if files:  # prefer full-precision safetensors
                 return min(
                     files, key=lambda p: (".fp16." in p.name, p.suffix != ".safetensors", p.name)
@@ -121,6 +144,8 @@ class ModelEntry:
         """A1111-style short hash: the first 10 hex digits of the weights file's sha256."""
         path = self.weights_file()
         st = path.stat()
+        if not stat.S_ISREG(st.st_mode):  # a pipe or a device would never end
+            raise JobError("invalid_input", f"{display_path(path)} is not a regular file")
         key = (str(path), st.st_size, st.st_mtime_ns)
         if key not in _hash_cache:
             digest = hashlib.sha256()
@@ -159,19 +184,21 @@ class ModelStore:
         self.config_root = Path(config_root) if config_root is not None else RESOURCES / "configs"
         self.problems: list[str] = []
         self._entries: list[ModelEntry] | None = None
+        self._budget = _ScanBudget()
 
     # ---- scanning
 
     def scan(self) -> list[ModelEntry]:
         """Rescan every folder; skipped files are explained in self.problems."""
         self.problems = []
+        self._budget = _ScanBudget()
         found: list[ModelEntry] = []
         for kind in MODEL_KINDS:
             found += self._walk(models_dir(kind, self.home), kind, "atelier", _MAX_DEPTH)
         found += self._walk(self.builtin_dir, "checkpoints", "builtin", 1)
         for folder in self.extra_folders:
             if not folder.is_dir():
-                self.problems.append(f"{folder}: skipped: the added model folder does not exist")
+                self._skip(folder, "the added model folder does not exist")
                 continue
             for root, kind in _extra_roots(folder):
                 found += self._walk(root, kind, "extra", _MAX_DEPTH)
@@ -180,50 +207,94 @@ class ModelStore:
         self._entries = found
         return list(found)
 
-    def _walk(self, folder: Path, kind: str, source: str, depth: int) -> list[ModelEntry]:
+    def _skip(self, path: Path, why: str) -> None:
+        """Note in self.problems that `path` was skipped, and why."""
+        self.problems.append(f"{display_path(path)}: skipped: {why}")
+
+    def _list(self, folder: Path) -> list[os.DirEntry[str]]:
+        """The entries of `folder` by name: at most MAX_FOLDER_ENTRIES of them, and no more
+        than the scan has left; a problem line says where a bound stopped the listing."""
+        limit = min(MAX_FOLDER_ENTRIES, self._budget.entries_left)
+        if limit == 0:
+            if not self._budget.stopped:  # the budget ran out exactly at the last folder
+                self._budget.stopped = True
+                self.problems.append(_stopped(folder, 0, scan_bound=True))
+            return []
         try:
-            items = sorted(os.scandir(folder), key=lambda d: d.name)
+            with os.scandir(folder) as listing:
+                items = list(itertools.islice(listing, limit + 1))
         except FileNotFoundError:
             return []
         except OSError as e:
-            self.problems.append(f"{folder}: skipped: cannot be read ({e.strerror})")
+            self._skip(folder, f"it cannot be read ({e.strerror or e})")
+            return []
+        if len(items) > limit:
+            items = items[:limit]
+            scan_bound = limit < MAX_FOLDER_ENTRIES
+            self._budget.stopped |= scan_bound
+            self.problems.append(_stopped(folder, limit, scan_bound))
+        self._budget.entries_left -= len(items)
+        return sorted(items, key=lambda d: d.name)
+
+    def _enter(self, folder: Path) -> bool:
+        """Whether `folder` is a folder not entered yet in this scan (noting it as entered)."""
+        try:
+            st = os.stat(folder)
+        except OSError:
+            return False
+        key = (st.st_dev, st.st_ino)
+        if key in self._budget.visited:
+            self._skip(folder, "it leads to a folder already listed (a link loop, or a link)")
+            return False
+        self._budget.visited.add(key)
+        return True
+
+    def _walk(self, folder: Path, kind: str, source: str, depth: int) -> list[ModelEntry]:
+        if not self._enter(folder):
             return []
         found = []
-        for item in items:
-            if item.name.startswith("."):
-                continue
-            path = Path(item.path)
-            if item.is_dir():
-                if _is_model_folder(path):
-                    entry = self._folder_entry(path, path.name, kind, source)
-                    found += [entry] if entry else []
-                elif depth > 0:
-                    found += self._walk(path, kind, source, depth - 1)
-            elif item.name.lower().endswith(SINGLE_FILE_SUFFIXES):
-                entry = self._file_entry(path, kind, source)
-                found += [entry] if entry else []
+        for item in sorted(self._list(folder), key=_is_link):  # real folders before links
+            if not item.name.startswith("."):
+                found += self._visit(Path(item.path), kind, source, depth)
         return found
+
+    def _visit(self, path: Path, kind: str, source: str, depth: int) -> list[ModelEntry]:
+        """The models at one folder entry: a model folder, a folder of them, or a file."""
+        try:
+            is_folder = stat.S_ISDIR(os.stat(path).st_mode)
+        except OSError as e:  # a dangling link, a link loop, no permission
+            self._skip(path, f"it cannot be read ({e.strerror or e})")
+            return []
+        entry = None
+        if is_folder and _is_model_folder(path):
+            if self._enter(path):
+                entry = self._folder_entry(path, clean_text(path.name), kind, source)
+        elif is_folder:
+            return self._walk(path, kind, source, depth - 1) if depth > 0 else []
+        elif path.name.lower().endswith(SINGLE_FILE_SUFFIXES):
+            entry = self._file_entry(path, kind, source)
+        return [entry] if entry else []
 
     def _file_entry(self, path: Path, kind: str, source: str) -> ModelEntry | None:
         try:
+            size = regular_file_size(path)  # never a pipe, a device or a folder
             family, licence, variant = self._file_family(path, kind)
-            size = path.stat().st_size
         except JobError as e:
-            self.problems.append(f"{path}: skipped: {e.message}")
+            self._skip(path, e.message)
             return None
-        except OSError as e:
-            self.problems.append(f"{path}: skipped: cannot be read ({e.strerror or e})")
+        except (OSError, UntrustedInputError) as e:
+            self._skip(path, _reason(e, path))
             return None
         if family == "unknown" and kind in SD_KINDS:
-            self.problems.append(
-                f"{path}: skipped: not a model Atelier knows (unknown family; "
-                "supported: SD 1.x, SD 2.x, SDXL checkpoints, LoRAs, VAEs, ControlNets)"
+            self._skip(
+                path,
+                "not a model Atelier knows (unknown family; "
+                "supported: SD 1.x, SD 2.x, SDXL checkpoints, LoRAs, VAEs, ControlNets)",
             )
             return None
         kind = FAMILY_KIND.get(family, kind) if kind in SD_KINDS else kind
-        return ModelEntry(
-            path.stem, kind, family, "single_file", path, size, source, licence, variant
-        )
+        name = clean_text(path.stem)
+        return ModelEntry(name, kind, family, "single_file", path, size, source, licence, variant)
 
     def _file_family(self, path: Path, kind: str) -> tuple[str, str | None, str]:
         st = path.stat()
@@ -236,7 +307,7 @@ class ModelStore:
             shapes = {k: v.get("shape", ()) for k, v in header.items() if isinstance(v, dict)}
             result = (
                 detect_family(tensor_names(header)),
-                meta.get("modelspec.license") or meta.get("license"),
+                meta.get("modelspec.license") or meta.get("license") or None,
                 detect_variant(shapes),
             )
         elif kind in SD_KINDS:
@@ -249,31 +320,84 @@ class ModelStore:
         return result
 
     def _folder_entry(self, path: Path, name: str, kind: str, source: str) -> ModelEntry | None:
-        family = _folder_family(path)
-        if family == "unknown":
-            if kind in SD_KINDS:
-                if source != "hf_cache":
-                    self.problems.append(f"{path}: skipped: not a model Atelier knows")
-                return None
-            family = _config_class(path) or "unknown"
+        try:
+            family = _folder_family(path)
+            custom = foreign_code(path)
+            if family == "unknown" and kind not in SD_KINDS:
+                family = _config_class(path) or "unknown"
+            variant = _folder_variant(path)
+        except (OSError, UntrustedInputError) as e:
+            self._skip(path, _reason(e, path))
+            return None
+        if custom and (family != "unknown" or source != "hf_cache"):
+            self._skip(path, custom_code_message(custom))
+            return None
+        if family == "unknown" and kind in SD_KINDS:
+            if source != "hf_cache":
+                self._skip(path, "not a model Atelier knows")
+            return None
         kind = FAMILY_KIND.get(family, kind) if kind in SD_KINDS else kind
-        size = sum(p.stat().st_size for p in path.rglob("*") if p.is_file())
-        licence = _readme_licence(path)
-        variant = _folder_variant(path)
-        settings = read_model_settings(path)
+        size = self._folder_size(path)
+        licence = self._readme_licence(path)
+        settings = read_model_settings(path, self.problems)
         return ModelEntry(
             name, kind, family, "diffusers", path, size, source, licence, variant, settings
         )
 
+    def _folder_size(self, folder: Path) -> int:
+        """The bytes of the files under `folder`: links to files are followed (the HF
+        cache's snapshots link to blobs), links to folders are not; bounded like the scan."""
+        total, folders = 0, [folder]
+        while folders:
+            for item in self._list(folders.pop()):
+                try:
+                    if item.is_dir(follow_symlinks=False):
+                        folders.append(Path(item.path))
+                    elif stat.S_ISREG((st := item.stat()).st_mode):
+                        total += st.st_size
+                except OSError:  # a dangling link or a link loop weighs nothing
+                    continue
+        return total
+
+    def _readme_licence(self, folder: Path) -> str | None:
+        """The `license:` of the model card's front matter (README.md), if it has one."""
+        path = folder / "README.md"
+        try:
+            text = _read_prefix(path, _README_PREFIX)
+        except (OSError, UntrustedInputError) as e:
+            self.problems.append(f"{display_path(path)}: licence not read: {_reason(e, path)}")
+            return None
+        front = re.match(r"---\s*\n(.*?)\n---", text or "", re.DOTALL)
+        found = re.search(r"^license:\s*(\S.*)$", front[1], re.MULTILINE) if front else None
+        return found[1].strip().strip("\"'") if found else None
+
     def _scan_hf_cache(self) -> list[ModelEntry]:
         found = []
-        for repo in sorted(self.hf_cache.glob("models--*")) if self.hf_cache.is_dir() else []:
-            snapshot = _hf_snapshot(repo)
-            if snapshot is not None and _is_model_folder(snapshot):
-                name = repo.name.removeprefix("models--").replace("--", "/")
+        repos = [Path(i.path) for i in self._list(self.hf_cache) if i.name.startswith("models--")]
+        for repo in repos:
+            snapshot = self._hf_snapshot(repo)
+            if snapshot is not None and _is_model_folder(snapshot) and self._enter(snapshot):
+                name = clean_text(repo.name.removeprefix("models--").replace("--", "/"))
                 entry = self._folder_entry(snapshot, name, "checkpoints", "hf_cache")
                 found += [entry] if entry else []
         return found
+
+    def _hf_snapshot(self, repo: Path) -> Path | None:
+        """The snapshot refs/main points to, else the newest one."""
+        try:
+            commit = (_read_prefix(repo / "refs" / "main", 256) or "").strip()
+        except (OSError, UntrustedInputError):
+            commit = ""
+        if commit and _plain_name(commit) and (repo / "snapshots" / commit).is_dir():
+            return repo / "snapshots" / commit
+        snapshots = []
+        for item in self._list(repo / "snapshots"):
+            try:
+                if item.is_dir():
+                    snapshots.append((item.stat().st_mtime, Path(item.path)))
+            except OSError:
+                continue
+        return max(snapshots)[1] if snapshots else None
 
     # ---- lookups
 
@@ -316,6 +440,7 @@ class ModelStore:
         path = Path(name).expanduser()
         if path.exists() and (path.is_file() or _is_model_folder(path)):
             problems = len(self.problems)
+            self._budget = _ScanBudget()
             entry = (
                 self._file_entry(path, kind, "extra")
                 if path.is_file()
@@ -372,63 +497,179 @@ def kind_label(kind: str) -> str:
     return _KIND_LABELS.get(kind, kind)
 
 
-def _read_json(path: Path) -> dict:
+@dataclass
+class _ScanBudget:
+    """What one scan may still look at: the folder entries left, and the folders entered
+    ((st_dev, st_ino) of each, so that a link to a parent folder or a loop is entered once)."""
+
+    entries_left: int = field(default_factory=lambda: MAX_SCAN_ENTRIES)  # read when made
+    visited: set[tuple[int, int]] = field(default_factory=set)
+    stopped: bool = False  # whether the problem line for running out is written
+
+
+def _stopped(folder: Path, count: int, scan_bound: bool) -> str:
+    """The problem line for a listing cut short by a bound."""
+    if scan_bound:
+        return (
+            f"{display_path(folder)}: stopped: the scan has looked at {MAX_SCAN_ENTRIES} "
+            "files and folders, so models from here on are not listed; keep models in "
+            "folders that hold only models"
+        )
+    return (
+        f"{display_path(folder)}: stopped after {count} entries; models past them are not "
+        "listed: move them into a smaller folder"
+    )
+
+
+def _is_link(item: os.DirEntry[str]) -> bool:
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
+        return item.is_symlink()
+    except OSError:
+        return False
+
+
+def _reason(error: OSError | UntrustedInputError, path: Path) -> str:
+    """An error about `path` or a file in it as the reason part of a problem line about
+    `path`: "it is a pipe (FIFO), not a file", "unet/config.json is not valid JSON (...)",
+    "it cannot be read (Permission denied)"."""
+    if isinstance(error, OSError):
+        return f"it cannot be read ({error.strerror or error})"
+    text = str(error)
+    for shown in {str(path), display_path(path)}:
+        text = text.replace(f"{shown}{os.sep}", "").replace(f"{shown} ", "it ")
+    return clean_text(text)
+
+
+def _read_prefix(path: Path, size: int) -> str | None:
+    """The first `size` bytes of a regular file as text; None when there is no such file.
+    Raises UntrustedInputError for a folder, a pipe or a device, OSError when unreadable."""
+    if not os.path.lexists(path):
+        return None
+    regular_file_size(path)
+    with open(path, "rb") as f:
+        return f.read(size).decode("utf-8", errors="replace")
+
+
+def read_json_object(path: Path) -> dict:
+    """The JSON object in a model's config file `path` (model_index.json, config.json);
+    {} when there is no such file. Raises UntrustedInputError (too large, too deep, not
+    JSON, not an object, not a regular file) or OSError, naming the file."""
+    if not os.path.lexists(path):
         return {}
-    return data if isinstance(data, dict) else {}
+    shown = display_path(path)
+    data = read_json_file(path, shown, MAX_CONFIG_BYTES)
+    if not isinstance(data, dict):
+        raise UntrustedInputError(f"{shown} is not a JSON object")
+    return data
 
 
 def _is_model_folder(path: Path) -> bool:
-    return (path / "model_index.json").is_file() or (path / "config.json").is_file()
+    """Whether `path` holds a model_index.json or a config.json (of whatever kind: a
+    folder or a pipe there is reported when the folder is read)."""
+    return any(os.path.lexists(path / name) for name in ("model_index.json", "config.json"))
+
+
+def _plain_name(name: str) -> bool:
+    """Whether `name` names an entry inside a folder (no separators, not "." or "..")."""
+    return name not in ("", ".", "..") and "/" not in name and "\\" not in name
+
+
+def _string(value: object) -> str:
+    return clean_text(value) if isinstance(value, str) else ""
 
 
 def _config_class(path: Path) -> str | None:
-    config = _read_json(path / "config.json")
-    value = config.get("_class_name") or config.get("model_type")
-    return str(value) if value else None
+    config = read_json_object(path / "config.json")
+    return _string(config.get("_class_name")) or _string(config.get("model_type")) or None
 
 
 def _folder_family(path: Path) -> str:
     """The family of a diffusers pipeline folder or a diffusers component folder."""
-    index = _read_json(path / "model_index.json")
-    cls = str(index.get("_class_name") or _read_json(path / "config.json").get("_class_name") or "")
+    index = read_json_object(path / "model_index.json")
+    cls = _string(index.get("_class_name")) or _string(
+        read_json_object(path / "config.json").get("_class_name")
+    )
     if cls in _CLASS_FAMILY:
         return _CLASS_FAMILY[cls]
     if not cls.startswith("StableDiffusion") or "3" in cls or "Upscale" in cls or not index:
         return "unknown"
-    unet = _read_json(path / "unet" / "config.json")
+    unet = read_json_object(path / "unet" / "config.json")
     if "XL" in cls or unet.get("addition_embed_type") == "text_time":
-        return "sdxl_refiner" if (index.get("text_encoder") or [None])[0] is None else "sdxl"
+        text_encoder = index.get("text_encoder")
+        has_text_encoder = isinstance(text_encoder, list) and text_encoder[:1] not in ([], [None])
+        return "sdxl" if has_text_encoder else "sdxl_refiner"
     return "sd2" if unet.get("cross_attention_dim") == 1024 else "sd15"
 
 
 def _folder_variant(path: Path) -> str:
     """A diffusers folder's variant: "inpaint" when its UNet takes 9 input channels, else ""."""
-    unet = _read_json(path / "unet" / "config.json")
+    unet = read_json_object(path / "unet" / "config.json")
     return "inpaint" if unet.get("in_channels") == INPAINT_CHANNELS else ""
 
 
-def _readme_licence(path: Path) -> str | None:
-    try:
-        text = (path / "README.md").read_text(encoding="utf-8", errors="replace")[:4000]
-    except OSError:
-        return None
-    front = re.match(r"---\s*\n(.*?)\n---", text, re.DOTALL)
-    found = re.search(r"^license:\s*(\S.*)$", front[1], re.MULTILINE) if front else None
-    return found[1].strip().strip("\"'") if found else None
+def foreign_code(folder: Path) -> str | None:
+    """What in a diffusers folder would make loading it run Python code that came with the
+    model, or None: a custom pipeline or component class in model_index.json (one that is
+    not from diffusers or transformers), or a config.json with an "auto_map" (code that
+    transformers runs with trust_remote_code). Raises UntrustedInputError or OSError when
+    those files are unusable, naming the file."""
+    index_path = folder / "model_index.json"
+    index = read_json_object(index_path)
+    shown = display_path(index_path)
+    cls = index.get("_class_name", "")
+    if not isinstance(cls, str):
+        return f"{shown} names a custom pipeline class {_short(cls)}"
+    for key in ("custom_pipeline", "_custom_pipeline"):
+        if key in index:
+            return f"{shown} asks for a custom pipeline ({key})"
+    configs = [folder / "config.json"]
+    for component, spec in index.items():
+        if component.startswith("_") or not isinstance(spec, list):
+            continue  # flags such as "requires_safety_checker"
+        if not _plain_name(component):
+            raise UntrustedInputError(f"{shown}: {_short(component)} is not a component name")
+        if len(spec) != 2 or not all(isinstance(v, str) or v is None for v in spec):
+            raise UntrustedInputError(
+                f"{shown}: {component} should be a [library, class] pair, not {_short(spec)}"
+            )
+        if spec[0] is not None and spec[0] not in _trusted_libraries():
+            return f"{shown} loads its {component} with the module {_short(spec[0])}"
+        configs.append(folder / component / "config.json")
+    for config in configs:
+        if "auto_map" in read_json_object(config):
+            return f"{display_path(config)} asks for the model's own code (auto_map)"
+    return None
 
 
-def _hf_snapshot(repo: Path) -> Path | None:
-    """The snapshot refs/main points to, else the newest one."""
-    ref = repo / "refs" / "main"
-    if ref.is_file():
-        snap = repo / "snapshots" / ref.read_text(encoding="utf-8").strip()
-        if snap.is_dir():
-            return snap
-    snaps = [p for p in (repo / "snapshots").glob("*") if p.is_dir()]
-    return max(snaps, key=lambda p: p.stat().st_mtime) if snaps else None
+def custom_code_message(detail: str) -> str:
+    """Why a model that needs its own code is refused (`detail` from foreign_code)."""
+    return (
+        f"it needs Python code shipped with the model ({detail}), and Atelier never runs "
+        "such code; use a standard diffusers version of this model"
+    )
+
+
+def _short(value: object) -> str:
+    """A value from a file, shown briefly in a message."""
+    text = clean_text(repr(value))
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+@functools.cache
+def _trusted_libraries() -> frozenset[str]:
+    """The libraries a model_index.json may load components from: diffusers, transformers
+    and diffusers' own pipeline modules ("stable_diffusion" for the safety checker), found
+    without importing diffusers."""
+    spec = importlib.util.find_spec("diffusers")
+    folders = [Path(p) / "pipelines" for p in (spec and spec.submodule_search_locations) or []]
+    modules = {
+        p.name
+        for folder in folders
+        if folder.is_dir()
+        for p in folder.iterdir()
+        if p.is_dir() and p.name.isidentifier() and not p.name.startswith("_")
+    }
+    return frozenset(_TRUSTED_LIBRARIES) | modules
 
 
 def _extra_roots(folder: Path) -> list[tuple[Path, str]]:

@@ -9,8 +9,9 @@ recognition.
 
 from __future__ import annotations
 
-import json
+import itertools
 import logging
+import os
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,6 +20,7 @@ from typing import Any
 import numpy as np
 
 from engine.home import RESOURCES, models_dir
+from engine.untrusted import UntrustedInputError, display_path, read_json_file
 
 log = logging.getLogger(__name__)
 
@@ -31,6 +33,9 @@ EXPOSED = {
     "ANUS_EXPOSED": "exposed anus",
 }
 CLIP_CHECKER = "StableDiffusionSafetyChecker"
+MAX_SAFETY_ENTRIES = 5_000  # entries looked at under <home>/models/safety/ (a few dozen when real)
+MAX_SAFETY_DEPTH = 4
+MAX_CONFIG_BYTES = 1024 * 1024
 
 
 class CheckerUnavailable(RuntimeError):
@@ -97,18 +102,42 @@ _clip_cache: dict[str, Any] = {}
 
 
 def find_clip_checker(home: Path | None = None) -> Path | None:
-    """A folder under <home>/models/safety/ holding the SD safety checker, if installed."""
+    """A folder under <home>/models/safety/ holding the SD safety checker, if installed.
+    Unusable config.json files (not JSON, too deep, a folder or a pipe) are passed over
+    with a log line; the search looks at a bounded number of entries."""
     root = models_dir("safety", home)
-    if not root.is_dir():
-        return None
-    for config in sorted(root.rglob("config.json")):
+    for config in _config_files(root):
         try:
-            data = json.loads(config.read_text(encoding="utf-8"))
-        except (OSError, ValueError):
+            data = read_json_file(config, display_path(config), MAX_CONFIG_BYTES)
+        except (OSError, UntrustedInputError) as exc:
+            log.warning("safety model config skipped: %s", exc)
             continue
-        if CLIP_CHECKER in (data.get("architectures") or []):
+        architectures = data.get("architectures") if isinstance(data, dict) else None
+        if isinstance(architectures, list) and CLIP_CHECKER in architectures:
             return config.parent
     return None
+
+
+def _config_files(root: Path) -> list[Path]:
+    """The config.json paths under `root`, at most MAX_SAFETY_DEPTH folders down, without
+    following links to folders, sorted; stops after MAX_SAFETY_ENTRIES entries."""
+    found, folders, left = [], [(root, 0)], MAX_SAFETY_ENTRIES
+    while folders and left > 0:
+        folder, depth = folders.pop()
+        try:
+            with os.scandir(folder) as listing:
+                items = list(itertools.islice(listing, left))
+        except OSError:
+            continue
+        left -= len(items)
+        for item in items:
+            if item.name == "config.json":
+                found.append(Path(item.path))
+            elif depth < MAX_SAFETY_DEPTH and item.is_dir(follow_symlinks=False):
+                folders.append((Path(item.path), depth + 1))
+    if left <= 0:
+        log.warning("looked for the safety checker in %s only partly: too many files", root)
+    return sorted(found)
 
 
 def _load_clip_checker(folder: Path) -> tuple[Any, Any]:

@@ -6,10 +6,17 @@ at the top of resources/safety/sexual.txt. Matching sees through case, accents, 
 letters, zero-width characters, punctuation and spacing tricks (p.o.r.n, p o r n), leetspeak
 (p0rn, $ex) and repeated letters (pooorn), while whole-word matching keeps innocent words
 that contain a listed one (Scunthorpe, Sussex, cocktail, assassin) clean.
+
+The user's folder is outside input: only regular files of at most MAX_LIST_BYTES are read
+(a folder, a pipe or a device named x.txt is passed over with a log line, and the shipped
+list of that name stays in force), undecodable bytes read as U+FFFD.
 """
 
 from __future__ import annotations
 
+import itertools
+import logging
+import os
 import re
 import shutil
 import threading
@@ -18,8 +25,18 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from engine.home import RESOURCES, atelier_home
+from engine.untrusted import (
+    UntrustedInputError,
+    clean_text,
+    display_path,
+    read_file_bytes,
+    regular_file_size,
+)
 
+log = logging.getLogger(__name__)
 SHIPPED = RESOURCES / "safety"
+MAX_LIST_BYTES = 256 * 1024  # the shipped lists are 2 KB at most; this is 25,000 lines
+MAX_LIST_ENTRIES = 1_000  # entries of <home>/safety/ looked at
 _LEET = str.maketrans("013457892@$!|+€", "oieastbgzaslite")
 _LEET_L = str.maketrans("1", "l")
 # Cyrillic and Greek letters that look like Latin ones (a common way round word lists)
@@ -155,7 +172,7 @@ def copy_lists_for_editing(home: Path | None = None) -> Path:
     folder = user_lists_dir(home)
     folder.mkdir(parents=True, exist_ok=True)
     for shipped in sorted(SHIPPED.glob("*.txt")):
-        if not (folder / shipped.name).exists():
+        if not os.path.lexists(folder / shipped.name):  # never write through a link
             shutil.copyfile(shipped, folder / shipped.name)
     return folder
 
@@ -165,25 +182,64 @@ _cache_lock = threading.Lock()
 
 
 def load_categories(home: Path | None = None) -> list[Category]:
-    """Every category: the shipped lists, each replaced by the user's copy when there is one.
-    Re-read when a list file changes."""
-    files = {p.stem: p for p in sorted(SHIPPED.glob("*.txt"))}
-    folder = user_lists_dir(home)
-    if folder.is_dir():
-        files.update({p.stem: p for p in sorted(folder.glob("*.txt"))})
-    key = tuple((name, str(p), p.stat().st_mtime_ns) for name, p in sorted(files.items()))
+    """Every category: the shipped lists, each replaced by the user's copy when there is one
+    that can be read. Re-read when a list file changes."""
+    shipped = {p.stem: p for p in sorted(SHIPPED.glob("*.txt"))}
+    files = {**shipped, **_user_lists(user_lists_dir(home))}
+    key = tuple((name, str(p), _version(p)) for name, p in sorted(files.items()))
     with _cache_lock:
         if key not in _cache:
             _cache.clear()
             _cache[key] = [
-                parse_list(
-                    p.read_text(encoding="utf-8", errors="replace"),
-                    name,
-                    "shipped" if p.parent == SHIPPED else str(p),
-                )
-                for name, p in sorted(files.items())
+                category
+                for name, path in sorted(files.items())
+                if (category := _load_category(name, path, shipped.get(name))) is not None
             ]
         return _cache[key]
+
+
+def _user_lists(folder: Path) -> dict[str, Path]:
+    """The user's lists: the regular `*.txt` files in `folder`, by category id."""
+    try:
+        with os.scandir(folder) as listing:
+            items = list(itertools.islice(listing, MAX_LIST_ENTRIES))
+    except OSError:  # no folder (the usual case), or not one
+        return {}
+    lists = {}
+    for item in sorted(items, key=lambda i: i.name):
+        path = Path(item.path)
+        if item.name.startswith(".") or not item.name.endswith(".txt"):
+            continue
+        try:
+            regular_file_size(path)
+        except (OSError, UntrustedInputError) as exc:
+            log.warning("safety list %s skipped: %s", display_path(path), clean_text(str(exc)))
+            continue
+        lists[path.stem] = path
+    return lists
+
+
+def _version(path: Path) -> tuple[int, int]:
+    """When and how a list file last changed, to know when to read it again."""
+    try:
+        st = path.stat()
+    except OSError:
+        return (0, 0)
+    return (st.st_mtime_ns, st.st_size)
+
+
+def _load_category(name: str, path: Path, shipped: Path | None) -> Category | None:
+    """The category in `path`; the shipped list of that name when the user's copy cannot
+    be read (too large, gone, replaced by a pipe), else None."""
+    for candidate in dict.fromkeys(p for p in (path, shipped) if p is not None):
+        try:
+            raw = read_file_bytes(candidate, "a safety word list", MAX_LIST_BYTES)
+        except (OSError, UntrustedInputError) as exc:
+            log.warning("safety list %s skipped: %s", display_path(candidate), clean_text(str(exc)))
+            continue
+        source = "shipped" if candidate.parent == SHIPPED else display_path(candidate)
+        return parse_list(raw.decode("utf-8", errors="replace"), clean_text(name), source)
+    return None
 
 
 def _matches(part: tuple[Term, ...], forms: list[str], runs: list[str]) -> bool:

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from engine.home import load_settings, save_settings
+from engine.untrusted import clean_text
 
 PROMPT_LEVELS = ("block", "warn")
 OUTPUT_LEVELS = ("block", "blur", "warn")
@@ -44,17 +45,25 @@ def _valid(name: str, value: Any) -> bool:
     if name == "output":
         return value in OUTPUT_LEVELS
     if name == "nudity_threshold":
-        return isinstance(value, int | float) and 0.05 <= value <= 1.0
+        number = isinstance(value, int | float) and not isinstance(value, bool)
+        return number and 0.05 <= value <= 1.0
     if name == "video_frames":
         return isinstance(value, int) and not isinstance(value, bool) and 1 <= value <= 256
     return False
+
+
+def _shown(value: Any) -> str:
+    """A value from settings.json as recorded among the ignored ones: short, whatever it is
+    (every output's metadata carries it)."""
+    text = clean_text(repr(value))
+    return text if len(text) <= 80 else text[:77] + "..."
 
 
 def safety_settings(home: Path | None = None) -> SafetySettings:
     """The levels from settings.json; a missing or invalid value takes its default."""
     section = load_settings(home).get("safety", {})
     if not isinstance(section, dict):
-        return SafetySettings(ignored=(f"safety: {section!r}",))
+        return SafetySettings(ignored=(f"safety: {_shown(section)}",))
     values: dict[str, Any] = {}
     ignored = []
     for f in dataclasses.fields(SafetySettings):
@@ -63,7 +72,7 @@ def safety_settings(home: Path | None = None) -> SafetySettings:
         if _valid(f.name, section[f.name]):
             values[f.name] = section[f.name]
         else:
-            ignored.append(f"{f.name}: {section[f.name]!r}")
+            ignored.append(f"{f.name}: {_shown(section[f.name])}")
     return SafetySettings(**values, ignored=tuple(ignored))
 
 
