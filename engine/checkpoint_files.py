@@ -54,8 +54,7 @@ def _corrupt(path: Path, why: str) -> JobError:
 def _unreadable(path: Path, error: OSError | UntrustedInputError) -> JobError:
     """The error for a file that cannot be opened, or is a folder, pipe or device."""
     if isinstance(error, UntrustedInputError):
-        why = str(error).replace(str(path), "it", 1)
-        return JobError("invalid_input", f"{display_path(path)} cannot be used: {why}.")
+        return JobError("invalid_input", f"{display_path(path)} cannot be used: {error.reason}.")
     return JobError(
         "invalid_input", f"{display_path(path)} cannot be read: {error.strerror or error}"
     )

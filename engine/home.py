@@ -92,7 +92,7 @@ def read_settings(home: Path | None = None) -> Settings:
     except FileNotFoundError:
         return Settings()
     except (OSError, UntrustedInputError) as exc:
-        reason = _reason(exc).replace(f"{path} ", "it ", 1)
+        reason = exc.reason if isinstance(exc, UntrustedInputError) else _reason(exc)
         return Settings(problem=_unreadable_settings(path, reason))
     if not isinstance(data, dict):
         return Settings(problem=_unreadable_settings(path, "it is not a JSON object"))

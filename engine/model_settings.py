@@ -23,21 +23,13 @@ shown under the model's name, so a designer knows what to ask it for. Qt- and to
 
 from __future__ import annotations
 
-import json
 import math
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from engine.untrusted import (
-    MAX_JSON_DEPTH,
-    UntrustedInputError,
-    clean_text,
-    display_path,
-    json_depth,
-    read_file_bytes,
-)
+from engine.untrusted import UntrustedInputError, clean_text, display_path, read_json_file
 
 SETTINGS_FILE = "atelier.json"
 MAX_SETTINGS_BYTES = 1024 * 1024  # a real one is a few hundred bytes
@@ -89,21 +81,6 @@ def _latent_rgb(value: Any) -> LatentRgb | None:
     return LatentRgb(factors=tuple(rows), bias=bias)  # type: ignore[arg-type]
 
 
-def _read_json(path: Path) -> Any:
-    """The file's JSON, bounded in size and depth. Unlike engine.untrusted.parse_json it
-    lets NaN and Infinity through: the key holding one is then ignored alone."""
-    raw = read_file_bytes(path, "a model's settings", MAX_SETTINGS_BYTES)
-    try:
-        data = json.loads(raw.decode("utf-8-sig"))
-    except RecursionError:
-        raise UntrustedInputError("it is nested too deeply to be real") from None
-    except ValueError as e:  # UnicodeDecodeError included
-        raise UntrustedInputError(f"it is not valid JSON ({getattr(e, 'msg', e)})") from None
-    if json_depth(data) > MAX_JSON_DEPTH:
-        raise UntrustedInputError("it is nested too deeply to be real")
-    return data
-
-
 def _note(problems: list[str] | None, path: Path, why: str) -> None:
     if problems is not None:
         problems.append(f"{display_path(path)}: ignored: {why}; the model loads without it")
@@ -122,10 +99,13 @@ def read_model_settings(folder: Path, problems: list[str] | None = None) -> Mode
     if not os.path.lexists(path):
         return ModelSettings()
     try:
-        data = _read_json(path)
-    except (OSError, UntrustedInputError) as e:
-        why = e.strerror if isinstance(e, OSError) and e.strerror else str(e)
-        _note(problems, path, why.replace(str(path), "it", 1))
+        # NaN and Infinity pass: the key holding one is then ignored alone
+        data = read_json_file(path, max_bytes=MAX_SETTINGS_BYTES, allow_nan=True)
+    except UntrustedInputError as e:
+        _note(problems, path, e.reason)
+        return ModelSettings()
+    except OSError as e:
+        _note(problems, path, f"it cannot be read ({e.strerror or e})")
         return ModelSettings()
     if not isinstance(data, dict):
         _note(problems, path, "it is not a JSON object of settings")

@@ -534,10 +534,10 @@ def _reason(error: OSError | UntrustedInputError, path: Path) -> str:
     "it cannot be read (Permission denied)"."""
     if isinstance(error, OSError):
         return f"it cannot be read ({error.strerror or error})"
-    text = str(error)
-    for shown in {str(path), display_path(path)}:
-        text = text.replace(f"{shown}{os.sep}", "").replace(f"{shown} ", "it ")
-    return clean_text(text)
+    shown = display_path(path)
+    if error.subject == shown:
+        return error.reason
+    return str(error).removeprefix(shown + os.sep)
 
 
 def _read_prefix(path: Path, size: int) -> str | None:
@@ -559,7 +559,7 @@ def read_json_object(path: Path) -> dict:
     shown = display_path(path)
     data = read_json_file(path, shown, MAX_CONFIG_BYTES)
     if not isinstance(data, dict):
-        raise UntrustedInputError(f"{shown} is not a JSON object")
+        raise UntrustedInputError(shown, "is not a JSON object")
     return data
 
 
@@ -627,10 +627,10 @@ def foreign_code(folder: Path) -> str | None:
         if component.startswith("_") or not isinstance(spec, list):
             continue  # flags such as "requires_safety_checker"
         if not _plain_name(component):
-            raise UntrustedInputError(f"{shown}: {_short(component)} is not a component name")
+            raise UntrustedInputError(shown, f"names {_short(component)}, not a component")
         if len(spec) != 2 or not all(isinstance(v, str) or v is None for v in spec):
             raise UntrustedInputError(
-                f"{shown}: {component} should be a [library, class] pair, not {_short(spec)}"
+                shown, f"gives {component} as {_short(spec)}, not a [library, class] pair"
             )
         if spec[0] is not None and spec[0] not in _trusted_libraries():
             return f"{shown} loads its {component} with the module {_short(spec[0])}"

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import stat
 from pathlib import Path
 from typing import Any, TypeVar
@@ -30,10 +31,22 @@ T = TypeVar("T")
 MiB = 1024 * 1024
 MAX_JSON_BYTES = 16 * MiB  # ComfyUI workflows with many nodes reach a few MB; nothing else does
 MAX_JSON_DEPTH = 100  # well below Python's recursion limit, well above any real document
+_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 class UntrustedInputError(ValueError):
-    """An input from outside is unusable; the message is one sentence for the designer."""
+    """An input from outside is unusable; the message is one sentence for the designer:
+    its `subject` (the file, shown printable) and `predicate` ("is a pipe (FIFO), not a
+    file"), so that a caller can also say it about the file as "it" (`reason`)."""
+
+    def __init__(self, subject: str, predicate: str) -> None:
+        super().__init__(f"{subject} {predicate}")
+        self.subject, self.predicate = subject, predicate
+
+    @property
+    def reason(self) -> str:
+        """The predicate with "it" as its subject: "it is a pipe (FIFO), not a file"."""
+        return f"it {self.predicate}"
 
 
 def _file_kind(mode: int) -> str:
@@ -54,8 +67,12 @@ def regular_file_size(path: str | os.PathLike[str]) -> int:
     never end), and OSError when it cannot be looked at."""
     mode = os.stat(path)
     if not stat.S_ISREG(mode.st_mode):
-        raise UntrustedInputError(f"{path} is {_file_kind(mode.st_mode)}, not a file")
+        raise _not_a_file(path, mode.st_mode)
     return mode.st_size
+
+
+def _not_a_file(path: str | os.PathLike[str], mode: int) -> UntrustedInputError:
+    return UntrustedInputError(display_path(path), f"is {_file_kind(mode)}, not a file")
 
 
 def read_file_bytes(path: str | os.PathLike[str], what: str, max_bytes: int) -> bytes:
@@ -67,9 +84,9 @@ def read_file_bytes(path: str | os.PathLike[str], what: str, max_bytes: int) -> 
     try:
         mode = os.fstat(fd)
         if not stat.S_ISREG(mode.st_mode):
-            raise UntrustedInputError(f"{path} is {_file_kind(mode.st_mode)}, not a file")
+            raise _not_a_file(path, mode.st_mode)
         if mode.st_size > max_bytes:
-            raise UntrustedInputError(too_large(path, what, mode.st_size, max_bytes))
+            raise too_large(display_path(path), what, mode.st_size, max_bytes)
         chunks, left = [], max_bytes + 1
         while left > 0 and (chunk := os.read(fd, min(left, 4 * MiB))):
             chunks.append(chunk)
@@ -78,15 +95,15 @@ def read_file_bytes(path: str | os.PathLike[str], what: str, max_bytes: int) -> 
         os.close(fd)
     data = b"".join(chunks)
     if len(data) > max_bytes:  # the file grew while being read
-        raise UntrustedInputError(too_large(path, what, len(data), max_bytes))
+        raise too_large(display_path(path), what, len(data), max_bytes)
     return data
 
 
-def too_large(path: object, what: str, size: int, limit: int) -> str:
-    """The sentence for an input over its size limit."""
-    return (
-        f"{path} is too large for {what} ({_size_text(size)}; Atelier reads at most "
-        f"{_size_text(limit)})"
+def too_large(subject: str, what: str, size: int, limit: int) -> UntrustedInputError:
+    """The error for an input over its size limit ("x.png is too large for an image ...")."""
+    return UntrustedInputError(
+        subject,
+        f"is too large for {what} ({_size_text(size)}; Atelier reads at most {_size_text(limit)})",
     )
 
 
@@ -105,25 +122,28 @@ def parse_json(
     what: str,
     max_bytes: int = MAX_JSON_BYTES,
     max_depth: int = MAX_JSON_DEPTH,
+    allow_nan: bool = False,
 ) -> Any:
     """JSON text from outside, parsed with limits; `what` names it in the message
-    ("settings.json", "the ComfyUI workflow in x.png"). Raises UntrustedInputError."""
+    ("settings.json", "the ComfyUI workflow in x.png"). NaN and Infinity are refused
+    unless `allow_nan` (for readers that ignore a key holding one on their own).
+    Raises UntrustedInputError."""
     if len(text) > max_bytes:
-        raise UntrustedInputError(too_large(what, "JSON", len(text), max_bytes))
+        raise too_large(what, "JSON", len(text), max_bytes)
     if isinstance(text, bytes):
         try:
             text = text.decode("utf-8-sig")
         except UnicodeDecodeError:
-            raise UntrustedInputError(f"{what} is not UTF-8 text") from None
+            raise UntrustedInputError(what, "is not UTF-8 text") from None
     try:
-        data = json.loads(text, parse_constant=_no_constants)
+        data = json.loads(text, parse_constant=None if allow_nan else _no_constants)
     except RecursionError:
-        raise UntrustedInputError(f"{what} is nested too deeply to be real") from None
+        raise UntrustedInputError(what, "is nested too deeply to be real") from None
     except ValueError as exc:
         reason = getattr(exc, "msg", None) or str(exc)
-        raise UntrustedInputError(f"{what} is not valid JSON ({reason})") from None
+        raise UntrustedInputError(what, f"is not valid JSON ({reason})") from None
     if json_depth(data) > max_depth:
-        raise UntrustedInputError(f"{what} is nested too deeply to be real")
+        raise UntrustedInputError(what, "is nested too deeply to be real")
     return data
 
 
@@ -141,12 +161,15 @@ def json_depth(data: Any) -> int:
 
 
 def read_json_file(
-    path: str | os.PathLike[str], what: str | None = None, max_bytes: int = MAX_JSON_BYTES
+    path: str | os.PathLike[str],
+    what: str | None = None,
+    max_bytes: int = MAX_JSON_BYTES,
+    allow_nan: bool = False,
 ) -> Any:
-    """A JSON file from outside: regular file, bounded size and depth. Raises
-    UntrustedInputError (with the file's name) or OSError."""
-    name = what or str(path)
-    return parse_json(read_file_bytes(path, f"a JSON file ({name})", max_bytes), name)
+    """A JSON file from outside: regular file, bounded size and depth; `what` names it in
+    messages (default: its path). Raises UntrustedInputError or OSError."""
+    data = read_file_bytes(path, "a JSON file", max_bytes)
+    return parse_json(data, what or display_path(path), max_bytes, allow_nan=allow_nan)
 
 
 def validate(data: Any, kind: type[T] | Any, what: str) -> T:
@@ -163,7 +186,7 @@ def validate(data: Any, kind: type[T] | Any, what: str) -> T:
         more = exc.error_count() - 1
         extra = f" (and {more} more problem{'s' if more > 1 else ''})" if more else ""
         raise UntrustedInputError(
-            f"{what}: {where or 'the document'}: {first['msg']}{extra}"
+            f"{what}:", f"{where or 'the document'}: {first['msg']}{extra}"
         ) from None
 
 
@@ -183,13 +206,10 @@ def clean_text(text: str) -> str:
         text.encode("utf-8")
         return text
     except UnicodeEncodeError:
-        raw = text.encode("utf-8", "surrogateescape" if _escaped_only(text) else "replace")
-        return raw.decode("utf-8", "replace")
-
-
-def _escaped_only(text: str) -> bool:
-    """Whether every surrogate in `text` is one Python's surrogateescape made (U+DC80-DCFF)."""
-    return all("\udc80" <= c <= "\udcff" for c in text if "\ud800" <= c <= "\udfff")
+        pass
+    if all("\udc80" <= c <= "\udcff" for c in _SURROGATE.findall(text)):  # surrogateescape's
+        return text.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+    return _SURROGATE.sub("\ufffd", text)
 
 
 def display_path(path: str | os.PathLike[str]) -> str:

@@ -298,7 +298,7 @@ def _open_archive(path: Path) -> Iterator[zipfile.ZipFile]:
     except ProjectFileError:
         raise
     except UntrustedInputError as exc:
-        raise ProjectFileError(f"cannot open {_shown(path)}: {_without(exc, path)}") from None
+        raise ProjectFileError(f"cannot open {_shown(path)}: {exc.reason}") from None
     except FileNotFoundError:
         raise ProjectFileError(f"cannot open {_shown(path)}: no such file") from None
     except OSError as exc:
@@ -314,11 +314,6 @@ def _nonblocking(path: str, flags: int) -> int:
 
 def _shown(path: Path) -> str:
     return display_path(path)
-
-
-def _without(exc: Exception, path: Path) -> str:
-    """An untrusted-input message with the leading path replaced by "it"."""
-    return str(exc).replace(f"{path} ", "it ", 1)
 
 
 def _damaged(path: Path, reason: str) -> ProjectFileError:
