@@ -333,3 +333,16 @@ def test_export_errors_name_the_file(tmp_path):
 def test_project_paths_accept_strings(tmp_path):
     path = save_project(make_doc(), str(tmp_path / "s.atelier"))
     assert isinstance(path, Path) and load_project(str(path)).size == SIZE
+
+
+def test_a_saved_canvas_over_pillows_bomb_limit_opens_again(tmp_path):
+    """A 9500 x 9500 layer (90 megapixels, a canvas File > New allows) was saved but could
+    not be opened again: Pillow's decompression-bomb warning was taken as an error."""
+    side = 9500
+    layer = RasterLayer.blank((side, side), name="Wide")
+    dot = np.full((1, 1, 4), 255, np.uint8)
+    layer.pixels.write(0, 0, dot)
+    layer.pixels.write(side - 1, side - 1, dot)  # the stored PNG is the whole canvas
+    path = save_project(Document((side, side), [layer]), tmp_path / "wide.atelier")
+    (opened,) = load_project(path).layers
+    assert opened.pixels.read(Rect(side - 1, side - 1, 1, 1))[0, 0, 3] == 255

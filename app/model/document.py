@@ -11,6 +11,8 @@ from app.model.layers import GroupLayer, Layer, RasterLayer, new_id
 from app.model.selection import Selection
 from app.model.tiles import Rect, union_rects
 
+MAX_CANVAS_SIDE = 16384  # the largest canvas File > New makes and a project may hold
+
 
 class LayerNotFound(KeyError):
     """No layer with that id in the document."""

@@ -16,7 +16,6 @@ import json
 import lzma
 import os
 import struct
-import warnings
 import zipfile
 import zlib
 from collections.abc import Iterator
@@ -35,7 +34,7 @@ from pydantic import (
     StringConstraints,
 )
 
-from app.model.document import Document
+from app.model.document import MAX_CANVAS_SIDE, Document
 from app.model.generation_info import atelier_version
 from app.model.layers import BlendMode, GroupLayer, Layer, MaskLayer, RasterLayer
 from app.model.selection import Selection
@@ -178,7 +177,6 @@ def _json_value(value: Any) -> Any:
 # and again while inflating), and the manifest is validated into typed values before
 # anything is built from it. Every problem becomes one ProjectFileError naming the file.
 
-MAX_CANVAS_SIDE = 16384  # the largest canvas File > New makes (app.ui.size_dialogs.MAX_SIDE)
 MAX_ENTRIES = 10_000
 MAX_LAYERS = 4_000  # layers, groups and masks together
 MAX_GROUP_DEPTH = 32
@@ -412,16 +410,12 @@ class _Assets:
         width, height = size
         limit = (width * 4 + 1) * height * 11 // 10 + MiB  # stored PNG of that size, and more
         data = _read_entry(self.archive, self.path, name, limit)
-        try:
-            with warnings.catch_warnings():
-                warnings.simplefilter("error", Image.DecompressionBombWarning)
-                with Image.open(io.BytesIO(data), formats=["PNG"]) as image:
-                    if image.size != size:
-                        raise ValueError(
-                            f"it is {image.size[0]}x{image.size[1]}, not {width}x{height}"
-                        )
-                    pixels = np.asarray(image.convert("RGBA" if channels == 4 else "L"))
-        except (OSError, ValueError, SyntaxError, Image.DecompressionBombError, Warning) as exc:
+        try:  # the size is checked before decoding: it is the layer's, within the canvas
+            with Image.open(io.BytesIO(data), formats=["PNG"]) as image:
+                if image.size != size:
+                    raise ValueError(f"it is {image.size[0]}x{image.size[1]}, not {width}x{height}")
+                pixels = np.asarray(image.convert("RGBA" if channels == 4 else "L"))
+        except (OSError, ValueError, SyntaxError) as exc:
             raise _damaged(self.path, f"{name} is damaged ({exc})") from None
         return pixels[..., None] if pixels.ndim == 2 else pixels
 

@@ -15,11 +15,10 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from app.model.document import Document
+from app.model.document import MAX_CANVAS_SIDE, Document
 from app.model.layers import RasterLayer
 from app.model.tiles import Rect, tile_keys
 
-MAX_SIDE = 16384
 PRESETS = {
     "512 x 512": (512, 512),
     "768 x 768": (768, 768),
@@ -34,7 +33,7 @@ BACKGROUNDS = ("White", "Transparent", "Black")
 
 def _side(value: int) -> QSpinBox:
     spin = QSpinBox()
-    spin.setRange(1, MAX_SIDE)
+    spin.setRange(1, MAX_CANVAS_SIDE)
     spin.setSuffix(" px")
     spin.setValue(value)
     return spin

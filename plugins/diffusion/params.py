@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from app.model.document import MAX_CANVAS_SIDE  # images to edit: inpaint works on a crop
 from plugins.api import Param, param, param_specs
 from plugins.diffusion.schedulers import SCHEDULER_NAMES
 
@@ -25,7 +26,6 @@ MAX_SIDE = 4096
 MAX_PIXELS = 4096 * 4096
 MIN_SIDE = 64
 NATIVE_SIZE = {"sd15": 512, "sd2": 768, "sdxl": 1024, "sdxl_refiner": 1024}
-MAX_CANVAS_SIDE = 16384  # images to edit: inpaint works on a crop, so the canvas may be large
 MIN_IMAGE_SIDE = 8
 MAX_WORK_SIZE = 2048
 MAX_EXTEND = 2048  # outpaint: pixels per side in one go
