@@ -9,6 +9,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.fuzz.hostile import hostile_images
+
 
 @pytest.fixture
 def foreign_code_marker(tmp_path, monkeypatch) -> Path:
@@ -60,3 +62,9 @@ def unchanged(tmp_path):
         assert after == before, f"files under {folder} changed: " + ", ".join(
             sorted(set(after) ^ set(before)) or [k for k in after if after[k] != before.get(k)]
         )
+
+
+@pytest.fixture(scope="module")
+def hostile(tmp_path_factory) -> dict[str, Path]:
+    """Hostile files named like pictures (tests.fuzz.hostile), made once per test module."""
+    return hostile_images(tmp_path_factory.mktemp("hostile"))

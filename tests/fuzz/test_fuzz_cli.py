@@ -13,14 +13,12 @@ import subprocess
 import sys
 from pathlib import Path
 
-import numpy as np
 import pytest
-from PIL import Image
 
 from app.cli import COMMANDS, _parser
+from tests.fuzz.hostile import png_bytes
 
 ADDRESS_SPACE = 6 * 1024**3  # torch and the demo model fit easily; a runaway decode does not
-EPS = b"%!PS-Adobe-3.0 EPSF-3.0\n%%BoundingBox: 0 0 10 10\nnewpath 0 0 moveto showpage\n"
 
 
 def _limit_memory() -> None:
@@ -53,46 +51,10 @@ def assert_one_line_error(result: subprocess.CompletedProcess, *names: str) -> N
         assert name in errors[0], (name, errors[0])
 
 
-def hostile_images(folder: Path) -> dict[str, Path]:
-    """Files named like pictures that are not, or not safely, pictures."""
-    files = {
-        "postscript": EPS,
-        "empty": b"",
-        "garbage": bytes(np.random.default_rng(1).integers(0, 256, 4096, dtype=np.uint8)),
-        "truncated": _png_bytes((64, 64))[:60],
-    }
-    made = {}
-    for name, data in files.items():
-        made[name] = folder / f"{name}.png"
-        made[name].write_bytes(data)
-    made["folder"] = folder / "folder.png"
-    made["folder"].mkdir()
-    made["fifo"] = folder / "fifo.png"
-    os.mkfifo(made["fifo"])
-    made["device"] = folder / "device.png"
-    made["device"].symlink_to("/dev/zero")
-    made["huge"] = folder / "huge.png"
-    Image.new("L", (13000, 13000), 200).save(made["huge"], optimize=False)
-    return made
-
-
-def _png_bytes(size: tuple[int, int]) -> bytes:
-    import io
-
-    buffer = io.BytesIO()
-    Image.new("RGB", size, (200, 30, 30)).save(buffer, format="PNG")
-    return buffer.getvalue()
-
-
 @pytest.fixture(autouse=True)
 def own_home(tmp_path, monkeypatch) -> None:
     """Each run gets a fresh Atelier home (keys, settings, rescued files go there)."""
     monkeypatch.setenv("ATELIER_HOME", str(tmp_path / "home"))
-
-
-@pytest.fixture(scope="module")
-def hostile(tmp_path_factory) -> dict[str, Path]:
-    return hostile_images(tmp_path_factory.mktemp("hostile"))
 
 
 def test_every_command_is_known_to_main():
@@ -106,7 +68,7 @@ def test_a_command_is_never_read_as_a_file_name(tmp_path):
     """In a folder holding a file named `info`, `atelier info x.png` runs the command
     (it opened the window before)."""
     (tmp_path / "info").write_bytes(b"")
-    (tmp_path / "x.png").write_bytes(_png_bytes((8, 8)))
+    (tmp_path / "x.png").write_bytes(png_bytes((8, 8)))
     result = atelier("info", "x.png", cwd=tmp_path, seconds=60)
     assert result.returncode == 1, result.stderr
     assert b"x.png: no generation settings found" in result.stdout
@@ -117,7 +79,7 @@ def test_commands_refuse_hostile_pictures_cleanly(
     command, hostile, tmp_path, foreign_code_marker, unchanged
 ):
     good = tmp_path / "good.png"
-    good.write_bytes(_png_bytes((64, 64)))
+    good.write_bytes(png_bytes((64, 64)))
     unchanged(hostile["folder"].parent)
     for name, path in hostile.items():
         if command == "img2img":
