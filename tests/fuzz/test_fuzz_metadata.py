@@ -13,7 +13,9 @@ from app.model.comfyui_graph import parse_comfyui
 from app.model.generation_info import parse_atelier, parse_parameters
 from plugins.provenance.xmp import parse_xmp
 
-FAST = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+FAST = settings(
+    max_examples=150, database=None, deadline=None, suppress_health_check=[HealthCheck.too_slow]
+)
 scalars = st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=12)
 json_values = st.recursive(
     scalars | st.integers(min_value=10**300, max_value=10**310),

@@ -283,6 +283,18 @@ def _replaced(data: object, path: tuple, value: object) -> object:
     return copy
 
 
+def in_child(examples: int) -> settings:
+    """Hypothesis settings for a run inside run_limited: repeatable, no example database
+    (nothing written outside the test's folder), no deadline (the child has a time limit)."""
+    return settings(
+        max_examples=examples,
+        database=None,
+        deadline=None,
+        derandomize=True,
+        suppress_health_check=list(HealthCheck),
+    )
+
+
 def fuzz_manifests(folder: str, examples: int) -> int:
     """In the child: any JSON put anywhere in the good manifest, or as the whole manifest,
     gives a Document or a ProjectFileError. Returns the number of examples run."""
@@ -290,13 +302,7 @@ def fuzz_manifests(folder: str, examples: int) -> int:
     paths = _paths(good)
     count = 0
 
-    @settings(
-        max_examples=examples,
-        database=None,
-        deadline=None,
-        derandomize=True,
-        suppress_health_check=list(HealthCheck),
-    )
+    @in_child(examples)
     @given(st.sampled_from(paths), JSON)
     def check(where: tuple, value: object) -> None:
         nonlocal count
@@ -320,13 +326,7 @@ def fuzz_bytes(folder: str, examples: int) -> int:
     """In the child: the good project with bytes garbled gives a Document or a
     ProjectFileError."""
 
-    @settings(
-        max_examples=examples,
-        database=None,
-        deadline=None,
-        derandomize=True,
-        suppress_health_check=list(HealthCheck),
-    )
+    @in_child(examples)
     @given(st.lists(st.tuples(st.integers(0, len(GOOD) - 1), st.integers(0, 255)), max_size=6))
     def check(changes: list[tuple[int, int]]) -> None:
         data = bytearray(GOOD)
