@@ -23,14 +23,8 @@ from engine.checkpoint_files import (
     load_ckpt_state_dict,
     read_safetensors_header,
 )
-from engine.model_store import (
-    ModelEntry,
-    ModelStore,
-    custom_code_message,
-    foreign_code,
-    kind_label,
-    read_json_object,
-)
+from engine.diffusers_folders import custom_code_message, foreign_code, read_json_object
+from engine.model_store import ModelEntry, ModelStore, kind_label
 from engine.protocol import JobError
 from engine.untrusted import UntrustedInputError, clean_text, display_path, regular_file_size
 

@@ -14,9 +14,7 @@ entries, and explains every entry it skips in `problems`, one sentence each.
 from __future__ import annotations
 
 import difflib
-import functools
 import hashlib
-import importlib.util
 import itertools
 import os
 import re
@@ -25,7 +23,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from engine.checkpoint_files import (
-    INPAINT_CHANNELS,
     detect_family,
     detect_variant,
     load_ckpt_state_dict,
@@ -33,15 +30,22 @@ from engine.checkpoint_files import (
     safetensors_metadata,
     tensor_names,
 )
+from engine.diffusers_folders import (
+    config_class,
+    custom_code_message,
+    folder_family,
+    folder_variant,
+    foreign_code,
+    is_model_folder,
+    plain_name,
+)
 from engine.home import MODEL_KINDS, RESOURCES, atelier_home, extra_model_folders, models_dir
 from engine.model_settings import ModelSettings, read_model_settings
 from engine.protocol import JobError
 from engine.untrusted import (
-    MiB,
     UntrustedInputError,
     clean_text,
     display_path,
-    read_json_file,
     regular_file_size,
 )
 
@@ -61,15 +65,6 @@ FAMILY_KIND = {
     "audioldm2": "music",
     "musicldm": "music",
     "stable_audio": "music",
-}
-_CLASS_FAMILY = {  # diffusers _class_name -> family, besides the Stable Diffusion pipelines
-    "AutoencoderKL": "vae",
-    "ControlNetModel": "controlnet",
-    "MotionAdapter": "motion",
-    "StableVideoDiffusionPipeline": "svd",
-    "AudioLDM2Pipeline": "audioldm2",
-    "MusicLDMPipeline": "musicldm",
-    "StableAudioPipeline": "stable_audio",
 }
 _TOOL_SUBDIRS = {  # A1111, ComfyUI and InvokeAI model folders (kind of what they usually hold)
     "Stable-diffusion": "checkpoints",
@@ -103,9 +98,7 @@ _WEIGHTS = re.compile(r".*\.(safetensors|bin|ckpt|pt|pth)(\.index\.json)?$")
 _MAX_DEPTH = 4
 MAX_SCAN_ENTRIES = 50_000  # folder entries one scan looks at, all folders together
 MAX_FOLDER_ENTRIES = 20_000  # entries read from any one folder
-MAX_CONFIG_BYTES = 4 * MiB  # model_index.json, config.json: a few KB when real
 _README_PREFIX = 4000  # the model card's front matter (its licence) is at the top
-_TRUSTED_LIBRARIES = ("diffusers", "transformers")
 _family_cache: dict[tuple[str, int, int], tuple[str, str | None, str]] = {}
 _hash_cache: dict[tuple[str, int, int], str] = {}
 
@@ -266,7 +259,7 @@ class ModelStore:
             self._skip(path, f"it cannot be read ({e.strerror or e})")
             return []
         entry = None
-        if is_folder and _is_model_folder(path):
+        if is_folder and is_model_folder(path):
             if self._enter(path):
                 entry = self._folder_entry(path, clean_text(path.name), kind, source)
         elif is_folder:
@@ -321,11 +314,11 @@ class ModelStore:
 
     def _folder_entry(self, path: Path, name: str, kind: str, source: str) -> ModelEntry | None:
         try:
-            family = _folder_family(path)
+            family = folder_family(path)
             custom = foreign_code(path)
             if family == "unknown" and kind not in SD_KINDS:
-                family = _config_class(path) or "unknown"
-            variant = _folder_variant(path)
+                family = config_class(path) or "unknown"
+            variant = folder_variant(path)
         except (OSError, UntrustedInputError) as e:
             self._skip(path, _reason(e, path))
             return None
@@ -376,7 +369,7 @@ class ModelStore:
         repos = [Path(i.path) for i in self._list(self.hf_cache) if i.name.startswith("models--")]
         for repo in repos:
             snapshot = self._hf_snapshot(repo)
-            if snapshot is not None and _is_model_folder(snapshot) and self._enter(snapshot):
+            if snapshot is not None and is_model_folder(snapshot) and self._enter(snapshot):
                 name = clean_text(repo.name.removeprefix("models--").replace("--", "/"))
                 entry = self._folder_entry(snapshot, name, "checkpoints", "hf_cache")
                 found += [entry] if entry else []
@@ -388,7 +381,7 @@ class ModelStore:
             commit = (_read_prefix(repo / "refs" / "main", 256) or "").strip()
         except (OSError, UntrustedInputError):
             commit = ""
-        if commit and _plain_name(commit) and (repo / "snapshots" / commit).is_dir():
+        if commit and plain_name(commit) and (repo / "snapshots" / commit).is_dir():
             return repo / "snapshots" / commit
         snapshots = []
         for item in self._list(repo / "snapshots"):
@@ -438,7 +431,7 @@ class ModelStore:
             if hits:
                 return hits[0]
         path = Path(name).expanduser()
-        if path.exists() and (path.is_file() or _is_model_folder(path)):
+        if path.exists() and (path.is_file() or is_model_folder(path)):
             problems = len(self.problems)
             self._budget = _ScanBudget()
             entry = (
@@ -548,128 +541,6 @@ def _read_prefix(path: Path, size: int) -> str | None:
     regular_file_size(path)
     with open(path, "rb") as f:
         return f.read(size).decode("utf-8", errors="replace")
-
-
-def read_json_object(path: Path) -> dict:
-    """The JSON object in a model's config file `path` (model_index.json, config.json);
-    {} when there is no such file. Raises UntrustedInputError (too large, too deep, not
-    JSON, not an object, not a regular file) or OSError, naming the file."""
-    if not os.path.lexists(path):
-        return {}
-    shown = display_path(path)
-    data = read_json_file(path, shown, MAX_CONFIG_BYTES)
-    if not isinstance(data, dict):
-        raise UntrustedInputError(shown, "is not a JSON object")
-    return data
-
-
-def _is_model_folder(path: Path) -> bool:
-    """Whether `path` holds a model_index.json or a config.json (of whatever kind: a
-    folder or a pipe there is reported when the folder is read)."""
-    return any(os.path.lexists(path / name) for name in ("model_index.json", "config.json"))
-
-
-def _plain_name(name: str) -> bool:
-    """Whether `name` names an entry inside a folder (no separators, not "." or "..")."""
-    return name not in ("", ".", "..") and "/" not in name and "\\" not in name
-
-
-def _string(value: object) -> str:
-    return clean_text(value) if isinstance(value, str) else ""
-
-
-def _config_class(path: Path) -> str | None:
-    config = read_json_object(path / "config.json")
-    return _string(config.get("_class_name")) or _string(config.get("model_type")) or None
-
-
-def _folder_family(path: Path) -> str:
-    """The family of a diffusers pipeline folder or a diffusers component folder."""
-    index = read_json_object(path / "model_index.json")
-    cls = _string(index.get("_class_name")) or _string(
-        read_json_object(path / "config.json").get("_class_name")
-    )
-    if cls in _CLASS_FAMILY:
-        return _CLASS_FAMILY[cls]
-    if not cls.startswith("StableDiffusion") or "3" in cls or "Upscale" in cls or not index:
-        return "unknown"
-    unet = read_json_object(path / "unet" / "config.json")
-    if "XL" in cls or unet.get("addition_embed_type") == "text_time":
-        text_encoder = index.get("text_encoder")
-        has_text_encoder = isinstance(text_encoder, list) and text_encoder[:1] not in ([], [None])
-        return "sdxl" if has_text_encoder else "sdxl_refiner"
-    return "sd2" if unet.get("cross_attention_dim") == 1024 else "sd15"
-
-
-def _folder_variant(path: Path) -> str:
-    """A diffusers folder's variant: "inpaint" when its UNet takes 9 input channels, else ""."""
-    unet = read_json_object(path / "unet" / "config.json")
-    return "inpaint" if unet.get("in_channels") == INPAINT_CHANNELS else ""
-
-
-def foreign_code(folder: Path) -> str | None:
-    """What in a diffusers folder would make loading it run Python code that came with the
-    model, or None: a custom pipeline or component class in model_index.json (one that is
-    not from diffusers or transformers), or a config.json with an "auto_map" (code that
-    transformers runs with trust_remote_code). Raises UntrustedInputError or OSError when
-    those files are unusable, naming the file."""
-    index_path = folder / "model_index.json"
-    index = read_json_object(index_path)
-    shown = display_path(index_path)
-    cls = index.get("_class_name", "")
-    if not isinstance(cls, str):
-        return f"{shown} names a custom pipeline class {_short(cls)}"
-    for key in ("custom_pipeline", "_custom_pipeline"):
-        if key in index:
-            return f"{shown} asks for a custom pipeline ({key})"
-    configs = [folder / "config.json"]
-    for component, spec in index.items():
-        if component.startswith("_") or not isinstance(spec, list):
-            continue  # flags such as "requires_safety_checker"
-        if not _plain_name(component):
-            raise UntrustedInputError(shown, f"names {_short(component)}, not a component")
-        if len(spec) != 2 or not all(isinstance(v, str) or v is None for v in spec):
-            raise UntrustedInputError(
-                shown, f"gives {component} as {_short(spec)}, not a [library, class] pair"
-            )
-        if spec[0] is not None and spec[0] not in _trusted_libraries():
-            return f"{shown} loads its {component} with the module {_short(spec[0])}"
-        configs.append(folder / component / "config.json")
-    for config in configs:
-        if "auto_map" in read_json_object(config):
-            return f"{display_path(config)} asks for the model's own code (auto_map)"
-    return None
-
-
-def custom_code_message(detail: str) -> str:
-    """Why a model that needs its own code is refused (`detail` from foreign_code)."""
-    return (
-        f"it needs Python code shipped with the model ({detail}), and Atelier never runs "
-        "such code; use a standard diffusers version of this model"
-    )
-
-
-def _short(value: object) -> str:
-    """A value from a file, shown briefly in a message."""
-    text = clean_text(repr(value))
-    return text if len(text) <= 60 else text[:57] + "..."
-
-
-@functools.cache
-def _trusted_libraries() -> frozenset[str]:
-    """The libraries a model_index.json may load components from: diffusers, transformers
-    and diffusers' own pipeline modules ("stable_diffusion" for the safety checker), found
-    without importing diffusers."""
-    spec = importlib.util.find_spec("diffusers")
-    folders = [Path(p) / "pipelines" for p in (spec and spec.submodule_search_locations) or []]
-    modules = {
-        p.name
-        for folder in folders
-        if folder.is_dir()
-        for p in folder.iterdir()
-        if p.is_dir() and p.name.isidentifier() and not p.name.startswith("_")
-    }
-    return frozenset(_TRUSTED_LIBRARIES) | modules
 
 
 def _extra_roots(folder: Path) -> list[tuple[Path, str]]:
