@@ -20,23 +20,22 @@ import zipfile
 import zlib
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Any
 
 import numpy as np
 from PIL import Image
-from pydantic import (
-    BaseModel,
-    ConfigDict,
-    Field,
-    StrictBool,
-    StrictInt,
-    StrictStr,
-    StringConstraints,
-)
 
-from app.model.document import MAX_CANVAS_SIDE, Document
+from app.model.document import Document
 from app.model.generation_info import atelier_version
-from app.model.layers import BlendMode, GroupLayer, Layer, MaskLayer, RasterLayer
+from app.model.layers import GroupLayer, Layer, MaskLayer, RasterLayer
+from app.model.project_manifest import (
+    GroupEntry,
+    Manifest,
+    MaskEntry,
+    PixelsEntry,
+    RasterEntry,
+    tree_problem,
+)
 from app.model.selection import Selection
 from app.model.tiles import TiledRaster
 from engine.home import write_atomic, write_failure
@@ -178,85 +177,9 @@ def _json_value(value: Any) -> Any:
 # anything is built from it. Every problem becomes one ProjectFileError naming the file.
 
 MAX_ENTRIES = 10_000
-MAX_LAYERS = 4_000  # layers, groups and masks together
-MAX_GROUP_DEPTH = 32
 MAX_MANIFEST_BYTES = MAX_JSON_BYTES
 _READABLE = (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED, zipfile.ZIP_BZIP2, zipfile.ZIP_LZMA)
 _STREAM_ERRORS = (zipfile.BadZipFile, zlib.error, lzma.LZMAError, EOFError, OSError)
-
-Id = Annotated[str, StringConstraints(strict=True, pattern=r"^[A-Za-z0-9_-][A-Za-z0-9._-]{0,127}$")]
-Side = Annotated[int, Field(strict=True, ge=1, le=MAX_CANVAS_SIDE)]
-Offset = Annotated[int, Field(strict=True, ge=0, lt=MAX_CANVAS_SIDE)]
-
-
-class _Entry(BaseModel):
-    model_config = ConfigDict(extra="ignore", frozen=True)
-
-
-class PixelsEntry(_Entry):
-    """Where a layer's PNG is and which part of the canvas it covers."""
-
-    file: StrictStr
-    x: Offset
-    y: Offset
-    width: Side
-    height: Side
-
-
-class _LayerEntry(_Entry):
-    id: Id
-    name: StrictStr
-    visible: StrictBool
-    opacity: Annotated[float, Field(strict=True, ge=0, le=1, allow_inf_nan=False)]
-    blend: BlendMode
-
-
-class MaskEntry(_LayerEntry):
-    type: Literal["mask"]
-    fill: Annotated[int, Field(strict=True, ge=0, le=255)]
-    pixels: PixelsEntry | None
-
-
-class RasterEntry(_LayerEntry):
-    type: Literal["raster"]
-    recipe: dict[str, Any] | None = None
-    pixels: PixelsEntry | None
-    mask: MaskEntry | None = None
-
-
-class GroupEntry(_LayerEntry):
-    type: Literal["group"]
-    children: list[LayerEntry]
-    mask: MaskEntry | None = None
-
-
-LayerEntry = Annotated[MaskEntry | RasterEntry | GroupEntry, Field(discriminator="type")]
-
-
-class DocumentEntry(_Entry):
-    id: Id
-    width: Side
-    height: Side
-
-
-class ProjectExtra(_Entry):
-    """What other parts of Atelier keep in a project (unknown keys are ignored)."""
-
-    recovery_of: StrictStr | None = None
-
-
-class Manifest(_Entry):
-    """manifest.json, checked: what `load_project` builds a document from."""
-
-    format: Literal["atelier-project"]
-    version: StrictInt
-    document: DocumentEntry
-    layers: list[LayerEntry]
-    selection: StrictStr | None = None
-    extra: ProjectExtra = ProjectExtra()
-
-
-GroupEntry.model_rebuild()
 
 
 def load_project(path: str | os.PathLike[str]) -> Document:
@@ -366,22 +289,10 @@ def _manifest(archive: zipfile.ZipFile, path: Path) -> tuple[dict[str, Any], Man
         manifest = validate(data, Manifest, "its manifest is damaged at")
     except UntrustedInputError as exc:
         raise _damaged(path, str(exc)) from None
-    _check_tree(manifest, path)
+    problem = tree_problem(manifest)
+    if problem:
+        raise _damaged(path, problem)
     return data, manifest
-
-
-def _check_tree(manifest: Manifest, path: Path) -> None:
-    """Groups nested at most MAX_GROUP_DEPTH deep, at most MAX_LAYERS layers."""
-    count, stack = 0, [(entry, 1) for entry in manifest.layers]
-    while stack:
-        entry, depth = stack.pop()
-        count += 1 + (getattr(entry, "mask", None) is not None)
-        if depth > MAX_GROUP_DEPTH:
-            raise _damaged(path, f"its layer groups are nested more than {MAX_GROUP_DEPTH} deep")
-        if count > MAX_LAYERS:
-            raise _damaged(path, f"it has more than {MAX_LAYERS} layers")
-        if isinstance(entry, GroupEntry):
-            stack.extend((child, depth + 1) for child in entry.children)
 
 
 class _Assets:
