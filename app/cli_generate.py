@@ -9,7 +9,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from engine.home import atelier_home, write_failure
+from engine.file_writing import write_failure
+from engine.home import atelier_home
 from engine.protocol import Event, ImageData, JobFailed, JobFinished, JobProgress
 
 if TYPE_CHECKING:

@@ -17,7 +17,7 @@ import pytest
 from PIL import Image
 from PIL.PngImagePlugin import PngInfo
 
-import engine.home
+import engine.file_writing
 from app.model.generation_info import GenerationInfo, format_parameters
 from app.model.image_files import (
     ImageReadError,
@@ -201,7 +201,7 @@ def test_write_keeps_the_old_file_when_the_disk_fills_midway(tmp_path, monkeypat
     def disk_full(fd: int) -> None:
         raise OSError(errno.ENOSPC, "No space left on device")
 
-    monkeypatch.setattr(engine.home.os, "fsync", disk_full)  # after the temp file got data
+    monkeypatch.setattr(engine.file_writing.os, "fsync", disk_full)  # after the temp file got data
     with pytest.raises(ImageWriteError, match="No space left on device") as caught:
         save_png(path, _pixels(alpha=7), {"parameters": "new"})
     assert str(path) in str(caught.value)

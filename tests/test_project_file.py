@@ -180,7 +180,7 @@ def test_disk_full_during_save_keeps_the_previous_file(tmp_path, monkeypatch):
     def disk_full(fd):
         raise OSError(errno.ENOSPC, "No space left on device")
 
-    monkeypatch.setattr("engine.home.os.fsync", disk_full)
+    monkeypatch.setattr("engine.file_writing.os.fsync", disk_full)
     changed = make_doc()
     with pytest.raises(ProjectFileError, match="No space left on device"):
         save_project(changed, path)

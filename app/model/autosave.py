@@ -14,7 +14,8 @@ from pathlib import Path
 from app.model.document import Document
 from app.model.project_file import SUFFIX, ProjectFileError, load_project, read_project_manifest
 from app.model.project_file import save_project as _save
-from engine.home import atelier_home, write_failure
+from engine.file_writing import write_failure
+from engine.home import atelier_home
 from engine.untrusted import display_path
 
 RECOVERY = "recovery"

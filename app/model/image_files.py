@@ -25,7 +25,7 @@ from app.model.generation_info import (
     parse_atelier,
     parse_parameters,
 )
-from engine.home import write_atomic
+from engine.file_writing import write_atomic
 from engine.untrusted import MiB, UntrustedInputError, clean_text, read_file_bytes
 
 if TYPE_CHECKING:

@@ -38,7 +38,7 @@ from app.model.project_manifest import (
 )
 from app.model.selection import Selection
 from app.model.tiles import TiledRaster
-from engine.home import write_atomic, write_failure
+from engine.file_writing import write_atomic, write_failure
 from engine.untrusted import (
     MAX_JSON_BYTES,
     MiB,

@@ -54,13 +54,8 @@ from app.ui.size_dialogs import new_document
 from app.ui.tool_options import ToolOptions
 from app.ui.toolbox import Toolbox
 from app.ui.window_menus import build_menus
-from engine.home import (
-    add_model_folder,
-    ensure_model_dirs,
-    models_dir,
-    read_settings,
-    remove_stale_temps_under,
-)
+from engine.file_writing import remove_stale_temps_under
+from engine.home import add_model_folder, ensure_model_dirs, models_dir, read_settings
 from engine.model_store import ModelStore
 from plugins.registry import Registry
 

@@ -22,7 +22,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from engine.home import atelier_home, write_atomic
+from engine.file_writing import write_atomic
+from engine.home import atelier_home
 from engine.untrusted import clean_text, display_path, read_file_bytes
 from plugins.provenance.xmp import TRAINED
 

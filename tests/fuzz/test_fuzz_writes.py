@@ -16,22 +16,24 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-import engine.home as home_module
+import engine.file_writing as writing
 from app import cli_generate
 from app.model.document import Document
 from app.model.project_file import ProjectFileError, save_project
-from engine.home import (
+from engine.file_writing import (
     TEMP_SUFFIX,
+    remove_stale_temps,
+    remove_stale_temps_under,
+    write_atomic,
+)
+from engine.home import (
     SettingsError,
     add_model_folder,
     extra_model_folders,
     load_settings,
     read_settings,
-    remove_stale_temps,
-    remove_stale_temps_under,
     save_settings,
     settings_path,
-    write_atomic,
 )
 from engine.protocol import ImageData
 from tests.fuzz.harness import run_limited
@@ -75,9 +77,9 @@ def test_written_files_get_the_mode_the_umask_gives_or_keep_theirs(tmp_path, uma
 KILLED_WRITER = """
 import os, sys, time
 sys.path.insert(0, {root!r})
-import engine.home as home
-home.os.fsync = lambda fd: time.sleep(60)  # stop mid-write, data in the temp
-home.write_atomic(home.Path({target!r}), b"new" * 1_000_000)
+import engine.file_writing as writing
+writing.os.fsync = lambda fd: time.sleep(60)  # stop mid-write, data in the temp
+writing.write_atomic(writing.Path({target!r}), b"new" * 1_000_000)
 """
 
 
@@ -168,7 +170,7 @@ def test_a_failed_save_names_the_file_says_what_to_do_and_keeps_the_old_one(
     path = save_project(Document((16, 16)), tmp_path / "scene.atelier")
     saved = path.read_bytes()
     where = "fsync" if code == errno.ENOSPC else "open"  # full mid-write; refused at once
-    monkeypatch.setattr(home_module.os, where, fail_with(code))
+    monkeypatch.setattr(writing.os, where, fail_with(code))
     with pytest.raises(ProjectFileError) as caught:
         save_project(Document((8, 8)), path)
     message = str(caught.value)
@@ -182,7 +184,7 @@ def test_a_failed_save_names_the_file_says_what_to_do_and_keeps_the_old_one(
 def test_a_read_only_file_is_not_replaced(tmp_path, monkeypatch):
     path = tmp_path / "locked.atelier"
     path.write_bytes(b"keep me")
-    monkeypatch.setattr(home_module.os, "access", lambda *_a, **_k: False)  # root ignores 0o444
+    monkeypatch.setattr(writing.os, "access", lambda *_a, **_k: False)  # root ignores 0o444
     with pytest.raises(ProjectFileError, match="locked.atelier: the file is read-only"):
         save_project(Document((8, 8)), path)
     assert path.read_bytes() == b"keep me" and os.listdir(tmp_path) == ["locked.atelier"]
@@ -230,7 +232,7 @@ def test_a_failed_save_in_the_window_keeps_the_document_and_the_file(
     saved = path.read_bytes()
     window.session.set_document(Document((24, 24)), path, dirty=True)  # unsaved changes
     doc = window.session.doc
-    monkeypatch.setattr(home_module.os, "open", fail_with(errno.EROFS))
+    monkeypatch.setattr(writing.os, "open", fail_with(errno.EROFS))
     assert not window.files.save()
     monkeypatch.undo()
     text = window.messages.text
