@@ -160,3 +160,13 @@ def write_failure(exc: OSError) -> str:
         errno.ENAMETOOLONG: "the name is too long: choose a shorter one",
     }.get(exc.errno or 0)
     return f"{reason} ({advice})" if advice else reason
+
+
+def free_name(path: Path) -> Path:
+    """`path`, or `name-2.ext`, `name-3.ext`, ... when it is taken: where to put a copy
+    without overwriting anything."""
+    candidate, number = path, 1
+    while candidate.exists() or candidate.is_symlink():
+        number += 1
+        candidate = path.with_name(f"{path.stem}-{number}{path.suffix}")
+    return candidate

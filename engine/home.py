@@ -5,13 +5,14 @@ from __future__ import annotations
 import json
 import logging
 import os
+import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from platformdirs import user_data_dir
 
-from engine.file_writing import write_atomic, write_failure
+from engine.file_writing import free_name, write_atomic, write_failure
 from engine.untrusted import UntrustedInputError, display_path, read_json_file
 
 log = logging.getLogger(__name__)
@@ -130,16 +131,27 @@ def load_settings(home: Path | None = None) -> dict[str, Any]:
 
 
 def save_settings(settings: dict[str, Any], home: Path | None = None) -> None:
-    """Write settings atomically, so a crash mid-write keeps the previous file. Raises
-    SettingsError (a ValueError) when the file cannot be written."""
+    """Write settings atomically, so a crash mid-write keeps the previous file; a damaged
+    file it replaces is kept as settings.damaged.json. Raises SettingsError (a
+    ValueError) when the file cannot be written."""
     path = settings_path(home)
     try:
+        _keep_damaged_copy(path, home)
         write_atomic(path, json.dumps(settings, indent=2).encode("utf-8"))
     except OSError as exc:
         reason = write_failure(exc)
         if path.is_dir():
             reason = "it is a folder; move or rename that folder so Atelier can save there"
         raise SettingsError(f"cannot save the settings to {display_path(path)}: {reason}") from None
+
+
+def _keep_damaged_copy(path: Path, home: Path | None) -> None:
+    """Copy a settings file that cannot be read as it is (hand-edited, damaged) before
+    saving over it: the values Atelier ignored are the user's work too."""
+    if read_settings(home).problem and path.is_file():
+        copy = free_name(path.with_name("settings.damaged.json"))
+        shutil.copy2(path, copy)
+        log.warning("kept a copy of the damaged settings file as %s", display_path(copy))
 
 
 def extra_model_folders(home: Path | None = None) -> list[Path]:

@@ -14,7 +14,7 @@ from pathlib import Path
 from app.model.document import Document
 from app.model.project_file import SUFFIX, ProjectFileError, load_project, read_project_manifest
 from app.model.project_file import save_project as _save
-from engine.file_writing import write_failure
+from engine.file_writing import free_name, write_failure
 from engine.home import atelier_home
 from engine.untrusted import display_path
 
@@ -95,20 +95,11 @@ def set_aside(path: Path, reason: str, home: Path | None = None) -> SetAside:
     folder = recovery_dir(home) / DAMAGED
     try:
         folder.mkdir(parents=True, exist_ok=True)
-        target = _free_name(folder / path.name)
+        target = free_name(folder / path.name)
         path.rename(target)
     except OSError as exc:
         return SetAside(path, None, f"{reason}; moving it failed: {write_failure(exc)}")
     return SetAside(path, target, reason)
-
-
-def _free_name(path: Path) -> Path:
-    """`path`, or `name-2.atelier`, `name-3.atelier`, ... when it is taken."""
-    candidate, number = path, 1
-    while candidate.exists() or candidate.is_symlink():
-        number += 1
-        candidate = path.with_name(f"{path.stem}-{number}{path.suffix}")
-    return candidate
 
 
 def _scan(home: Path | None) -> tuple[list[RecoveryFile], list[tuple[Path, str]]]:

@@ -304,3 +304,16 @@ def test_wrong_shapes_keep_the_valid_settings(tmp_path, value, usable):
     models.mkdir()
     add_model_folder(models, tmp_path)  # works on top of a damaged file
     assert extra_model_folders(tmp_path) == [*map(Path, usable), models.resolve()]
+
+
+def test_saving_over_a_damaged_settings_file_keeps_a_copy_of_it(tmp_path):
+    """The user's hand edits are work too: what Atelier could not read is kept aside."""
+    damaged = b'{"extra_model_folders": ["/models/a",], "device": {"dtype": "float16"}'
+    settings_path(tmp_path).write_bytes(damaged)
+    models = tmp_path / "ComfyUI"
+    models.mkdir()
+    add_model_folder(models, tmp_path)
+    assert extra_model_folders(tmp_path) == [models.resolve()]
+    assert (tmp_path / "settings.damaged.json").read_bytes() == damaged
+    add_model_folder(tmp_path, tmp_path)  # the file is fine now: no second copy
+    assert not (tmp_path / "settings.damaged-2.json").exists()
