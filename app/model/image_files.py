@@ -17,6 +17,7 @@ from PIL import Image, UnidentifiedImageError
 from PIL.PngImagePlugin import PngInfo
 
 from app.model.comfyui_graph import parse_comfyui
+from app.model.document import MAX_CANVAS_SIDE
 from app.model.generation_info import (
     GenerationInfo,
     format_atelier,
@@ -159,13 +160,13 @@ def with_provenance(data: bytes, provenance: Mapping[str, Any] | None, title: st
 # ---- reading ---------------------------------------------------------------------------------
 
 
-def read_image_bytes(path: str | os.PathLike[str]) -> bytes:
-    """The bytes of an image file from outside: a regular file of at most
-    MAX_IMAGE_FILE_BYTES (a FIFO, a device or a folder is refused without blocking)."""
+def read_image_bytes(path: str | os.PathLike[str], max_bytes: int = MAX_IMAGE_FILE_BYTES) -> bytes:
+    """The bytes of an image file from outside: a regular file of at most `max_bytes` (a
+    FIFO, a device or a folder is refused without blocking)."""
     try:
-        return read_file_bytes(path, "an image", MAX_IMAGE_FILE_BYTES)
+        return read_file_bytes(path, "an image", max_bytes)
     except UntrustedInputError as exc:
-        raise ImageReadError(f"cannot read {path}: {exc}") from None
+        raise ImageReadError(f"cannot read {path}: {exc.reason}") from None
     except OSError as exc:
         raise ImageReadError(f"cannot read {path}: {_reason(exc)}") from None
 
@@ -198,8 +199,6 @@ def pillow_image(data: bytes, path: str | os.PathLike[str]) -> Iterator[Image.Im
         raise ImageReadError(
             f"cannot read {path}: not an image file Atelier can open (PNG, JPEG or WebP)"
         ) from None
-    except Image.DecompressionBombError:
-        raise ImageReadError(_too_many_pixels(path, None, MAX_IMAGE_PIXELS)) from None
     except _DECODE_ERRORS as exc:
         raise ImageReadError(f"cannot read {path}: the image is damaged ({_reason(exc)})") from None
 
@@ -207,18 +206,16 @@ def pillow_image(data: bytes, path: str | os.PathLike[str]) -> Iterator[Image.Im
 def check_pixel_count(
     image: Image.Image, path: str | os.PathLike[str], limit: int = MAX_IMAGE_PIXELS
 ) -> None:
-    """Refuse an image whose header promises more pixels than `limit`, before decoding:
-    a small file can hold a huge single-colour picture."""
-    if image.width * image.height > limit:
-        raise ImageReadError(_too_many_pixels(path, image.size, limit))
-
-
-def _too_many_pixels(path: object, size: tuple[int, int] | None, limit: int) -> str:
-    what = f"{size[0]} x {size[1]} pixels" if size else "too many pixels"
-    return (
-        f"cannot open {path}: it is {what}, more than the {limit // 1024 // 1024} megapixels "
-        "Atelier opens (8192 x 8192); scale it down in another editor first"
-    )
+    """Refuse an image whose header promises more pixels than `limit`, or a side longer
+    than a canvas can be, before decoding: a small file can hold a huge single-colour
+    picture."""
+    width, height = image.size
+    if width * height > limit or max(width, height) > MAX_CANVAS_SIDE:
+        raise ImageReadError(
+            f"cannot open {path}: it is {width} x {height} pixels, more than Atelier opens "
+            f"here ({limit / 1e6:.0f} megapixels, {MAX_CANVAS_SIDE} pixels a side); "
+            "scale it down in another editor first"
+        )
 
 
 def _decode_user_comment(raw: Any) -> str | None:

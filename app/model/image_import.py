@@ -15,9 +15,10 @@ from typing import Any
 import numpy as np
 from PIL import Image, ImageOps
 
-from app.model.document import Document
+from app.model.document import MAX_CANVAS_SIDE, Document
 from app.model.generation_info import format_parameters, info_from_recipe
 from app.model.image_files import (
+    MAX_IMAGE_FILE_BYTES,
     MAX_IMAGE_PIXELS,
     ImageReadError,
     ImageWriteError,
@@ -34,6 +35,9 @@ from app.model.layers import RasterLayer
 from engine.untrusted import parse_json
 
 FORMATS = {".png": "PNG", ".jpg": "JPEG", ".jpeg": "JPEG", ".webp": "WEBP"}
+# A picture opened as a document or a layer may be as large as a canvas (what Atelier
+# exports, it opens again); the repaint commands read at most MAX_IMAGE_PIXELS.
+CANVAS_PIXELS = MAX_CANVAS_SIDE * MAX_CANVAS_SIDE
 _EXIF_IFD, _USER_COMMENT = 0x8769, 0x9286
 
 
@@ -45,7 +49,9 @@ def read_image(path: str | os.PathLike[str], max_pixels: int = MAX_IMAGE_PIXELS)
     Only PNG, JPEG and WebP are decoded, and only up to `max_pixels` (checked in the
     header, before decoding). Raises ImageReadError naming the file when it cannot be read."""
     path = Path(path)
-    with pillow_image(read_image_bytes(path), path) as image:
+    # a PNG holds at most about 4 bytes a pixel (RGBA, barely compressed) plus its rows' filters
+    max_bytes = max(MAX_IMAGE_FILE_BYTES, max_pixels * 5)
+    with pillow_image(read_image_bytes(path, max_bytes), path) as image:
         check_pixel_count(image, path, max_pixels)
         return np.asarray(_to_rgba(ImageOps.exif_transpose(image)))
 
@@ -74,7 +80,7 @@ def layer_from_image(
     """A raster layer (of canvas `size`, default the image's) holding the image at (x, y),
     named after the file and carrying its recipe when it has one."""
     path = Path(path)
-    pixels = read_image(path)
+    pixels = read_image(path, CANVAS_PIXELS)
     return RasterLayer.from_array(pixels, size, x, y, name=path.stem, recipe=read_recipe(path))
 
 

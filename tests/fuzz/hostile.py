@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import io
 import os
+import struct
+import zlib
 from pathlib import Path
 
 import numpy as np
@@ -30,8 +32,8 @@ def hostile_images(folder: Path) -> dict[str, Path]:
     os.mkfifo(made["fifo"])
     made["device"] = folder / "device.png"
     made["device"].symlink_to("/dev/zero")
-    made["huge"] = folder / "huge.png"
-    Image.new("L", (13000, 13000), 200).save(made["huge"], optimize=False)
+    made["huge"] = folder / "huge.png"  # larger than any canvas, 4 MB on disk
+    made["huge"].write_bytes(huge_png(20000, 20000))
     return made
 
 
@@ -40,3 +42,22 @@ def png_bytes(size: tuple[int, int]) -> bytes:
     buffer = io.BytesIO()
     Image.new("RGB", size, (200, 30, 30)).save(buffer, format="PNG")
     return buffer.getvalue()
+
+
+def chunk(kind: bytes, body: bytes) -> bytes:
+    return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
+
+
+def huge_png(width: int, height: int, before: bytes = b"", after: bytes = b"") -> bytes:
+    """A 1-bit black PNG of any size that stays small on disk, with chunks around IDAT."""
+    row, packer = b"\0" + bytes(-(-width // 8)), zlib.compressobj(9)
+    idat = b"".join(packer.compress(row) for _ in range(height)) + packer.flush()
+    header = struct.pack(">IIBBBBB", width, height, 1, 0, 0, 0, 0)
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", header)
+        + before
+        + chunk(b"IDAT", idat)
+        + after
+        + chunk(b"IEND", b"")
+    )

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import logging
 import os
-import struct
 import zlib
 from pathlib import Path
 
@@ -21,10 +20,11 @@ from app.model.image_files import (
     read_text_chunks,
     save_png,
 )
-from app.model.image_import import read_image
+from app.model.image_import import open_image, read_image
 from plugins.provenance import content_credentials, xmp
 from plugins.provenance.verify import verify_file
 from tests.fuzz.harness import assert_clean_error, assert_handled, run_limited
+from tests.fuzz.hostile import chunk, huge_png
 
 RECORD = {
     "software": "Atelier 0.1.0",
@@ -32,25 +32,6 @@ RECORD = {
     "watermark": {"payload": 0xA7112345, "id": "12345", "app": "atelier", "method": "atelier"},
 }
 POSTSCRIPT = b"%!PS-Adobe-3.0 EPSF-3.0\n%%BoundingBox: 0 0 10 10\nnewpath 0 0 moveto showpage\n"
-
-
-def chunk(kind: bytes, body: bytes) -> bytes:
-    return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
-
-
-def huge_png(width: int, height: int, before: bytes = b"", after: bytes = b"") -> bytes:
-    """A 1-bit black PNG of any size that stays small on disk, with chunks around IDAT."""
-    row, packer = b"\0" + bytes(-(-width // 8)), zlib.compressobj(9)
-    idat = b"".join(packer.compress(row) for _ in range(height)) + packer.flush()
-    header = struct.pack(">IIBBBBB", width, height, 1, 0, 0, 0, 0)
-    return (
-        xmp.PNG_SIGNATURE
-        + chunk(b"IHDR", header)
-        + before
-        + chunk(b"IDAT", idat)
-        + after
-        + chunk(b"IEND", b"")
-    )
 
 
 def small_png(text: dict[str, str] | None = None) -> bytes:
@@ -119,6 +100,24 @@ def test_huge_picture_is_refused_from_its_header(tmp_path):
     outcome = run_limited(read_image, path, memory_mb=300)
     assert_clean_error(outcome, "ImageReadError", mentions="13000 x 13000")
     assert "wide.png" in outcome.message
+
+
+def open_size(path: Path) -> tuple[int, int]:
+    return open_image(path).size
+
+
+def test_a_picture_that_fits_a_canvas_opens_as_a_document_and_one_that_does_not_is_refused(
+    tmp_path,
+):
+    """What Atelier exports it opens again: a 9000 x 8000 picture (72 MP, over the repaint
+    commands' 64 MP) opens in the window; one wider than any canvas is refused unread."""
+    fits, wider = tmp_path / "fits.png", tmp_path / "wider.png"
+    fits.write_bytes(huge_png(9000, 8000))
+    wider.write_bytes(huge_png(16385, 64))
+    assert run_limited(open_size, fits, memory_mb=2000).value == (9000, 8000)
+    outcome = run_limited(open_size, wider, memory_mb=300)
+    assert_clean_error(outcome, "ImageReadError", mentions="16385 x 64")
+    assert_clean_error(run_limited(read_image, fits), "ImageReadError", mentions="9000 x 8000")
 
 
 def test_img2img_on_a_huge_picture_stays_within_memory(tmp_path, home, capsys):
