@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import dataclasses
 import importlib
-from collections.abc import Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 
 @dataclass(frozen=True)
@@ -48,9 +48,23 @@ def resolve(reference: str) -> Callable[..., Any]:
     return getattr(importlib.import_module(module_name), attribute)
 
 
+INPUT_KINDS = ("image", "mask", "clip", "folder")  # what a task may take besides its params
+OUTPUT_KINDS = ("images", "video", "audio", "model")  # what a task makes
+
+
 @dataclass(frozen=True)
 class Task:
-    """A unit of engine work. `id` goes into every recipe, with `version`."""
+    """A unit of engine work. `id` goes into every recipe, with `version`.
+
+    Beyond running, a task declares what it takes (`inputs`, from INPUT_KINDS; none means
+    it makes something from its params alone) and what it makes (`output`, from
+    OUTPUT_KINDS). The window and the CLI are built from these declarations:
+    - `request` ("module:function", Qt-free) builds the job from the document for the
+      Generate panel and says where its results go; a task without one has no mode there.
+    - `regenerate` (the same, for a layer it made) runs its recipe again on the canvas.
+    - `cli` is its `atelier` subcommand (empty: none); each input becomes an argument and
+      each params field a flag; the result is written by an exporter of `output`'s kind.
+    """
 
     id: str
     version: int
@@ -58,11 +72,55 @@ class Task:
     params_type: type
     runner: str  # "module:function", called as function(params, ctx) -> TaskResult
     validate: Callable[[Any], None] | None = None  # raises ValueError on bad params; no torch
+    inputs: tuple[str, ...] = ()
+    output: str = "images"
+    tip: str = ""  # one line saying what it does, shown with its mode and in `atelier --help`
+    request: str = ""
+    regenerate: str = ""
+    cli: str = ""
+    order: int = 100  # where its mode goes in the Generate panel, low first
+
+    def __post_init__(self) -> None:
+        unknown = [kind for kind in self.inputs if kind not in INPUT_KINDS]
+        if unknown or self.output not in OUTPUT_KINDS:
+            raise ValueError(
+                f"task {self.id}: inputs must be among {INPUT_KINDS} and output one of "
+                f"{OUTPUT_KINDS}, not {self.inputs} -> {self.output!r}"
+            )
+
+
+class AppContext(Protocol):
+    """What a panel's factory is given: the few things a panel may do in the window.
+
+    - `run(task_id, params)`: submit a job; an async iterator of its events (progress
+      with previews, then one of JobFinished, JobFailed, JobCancelled). Cancel with
+      `cancel()` on the iterator, or let the window's Cancel do it.
+    - `push(command)`: apply an undoable document command (app.model.commands) to the
+      current document; it shows in Edit > Undo and the history panel.
+    - `show_message(text, level)`: the window's message bar ("info", "warning", "error").
+    - `document`: the current document (app.model.document.Document; read it, change it
+      only through `push`). `store`: the model store. `tasks`: the registered tasks.
+    """
+
+    @property
+    def document(self) -> Any: ...
+
+    @property
+    def store(self) -> Any: ...
+
+    @property
+    def tasks(self) -> Mapping[str, Task]: ...
+
+    def run(self, task_id: str, params: Any) -> AsyncIterator[Any]: ...
+
+    def push(self, command: Any) -> None: ...
+
+    def show_message(self, text: str, level: str = "info") -> None: ...
 
 
 @dataclass(frozen=True)
 class Panel:
-    """A GUI panel; `factory` ("module:function") builds a QWidget from the app context."""
+    """A GUI panel; `factory` ("module:function") builds a QWidget from an AppContext."""
 
     id: str
     title: str
@@ -89,6 +147,38 @@ class JobHook:
 
 
 @dataclass(frozen=True)
+class Exporter:
+    """Writes one output of a kind ("images", "video", "audio") to a file.
+
+    `write` ("module:function") is called as write(path, output) -> Path and returns the
+    path written; it raises OSError or ValueError with a message a designer can act on.
+    The export dialog and the CLI offer every exporter of an output's kind, by suffix.
+    """
+
+    id: str
+    title: str  # as the file dialog's filter shows it, e.g. "PNG image"
+    output: str
+    suffixes: tuple[str, ...]  # lower case, with the dot, the first is the default
+    write: str
+
+
+@dataclass(frozen=True)
+class ModelFamily:
+    """Models of one family that a plugin loads, e.g. SD 1.x checkpoints.
+
+    `kind` is the model store's folder kind ("checkpoints", "loras", "motion", "music",
+    ...); `loader` ("module:function", imported on the engine thread) is called as
+    loader(entry, store, *, dtype, device, variant) -> the loaded model, which the engine's
+    cache keeps and the device policy places.
+    """
+
+    id: str  # as the store reports it: "sd15", "sdxl", ...
+    label: str  # as a designer says it: "Stable Diffusion 1.x"
+    kind: str
+    loader: str
+
+
+@dataclass(frozen=True)
 class Plugin:
     id: str
     version: str
@@ -96,3 +186,5 @@ class Plugin:
     tasks: Sequence[Task] = ()
     panels: Sequence[Panel] = ()
     hooks: Sequence[JobHook] = ()
+    exporters: Sequence[Exporter] = ()
+    families: Sequence[ModelFamily] = ()
