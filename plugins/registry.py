@@ -6,7 +6,7 @@ import logging
 from dataclasses import dataclass, field
 from importlib.metadata import entry_points
 
-from plugins.api import JobHook, Panel, Plugin, Task
+from plugins.api import Exporter, JobHook, ModelFamily, Panel, Plugin, Task
 
 ENTRY_POINT_GROUP = "atelier.plugins"
 log = logging.getLogger(__name__)
@@ -31,6 +31,16 @@ class Registry:
     def hooks(self) -> list[JobHook]:
         """Every plugin's job hooks, in plugin order (pass to the engine: `hooks=`)."""
         return [hook for plugin in self.plugins for hook in plugin.hooks]
+
+    @property
+    def exporters(self) -> list[Exporter]:
+        """Every plugin's exporters, in plugin order."""
+        return [exporter for plugin in self.plugins for exporter in plugin.exporters]
+
+    @property
+    def families(self) -> dict[str, ModelFamily]:
+        """The model families the plugins load, by family id."""
+        return {family.id: family for plugin in self.plugins for family in plugin.families}
 
     def add(self, plugin: Plugin) -> None:
         if any(p.id == plugin.id for p in self.plugins):
