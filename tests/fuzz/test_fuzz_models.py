@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from engine import model_store
+from engine import model_scan
 from engine.home import ensure_model_dirs
 from engine.model_store import ModelEntry, ModelStore
 from engine.protocol import JobError
@@ -156,7 +156,7 @@ def test_unreadable_folders_are_a_problem_line(home, models, monkeypatch):
         return real_scandir(path)
 
     (models / "locked").mkdir()
-    monkeypatch.setattr(model_store.os, "scandir", refusing)
+    monkeypatch.setattr(model_scan.os, "scandir", refusing)
     names, problems = scanned(home)
     assert sorted(names) == ["good-file", "good-folder"]
     assert "cannot be read (Permission denied)" in only_problem(problems, "locked")
@@ -174,8 +174,8 @@ def test_file_names_that_are_not_utf8_print_cleanly(home, models, unchanged):
 
 
 def test_a_folder_of_many_files_is_scanned_in_bounded_time(home, models, monkeypatch, unchanged):
-    monkeypatch.setattr(model_store, "MAX_FOLDER_ENTRIES", 2_000)
-    monkeypatch.setattr(model_store, "MAX_SCAN_ENTRIES", 5_000)
+    monkeypatch.setattr(model_scan, "MAX_FOLDER_ENTRIES", 2_000)
+    monkeypatch.setattr(model_scan, "MAX_SCAN_ENTRIES", 5_000)
     crowded = models / "aaa-crowded"
     crowded.mkdir()
     for i in range(3_000):
@@ -193,7 +193,7 @@ def test_a_folder_of_many_files_is_scanned_in_bounded_time(home, models, monkeyp
 
 
 def test_the_size_of_a_model_folder_is_bounded_too(home, models, monkeypatch):
-    monkeypatch.setattr(model_store, "MAX_FOLDER_ENTRIES", 500)
+    monkeypatch.setattr(model_scan, "MAX_FOLDER_ENTRIES", 500)
     huge = write_diffusers(models / "huge-folder") / "unet"
     for i in range(1_000):
         (huge / f"{i}.bin.part").touch()
