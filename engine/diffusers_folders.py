@@ -137,8 +137,11 @@ def _short(value: object) -> str:
 def _trusted_libraries() -> frozenset[str]:
     """The libraries a model_index.json may load components from: diffusers, transformers
     and diffusers' own pipeline modules ("stable_diffusion" for the safety checker), found
-    without importing diffusers."""
-    spec = importlib.util.find_spec("diffusers")
+    without importing diffusers (without it, where it cannot be imported: the fixed list)."""
+    try:
+        spec = importlib.util.find_spec("diffusers")
+    except ImportError:
+        spec = None
     folders = [Path(p) / "pipelines" for p in (spec and spec.submodule_search_locations) or []]
     modules = {
         p.name

@@ -36,11 +36,21 @@ def default_hf_cache() -> Path:
 
 
 @dataclass(frozen=True)
-class _Listing:
-    """What one scan found and what it skipped, swapped in as one value."""
+class ModelListing:
+    """What one scan found and what it skipped: one value, so the two always agree."""
 
     entries: tuple[ModelEntry, ...]
     problems: tuple[str, ...]
+
+    def checkpoints(self) -> list[ModelEntry]:
+        return [e for e in self.entries if e.kind == "checkpoints"]
+
+    def default_checkpoint(self) -> ModelEntry | None:
+        """A built-in checkpoint first (the demo model), else the first one found; ordinary
+        checkpoints before inpainting ones (those cannot make an image from a prompt alone)."""
+        checkpoints = sorted(self.checkpoints(), key=lambda e: e.variant != "")
+        builtin = [e for e in checkpoints if e.source == "builtin"]
+        return (builtin or checkpoints or [None])[0]
 
 
 class ModelStore:
@@ -60,7 +70,7 @@ class ModelStore:
         self.hf_cache = Path(hf_cache) if hf_cache is not None else default_hf_cache()
         self.builtin_dir = Path(builtin_dir) if builtin_dir is not None else BUILTIN_MODELS
         self.config_root = Path(config_root) if config_root is not None else RESOURCES / "configs"
-        self._listing: _Listing | None = None
+        self._listing: ModelListing | None = None
         self._lock = threading.Lock()  # guards _listing and extra_folders
         self._scanning = threading.Lock()  # one scan at a time
 
@@ -72,19 +82,20 @@ class ModelStore:
         with self._scanning:
             return list(self._rescan().entries)
 
-    def _rescan(self) -> _Listing:
+    def _rescan(self) -> ModelListing:
         """Scan and swap the listing in (the caller holds `_scanning`)."""
         with self._lock:
             extra = list(self.extra_folders)
         scan = FolderScan()
         entries = scan.models(self.home, self.builtin_dir, extra, self.hf_cache)
-        listing = _Listing(tuple(entries), tuple(scan.problems))
+        listing = ModelListing(tuple(entries), tuple(scan.problems))
         with self._lock:
             self._listing = listing
         return listing
 
-    def _current(self) -> _Listing:
-        """The last scan's listing, scanning once if there has been none."""
+    def listing(self) -> ModelListing:
+        """The last scan's entries and problems as one value (scanning once if there has
+        been none): read it once where both are needed, and they agree."""
         with self._lock:
             listing = self._listing
         if listing is None:
@@ -118,17 +129,13 @@ class ModelStore:
     @property
     def entries(self) -> list[ModelEntry]:
         """The entries of the last scan (scanning once if needed)."""
-        return list(self._current().entries)
+        return list(self.listing().entries)
 
     def checkpoints(self) -> list[ModelEntry]:
-        return [e for e in self.entries if e.kind == "checkpoints"]
+        return self.listing().checkpoints()
 
     def default_checkpoint(self) -> ModelEntry | None:
-        """A built-in checkpoint first (the demo model), else the first one found; ordinary
-        checkpoints before inpainting ones (those cannot make an image from a prompt alone)."""
-        checkpoints = sorted(self.checkpoints(), key=lambda e: e.variant != "")
-        builtin = [e for e in checkpoints if e.source == "builtin"]
-        return (builtin or checkpoints or [None])[0]
+        return self.listing().default_checkpoint()
 
     def pick_checkpoint(self, name: str = "") -> ModelEntry:
         """The checkpoint called `name`, or the default one when `name` is ""; JobError
@@ -146,7 +153,7 @@ class ModelStore:
 
     def find(self, name: str, kind: str = "checkpoints") -> ModelEntry:
         """The model called `name` (or at path `name`); JobError("missing_model") if none."""
-        listing = self._current()
+        listing = self.listing()
         for same in (lambda e: e.name == name, lambda e: e.name.casefold() == name.casefold()):
             hits = [e for e in listing.entries if e.kind == kind and same(e)]
             if hits:
@@ -164,7 +171,7 @@ class ModelStore:
             )
         raise JobError("missing_model", self._missing_message(name, kind, listing))
 
-    def _missing_message(self, name: str, kind: str, listing: _Listing) -> str:
+    def _missing_message(self, name: str, kind: str, listing: ModelListing) -> str:
         label = kind_label(kind)
         names = sorted({e.name for e in listing.entries if e.kind == kind})
         msg = f"No {label} named '{name}'."

@@ -3,17 +3,16 @@ pixels, and answering the modal "save changes?" question."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-
 import numpy as np
 import pytest
-from PySide6.QtCore import QPoint, QPointF, Qt, QTimer
+from PySide6.QtCore import QTimer
 from PySide6.QtTest import QTest
 from PySide6.QtWidgets import QApplication, QMessageBox
 
 from app.model.document import Document
 from app.model.layers import RasterLayer
 from app.ui.main_window import MainWindow
+from tests.canvas_input import LEFT, NO_MODS, click, drag, view_point  # noqa: F401 (for tests)
 from tests.test_gui_main_window import (  # noqa: F401 (qt_loop is a fixture)
     WAIT_MS,
     close_window,
@@ -22,9 +21,6 @@ from tests.test_gui_main_window import (  # noqa: F401 (qt_loop is a fixture)
     make_window,
     qt_loop,
 )
-
-LEFT = Qt.MouseButton.LeftButton
-NO_MODS = Qt.KeyboardModifier.NoModifier
 
 
 @pytest.fixture(name="canvas_window")
@@ -42,29 +38,6 @@ def small_document(size: tuple[int, int] = (64, 64)) -> Document:
     white = np.full((size[1], size[0], 4), 255, np.uint8)
     background = RasterLayer.from_array(white, name="Background")
     return Document(size, [background, RasterLayer.blank(size, name="Paint")])
-
-
-def view_point(window: MainWindow, x: float, y: float) -> QPoint:
-    """The viewport point over canvas pixel (x, y)."""
-    return window.canvas.mapFromScene(QPointF(x, y))
-
-
-def drag(
-    window: MainWindow,
-    points: Iterable[tuple[float, float]],
-    mods: Qt.KeyboardModifier = NO_MODS,
-) -> None:
-    """Press at the first point, move through the others, release at the last."""
-    viewport = window.canvas.viewport()
-    path = [view_point(window, x, y) for x, y in points]
-    QTest.mousePress(viewport, LEFT, mods, path[0])
-    for point in path[1:]:
-        QTest.mouseMove(viewport, point)
-    QTest.mouseRelease(viewport, LEFT, mods, path[-1])
-
-
-def click(window: MainWindow, x: float, y: float, mods: Qt.KeyboardModifier = NO_MODS) -> None:
-    QTest.mouseClick(window.canvas.viewport(), LEFT, mods, view_point(window, x, y))
 
 
 def key(window: MainWindow, sequence: str) -> None:

@@ -65,13 +65,26 @@ def make_store(home: Path, tmp_path: Path, config_root: Path | None = None) -> M
 
 
 def make_window(qtbot, registry: Registry, store: ModelStore, close: bool = True) -> MainWindow:
-    """A shown window; pytest-qt closes it after the test unless `close` is False (then the
-    caller closes it: a window with unsaved changes asks first, which would wait forever)."""
+    """A shown window whose model picker is filled (the first model scan is in); pytest-qt
+    closes it after the test unless `close` is False (then the caller closes it: a window
+    with unsaved changes asks first, which would wait forever)."""
     window = MainWindow(registry, store, Engine(registry.tasks, store=store))
     if close:
         qtbot.addWidget(window)
     window.show()
+    wait_for_models(window, qtbot)
     return window
+
+
+def wait_for_models(window: MainWindow, qtbot) -> None:
+    """Wait until the picker shows the last model scan's result."""
+    qtbot.waitUntil(lambda: not window.scanning_models, timeout=WAIT_MS)
+
+
+def rescan(window: MainWindow, qtbot) -> None:
+    """Rescan the model folders, as the menu does, and wait for the picker to fill."""
+    window.refresh_models()
+    wait_for_models(window, qtbot)
 
 
 def close_window(window: MainWindow) -> None:
@@ -375,6 +388,7 @@ def test_empty_state_then_add_a_model_folder(qtbot, qt_loop, tmp_path, tiny_mode
         comfy = tmp_path / "ComfyUI" / "models" / "checkpoints"
         shutil.copytree(tiny_models / "tiny-sd15", comfy / "tiny-sd15")
         assert win.add_model_folder(tmp_path / "ComfyUI")
+        wait_for_models(win, qtbot)
         assert win.stack.currentWidget() is win.prompt_scroll
         assert win.prompt_panel.model_name() == "tiny-sd15"
         assert win.prompt_panel.form.value("prompt") == EXAMPLE_PROMPT
@@ -445,10 +459,12 @@ def test_first_start_selects_the_builtin_model_its_prompt_and_defaults(
         win.shutdown_engine()
 
 
-def test_the_model_picker_says_what_the_chosen_model_can_make(window, tiny_models, atelier_home):
+def test_the_model_picker_says_what_the_chosen_model_can_make(
+    window, qtbot, tiny_models, atelier_home
+):
     about = {**TUNED, "about": "Draws kites over hills."}
     copy_with_settings(tiny_models / "tiny-sd15", atelier_home / "models/checkpoints/tuned", about)
-    window.refresh_models()
+    rescan(window, qtbot)
     panel = window.prompt_panel
     assert panel.model_about.isHidden()  # tiny-sd15 says nothing about itself
     pick(panel, "tuned")
@@ -462,7 +478,7 @@ def test_picking_a_model_applies_its_defaults_but_keeps_typed_text(
     window, qtbot, tiny_models, atelier_home
 ):
     copy_with_settings(tiny_models / "tiny-sd15", atelier_home / "models/checkpoints/tuned", TUNED)
-    window.refresh_models()
+    rescan(window, qtbot)
     panel = window.prompt_panel
     assert panel.model_name() == "tiny-sd15" and panel.form.value("prompt") == EXAMPLE_PROMPT
     assert sampling(panel) == (25, 7.0, "Euler a", "")
@@ -474,7 +490,7 @@ def test_picking_a_model_applies_its_defaults_but_keeps_typed_text(
     assert panel.form.value("prompt") == "a kite over a hill"  # the untouched example follows
 
     panel.form.set_value("steps", 9)
-    window.refresh_models()  # a rescan keeps the model, so the user's change stays
+    rescan(window, qtbot)  # a rescan keeps the model, so the user's change stays
     assert panel.form.value("steps") == 9
     pick(panel, "tiny-sd15")  # no settings of its own: the form stays as it is
     assert sampling(panel) == (9, 4.5, "DDIM", "blurry")

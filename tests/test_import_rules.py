@@ -10,21 +10,18 @@ import subprocess
 import sys
 from pathlib import Path
 
+from tests.import_blocker import ENGINE_ONLY, GUI_ONLY
+
 ROOT = Path(__file__).resolve().parent.parent
 
 BLOCKER = """
-import importlib.abc, importlib.util, pkgutil, sys
-BLOCKED = {blocked!r}
-class Block(importlib.abc.MetaPathFinder):
-    def find_spec(self, name, path=None, target=None):
-        if name.split(".")[0] in BLOCKED:
-            raise ImportError(f"{{name}} is forbidden here")
-sys.meta_path.insert(0, Block())
+import importlib, sys
 sys.path.insert(0, {root!r})
+from tests.import_blocker import block_imports, leaked
+block_imports({blocked!r})
 for module in {modules!r}:
     importlib.import_module(module)
-leaked = sorted(m for m in sys.modules if m.split(".")[0] in BLOCKED)
-assert not leaked, leaked
+assert not leaked({blocked!r}), leaked({blocked!r})
 print("ok", len({modules!r}))
 """
 
@@ -40,7 +37,7 @@ def modules_under(*folders: str, exclude: tuple[str, ...] = ()) -> list[str]:
     return names
 
 
-def import_without(blocked: set[str], modules: list[str]) -> None:
+def import_without(blocked: frozenset[str], modules: list[str]) -> None:
     code = BLOCKER.format(blocked=blocked, root=str(ROOT), modules=modules)
     result = subprocess.run(
         [sys.executable, "-c", code], capture_output=True, text=True, timeout=120
@@ -54,10 +51,10 @@ def test_engine_model_and_plugins_import_without_qt():
         "engine", "app/model", "plugins", exclude=("plugins.diffusion.ui", "plugins.provenance.ui")
     )
     assert "engine.worker" in modules and "plugins.diffusion.txt2img" in modules
-    import_without({"PySide6", "shiboken6", "qasync"}, modules)
+    import_without(GUI_ONLY, modules)
 
 
 def test_the_whole_app_imports_without_torch():
     modules = modules_under("app")
     assert "app.cli" in modules and any(m.startswith("app.ui") for m in modules)
-    import_without({"torch", "diffusers", "transformers"}, modules)
+    import_without(ENGINE_ONLY, modules)

@@ -13,7 +13,7 @@ import logging
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import Qt, QTimer, QUrl
+from PySide6.QtCore import Qt, QTimer, QUrl, Signal
 from PySide6.QtGui import QCloseEvent, QDesktopServices
 from PySide6.QtWidgets import (
     QDockWidget,
@@ -33,6 +33,7 @@ from app.model.autosave import RecoveryFile
 from app.model.document import Document
 from app.model.image_files import ImageReadError, read_generation_info
 from app.model.layers import RasterLayer
+from app.ui.background_scan import BackgroundScan
 from app.ui.canvas_generation import CanvasGeneration
 from app.ui.doc_session import DocumentSession
 from app.ui.document_canvas import DocumentCanvas
@@ -56,7 +57,7 @@ from app.ui.toolbox import Toolbox
 from app.ui.window_menus import build_menus
 from engine.file_writing import remove_stale_temps_under
 from engine.home import add_model_folder, ensure_model_dirs, models_dir, read_settings
-from engine.model_store import ModelStore
+from engine.model_store import ModelListing, ModelStore
 from plugins.registry import Registry
 
 log = logging.getLogger(__name__)
@@ -69,6 +70,8 @@ START_SIZE = (512, 512)
 
 class MainWindow(QMainWindow):
     """Atelier's studio window. Plugin panel factories receive this window as context."""
+
+    models_shown = Signal()  # a model scan is done and the picker shows what it found
 
     def __init__(self, registry: Registry, store: ModelStore, engine: Any) -> None:
         super().__init__()
@@ -98,6 +101,8 @@ class MainWindow(QMainWindow):
         build_menus(self)
         self._build_status()
         self._connect()
+        self.model_scan = BackgroundScan(store, self)
+        self.model_scan.finished.connect(self._show_models)
         self.refresh_models()
         self._update_title()
         self.plugin_errors = list(registry.errors) + add_plugin_panels(self)
@@ -243,23 +248,38 @@ class MainWindow(QMainWindow):
     # -- models ----------------------------------------------------------------------------
 
     def refresh_models(self) -> None:
-        """Rescan the model folders; explain how to add one when there is nothing to use.
-        The first time models appear the default checkpoint (the built-in one) is chosen,
-        and the panel takes its settings (see PromptPanel._take_model_settings)."""
-        self.store.scan()
-        checkpoints = self.store.checkpoints()
+        """Rescan the model folders off the GUI thread (see BackgroundScan): the window never
+        waits for a scan. Until the first one is in, the picker says it is looking."""
+        self.scanning_models = True  # until the picker shows the result
+        if self.store.scanned:
+            self.status("Looking for models\N{HORIZONTAL ELLIPSIS}")
+        else:
+            self.prompt_panel.show_looking_for_models()
+        self.model_scan.start()
+
+    def _show_models(self, error: str) -> None:
+        """A scan is done: fill the picker, or explain how to add a model when there is
+        nothing to use. The first time models appear the default checkpoint (the built-in
+        one) is chosen, and the panel takes its settings (see PromptPanel._take_model_settings)."""
+        if self.model_scan.running:  # a newer scan is under way; its result comes next
+            return
+        self.scanning_models = False
+        if error:
+            self.messages.show_error(f"Could not look for models: {error}")
+        listing = self.store.listing() if self.store.scanned else ModelListing((), ())
+        checkpoints = listing.checkpoints()
         had_models = bool(self.prompt_panel.models)
-        default = self.store.default_checkpoint()
+        default = listing.default_checkpoint()
         self.prompt_panel.set_models(
             checkpoints, default.name if default and not had_models else None
         )
         self.stack.setCurrentWidget(self.prompt_scroll if checkpoints else self.empty_state)
         self.prompt_panel.set_running(self.generation.running)
-        self._report_skipped_models()
+        self._report_skipped_models(listing.problems)
+        self.models_shown.emit()
 
-    def _report_skipped_models(self) -> None:
+    def _report_skipped_models(self, problems: tuple[str, ...]) -> None:
         """Files in the model folders that could not be used: say so once, with details."""
-        problems = list(self.store.problems)
         if not problems:
             return
         self.messages.show_message(
@@ -284,13 +304,15 @@ class MainWindow(QMainWindow):
         except (ValueError, OSError) as exc:
             self.messages.show_error(f"Could not add {folder}: {exc}")
             return False
-        resolved = folder.expanduser().resolve()
-        if resolved not in self.store.extra_folders:
-            self.store.extra_folders.append(resolved)
+        self.store.add_folder(folder.expanduser().resolve())
         before = len(self.prompt_panel.models)
+        self.models_shown.connect(
+            lambda: self.status(
+                f"Added {folder}: {len(self.prompt_panel.models) - before} new checkpoint(s)"
+            ),
+            Qt.ConnectionType.SingleShotConnection,
+        )
         self.refresh_models()
-        found = len(self.prompt_panel.models) - before
-        self.statusBar().showMessage(f"Added {folder}: {found} new checkpoint(s)", 8000)
         return True
 
     def open_models_folder(self) -> None:

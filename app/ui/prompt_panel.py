@@ -223,6 +223,14 @@ class PromptPanel(QWidget):
         self.model_picker.blockSignals(False)
         self._on_model_changed()
 
+    def show_looking_for_models(self) -> None:
+        """Until the first model scan is in: the picker says so, and Generate waits."""
+        with QSignalBlocker(self.model_picker):
+            self.model_picker.clear()
+            self.model_picker.addItem("Looking for models\N{HORIZONTAL ELLIPSIS}", "")
+        self.generate_button.setEnabled(False)
+        self.generate_button.setToolTip("Looking for models\N{HORIZONTAL ELLIPSIS}")
+
     def model_name(self) -> str:
         return self.model_picker.currentData() or ""
 

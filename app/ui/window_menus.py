@@ -59,6 +59,7 @@ def _file_menu(w: MainWindow) -> None:
     add_action(menu, f"Export &layer{ELLIPSIS}", w.export_layer)
     menu.addSeparator()
     add_action(menu, f"Add model folder{ELLIPSIS}", w.add_model_folder)
+    add_action(menu, "Rescan model folders", w.refresh_models)
     add_action(menu, "Open models folder", w.open_models_folder)
     menu.addSeparator()
     add_action(menu, "&Quit", w.close, "Ctrl+Q")
