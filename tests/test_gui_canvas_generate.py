@@ -9,9 +9,11 @@ import pytest
 from PySide6.QtCore import QRectF, Qt
 from PySide6.QtTest import QTest
 
+from app.model.commands import AddLayer
 from app.model.layers import RasterLayer
 from app.model.tiles import Rect
 from app.ui.size_dialogs import new_document
+from plugins.diffusion import IMG2IMG, INPAINT, OUTPAINT, TXT2IMG
 from plugins.diffusion.mask_geometry import resize
 from tests.canvas_helpers import (  # noqa: F401 (fixtures)
     WAIT_MS,
@@ -22,21 +24,21 @@ from tests.canvas_helpers import (  # noqa: F401 (fixtures)
     qt_loop,
 )
 from tests.fixtures.tiny_models import copy_with_settings
-from tests.test_gui_main_window import fill, pick
+from tests.test_gui_main_window import fill, pick, rescan
 
 FAST = {"work_size": 64, "context": 8}
 
 
-def choose_mode(win, mode: str, **values) -> None:
+def choose_mode(win, task_id: str, **values) -> None:
     panel = win.prompt_panel
-    QTest.mouseClick(panel.mode_buttons.button(_index(panel, mode)), Qt.MouseButton.LeftButton)
-    assert panel.mode == mode
-    panel.mode_forms.forms[mode].set_values({**FAST, **values})
+    QTest.mouseClick(panel.mode_buttons.button(_index(panel, task_id)), Qt.MouseButton.LeftButton)
+    assert panel.mode == task_id
+    panel.mode_forms.forms[task_id].set_values({**FAST, **values})
 
 
-def _index(panel, mode: str) -> int:
+def _index(panel, task_id: str) -> int:
     return next(
-        i for i, b in enumerate(panel.mode_buttons.buttons()) if b.objectName() == f"mode_{mode}"
+        i for i, b in enumerate(panel.mode_buttons.buttons()) if b.objectName() == f"mode_{task_id}"
     )
 
 
@@ -61,7 +63,7 @@ def test_select_inpaint_apply_and_undo(canvas_window, qtbot):
     drag(win, [(16, 16), (48, 40)])
     mask = win.session.doc.selection.mask.copy()
     before = win.session.doc.composite()
-    choose_mode(win, "inpaint", grow=0, feather=0)
+    choose_mode(win, INPAINT.id, grow=0, feather=0)
     run_generate(win, qtbot)
     assert win.canvas.candidate is not None and win.canvas.preview.isVisible()
     assert win.results.count() == 1
@@ -90,7 +92,7 @@ def test_inpaint_a_painted_mask_layer(canvas_window, qtbot):
     key(win, "B")
     win.canvas.settings.size = 10
     drag(win, [(10, 10), (30, 10)])
-    choose_mode(win, "inpaint", grow=0, feather=0)
+    choose_mode(win, INPAINT.id, grow=0, feather=0)
     run_generate(win, qtbot)
     layer = win.apply_candidate()
     assert layer is not None and layer.recipe["task"] == "diffusion.inpaint"
@@ -100,7 +102,7 @@ def test_inpaint_a_painted_mask_layer(canvas_window, qtbot):
 
 def test_inpaint_without_a_selection_says_what_to_do(canvas_window, qtbot):
     win = canvas_window
-    choose_mode(win, "inpaint")
+    choose_mode(win, INPAINT.id)
     fill(win, qtbot)
     QTest.mouseClick(win.prompt_panel.generate_button, Qt.MouseButton.LeftButton)
     assert not win.generation.running
@@ -111,7 +113,7 @@ def test_inpaint_without_a_selection_says_what_to_do(canvas_window, qtbot):
 def test_outpaint_grows_the_canvas_and_undo_shrinks_it(canvas_window, qtbot):
     win = canvas_window
     before = win.session.doc.composite()
-    choose_mode(win, "outpaint", right=32, top=16, overlap=8)
+    choose_mode(win, OUTPAINT.id, right=32, top=16, overlap=8)
     run_generate(win, qtbot, "more sky")
     assert win.session.doc.size == (64, 64)  # nothing changes before Apply
     layer = win.apply_candidate()
@@ -133,7 +135,7 @@ def test_image_to_image_of_a_selection_stays_inside_it(canvas_window, qtbot):
     win = canvas_window
     key(win, "O")
     drag(win, [(8, 8), (56, 56)])
-    choose_mode(win, "img2img", strength=0.8)
+    choose_mode(win, IMG2IMG.id, strength=0.8)
     run_generate(win, qtbot, "a stone wall")
     layer = win.apply_candidate()
     assert layer.recipe["task"] == "diffusion.img2img"
@@ -185,7 +187,7 @@ def test_native_size_takes_the_selection_shape_and_fills_it(
     win = canvas_window
     small = atelier_home / "models/checkpoints/small"
     copy_with_settings(tiny_models / "tiny-sd15", small, {"native_size": 128})
-    win.refresh_models()
+    rescan(win, qtbot)
     key(win, "M")
     drag(win, [(8, 8), (56, 40)])
     box = win.session.doc.selection.bbox()
@@ -219,14 +221,14 @@ def test_reuse_settings_and_regenerate_after_save_and_reopen(canvas_window, qtbo
     win = canvas_window
     key(win, "M")
     drag(win, [(20, 20), (44, 44)])
-    choose_mode(win, "inpaint", grow=0, feather=0, context=16)
+    choose_mode(win, INPAINT.id, grow=0, feather=0, context=16)
     run_generate(win, qtbot, "a red apple")
     first = win.apply_candidate()
     seed = first.recipe["params"]["seed"]
     path = tmp_path / "apple.atelier"
     assert win.files.save_as(path)
     win.files.new(new_document((64, 64)))
-    choose_mode(win, "txt2img")
+    choose_mode(win, TXT2IMG.id)
     win.prompt_panel.form.set_value("prompt", "something else")
     assert win.open_file(path)
 
@@ -235,10 +237,10 @@ def test_reuse_settings_and_regenerate_after_save_and_reopen(canvas_window, qtbo
     menu = win.layers_panel.context_menu(reopened)
     actions = {a.text(): a for a in menu.actions()}
     actions["Reuse settings"].trigger()
-    assert win.prompt_panel.mode == "inpaint"
+    assert win.prompt_panel.mode == INPAINT.id
     assert win.prompt_panel.form.value("prompt") == "a red apple"
     assert win.prompt_panel.form.value("seed") == seed
-    assert win.prompt_panel.mode_forms.forms["inpaint"].values()["context"] == 16
+    assert win.prompt_panel.mode_forms.forms[INPAINT.id].values()["context"] == 16
 
     with qtbot.waitSignal(win.generation.finished, timeout=WAIT_MS):
         actions["Regenerate"].trigger()
@@ -248,3 +250,50 @@ def test_reuse_settings_and_regenerate_after_save_and_reopen(canvas_window, qtbo
     assert again.recipe["params"]["seed"] != seed
     assert again.recipe["params"]["prompt"] == "a red apple"
     assert len(made_layers(win)) == 2
+
+
+def add_made_layer(win, recipe: dict) -> RasterLayer:
+    """A 16x16 white layer at (8, 8) that says `recipe` made it."""
+    pixels = np.full((16, 16, 4), 255, np.uint8)
+    size = win.session.doc.size
+    layer = RasterLayer.from_array(pixels, size, 8, 8, name="Made", recipe=recipe)
+    win.session.push(AddLayer(layer))
+    return layer
+
+
+def test_a_recipe_of_a_newer_task_version_says_so_and_is_reused_and_regenerated(
+    canvas_window, qtbot
+):
+    win = canvas_window
+    fill(win, qtbot)  # the tiny model, small sizes
+    choose_mode(win, INPAINT.id)
+    params = {"prompt": "a pear", "steps": 2, "seed": 3, "model": "tiny-sd15", "knob": 1}
+    newer = {"task": TXT2IMG.id, "version": TXT2IMG.version + 1, "params": params}
+    layer = add_made_layer(win, newer)
+
+    assert win.gen.reuse_layer(layer.id)
+    assert win.prompt_panel.mode == TXT2IMG.id
+    assert win.prompt_panel.form.value("prompt") == "a pear"
+    assert win.messages.kind == "warning"
+    assert "newer version of Text to image" in win.messages.text
+
+    win.messages.dismiss()
+    with qtbot.waitSignal(win.generation.finished, timeout=WAIT_MS):
+        assert win.gen.regenerate_layer(layer.id)
+        assert "newer version of Text to image" in win.messages.text
+    qtbot.waitUntil(lambda: not win.generation.running, timeout=WAIT_MS)
+    assert win.results.current.title == "Text to image"
+    assert win.results.current.rect_now() == Rect(8, 8, 16, 16)  # into the layer's bounds
+
+
+def test_a_recipe_of_a_missing_task_loads_its_settings_but_cannot_regenerate(canvas_window):
+    win = canvas_window
+    recipe = {"task": "gone.upscale", "version": 1, "params": {"prompt": "a plum"}}
+    layer = add_made_layer(win, recipe)
+    assert not win.gen.regenerate_layer(layer.id)
+    assert not win.generation.running and win.messages.kind == "error"
+    assert "'gone.upscale', which is not installed. It cannot be regenerated." in win.messages.text
+
+    assert win.gen.reuse_layer(layer.id)
+    assert win.prompt_panel.form.value("prompt") == "a plum"
+    assert win.messages.kind == "warning" and "not installed" in win.messages.text

@@ -30,6 +30,7 @@ from app.ui.size_dialogs import new_document
 from engine.model_store import ModelStore
 from engine.protocol import ImageData
 from engine.worker import Engine
+from plugins.diffusion import TXT2IMG
 from plugins.diffusion import plugin as diffusion_plugin
 from plugins.registry import Registry
 from tests.fixtures.tiny_models import copy_with_settings
@@ -204,7 +205,7 @@ def test_a_failed_job_shows_its_message_and_loses_nothing(window, qtbot):
 
     missing = dataclasses.replace(window.prompt_panel.params(), prompt="x", model="no-such-model")
     with qtbot.waitSignal(window.generation.failed, timeout=WAIT_MS) as failed:
-        window.generation.start(missing)
+        window.generation.start(missing, TXT2IMG.id)
     wait_idle(window, qtbot)
     assert failed.args[0] == "missing_model"
     assert "no-such-model" in window.messages.text

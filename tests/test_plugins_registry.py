@@ -72,12 +72,12 @@ from PySide6.QtWidgets import QLabel
 CONTEXTS = []
 
 
-def make(window):
-    CONTEXTS.append(window)
-    return QLabel(f"Fake panel for {window.windowTitle()}")
+def make(context):
+    CONTEXTS.append(context)
+    return QLabel(f"Fake panel for a canvas {context.document.width} wide")
 
 
-def broken(window):
+def broken(context):
     raise RuntimeError("this panel is broken")
 """
 ENTRY_POINTS = """
@@ -156,7 +156,8 @@ def test_the_window_docks_the_plugin_panel_and_reports_the_broken_one(fake_plugi
         assert isinstance(dock, QDockWidget) and dock.windowTitle() == "Fake panel"
         assert isinstance(dock.widget(), QLabel) and dock.isVisible()
         assert dock in window.findChildren(QDockWidget)
-        assert [window] == sys.modules["fake_plugin.panel"].CONTEXTS
+        assert [window.context] == sys.modules["fake_plugin.panel"].CONTEXTS
+        assert dock.widget().text() == f"Fake panel for a canvas {window.session.doc.width} wide"
         assert "fake.broken_panel" not in window.plugin_docks
         problems = "\n".join(window.plugin_errors)
         assert "this panel is broken" in problems and "no_such_module_for_atelier" in problems

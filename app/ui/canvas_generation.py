@@ -1,7 +1,9 @@
-"""Generation on the canvas, as the window runs it: build the request for the chosen mode,
-run it, float previews over the area being made, put the results in the strip as
-candidates, and apply one as a new layer. Also "Reuse settings" and "Regenerate" of a
-layer made by generation (its recipe is saved with the project, so they work after reopening).
+"""Generation on the canvas, as the window runs it: build the request for the chosen mode
+(its task's request builder), run it, float previews over the area being made, put the
+results in the strip as candidates, and apply one as a new layer. Also "Reuse settings" and
+"Regenerate" of a layer made by generation (its recipe is saved with the project, so they
+work after reopening); a recipe of a task that is not installed, or of a newer version of
+it, says so.
 """
 
 from __future__ import annotations
@@ -11,18 +13,13 @@ from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import QObject, QRectF
 
+from app.model.candidates import ApplyError, Candidate, apply_command
+from app.model.canvas_areas import fill_target
 from app.model.layers import RasterLayer
+from app.model.requests import Request, RequestError, build_request, regenerate_request
 from app.model.tiles import Rect
-from app.ui.candidates import ApplyError, Candidate, apply_command
-from app.ui.canvas_requests import (
-    Request,
-    RequestError,
-    build_request,
-    fill_target,
-    regenerate_request,
-)
-from app.ui.generate_modes import mode_of_task
 from engine.protocol import ImageData, JobFinished
+from engine.recipes import recipe_problem
 
 if TYPE_CHECKING:
     from app.ui.main_window import MainWindow
@@ -67,9 +64,7 @@ class CanvasGeneration(QObject):
         doc = self.w.session.doc
         size = panel.target_size(fill_target(doc).size)
         try:
-            request = build_request(
-                panel.mode, panel.mode_values(), doc, self.w.registry.tasks, size
-            )
+            request = build_request(panel.tasks[panel.mode], panel.mode_values(), doc, size)
         except (RequestError, TypeError) as exc:
             self.w.messages.show_error(str(exc))
             return
@@ -116,7 +111,12 @@ class CanvasGeneration(QObject):
             f"Made {made} in {took:.1f} s. Double-click one (or Apply) to add it as a layer.",
             15000,
         )
-        if event.warnings:
+        unplaced = len(event.outputs) - len(candidates)
+        if unplaced:
+            self.w.messages.show_message(
+                f"{unplaced} result(s) of this job cannot be shown on the canvas yet.", "warning"
+            )
+        elif event.warnings:
             self.w.messages.show_message("\n".join(event.warnings), "info")
 
     def _on_failed(self, kind: str, message: str) -> None:
@@ -175,14 +175,17 @@ class CanvasGeneration(QObject):
         return recipe
 
     def reuse_layer(self, layer_id: str) -> bool:
-        """Put the mode and settings that made the layer into the panel."""
+        """Put the mode and settings that made the layer into the panel; a recipe of a task
+        that is not installed (or newer) says so, and its shared settings still load."""
         recipe = self._recipe_of(layer_id)
         if recipe is None:
             return False
-        mode = mode_of_task(str(recipe.get("task", "")))
-        if mode is not None:
-            self.w.prompt_panel.set_mode(mode.id)
-        self.w.reuse_settings(dict(recipe.get("params", {})))
+        panel = self.w.prompt_panel
+        task_id = str(recipe.get("task", ""))
+        if any(task.id == task_id for task in panel.modes):
+            panel.set_mode(task_id)
+        problem = recipe_problem(recipe, self.w.registry.tasks) or ""
+        self.w.reuse_settings(dict(recipe.get("params", {})), problem)
         return True
 
     def regenerate_layer(self, layer_id: str) -> bool:
@@ -193,10 +196,14 @@ class CanvasGeneration(QObject):
         assert isinstance(layer, RasterLayer) and layer.recipe is not None
         values = {**layer.recipe.get("params", {}), "seed": -1}
         values = {k: tuple(v) if isinstance(v, list) else v for k, v in values.items()}
+        tasks = self.w.registry.tasks
         try:
-            request = regenerate_request(layer, self.w.session.doc, self.w.registry.tasks, values)
+            request = regenerate_request(layer, self.w.session.doc, tasks, values)
         except (RequestError, TypeError) as exc:
             self.w.messages.show_error(str(exc))
             return False
+        problem = recipe_problem(layer.recipe, tasks)
+        if problem:
+            self.w.messages.show_message(problem, "warning")
         self.run(request)
         return True

@@ -11,6 +11,7 @@ from __future__ import annotations
 import numpy as np
 from PySide6.QtGui import QImage
 
+from app.model.canvas_areas import standalone_masks
 from app.model.document import Document
 from app.model.layers import MaskLayer
 from app.model.tiles import Rect
@@ -55,15 +56,6 @@ class CompositeCache:
         if rect is None:
             return rgba_from_qimage(self.image)
         return rgba_from_qimage(self.image.copy(rect.x, rect.y, rect.w, rect.h))
-
-
-def standalone_masks(doc: Document) -> list[MaskLayer]:
-    """Visible mask layers that are not attached to a layer (painted masks)."""
-    return [
-        layer
-        for layer in doc.walk()
-        if isinstance(layer, MaskLayer) and layer.visible and doc.owner_of_mask(layer.id) is None
-    ]
 
 
 def tint_masks(pixels: np.ndarray, masks: list[MaskLayer], rect: Rect) -> np.ndarray:

@@ -3,7 +3,7 @@
 The engine calls its sinks on the engine thread; the bridge's sink only posts each event to
 the loop with `loop.call_soon_threadsafe`, so everything else runs on the GUI thread:
 
-    async for event in bridge.run("diffusion.txt2img", params):
+    async for event in bridge.run(task_id, params):
         ...  # JobQueued, JobStarted, JobProgress..., then one terminal event
 
 Every event is also emitted as the Qt signal `event_posted`, for widgets that only listen.
@@ -61,15 +61,23 @@ class EngineBridge(QObject):
             queue.put_nowait(event)
         self.event_posted.emit(event)
 
-    async def run(self, task: str, params: Any) -> AsyncIterator[Event]:
-        """Submit a job and yield its events up to and including the terminal one.
+    def run(self, task: str, params: Any) -> AsyncIterator[Event]:
+        """Submit a job now; its events up to and including the terminal one (see `start`)."""
+        return self.start(task, params)[1]
 
-        Leaving the loop early (break, an exception, the task being cancelled) cancels the job.
+    def start(self, task: str, params: Any) -> tuple[int, AsyncIterator[Event]]:
+        """Submit a job now: its id, and its events up to and including the terminal one.
+
+        Read them to the end: leaving the loop early (break, an exception, the task being
+        cancelled) cancels the job.
         """
         handle = self.engine.submit(task, params)
         queue: asyncio.Queue[Event] = asyncio.Queue()
         # Events are delivered by loop callbacks, which cannot run before this line.
         self._queues[handle.id] = queue
+        return handle.id, self._events(handle.id, queue)
+
+    async def _events(self, job_id: int, queue: asyncio.Queue[Event]) -> AsyncIterator[Event]:
         finished = False
         try:
             while not finished:
@@ -77,9 +85,9 @@ class EngineBridge(QObject):
                 finished = isinstance(event, TERMINAL_EVENTS)
                 yield event
         finally:
-            del self._queues[handle.id]
+            del self._queues[job_id]
             if not finished:
-                self.engine.cancel(handle.id)
+                self.engine.cancel(job_id)
 
     def cancel(self, job_id: int | None = None) -> None:
         """Cancel one job of this bridge, or all of them (queued ones at once)."""

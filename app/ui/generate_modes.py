@@ -1,61 +1,36 @@
-"""The generate modes of the prompt panel (text to image, image to image, inpaint, outpaint)
-and the form of each mode's own settings (strength, grow/feather, how far to extend).
+"""The generate modes of the prompt panel, one per registered task with a request builder
+(app.model.requests.generate_tasks), and the form of each mode's own settings.
 
-The shared settings (prompt, steps, seed, ...) stay in the panel's main form; a mode's form
-shows the fields its task adds, with the advanced ones behind "More settings". A mode whose
-task is not installed is shown disabled.
+The panel's main form holds the settings the diffusion tasks share (prompt, steps, seed, ...);
+a task shows those of them it declares the same way (`shared_fields`). Its mode form shows the
+rest of its fields (`own_fields`), the advanced ones behind "More settings".
 """
 
 from __future__ import annotations
 
-import dataclasses
-from collections.abc import Mapping
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import QStackedWidget, QToolButton, QVBoxLayout, QWidget
 
 from app.ui.param_form import ParamForm
-from plugins.api import Task, param_specs
+from plugins.api import Param, Task, param_specs
 from plugins.diffusion.params import Txt2ImgParams
 
-
-@dataclass(frozen=True)
-class Mode:
-    id: str
-    title: str
-    task_id: str
-    tip: str
+SHARED_PARAMS = Txt2ImgParams  # the main form's fields
+SHARED_SPECS = {f.name: spec for f, spec in param_specs(SHARED_PARAMS)}
 
 
-MODES = (
-    Mode("txt2img", "Text to image", "diffusion.txt2img", "Make new pictures from the prompt."),
-    Mode(
-        "img2img",
-        "Image to image",
-        "diffusion.img2img",
-        "Repaint the canvas (or the selection) at the chosen strength.",
-    ),
-    Mode(
-        "inpaint",
-        "Inpaint",
-        "diffusion.inpaint",
-        "Repaint the selection, or what you painted on a mask layer.",
-    ),
-    Mode(
-        "outpaint",
-        "Outpaint",
-        "diffusion.outpaint",
-        "Extend the canvas on the chosen sides and fill the new area.",
-    ),
-)
-MODES_BY_ID = {mode.id: mode for mode in MODES}
-SHARED = {f.name for f in dataclasses.fields(Txt2ImgParams)}
+def shared_fields(task: Task) -> set[str]:
+    """The main form's fields that `task` declares with the same spec."""
+    return {f.name for f, spec in param_specs(task.params_type) if SHARED_SPECS.get(f.name) == spec}
 
 
-def mode_of_task(task_id: str) -> Mode | None:
-    return next((m for m in MODES if m.task_id == task_id), None)
+def own_fields(task: Task) -> list[tuple[str, Param]]:
+    """The task's fields that its mode form shows, in declaration order."""
+    shared = shared_fields(task)
+    return [(f.name, spec) for f, spec in param_specs(task.params_type) if f.name not in shared]
 
 
 class ModeForm(QWidget):
@@ -63,15 +38,14 @@ class ModeForm(QWidget):
 
     changed = Signal()
 
-    def __init__(self, task: Task | None, parent: QWidget | None = None) -> None:
+    def __init__(self, task: Task, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.task = task
-        own = [] if task is None else _own_fields(task.params_type)
+        own = own_fields(task)
         basic = [name for name, spec in own if not spec.advanced]
         advanced = [name for name, spec in own if spec.advanced]
-        params_type = task.params_type if task else Txt2ImgParams
-        self.basic = ParamForm(params_type, fields=basic)
-        self.advanced = ParamForm(params_type, fields=advanced)
+        self.basic = ParamForm(task.params_type, fields=basic)
+        self.advanced = ParamForm(task.params_type, fields=advanced)
         self.more = QToolButton()
         self.more.setText("More settings")
         self.more.setCheckable(True)
@@ -107,30 +81,29 @@ class ModeForm(QWidget):
         return self.basic.set_values(values) + self.advanced.set_values(values)
 
 
-def _own_fields(params_type: type) -> list[tuple[str, Any]]:
-    return [(f.name, spec) for f, spec in param_specs(params_type) if f.name not in SHARED]
-
-
 class ModeForms(QStackedWidget):
-    """One ModeForm per mode; shows the current mode's."""
+    """One ModeForm per mode, by task id; shows the current mode's."""
 
     changed = Signal()
 
-    def __init__(self, tasks: Mapping[str, Task], parent: QWidget | None = None) -> None:
+    def __init__(self, modes: Sequence[Task], parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.forms: dict[str, ModeForm] = {}
-        for mode in MODES:
-            form = ModeForm(tasks.get(mode.task_id) if mode.id != "txt2img" else None)
+        for task in modes:
+            form = ModeForm(task)
             form.changed.connect(self.changed)
-            self.forms[mode.id] = form
+            self.forms[task.id] = form
             self.addWidget(form)
+        self.setVisible(False)
 
     def show_mode(self, mode_id: str) -> None:
         self.setCurrentWidget(self.forms[mode_id])
         self.setVisible(bool(self.forms[mode_id].widgets))
 
     def sizeHint(self):  # noqa: N802 (Qt naming): as tall as the shown form only
-        return self.currentWidget().sizeHint()
+        shown = self.currentWidget()
+        return shown.sizeHint() if shown else super().sizeHint()
 
     def minimumSizeHint(self):  # noqa: N802
-        return self.currentWidget().minimumSizeHint()
+        shown = self.currentWidget()
+        return shown.minimumSizeHint() if shown else super().minimumSizeHint()

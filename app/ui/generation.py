@@ -24,8 +24,7 @@ from engine.protocol import (
 
 
 class Generation(QObject):
-    """Starts jobs (of `task_id` unless told otherwise), tracks the running one and cancels
-    it on request."""
+    """Starts jobs, tracks the running one and cancels it on request."""
 
     running_changed = Signal(bool)
     progress = Signal(float, str)  # fraction, stage text
@@ -34,10 +33,9 @@ class Generation(QObject):
     failed = Signal(str, str)  # kind, message
     cancelled = Signal()
 
-    def __init__(self, bridge: EngineBridge, task_id: str, parent: QObject | None = None) -> None:
+    def __init__(self, bridge: EngineBridge, parent: QObject | None = None) -> None:
         super().__init__(parent)
         self.bridge = bridge
-        self.task_id = task_id
         self.params: Any = None  # the params of the running (or last) job
         self._task: asyncio.Task | None = None
         self._active = False
@@ -48,14 +46,14 @@ class Generation(QObject):
     def running(self) -> bool:
         return self._active
 
-    def start(self, params: Any, task_id: str | None = None) -> asyncio.Task:
-        """Run a job with these params; refuses while one is running."""
+    def start(self, params: Any, task_id: str) -> asyncio.Task:
+        """Run a job of `task_id` with these params; refuses while one is running."""
         if self.running:
             raise RuntimeError("a generation is already running")
         self.params = params
         self._job_id, self._cancel_requested = None, False
         self._active = True
-        self._task = asyncio.ensure_future(self._run(params, task_id or self.task_id))
+        self._task = asyncio.ensure_future(self._run(params, task_id))
         self.running_changed.emit(True)
         return self._task
 

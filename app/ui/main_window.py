@@ -33,6 +33,7 @@ from app.model.autosave import RecoveryFile
 from app.model.document import Document
 from app.model.image_files import ImageReadError, read_generation_info
 from app.model.layers import RasterLayer
+from app.ui.app_context import WindowContext
 from app.ui.background_scan import BackgroundScan
 from app.ui.canvas_generation import CanvasGeneration
 from app.ui.doc_session import DocumentSession
@@ -62,14 +63,14 @@ from plugins.registry import Registry
 
 log = logging.getLogger(__name__)
 
-TXT2IMG = "diffusion.txt2img"
 SHUTDOWN_WAIT_S = 120.0
 CLOSE_GRACE_MS = 60_000
 START_SIZE = (512, 512)
 
 
 class MainWindow(QMainWindow):
-    """Atelier's studio window. Plugin panel factories receive this window as context."""
+    """Atelier's studio window. Plugin panel factories receive its `context` (see
+    app.ui.app_context), not the window."""
 
     models_shown = Signal()  # a model scan is done and the picker shows what it found
 
@@ -78,7 +79,7 @@ class MainWindow(QMainWindow):
         self._fit_to_screen(1500, 940)
         self.registry, self.store, self.engine = registry, store, engine
         self.bridge = EngineBridge(engine, parent=self)
-        self.generation = Generation(self.bridge, TXT2IMG, self)
+        self.generation = Generation(self.bridge, self)
         self.session = DocumentSession(new_document(START_SIZE, "Transparent"), parent=self)
         self.canvas = DocumentCanvas(self.session)
         self.messages = MessageBar()
@@ -90,6 +91,7 @@ class MainWindow(QMainWindow):
         self.free_transform = FreeTransform(self.session, self, self.report)
         self.files = DocumentFiles(self, self.session, self.messages, self.status)
         self.autosave = BackgroundAutosave(self.session, self.store.home, self)
+        self.context = WindowContext(self.session, store, registry, self.bridge, self.messages)
         self.plugin_docks: dict[str, QDockWidget] = {}
         self._engine_down = False
         self._closing = False
@@ -105,7 +107,7 @@ class MainWindow(QMainWindow):
         self.model_scan.finished.connect(self._show_models)
         self.refresh_models()
         self._update_title()
-        self.plugin_errors = list(registry.errors) + add_plugin_panels(self)
+        self.plugin_errors = list(registry.errors) + add_plugin_panels(self, self.context)
         self._report_plugin_errors()
         self.autosave.start()
         self._tidy_home()
@@ -326,14 +328,20 @@ class MainWindow(QMainWindow):
 
     def cancel(self) -> None:
         self.gen.cancel()
+        self.context.cancel_jobs()
 
     def apply_candidate(self, candidate=None) -> RasterLayer | None:
         return self.gen.apply(candidate)
 
-    def reuse_settings(self, settings: dict[str, Any]) -> None:
+    def reuse_settings(self, settings: dict[str, Any], problem: str = "") -> None:
+        """Load `settings` into the form; `problem` (e.g. from engine.recipes.recipe_problem)
+        is shown with what could not be loaded."""
         skipped = self.prompt_panel.load_settings(settings)
+        notes = [problem] if problem else []
         if skipped:
-            self.messages.show_message("Settings loaded, except: " + "; ".join(skipped), "info")
+            notes.append("Settings loaded, except: " + "; ".join(skipped))
+        if notes:
+            self.messages.show_message(" ".join(notes), "warning" if problem else "info")
         else:
             self.statusBar().showMessage("Settings loaded into the form", 5000)
 

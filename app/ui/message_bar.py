@@ -46,7 +46,8 @@ class MessageBar(QFrame):
         second_text: str = "",
         second: Callable[[], None] | None = None,
     ) -> None:
-        """kind: "info" or "error". An action button closes the bar, then runs its action."""
+        """kind: "info", "warning" or "error". An action button closes the bar, then runs
+        its action."""
         self.kind = kind
         self.setProperty("kind", kind)
         self.style().unpolish(self)

@@ -1,4 +1,4 @@
-"""Plugin panels as dock widgets: each factory is called with the main window as its context."""
+"""Plugin panels as dock widgets: each factory is called with the window's AppContext."""
 
 from __future__ import annotations
 
@@ -7,14 +7,15 @@ import logging
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QDockWidget, QMainWindow, QWidget
 
+from app.ui.app_context import WindowContext
 from plugins.api import Panel, resolve
 
 log = logging.getLogger(__name__)
 
 
-def build_panel(panel: Panel, window: QMainWindow) -> QDockWidget:
-    """A dock holding the widget that `panel.factory(window)` returns."""
-    widget = resolve(panel.factory)(window)
+def build_panel(panel: Panel, context: WindowContext, window: QMainWindow) -> QDockWidget:
+    """A dock of `window` holding the widget that `panel.factory(context)` returns."""
+    widget = resolve(panel.factory)(context)
     if not isinstance(widget, QWidget):
         raise TypeError(f"{panel.factory} returned {type(widget).__name__}, not a QWidget")
     dock = QDockWidget(panel.title, window)
@@ -23,12 +24,12 @@ def build_panel(panel: Panel, window: QMainWindow) -> QDockWidget:
     return dock
 
 
-def add_plugin_panels(window: QMainWindow) -> list[str]:
+def add_plugin_panels(window: QMainWindow, context: WindowContext) -> list[str]:
     """Dock every registered panel on the right; returns the problems of those that failed."""
     errors = []
     for panel in window.registry.panels:
         try:
-            dock = build_panel(panel, window)
+            dock = build_panel(panel, context, window)
         except Exception as exc:  # a broken plugin panel must not take the window down
             log.warning("panel %s failed: %s", panel.id, exc, exc_info=True)
             errors.append(f"panel {panel.title}: {exc}")

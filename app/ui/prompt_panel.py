@@ -1,13 +1,15 @@
-"""The generate panel: the mode (text to image, image to image, inpaint, outpaint), model
-picker, the shared params form, the mode's own settings, aspect presets, Generate / Cancel.
+"""The generate panel: the mode (one per registered task with a request builder, e.g. text
+to image, inpaint), model picker, the shared params form, the mode's own settings, aspect
+presets, Generate / Cancel.
 
 It only holds and shows state; the window builds the request from the canvas (see
-app.ui.canvas_requests), runs the job (app.ui.generation) and calls `set_running`,
+app.model.requests), runs the job (app.ui.generation) and calls `set_running`,
 `set_progress` and `show_seed` as events arrive.
 """
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -24,8 +26,9 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from app.model.requests import generate_tasks
 from app.ui.empty_state import EXAMPLE_PROMPT
-from app.ui.generate_modes import MODES, MODES_BY_ID, Mode, ModeForms
+from app.ui.generate_modes import SHARED_PARAMS, ModeForms, shared_fields
 from app.ui.param_form import ParamForm
 from engine.model_store import ModelEntry
 from plugins.api import Task
@@ -65,11 +68,12 @@ class PromptPanel(QWidget):
     ) -> None:
         super().__init__(parent)
         self.tasks = dict(tasks or {})
+        self.modes = generate_tasks(self.tasks)
         self.models: list[ModelEntry] = []
         self._settings_of = ""  # the model whose atelier.json the form last took
         self._example = ""  # the example prompt the form shows, until the user types one
         self.last_seeds: list[int] = []
-        self.mode = "txt2img"
+        self.mode = self.modes[0].id if self.modes else ""  # the current mode's task id
         self.mode_buttons = QButtonGroup(self)
         self.model_picker = QComboBox()
         self.model_picker.setObjectName("model_picker")
@@ -77,8 +81,8 @@ class PromptPanel(QWidget):
         self.model_about.setObjectName("muted")
         self.model_about.setWordWrap(True)
         self.model_about.hide()
-        self.form = ParamForm(Txt2ImgParams)
-        self.mode_forms = ModeForms(self.tasks)
+        self.form = ParamForm(SHARED_PARAMS)
+        self.mode_forms = ModeForms(self.modes)
         self.aspect_buttons = QButtonGroup(self)
         self.generate_button = QPushButton("Generate")
         self.generate_button.setObjectName("primary")
@@ -100,12 +104,16 @@ class PromptPanel(QWidget):
         self._build()
         self._connect()
         self._line_up_labels()
+        if self.modes:
+            self.set_mode(self.mode)
         self.set_running(False)
 
     # -- layout ----------------------------------------------------------------------------
 
     def _build(self) -> None:
-        model_row = QHBoxLayout()
+        self.model_row = QWidget()
+        model_row = QHBoxLayout(self.model_row)
+        model_row.setContentsMargins(0, 0, 0, 0)
         model_row.addWidget(QLabel("Model"))
         model_row.addWidget(self.model_picker, 1)
         width_row = self._row_of("width")
@@ -118,7 +126,7 @@ class PromptPanel(QWidget):
         column.setContentsMargins(10, 10, 10, 10)
         column.addWidget(self._mode_widget())
         column.addSpacing(4)
-        column.addLayout(model_row)
+        column.addWidget(self.model_row)
         column.addWidget(self.model_about)
         column.addSpacing(4)
         column.addWidget(self.form)
@@ -143,16 +151,13 @@ class PromptPanel(QWidget):
         grid = QGridLayout(box)
         grid.setContentsMargins(0, 0, 0, 0)
         grid.setSpacing(3)
-        for index, mode in enumerate(MODES):
-            button = QPushButton(mode.title)
+        for index, task in enumerate(self.modes):
+            button = QPushButton(task.title)
             button.setCheckable(True)
-            button.setObjectName(f"mode_{mode.id}")
-            installed = mode.id == "txt2img" or mode.task_id in self.tasks
-            button.setEnabled(installed)
-            button.setToolTip(mode.tip if installed else f"{mode.title} is not installed.")
+            button.setObjectName(f"mode_{task.id}")
+            button.setToolTip(task.tip)
             self.mode_buttons.addButton(button, index)
             grid.addWidget(button, index // 2, index % 2)
-        self.mode_buttons.button(0).setChecked(True)
         return box
 
     def _row_of(self, name: str) -> int:
@@ -178,33 +183,37 @@ class PromptPanel(QWidget):
         self.cancel_button.clicked.connect(self.cancel_requested)
         self.seed_label.linkActivated.connect(self.reuse_seed)
         self.aspect_buttons.idClicked.connect(self._apply_aspect)
-        self.mode_buttons.idClicked.connect(lambda index: self.set_mode(MODES[index].id))
+        self.mode_buttons.idClicked.connect(lambda index: self.set_mode(self.modes[index].id))
         self.model_picker.currentIndexChanged.connect(self._on_model_changed)
         self.form.changed.connect(self._uncheck_stale_aspect)
 
     # -- modes -----------------------------------------------------------------------------
 
-    def set_mode(self, mode_id: str) -> None:
-        """Show the mode's settings; the size rows only matter for text to image."""
-        self.mode = mode_id
-        index = next(i for i, m in enumerate(MODES) if m.id == mode_id)
+    def set_mode(self, task_id: str) -> None:
+        """Show the settings of the mode that runs `task_id`: the shared rows its task
+        declares (the size rows and aspects only for a task sized by them), the model picker
+        when it takes a model, and its own form."""
+        self.mode = task_id
+        index = next(i for i, task in enumerate(self.modes) if task.id == task_id)
         with QSignalBlocker(self.mode_buttons):
             self.mode_buttons.button(index).setChecked(True)
-        sized = mode_id == "txt2img"
-        for name in ("width", "height"):
-            self.form.set_row_visible(name, sized)
-        self.form.layout_.setRowVisible(self.aspect_row, sized)
-        self.mode_forms.show_mode(mode_id)
-        self.mode_changed.emit(mode_id)
-
-    @property
-    def current_mode(self) -> Mode:
-        return MODES_BY_ID[self.mode]
+        task = self.modes[index]
+        shared = shared_fields(task)
+        for name in self.form.widgets:
+            self.form.set_row_visible(name, name in shared)
+        self.form.layout_.setRowVisible(self.aspect_row, {"width", "height"} <= shared)
+        self.form.setVisible(bool(shared))
+        fields = {f.name for f in dataclasses.fields(task.params_type)}
+        self.model_row.setVisible("model" in fields)
+        self.mode_forms.show_mode(task_id)
+        self.mode_changed.emit(task_id)
 
     def mode_values(self) -> dict[str, Any]:
-        """The shared settings plus the current mode's own ones, and the model."""
-        values = {**self.form.values(), "model": self.model_name()}
-        return {**values, **self.mode_forms.forms[self.mode].values()}
+        """The shared settings the current mode shows, its own ones, and the model."""
+        task = self.tasks[self.mode]
+        shared = shared_fields(task)
+        values = {k: v for k, v in self.form.values().items() if k in shared}
+        return {**values, "model": self.model_name(), **self.mode_forms.forms[self.mode].values()}
 
     # -- models ----------------------------------------------------------------------------
 
@@ -318,18 +327,18 @@ class PromptPanel(QWidget):
             else:
                 skipped.append(f"model {model} (not installed)")
         applied = self.form.set_values(settings)
-        mode_form = self.mode_forms.forms[self.mode]
-        applied += mode_form.set_values(settings)
+        mode_form = self.mode_forms.forms.get(self.mode)
+        applied += mode_form.set_values(settings) if mode_form else []
         self._uncheck_stale_aspect()
         unknown = set(settings) - set(applied) - {"model"}
-        shown = {**self.form.widgets, **mode_form.widgets}
+        shown = {**self.form.widgets, **(mode_form.widgets if mode_form else {})}
         skipped += sorted(f"{name} ({settings[name]!r})" for name in unknown if name in shown)
         return skipped
 
     # -- job state -------------------------------------------------------------------------
 
     def set_running(self, running: bool) -> None:
-        self.generate_button.setEnabled(not running and bool(self.models))
+        self.generate_button.setEnabled(not running and bool(self.models and self.modes))
         self.cancel_button.setEnabled(running)
         if running:
             self.progress.setValue(0)

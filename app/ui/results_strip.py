@@ -9,7 +9,7 @@ from PySide6.QtCore import QSize, Qt, Signal
 from PySide6.QtGui import QColor, QIcon, QPainter
 from PySide6.QtWidgets import QListView, QListWidget, QListWidgetItem, QWidget
 
-from app.ui.candidates import Candidate
+from app.model.candidates import Candidate
 from app.ui.images import pixmap_from_rgba
 from engine.protocol import ImageData
 

@@ -49,6 +49,7 @@ QLabel#title {{ font-size: 18px; font-weight: bold; }}
 QFrame#messageBar {{ border-radius: 4px; padding: 2px; }}
 QFrame#messageBar[kind="info"] {{ background: #23364f; border: 1px solid #35507f; }}
 QFrame#messageBar[kind="error"] {{ background: #4a2024; border: 1px solid #7a3036; }}
+QFrame#messageBar[kind="warning"] {{ background: #463a1c; border: 1px solid #7a6330; }}
 QListWidget#results {{ background: {BASE}; border: none; }}
 QListWidget#results::item:selected {{ background: #35507f; border-radius: 4px; }}
 """

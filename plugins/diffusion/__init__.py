@@ -19,6 +19,10 @@ TXT2IMG = Task(
     params_type=Txt2ImgParams,
     runner="plugins.diffusion.txt2img:run",
     validate=validate_txt2img,
+    tip="Make new pictures from the prompt.",
+    request="plugins.diffusion.requests:txt2img",
+    regenerate="plugins.diffusion.requests:regenerate_txt2img",
+    order=10,
 )
 IMG2IMG = Task(
     id="diffusion.img2img",
@@ -27,6 +31,10 @@ IMG2IMG = Task(
     params_type=Img2ImgParams,
     runner="plugins.diffusion.img2img:run",
     validate=validate_img2img,
+    tip="Repaint the canvas (or the selection) at the chosen strength.",
+    request="plugins.diffusion.requests:img2img",
+    regenerate="plugins.diffusion.requests:regenerate_img2img",
+    order=20,
 )
 INPAINT = Task(
     id="diffusion.inpaint",
@@ -35,6 +43,10 @@ INPAINT = Task(
     params_type=InpaintParams,
     runner="plugins.diffusion.inpaint:run",
     validate=validate_inpaint,
+    tip="Repaint the selection, or what you painted on a mask layer.",
+    request="plugins.diffusion.requests:inpaint",
+    regenerate="plugins.diffusion.requests:regenerate_inpaint",
+    order=30,
 )
 OUTPAINT = Task(
     id="diffusion.outpaint",
@@ -43,6 +55,10 @@ OUTPAINT = Task(
     params_type=OutpaintParams,
     runner="plugins.diffusion.outpaint:run",
     validate=validate_outpaint,
+    tip="Extend the canvas on the chosen sides and fill the new area.",
+    request="plugins.diffusion.requests:outpaint",
+    regenerate="plugins.diffusion.requests:regenerate_outpaint",
+    order=40,
 )
 
 plugin = Plugin(

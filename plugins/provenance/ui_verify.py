@@ -22,6 +22,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from plugins.api import AppContext
+
 FILE_FILTER = (
     "Images, video and audio (*.png *.jpg *.jpeg *.webp *.mp4 *.mov *.webm *.mkv "
     "*.wav *.flac *.mp3 *.m4a *.ogg);;All files (*)"
@@ -115,6 +117,7 @@ class VerifyPanel(QWidget):
             self.verify(paths)
 
 
-def make_panel(window: QWidget) -> QWidget:
-    """The panel factory the main window calls (plugins.api.Panel)."""
-    return VerifyPanel(window)
+def make_panel(context: AppContext) -> QWidget:
+    """The panel factory the main window calls (plugins.api.Panel); the panel reads files
+    only, so it needs nothing of the window's context."""
+    return VerifyPanel()

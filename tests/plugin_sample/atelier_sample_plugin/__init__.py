@@ -7,7 +7,7 @@ finds it through its dist-info, as it would find an installed package.
 """
 
 from atelier_sample_plugin.params import StripesParams, validate_stripes
-from plugins.api import Plugin, Task
+from plugins.api import Panel, Plugin, Task
 
 STRIPES = Task(
     id="sample.stripes",
@@ -18,6 +18,7 @@ STRIPES = Task(
     validate=validate_stripes,
     tip="Paint even stripes in two colours (a sample plugin).",
     cli="stripes",
+    request="atelier_sample_plugin.canvas:stripes_request",
     order=900,
 )
 
@@ -26,4 +27,5 @@ plugin = Plugin(
     version="0.1.0",
     title="Sample stripes",
     tasks=(STRIPES,),
+    panels=(Panel("sample.stripes_panel", "Stripes", "atelier_sample_plugin.panel:make_panel"),),
 )

@@ -7,6 +7,7 @@ to image covers the area it was made from, inpaint adds just the repainted pixel
 the new paint), outpaint goes in after growing the canvas. Applying adds a layer carrying
 the recipe; it never overwrites, and it is one undo step. The candidate keeps the engine's
 pixels as they came (the results strip shows them), so a scaled layer never loses them.
+It is titled after the task that made it (see app.model.requests.Request.candidates).
 """
 
 from __future__ import annotations
@@ -22,12 +23,6 @@ from app.model.tiles import Rect
 from engine.protocol import ImageData
 from plugins.diffusion.mask_geometry import resize
 
-TASK_TITLES = {
-    "diffusion.txt2img": "Text to image",
-    "diffusion.img2img": "Image to image",
-    "diffusion.inpaint": "Inpaint",
-    "diffusion.outpaint": "Outpaint",
-}
 NAME_CHARS = 40
 HALF_CELL = 4  # generated sides are multiples of 8: a shape survives to within half of that
 
@@ -43,16 +38,12 @@ class Candidate:
     fit_canvas: bool = False  # the canvas was blank: it takes the picture's shape
     base_size: tuple[int, int] | None = None  # the canvas size it was made for
     target: Rect | None = None  # text to image: the rectangle it fills, scaled (not x, y)
+    title: str = "Image"  # the title of the task that made it
 
     @property
     def recipe(self) -> dict | None:
         recipe = self.image.meta.get("recipe")
         return dict(recipe) if isinstance(recipe, dict) else None
-
-    @property
-    def title(self) -> str:
-        task = (self.recipe or {}).get("task", "")
-        return TASK_TITLES.get(task, "Image")
 
     def rect_now(self) -> Rect:
         """Where it shows on the canvas as it is now (before an outpaint's growth)."""

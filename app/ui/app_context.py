@@ -1,0 +1,90 @@
+"""What a plugin panel may do in the window: the plugins.api.AppContext a panel factory gets.
+
+Run a job and read its events, push an undoable command on the current document, show a
+message, and read the document, the model store and the tasks; nothing else of the window.
+
+    async for event in ctx.run(task_id, params):   # submitted at once
+        ...  # JobQueued, JobStarted, JobProgress..., then one terminal event
+"""
+
+from __future__ import annotations
+
+import weakref
+from collections.abc import Mapping
+from typing import Any
+
+from app.model.commands import Command
+from app.model.document import Document
+from app.ui.doc_session import DocumentSession
+from app.ui.engine_bridge import EngineBridge
+from app.ui.message_bar import MessageBar
+from engine.model_store import ModelStore
+from engine.protocol import Event
+from plugins.api import Task
+from plugins.registry import Registry
+
+LEVELS = ("info", "warning", "error")
+
+
+class PanelJob:
+    """One job a panel runs, submitted at once: its events, read with `async for`;
+    `cancel()` stops it (a queued job at once, a running one within a step), and then
+    JobCancelled ends the events."""
+
+    def __init__(self, bridge: EngineBridge, task_id: str, params: Any) -> None:
+        self._bridge = bridge
+        self.job_id, self._events = bridge.start(task_id, params)
+
+    def __aiter__(self) -> PanelJob:
+        return self
+
+    async def __anext__(self) -> Event:
+        return await anext(self._events)
+
+    def cancel(self) -> None:
+        self._bridge.cancel(self.job_id)
+
+
+class WindowContext:
+    """The window's AppContext (plugins.api): one per window, shared by its panels."""
+
+    def __init__(
+        self,
+        session: DocumentSession,
+        store: ModelStore,
+        registry: Registry,
+        bridge: EngineBridge,
+        messages: MessageBar,
+    ) -> None:
+        self._session, self._store, self._registry = session, store, registry
+        self._bridge, self._messages = bridge, messages
+        self._jobs: weakref.WeakSet[PanelJob] = weakref.WeakSet()
+
+    @property
+    def document(self) -> Document:
+        return self._session.doc
+
+    @property
+    def store(self) -> ModelStore:
+        return self._store
+
+    @property
+    def tasks(self) -> Mapping[str, Task]:
+        return self._registry.tasks
+
+    def run(self, task_id: str, params: Any) -> PanelJob:
+        job = PanelJob(self._bridge, task_id, params)
+        self._jobs.add(job)
+        return job
+
+    def push(self, command: Command) -> None:
+        """Apply `command` as one undo step; a refused edit shows in the message bar."""
+        self._session.push(command)
+
+    def show_message(self, text: str, level: str = "info") -> None:
+        self._messages.show_message(text, level if level in LEVELS else "info")
+
+    def cancel_jobs(self) -> None:
+        """Cancel every job the panels run (the window's Cancel)."""
+        for job in list(self._jobs):
+            job.cancel()
