@@ -1,23 +1,43 @@
-"""The `atelier` command: the window by default, or generate / img2img / inpaint / outpaint /
-models / info without one."""
+"""The `atelier` command: the window by default, or without one a subcommand of each
+registered task that has one (generate, img2img, inpaint, outpaint, and any plugin's: see
+app/cli_tasks.py), and models / info / verify."""
 
 from __future__ import annotations
 
 import argparse
-import dataclasses
+import functools
 import sys
-from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from app.cli_tasks import add_task_command, cli_tasks, fixed_fields, params_from_args
 from app.cli_verify import add_verify_command
-from engine.untrusted import clean_text
-from plugins.api import Task, param_specs
+from plugins.api import Task
+from plugins.exporters import exporter_for
+from plugins.registry import Registry, discover
+
+if TYPE_CHECKING:
+    from engine.model_store import ModelStore
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+OTHER_COMMANDS = ("models", "info", "verify")  # and "gui", which opens the window
 
 
-COMMANDS = ("generate", "img2img", "inpaint", "outpaint", "models", "info", "verify")
+def commands(registry: Registry) -> tuple[str, ...]:
+    """Every subcommand: the registered tasks' (in their Generate panel order), then the
+    others."""
+    return (*(task.cli for task in _command_tasks(registry)), *OTHER_COMMANDS)
+
+
+def _command_tasks(registry: Registry) -> list[Task]:
+    return cli_tasks(registry.tasks.values(), taken=(*OTHER_COMMANDS, "gui"))
+
+
+def __getattr__(name: str) -> Any:
+    """`COMMANDS`: every subcommand, with those of the plugins installed now."""
+    if name == "COMMANDS":
+        return commands(discover())
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -25,9 +45,10 @@ def main(argv: list[str] | None = None) -> int:
     _print_any_file_name()
     if not argv or argv[0] == "gui":
         return gui_main(argv[1:])
-    if argv[0] not in COMMANDS and Path(argv[0]).is_file():  # `atelier picture.png`
+    registry = discover()
+    if argv[0] not in commands(registry) and Path(argv[0]).is_file():  # `atelier picture.png`
         return gui_main(argv)  # (as the desktop entry calls it; a command is never a file)
-    args = _parser().parse_args(argv)
+    args = _parser(registry).parse_args(argv)
     try:
         return args.handler(args)
     except KeyboardInterrupt:
@@ -53,116 +74,27 @@ def gui_main(argv: list[str] | None = None) -> int:
     return run_gui(sys.argv[1:] if argv is None else argv)
 
 
-def _parser() -> argparse.ArgumentParser:
-    from plugins.diffusion import IMG2IMG, INPAINT, OUTPAINT
-    from plugins.diffusion.params import Txt2ImgParams
-
+def _parser(registry: Registry | None = None) -> argparse.ArgumentParser:
+    """The parser of every subcommand; `registry`: the plugins (default: those installed)."""
+    registry = discover() if registry is None else registry
     parser = argparse.ArgumentParser(
         prog="atelier", description="Atelier: a local creative studio. No command opens the window."
     )
-    commands = parser.add_subparsers(dest="command", required=True)
+    subparsers = parser.add_subparsers(dest="command", required=True)
+    for task in _command_tasks(registry):
+        command = add_task_command(subparsers, task, registry.exporters)
+        command.set_defaults(handler=functools.partial(_run_task, registry, task))
 
-    generate = commands.add_parser("generate", help="make images from a prompt, no window")
-    generate.add_argument("prompt", help="what to draw")
-    generate.add_argument("--size", type=_size, help="WIDTHxHEIGHT, e.g. 768x512")
-    add_generation_flags(generate, Txt2ImgParams)
-    generate.set_defaults(handler=_generate)
-
-    img2img = commands.add_parser("img2img", help="repaint a picture after a prompt")
-    img2img.add_argument("image", type=Path, help="the picture to start from")
-    img2img.add_argument("prompt", help="what to draw")
-    add_generation_flags(img2img, IMG2IMG.params_type)
-    img2img.set_defaults(handler=_edit, task=IMG2IMG)
-
-    inpaint = commands.add_parser("inpaint", help="repaint the masked part of a picture")
-    inpaint.add_argument("image", type=Path, help="the picture to repaint")
-    inpaint.add_argument("prompt", help='what to draw in the mask ("" for none)')
-    masks = inpaint.add_mutually_exclusive_group(required=True)
-    masks.add_argument("--mask", type=Path, help="mask image: white = repaint, black = keep")
-    masks.add_argument(
-        "--mask-from-alpha", action="store_true", help="repaint where the picture is transparent"
-    )
-    add_generation_flags(inpaint, INPAINT.params_type)
-    inpaint.set_defaults(handler=_edit, task=INPAINT)
-
-    outpaint = commands.add_parser("outpaint", help="extend a picture and fill the new area")
-    outpaint.add_argument("image", type=Path, help="the picture to extend")
-    outpaint.add_argument("prompt", help='what the new area shows ("" for none)')
-    add_generation_flags(outpaint, OUTPAINT.params_type)
-    outpaint.set_defaults(handler=_edit, task=OUTPAINT)
-
-    models = commands.add_parser("models", help="list the models Atelier found")
+    models = subparsers.add_parser("models", help="list the models Atelier found")
     models.add_argument("--add-folder", type=Path, help="also read models from this folder")
     models.set_defaults(handler=_models)
 
-    info = commands.add_parser("info", help="print the generation settings stored in images")
+    info = subparsers.add_parser("info", help="print the generation settings stored in images")
     info.add_argument("images", nargs="+", type=Path)
     info.set_defaults(handler=_info)
 
-    add_verify_command(commands)
+    add_verify_command(subparsers)
     return parser
-
-
-def add_generation_flags(parser: argparse.ArgumentParser, params_type: type) -> None:
-    """--model, one flag per Param field but the prompt, and -o: what every generating
-    command takes."""
-    parser.add_argument("--model", default="", help="model name (see `atelier models`)")
-    add_param_flags(parser, params_type, skip={"prompt"})
-    parser.add_argument("-o", "--output", type=Path, required=True, help="PNG file to write")
-
-
-def add_param_flags(parser: argparse.ArgumentParser, params_type: type, skip: set[str]) -> None:
-    """One flag per Param field of a params dataclass, typed and ranged from its spec."""
-    for f, spec in param_specs(params_type):
-        if f.name in skip:
-            continue
-        flag = spec.cli or "--" + f.name.replace("_", "-")
-        kwargs: dict[str, Any] = {"dest": f.name, "default": None, "help": spec.help or spec.label}
-        if str(f.type) == "bool":
-            kwargs["action"] = argparse.BooleanOptionalAction
-        elif spec.choices:
-            kwargs["choices"] = spec.choices
-        else:
-            kwargs["type"] = _ranged(_field_type(f), spec.minimum, spec.maximum, spec.label)
-        parser.add_argument(flag, **kwargs)
-
-
-def params_from_args(
-    params_type: type,
-    args: argparse.Namespace,
-    defaults: Mapping[str, Any] | None = None,
-    **fixed: Any,
-) -> Any:
-    """A params instance from parsed flags: given flags win over `defaults` (the model's),
-    which win over the dataclass defaults."""
-    given = {f.name: getattr(args, f.name, None) for f, _ in param_specs(params_type)} | fixed
-    values = {k: v for k, v in (defaults or {}).items() if k in given}
-    return params_type(**values | {k: v for k, v in given.items() if v is not None})
-
-
-def _field_type(f: dataclasses.Field) -> type:
-    return {"int": int, "float": float}.get(str(f.type), str)
-
-
-def _ranged(kind: type, low: float | None, high: float | None, label: str) -> Any:
-    def convert(text: str) -> Any:
-        try:
-            value = kind(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"{label} must be a {kind.__name__}") from None
-        if (low is not None and value < low) or (high is not None and value > high):
-            raise argparse.ArgumentTypeError(f"{label} must be between {low:g} and {high:g}")
-        return value
-
-    return convert
-
-
-def _size(text: str) -> tuple[int, int]:
-    try:
-        width, height = (int(part) for part in text.lower().split("x"))
-    except ValueError:
-        raise argparse.ArgumentTypeError("size must look like 512x768") from None
-    return width, height
 
 
 def _fail(message: str, code: int = EXIT_FAILED) -> int:
@@ -170,71 +102,40 @@ def _fail(message: str, code: int = EXIT_FAILED) -> int:
     return code
 
 
-def _generate(args: argparse.Namespace) -> int:
-    from plugins.diffusion import TXT2IMG
-
-    fixed = _prompt_fields(args)
-    if args.size:
-        fixed["width"], fixed["height"] = args.size
-    return _run_task(TXT2IMG, args, fixed)
-
-
-def _edit(args: argparse.Namespace) -> int:
-    """img2img, inpaint, outpaint: read the picture (and mask), run the task, save."""
+def _run_task(registry: Registry, task: Task, args: argparse.Namespace) -> int:
+    """A task's subcommand: choose the exporter, read the inputs, take the model's defaults
+    (for a task with a model), run the task and write what it made."""
+    from app.cli_generate import run_task
     from app.model.image_files import ImageReadError
-    from app.model.image_import import read_image
-
-    fixed = _prompt_fields(args)
-    try:
-        fixed["image"] = read_image(args.image)
-        if args.command == "inpaint":
-            fixed["mask"] = _read_mask(args.mask, fixed["image"])
-    except ImageReadError as exc:
-        return _fail(str(exc), EXIT_USAGE)
-    return _run_task(args.task, args, fixed)
-
-
-def _prompt_fields(args: argparse.Namespace) -> dict[str, Any]:
-    """The prompt, negative prompt and model name as typed; bytes that are not UTF-8 (a
-    prompt from a file in another encoding) become U+FFFD instead of breaking the tokenizer."""
-    fields = {"prompt": clean_text(args.prompt), "model": args.model}
-    if args.negative_prompt is not None:
-        fields["negative_prompt"] = clean_text(args.negative_prompt)
-    return fields
-
-
-def _run_task(task: Task, args: argparse.Namespace, fixed: dict[str, Any]) -> int:
-    """Run a diffusion task with the model of --model, else the default checkpoint; the
-    sampling flags not given come from the model's atelier.json defaults."""
-    from app.cli_generate import run_generate
-    from engine.model_store import ModelStore
     from engine.protocol import JobError
-    from plugins.diffusion.params import model_defaults
 
-    store = ModelStore()
     try:
-        entry = store.pick_checkpoint(args.model)
-    except JobError as exc:
-        return _fail(exc.message)
-    defaults = model_defaults(entry.settings.defaults)
+        exporter = exporter_for(args.output, registry.exporters, task.output)
+        fixed = fixed_fields(task, args)
+    except (ValueError, ImageReadError) as exc:
+        return _fail(str(exc), EXIT_USAGE)
+    store, defaults = None, {}
+    if "model" in fixed:
+        try:
+            store, defaults = _model_and_defaults(fixed["model"])
+        except JobError as exc:
+            return _fail(exc.message)
     try:
         params = params_from_args(task.params_type, args, defaults, **fixed)
     except TypeError as exc:
         return _fail(str(exc), EXIT_USAGE)
-    return run_generate(params, args.output, _fail, task=task.id, store=store)
+    return run_task(registry, task.id, params, args.output, exporter, _fail, store=store)
 
 
-def _read_mask(path: Path | None, image: Any) -> Any:
-    """An (h, w) uint8 mask, 255 = repaint: from a mask picture (white = repaint; transparent
-    counts as black), or, without one, from the picture's alpha (transparent = repaint)."""
-    import numpy as np
+def _model_and_defaults(name: str) -> tuple[ModelStore, dict[str, Any]]:
+    """The model store (the engine then uses it as scanned) and the sampling defaults of
+    the checkpoint called `name` (the default one for ""); JobError when there is none."""
+    from engine.model_store import ModelStore
+    from plugins.diffusion.params import model_defaults
 
-    from app.model.image_import import read_image
-
-    if path is None:
-        return 255 - image[..., 3]
-    mask = read_image(path).astype(np.float32)
-    return np.round(mask[..., :3].mean(axis=2) * mask[..., 3] / 255).astype(np.uint8)
+    store = ModelStore()
+    entry = store.pick_checkpoint(name)
+    return store, model_defaults(entry.settings.defaults)
 
 
 def _models(args: argparse.Namespace) -> int:

@@ -1,22 +1,25 @@
-"""`atelier generate` (and img2img, inpaint, outpaint): run a task on the inline engine and
-write the PNGs."""
+"""A task's `atelier` subcommand at work: run the task on the inline engine and write its
+outputs through the chosen exporter, numbered for a batch, rescued when a write fails."""
 
 from __future__ import annotations
 
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from engine.file_writing import write_failure
 from engine.home import atelier_home
-from engine.protocol import Event, ImageData, JobFailed, JobFinished, JobProgress
+from engine.protocol import Event, JobFailed, JobFinished, JobProgress
+from plugins.api import Exporter
+from plugins.exporters import export
 
 if TYPE_CHECKING:
     from engine.model_store import ModelStore
+    from plugins.registry import Registry
 
-TXT2IMG = "diffusion.txt2img"
+Fail = Callable[[str, int], int]  # prints "atelier: error: ..." and returns the exit status
 
 
 def output_paths(output: Path, count: int) -> list[Path]:
@@ -39,24 +42,24 @@ def check_writable(folder: Path) -> str | None:
     return None
 
 
-def run_generate(
+def run_task(
+    registry: Registry,
+    task: str,
     params: object,
     output: Path,
-    fail: Callable[[str, int], int],
-    task: str = TXT2IMG,
+    exporter: Exporter,
+    fail: Fail,
     store: ModelStore | None = None,
 ) -> int:
-    """Run `task` with `params` and save its images to `output` (numbered for a batch);
-    `store`: the model store the engine uses (default: a fresh scan)."""
+    """Run `task` with `params` on an engine of `registry`'s tasks and hooks, and write its
+    outputs to `output` (numbered for a batch) with `exporter`; `store`: the model store
+    the engine uses (default: a fresh scan)."""
     from engine.worker import InlineEngine
-    from plugins.registry import discover
 
-    if output.suffix.lower() != ".png":
-        return fail(f"the output must be a .png file, not {output.name}", 2)
     problem = check_writable(output.parent.resolve())
     if problem:
         return fail(problem, 2)
-    engine = InlineEngine.from_registry(discover(), store=store)
+    engine = InlineEngine.from_registry(registry, store=store)
     engine.subscribe(_print_progress)
     event = engine.submit(task, params).future.result()
     print(file=sys.stderr)
@@ -66,32 +69,40 @@ def run_generate(
         return fail("cancelled", 1)
     for warning in event.warnings:
         print(f"atelier: note: {warning}", file=sys.stderr)
-    return _save_all(event.outputs, output_paths(output, len(event.outputs)), fail)
+    paths = output_paths(output, len(event.outputs))
+    return _save_all(event.outputs, paths, exporter, fail)
 
 
-def _save_all(images: tuple, paths: list[Path], fail: Callable[[str, int], int]) -> int:
-    """Write each image; one that cannot be written goes to the rescue folder instead. When
+def _save_all(outputs: tuple, paths: list[Path], exporter: Exporter, fail: Fail) -> int:
+    """Write each output; one that cannot be written goes to the rescue folder instead. When
     that fails too (the disk is full), stop with one message naming both failures: the
-    images already written stay."""
-    from app.model.image_files import ImageWriteError, save_generated_png
-
+    outputs already written stay. An output the exporter refuses (ValueError) stops there."""
     code = 0
-    for number, (image, path) in enumerate(zip(images, paths, strict=True), 1):
-        assert isinstance(image, ImageData)
+    for number, (made, path) in enumerate(zip(outputs, paths, strict=True), 1):
         try:
-            written = save_generated_png(path, image)
-        except ImageWriteError as exc:
+            written = export(exporter, path, made)
+        except OSError as exc:
             try:
-                written = save_generated_png(rescue_path(path), image)
-            except (ImageWriteError, OSError) as rescue_exc:
+                written = export(exporter, rescue_path(path), made)
+            except OSError as rescue_exc:
                 return fail(_not_saved(exc, rescue_exc, number, len(paths)), 1)
             code = fail(f"{exc}; saved it to {written} instead", 1)
-        print(f"{written}  seed {image.meta['recipe']['params']['seed']}")
+        except ValueError as exc:
+            return fail(f"{path} was not written: {exc}", 1)
+        print(f"{written}{_seed_note(made)}")
     return code
 
 
-def _not_saved(exc: Exception, rescue_exc: Exception, number: int, count: int) -> str:
-    reason = write_failure(rescue_exc) if isinstance(rescue_exc, OSError) else str(rescue_exc)
+def _seed_note(made: Any) -> str:
+    """The seed, as printed after the file name, when the output's recipe holds one."""
+    recipe = made.meta.get("recipe")
+    params = recipe.get("params") if isinstance(recipe, Mapping) else None
+    seed = params.get("seed") if isinstance(params, Mapping) else None
+    return f"  seed {seed}" if seed is not None else ""
+
+
+def _not_saved(exc: OSError, rescue_exc: OSError, number: int, count: int) -> str:
+    reason = write_failure(rescue_exc)
     lost = f"images {number} to {count} were" if count > number else "the image was"
     kept = f"; the first {number - 1} are saved" if number > 1 else ""
     return (

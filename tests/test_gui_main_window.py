@@ -32,6 +32,7 @@ from engine.protocol import ImageData
 from engine.worker import Engine
 from plugins.diffusion import TXT2IMG
 from plugins.diffusion import plugin as diffusion_plugin
+from plugins.image_export import plugin as image_export_plugin
 from plugins.registry import Registry
 from tests.fixtures.tiny_models import copy_with_settings
 from tests.image_checks import psnr
@@ -97,8 +98,10 @@ def close_window(window: MainWindow) -> None:
 
 
 def diffusion_registry() -> Registry:
+    """The diffusion tasks, and the image exporters File > Export offers."""
     registry = Registry()
     registry.add(diffusion_plugin)
+    registry.add(image_export_plugin)
     return registry
 
 

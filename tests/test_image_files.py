@@ -26,10 +26,10 @@ from app.model.image_files import (
     generation_text_chunks,
     read_generation_info,
     read_text_chunks,
-    save_generated_png,
     save_png,
 )
 from engine.protocol import ImageData
+from plugins.image_export.writers import write_png
 
 FULL = GenerationInfo(
     prompt="a watercolor fox in a snowy forest",
@@ -176,14 +176,14 @@ def test_generated_png_round_trip_through_atelier_chunk(tmp_path: Path) -> None:
     assert read_generation_info(path) == info
 
 
-def test_save_generated_png_uses_the_engine_recipe(tmp_path: Path) -> None:
+def test_the_png_exporter_writes_the_engine_recipe(tmp_path: Path) -> None:
     recipe = {
         "task": "diffusion.txt2img",
         "version": 1,
         "params": {"prompt": "a red fox", "steps": 12, "seed": 7, "width": 24, "height": 16},
         "model": {"name": "tiny", "family": "sd15", "hash": "abcdef0123"},
     }
-    path = save_generated_png(tmp_path / "g.png", ImageData(_pixels(), {"recipe": recipe}))
+    path = write_png(tmp_path / "g.png", ImageData(_pixels(), {"recipe": recipe}))
     info = read_generation_info(path)
     assert (info.prompt, info.steps, info.seed, info.model_hash) == (
         "a red fox",

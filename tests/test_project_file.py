@@ -24,7 +24,7 @@ from app.model.commands import SetLayerProps
 from app.model.document import Document
 from app.model.history import History
 from app.model.image_files import ImageReadError, ImageWriteError, read_generation_info
-from app.model.image_import import export_document, export_image, open_image, read_image
+from app.model.image_import import export_document, open_image, read_image
 from app.model.layers import GroupLayer, Layer, MaskLayer, RasterLayer
 from app.model.project_file import (
     ProjectFileError,
@@ -35,8 +35,12 @@ from app.model.project_file import (
 )
 from app.model.selection import Selection
 from app.model.tiles import Rect
+from engine.protocol import ImageData
+from plugins.image_export import plugin as image_export
+from plugins.image_export.writers import write_jpeg
 from tests.image_checks import psnr
 
+EXPORTERS = image_export.exporters
 SIZE = (530, 400)
 RECIPE = {
     "task": "inpaint",
@@ -296,7 +300,7 @@ def test_export_keeps_pixels_and_generation_settings(tmp_path):
     from plugins.provenance.xmp import read_xmp
 
     doc = make_doc()
-    png = export_document(doc, tmp_path / "out.png")
+    png = export_document(doc, tmp_path / "out.png", EXPORTERS)
     exported = read_image(png)
     assert np.array_equal(exported[..., 3], doc.composite()[..., 3])
     assert psnr(exported[..., :3], doc.composite()[..., :3]) > 38  # only the watermark
@@ -305,29 +309,29 @@ def test_export_keeps_pixels_and_generation_settings(tmp_path):
     info = read_generation_info(png)
     assert info.prompt == RECIPE["params"]["prompt"] and info.seed == 42
     layer = doc.layers[1]
-    one = export_document(doc, tmp_path / "layer.png", layer_id=layer.id)
+    one = export_document(doc, tmp_path / "layer.png", EXPORTERS, layer.id)
     assert psnr(read_image(one)[..., :3], layer.pixels.to_array()[..., :3]) > 38
     reopened = open_image(one)
     assert reopened.layers[0].recipe == RECIPE
     for suffix in (".jpg", ".webp"):
-        out = export_document(doc, tmp_path / f"out{suffix}", layer_id=layer.id)
+        out = export_document(doc, tmp_path / f"out{suffix}", EXPORTERS, layer.id)
         assert read_image(out).shape == (SIZE[1], SIZE[0], 4)
         assert read_generation_info(out).seed == 42
 
 
 def test_export_without_generated_layers_is_untouched(tmp_path):
     doc = Document(SIZE, [RasterLayer.from_array(noise(SIZE[1], SIZE[0], 3), name="photo")])
-    png = export_document(doc, tmp_path / "photo.png")
+    png = export_document(doc, tmp_path / "photo.png", EXPORTERS)
     assert np.array_equal(read_image(png), doc.composite())
     assert b"DigitalSourceType" not in png.read_bytes()
 
 
 def test_export_errors_name_the_file(tmp_path):
     rgba = np.zeros((4, 4, 4), np.uint8)
-    with pytest.raises(ImageWriteError, match="out.gif"):
-        export_image(tmp_path / "out.gif", rgba)
+    with pytest.raises(ValueError, match=r"out.gif: use .png, .jpg or .webp"):
+        export_document(Document((4, 4)), tmp_path / "out.gif", EXPORTERS)
     with pytest.raises(ImageWriteError, match="does not exist"):
-        export_image(tmp_path / "no" / "out.jpg", rgba)
+        write_jpeg(tmp_path / "no" / "out.jpg", ImageData(rgba))
 
 
 def test_project_paths_accept_strings(tmp_path):

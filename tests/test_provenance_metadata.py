@@ -13,8 +13,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from app.model.image_files import read_text_chunks, save_generated_png, with_provenance
+from app.model.image_files import read_text_chunks, with_provenance
 from engine.protocol import ImageData
+from plugins.image_export.writers import write_png
 from plugins.provenance import content_credentials, marking, media_tags, xmp
 
 RECORD = {
@@ -59,7 +60,7 @@ def test_the_xmp_packet_round_trips_with_escaped_json():
 def test_a_saved_generated_png_carries_text_xmp_and_a_trusted_c2pa_manifest(home, tmp_path):
     path = tmp_path / "out.png"
     image = ImageData(pixels(), {"recipe": RECIPE, "provenance": RECORD})
-    save_generated_png(path, image)
+    write_png(path, image)
     data = path.read_bytes()
     with Image.open(path) as opened:
         assert np.array_equal(np.asarray(opened.convert("RGBA")), image.pixels)

@@ -14,11 +14,11 @@ import pytest
 from PIL import Image
 
 from app.cli_verify import add_verify_command
-from app.model.image_files import save_generated_png
 from engine.protocol import ImageData, JobFinished
 from engine.worker import InlineEngine
 from plugins.diffusion import plugin as diffusion_plugin
 from plugins.diffusion.params import Txt2ImgParams
+from plugins.image_export.writers import write_png
 from plugins.provenance import plugin as provenance_plugin
 from plugins.provenance import watermark
 from plugins.registry import Registry
@@ -83,7 +83,7 @@ def test_every_output_of_a_real_txt2img_job_carries_the_watermark(generated):
 def test_verify_says_yes_for_saved_outputs_and_no_for_an_unmarked_image(
     generated, tmp_path, capsys
 ):
-    marked = [save_generated_png(tmp_path / f"gen-{i}.png", im) for i, im in enumerate(generated)]
+    marked = [write_png(tmp_path / f"gen-{i}.png", im) for i, im in enumerate(generated)]
     assert verify(*marked) == 0
     out = capsys.readouterr().out
     assert out.count("carries Atelier's watermark") == 2 and "present (confidence" in out
@@ -106,7 +106,7 @@ def test_a_jpeg_export_of_a_generated_image_still_verifies(generated, tmp_path):
 
 
 def test_unreadable_input_exits_2_and_names_the_problem(generated, tmp_path, capsys):
-    marked = save_generated_png(tmp_path / "ok.png", generated[0])
+    marked = write_png(tmp_path / "ok.png", generated[0])
     broken = tmp_path / "broken.png"
     broken.write_bytes(b"\x89PNG\r\n\x1a\nnot really")
     text = tmp_path / "notes.txt"
@@ -193,7 +193,7 @@ def test_verify_reads_the_watermark_in_wav_and_flac(tmp_path):
 def test_the_verify_panel_shows_the_same_report(generated, tmp_path, qtbot):
     from plugins.provenance.ui_verify import make_panel
 
-    marked = save_generated_png(tmp_path / "gen.png", generated[0])
+    marked = write_png(tmp_path / "gen.png", generated[0])
     plain = tmp_path / "photo.png"
     Image.fromarray(photo()).save(plain)
     panel = make_panel(SimpleNamespace())  # it needs nothing of the window's context

@@ -10,7 +10,7 @@ import zlib
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 from PIL import Image, UnidentifiedImageError
@@ -22,19 +22,14 @@ from app.model.generation_info import (
     GenerationInfo,
     format_atelier,
     format_parameters,
-    info_from_recipe,
     parse_atelier,
     parse_parameters,
 )
 from engine.file_writing import write_atomic
 from engine.untrusted import MiB, UntrustedInputError, clean_text, read_file_bytes
 
-if TYPE_CHECKING:
-    from engine.protocol import ImageData
-
 log = logging.getLogger(__name__)
-_EXIF_IFD = 0x8769
-_USER_COMMENT = 0x9286
+EXIF_IFD, USER_COMMENT = 0x8769, 0x9286  # where JPEG and WebP keep A1111's `parameters`
 _SOURCE_NAMES = {"atelier": "Atelier", "a1111": "AUTOMATIC1111 / Forge", "comfyui": "ComfyUI"}
 
 # Pillow decodes only these formats for files from outside: its other plugins (EPS runs
@@ -125,16 +120,6 @@ def generation_text_chunks(
 ) -> dict[str, str]:
     """The text chunks for a generated image: A1111 `parameters` and Atelier's JSON recipe."""
     return {"parameters": format_parameters(info), "atelier": format_atelier(info, recipe)}
-
-
-def save_generated_png(path: str | os.PathLike[str], image: ImageData) -> Path:
-    """Save an engine image with the settings of its recipe (image.meta["recipe"])."""
-    recipe = image.meta.get("recipe")
-    recipe = recipe if isinstance(recipe, Mapping) else None
-    info = info_from_recipe(recipe) if recipe else GenerationInfo()
-    provenance = image.meta.get("provenance")
-    provenance = provenance if isinstance(provenance, Mapping) else None
-    return save_png(path, image.pixels, generation_text_chunks(info, recipe), provenance)
 
 
 def with_provenance(data: bytes, provenance: Mapping[str, Any] | None, title: str = "") -> bytes:
@@ -242,7 +227,7 @@ def _exif_texts(load_exif: Callable[[], Image.Exif]) -> dict[str, str]:
     texts: dict[str, str] = {}
     try:
         exif = load_exif()
-        comment = _decode_user_comment(exif.get_ifd(_EXIF_IFD).get(_USER_COMMENT))
+        comment = _decode_user_comment(exif.get_ifd(EXIF_IFD).get(USER_COMMENT))
         values = list(exif.values())
     except Exception:  # noqa: BLE001 - Pillow's EXIF parser raises many kinds
         return texts

@@ -1,14 +1,10 @@
-"""Open PNG/JPEG/WebP images as documents or layers; export the image or a layer.
-
-Exports keep the generation settings: PNG through the text chunks of image_files (A1111
-`parameters` plus Atelier's recipe), JPEG and WebP in EXIF UserComment (as A1111 does).
-"""
+"""Open PNG/JPEG/WebP images as documents or layers; export the image or a layer through
+the registered exporters (the built-in ones are in plugins/image_export)."""
 
 from __future__ import annotations
 
-import io
 import os
-from collections.abc import Mapping
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -16,25 +12,21 @@ import numpy as np
 from PIL import Image, ImageOps
 
 from app.model.document import MAX_CANVAS_SIDE, Document
-from app.model.generation_info import format_parameters, info_from_recipe
 from app.model.image_files import (
     MAX_IMAGE_FILE_BYTES,
     MAX_IMAGE_PIXELS,
     ImageReadError,
-    ImageWriteError,
     check_pixel_count,
-    generation_text_chunks,
     pillow_image,
     read_image_bytes,
     read_text_chunks,
-    save_png,
-    with_provenance,
-    write_image_bytes,
 )
 from app.model.layers import RasterLayer
+from engine.protocol import ImageData
 from engine.untrusted import parse_json
+from plugins.api import Exporter
+from plugins.exporters import export, exporter_for
 
-FORMATS = {".png": "PNG", ".jpg": "JPEG", ".jpeg": "JPEG", ".webp": "WEBP"}
 # A picture opened as a document or a layer may be as large as a canvas (what Atelier
 # exports, it opens again); the repaint commands read at most MAX_IMAGE_PIXELS.
 CANVAS_PIXELS = MAX_CANVAS_SIDE * MAX_CANVAS_SIDE
@@ -93,56 +85,11 @@ def open_image(path: str | os.PathLike[str]) -> Document:
 # ---- exporting -------------------------------------------------------------------------------
 
 
-def export_image(
-    path: str | os.PathLike[str],
-    rgba: np.ndarray,
-    recipe: Mapping[str, Any] | None = None,
-    quality: int = 95,
-    provenance: Mapping[str, Any] | None = None,
-) -> Path:
-    """Write RGBA pixels as PNG, JPEG or WebP (by the suffix), atomically, with the recipe's
-    settings and, given a `provenance` record, XMP and Content Credentials. JPEG has no
-    alpha: transparent parts go onto white. WebP quality 100 is lossless. Raises
-    ImageWriteError naming the file."""
-    path = Path(path)
-    kind = FORMATS.get(path.suffix.lower())
-    if kind is None:
-        raise ImageWriteError(f"cannot write {path}: use .png, .jpg or .webp")
-    if kind == "PNG":
-        text = generation_text_chunks(info_from_recipe(recipe), recipe) if recipe else {}
-        return save_png(path, rgba, text, provenance)
-    data = _encode(
-        rgba, kind, quality, format_parameters(info_from_recipe(recipe)) if recipe else ""
-    )
-    return write_image_bytes(path, with_provenance(data, provenance, path.name))
-
-
-def _encode(rgba: np.ndarray, kind: str, quality: int, parameters: str) -> bytes:
-    image = Image.fromarray(np.ascontiguousarray(rgba), "RGBA")
-    options: dict[str, Any] = {"quality": quality}
-    if kind == "JPEG":
-        white = Image.new("RGBA", image.size, (255, 255, 255, 255))
-        image = Image.alpha_composite(white, image).convert("RGB")
-    elif quality >= 100:
-        options = {"lossless": True}
-    if parameters:
-        exif = Image.Exif()
-        exif.get_ifd(_EXIF_IFD)[_USER_COMMENT] = b"UNICODE\0" + parameters.encode("utf-16-be")
-        options["exif"] = exif.tobytes()
-    buffer = io.BytesIO()
-    image.save(buffer, format=kind, **options)
-    return buffer.getvalue()
-
-
-def export_document(
-    doc: Document,
-    path: str | os.PathLike[str],
-    layer_id: str | None = None,
-    quality: int = 95,
-) -> Path:
-    """Export the flattened image, or one layer's pixels (`layer_id`), with metadata: the
-    layer's recipe, or for the whole image the top visible layer's that has one. Pixels
-    holding generated layers are watermarked and carry provenance (DESIGN.md section 6)."""
+def document_image(doc: Document, layer_id: str | None = None) -> ImageData:
+    """The flattened picture, or one layer's pixels (`layer_id`), as an image output to
+    export, with the recipe of the layer, or for the whole picture the top visible layer's
+    that has one. Pixels holding generated layers are watermarked and carry a provenance
+    record (DESIGN.md section 6)."""
     from plugins.provenance.marking import mark_export_with_provenance
 
     if layer_id is None:
@@ -157,5 +104,18 @@ def export_document(
         pixels, only_generated = layer.pixels.to_array(), True
         recipes = [layer.recipe] if layer.recipe else []
     pixels, provenance = mark_export_with_provenance(pixels, recipes, only_generated)
-    recipe = recipes[-1] if recipes else None
-    return export_image(path, pixels, recipe, quality, provenance)
+    meta = {"recipe": recipes[-1] if recipes else None, "provenance": provenance}
+    return ImageData(pixels, {key: value for key, value in meta.items() if value})
+
+
+def export_document(
+    doc: Document,
+    path: str | os.PathLike[str],
+    exporters: Iterable[Exporter],
+    layer_id: str | None = None,
+) -> Path:
+    """Write the picture (or one layer) with the exporter of images that `path`'s suffix
+    names; ValueError naming the suffixes that work, ImageWriteError naming the file."""
+    path = Path(path)
+    exporter = exporter_for(path, exporters, "images")
+    return export(exporter, path, document_image(doc, layer_id))

@@ -8,7 +8,7 @@ command line) instead of asking with a file dialog.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 
 from PySide6.QtCore import QObject, Signal
@@ -16,22 +16,28 @@ from PySide6.QtWidgets import QFileDialog, QMessageBox, QWidget
 
 from app.model.document import Document
 from app.model.image_files import ImageReadError, ImageWriteError
-from app.model.image_import import FORMATS, export_document, open_image
+from app.model.image_import import export_document, open_image
 from app.model.project_file import SUFFIX, ProjectFileError, load_project, save_project
 from app.ui.doc_session import DocumentSession
 from app.ui.message_bar import MessageBar
 from app.ui.size_dialogs import NewDocumentDialog
+from plugins.api import Exporter
+from plugins.exporters import exporters_of
 
 OPEN_FILTER = (
     "Projects and images (*.atelier *.png *.jpg *.jpeg *.webp);;"
     "Atelier projects (*.atelier);;Images (*.png *.jpg *.jpeg *.webp);;All files (*)"
 )
 PROJECT_FILTER = "Atelier project (*.atelier)"
-EXPORT_FILTERS = {
-    "PNG image (*.png)": ".png",
-    "JPEG image (*.jpg)": ".jpg",
-    "WebP image (*.webp)": ".webp",
-}
+
+
+def export_filters(exporters: Iterable[Exporter]) -> dict[str, str]:
+    """The export dialog's filters, e.g. "JPEG image (*.jpg *.jpeg)", each with the suffix
+    its exporter writes by default: one per registered exporter of images."""
+    return {
+        f"{e.title} ({' '.join('*' + suffix for suffix in e.suffixes)})": e.suffixes[0]
+        for e in exporters_of(exporters, "images")
+    }
 
 
 class DocumentFiles(QObject):
@@ -47,9 +53,11 @@ class DocumentFiles(QObject):
         session: DocumentSession,
         messages: MessageBar,
         status: Callable[[str], None],
+        exporters: Sequence[Exporter],
     ) -> None:
         super().__init__(window)
         self.window, self.session, self.messages, self.status = window, session, messages, status
+        self.exporters = exporters  # the registered ones; Export offers those of images
 
     # -- unsaved changes -------------------------------------------------------------------
 
@@ -151,13 +159,13 @@ class DocumentFiles(QObject):
         return True
 
     def export(self, path: Path | None = None, layer_id: str | None = None) -> Path | None:
-        """Write the flattened picture (or one layer) as PNG, JPEG or WebP with its settings."""
+        """Write the flattened picture (or one layer) with the exporter its suffix names."""
         if path is None:
             path = self._ask_export_path(layer_id)
             if path is None:
                 return None
         try:
-            written = export_document(self.session.doc, path, layer_id)
+            written = export_document(self.session.doc, path, self.exporters, layer_id)
         except (ImageWriteError, ValueError, OSError) as exc:
             self.messages.show_error(f"Could not export. {exc}")
             return None
@@ -168,14 +176,17 @@ class DocumentFiles(QObject):
         stem = Path(self.session.title).stem
         if layer_id is not None:
             stem = f"{stem}-{self.session.doc.find(layer_id).name}"
+        filters = export_filters(self.exporters)
+        default = next(iter(filters.values()), "")
         chosen, chosen_filter = QFileDialog.getSaveFileName(
-            self.window, "Export", f"{stem}.png", ";;".join(EXPORT_FILTERS)
+            self.window, "Export", f"{stem}{default}", ";;".join(filters)
         )
         if not chosen:
             return None
         path = Path(chosen)
-        if path.suffix.lower() not in FORMATS:
-            path = path.with_name(path.name + EXPORT_FILTERS.get(chosen_filter, ".png"))
+        known = {s for e in exporters_of(self.exporters, "images") for s in e.suffixes}
+        if path.suffix.lower() not in known:
+            path = path.with_name(path.name + filters.get(chosen_filter, default))
         return path
 
 

@@ -89,7 +89,9 @@ class MainWindow(QMainWindow):
         self.layer_actions = LayerActions(self.session, self)
         self.selection_edits = SelectionEdits(self.session, self, self.report)
         self.free_transform = FreeTransform(self.session, self, self.report)
-        self.files = DocumentFiles(self, self.session, self.messages, self.status)
+        self.files = DocumentFiles(
+            self, self.session, self.messages, self.status, registry.exporters
+        )
         self.autosave = BackgroundAutosave(self.session, self.store.home, self)
         self.context = WindowContext(self.session, store, registry, self.bridge, self.messages)
         self.plugin_docks: dict[str, QDockWidget] = {}

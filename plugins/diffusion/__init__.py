@@ -24,6 +24,7 @@ TXT2IMG = Task(
     regenerate="plugins.diffusion.requests:regenerate_txt2img",
     order=10,
 )
+    cli="generate",
 IMG2IMG = Task(
     id="diffusion.img2img",
     version=1,
@@ -36,6 +37,8 @@ IMG2IMG = Task(
     regenerate="plugins.diffusion.requests:regenerate_img2img",
     order=20,
 )
+    inputs=("image",),
+    cli="img2img",
 INPAINT = Task(
     id="diffusion.inpaint",
     version=1,
@@ -48,6 +51,8 @@ INPAINT = Task(
     regenerate="plugins.diffusion.requests:regenerate_inpaint",
     order=30,
 )
+    inputs=("image", "mask"),
+    cli="inpaint",
 OUTPAINT = Task(
     id="diffusion.outpaint",
     version=1,
@@ -60,6 +65,8 @@ OUTPAINT = Task(
     regenerate="plugins.diffusion.requests:regenerate_outpaint",
     order=40,
 )
+    inputs=("image",),
+    cli="outpaint",
 
 plugin = Plugin(
     id="diffusion",

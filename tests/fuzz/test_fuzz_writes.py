@@ -198,21 +198,22 @@ def image(seed: int) -> ImageData:
 def test_the_cli_says_once_when_neither_the_output_nor_the_rescue_folder_can_be_written(
     home, tmp_path, monkeypatch, capsys
 ):
-    from app.model import image_files
+    from app.model.image_files import ImageWriteError
+    from plugins.image_export import PNG, writers
 
     (home / "rescued").write_bytes(b"a file where the rescue folder goes")
-    real_save = image_files.save_generated_png
+    real_save = writers.write_png
 
     def disk_full_after_the_first(path, picture):
         if picture.meta["recipe"]["params"]["seed"] == 1:
             return real_save(path, picture)
-        raise image_files.ImageWriteError(f"cannot write {path}: No space left on device")
+        raise ImageWriteError(f"cannot write {path}: No space left on device")
 
-    monkeypatch.setattr(image_files, "save_generated_png", disk_full_after_the_first)
+    monkeypatch.setattr(writers, "write_png", disk_full_after_the_first)
     messages: list[str] = []
     paths = cli_generate.output_paths(tmp_path / "out.png", 3)
     code = cli_generate._save_all(
-        (image(1), image(2), image(3)), paths, lambda text, c: messages.append(text) or c
+        (image(1), image(2), image(3)), paths, PNG, lambda text, c: messages.append(text) or c
     )
     assert code == 1 and len(messages) == 1
     (message,) = messages

@@ -7,7 +7,7 @@ finds it through its dist-info, as it would find an installed package.
 """
 
 from atelier_sample_plugin.params import StripesParams, validate_stripes
-from plugins.api import Panel, Plugin, Task
+from plugins.api import Exporter, Panel, Plugin, Task
 
 STRIPES = Task(
     id="sample.stripes",
@@ -21,6 +21,13 @@ STRIPES = Task(
     request="atelier_sample_plugin.canvas:stripes_request",
     order=900,
 )
+PPM = Exporter(
+    id="sample.ppm",
+    title="PPM image",
+    output="images",
+    suffixes=(".ppm",),
+    write="atelier_sample_plugin.ppm:write_ppm",
+)
 
 plugin = Plugin(
     id="sample",
@@ -28,4 +35,5 @@ plugin = Plugin(
     title="Sample stripes",
     tasks=(STRIPES,),
     panels=(Panel("sample.stripes_panel", "Stripes", "atelier_sample_plugin.panel:make_panel"),),
+    exporters=(PPM,),
 )
