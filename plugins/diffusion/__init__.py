@@ -23,8 +23,8 @@ TXT2IMG = Task(
     request="plugins.diffusion.requests:txt2img",
     regenerate="plugins.diffusion.requests:regenerate_txt2img",
     order=10,
-)
     cli="generate",
+)
 IMG2IMG = Task(
     id="diffusion.img2img",
     version=1,
@@ -36,9 +36,9 @@ IMG2IMG = Task(
     request="plugins.diffusion.requests:img2img",
     regenerate="plugins.diffusion.requests:regenerate_img2img",
     order=20,
-)
     inputs=("image",),
     cli="img2img",
+)
 INPAINT = Task(
     id="diffusion.inpaint",
     version=1,
@@ -50,9 +50,9 @@ INPAINT = Task(
     request="plugins.diffusion.requests:inpaint",
     regenerate="plugins.diffusion.requests:regenerate_inpaint",
     order=30,
-)
     inputs=("image", "mask"),
     cli="inpaint",
+)
 OUTPAINT = Task(
     id="diffusion.outpaint",
     version=1,
@@ -64,9 +64,9 @@ OUTPAINT = Task(
     request="plugins.diffusion.requests:outpaint",
     regenerate="plugins.diffusion.requests:regenerate_outpaint",
     order=40,
-)
     inputs=("image",),
     cli="outpaint",
+)
 
 plugin = Plugin(
     id="diffusion",
