@@ -1,8 +1,8 @@
 """The demo VAE's own linear latent-to-RGB map, for Atelier's previews while denoising.
 
-Atelier previews latents with a linear map (engine.latent_preview.linear_rgb): rgb in
-[-1, 1] = latents @ factors + bias per latent pixel. The SD 1.x factors it falls back to fit
-SD's VAE, not this one, so export fits the map to this VAE and writes it into atelier.json
+Atelier previews latents with a linear map (plugins.diffusion.latent_preview.linear_rgb):
+rgb in [-1, 1] = latents @ factors + bias per latent pixel. The SD 1.x factors it falls back
+to fit SD's VAE, not this one, so export fits the map to this VAE and writes it into atelier.json
 ("latent_rgb", read by engine.model_settings).
 """
 

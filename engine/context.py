@@ -4,16 +4,18 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from engine.protocol import Event, ImageData, JobCancelledError, JobProgress
 
 if TYPE_CHECKING:
     from engine.devices import DevicePolicy
     from engine.model_cache import ModelCache
+    from engine.model_entry import ModelEntry
     from engine.model_store import ModelStore
+    from plugins.api import ModelFamily
 
 
 @dataclass
@@ -26,11 +28,34 @@ class JobContext:
     models: ModelCache
     device_policy: Callable[[], DevicePolicy]
     log: logging.Logger = field(default_factory=lambda: logging.getLogger("atelier.job"))
+    models_used: list[ModelEntry] = field(default_factory=list)  # go into every recipe
     _cancel: threading.Event = field(default_factory=threading.Event)
 
     @property
     def device(self) -> DevicePolicy:
         return self.device_policy()
+
+    @property
+    def families(self) -> Mapping[str, ModelFamily]:
+        """The model families the registered plugins load, by id."""
+        return self.models.families
+
+    def model(self, entry: ModelEntry) -> Any:
+        """`entry` loaded by its family's loader and placed by the device policy (cached);
+        it is named, with its hash, in the recipe of every output of this job."""
+        self.uses(entry)
+        return self.models.model(entry, self.device)
+
+    def view(self, entry: ModelEntry, name: str, make: Callable[[Any], Any]) -> Any:
+        """A model built by `make` from `entry`'s loaded model and kept with it (see
+        ModelCache.view); `entry` goes into the recipes as with `model`."""
+        self.uses(entry)
+        return self.models.view(entry, self.device, name, make)
+
+    def uses(self, entry: ModelEntry) -> None:
+        """Record that this job used `entry` (model() and view() do it), for the recipes."""
+        if entry not in self.models_used:
+            self.models_used.append(entry)
 
     def progress(self, fraction: float, stage: str, preview: ImageData | None = None) -> None:
         self.emit(JobProgress(self.job_id, min(max(fraction, 0.0), 1.0), stage, preview))

@@ -66,14 +66,18 @@ def _usable_overrides(overrides: dict[str, Any]) -> dict[str, Any]:
     return usable
 
 
-def apply_policy(pipe: Any, policy: DevicePolicy) -> Any:
-    """Move a diffusers pipeline to the device and switch on the chosen memory savers."""
-    if policy.cpu_offload and policy.device == "cuda":
-        pipe.enable_model_cpu_offload()
+def apply_policy(model: Any, policy: DevicePolicy) -> Any:
+    """Place a loaded model (a diffusers pipeline, a transformers model, a torch module) and
+    switch on the memory savers it has. With CPU offload it stays on the CPU and each part
+    moves to the GPU only while it runs: it is never moved to the GPU whole first."""
+    offload = policy.cpu_offload and policy.device == "cuda"
+    if offload and hasattr(model, "enable_model_cpu_offload"):
+        model.enable_model_cpu_offload()
     else:
-        pipe.to(policy.device)
-    if policy.attention_slicing:
-        pipe.enable_attention_slicing()
-    if policy.vae_tiling and hasattr(pipe, "vae"):
-        pipe.vae.enable_tiling()
-    return pipe
+        model.to(policy.device)
+    if policy.attention_slicing and hasattr(model, "enable_attention_slicing"):
+        model.enable_attention_slicing()
+    vae = getattr(model, "vae", None)
+    if policy.vae_tiling and hasattr(vae, "enable_tiling"):
+        vae.enable_tiling()
+    return model

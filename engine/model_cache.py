@@ -1,7 +1,9 @@
-"""Loaded pipelines kept by (model, dtype, device) within a memory budget.
+"""Loaded models kept by (model, dtype, device) within a memory budget.
 
-One checkpoint is loaded once; the other pipeline classes of the same checkpoint (img2img,
-inpaint, ...) are built with `from_pipe`, so they share its UNet, VAE and text encoders.
+A model is loaded once, by its family's loader (engine.model_loader), and placed by the
+device policy. Views of it hang off it: another model a plugin builds from the loaded one
+and its parts (for diffusers, the img2img or inpaint pipeline of a checkpoint sharing its
+UNet, VAE and text encoders); they are dropped with it.
 """
 
 from __future__ import annotations
@@ -9,84 +11,91 @@ from __future__ import annotations
 import gc
 import logging
 from collections import OrderedDict
+from collections.abc import Callable, Mapping
 from typing import Any
 
-from engine.devices import DevicePolicy, apply_policy
-from engine.model_store import ModelEntry, ModelStore
+from engine.devices import DevicePolicy
+from engine.model_entry import ModelEntry
+from engine.model_families import NO_FAMILIES
+from engine.model_loader import load_model
+from engine.model_store import ModelStore
+from plugins.api import ModelFamily
 
 log = logging.getLogger(__name__)
 DEFAULT_BUDGET_BYTES = 12 * 1024**3
 
 
-def pipeline_bytes(pipe: Any) -> int:
-    """Parameter and buffer bytes of every torch module in a pipeline."""
+def model_bytes(model: Any) -> int:
+    """Parameter and buffer bytes of a model: of each torch module among a pipeline's
+    components, or of the model itself."""
+    components = getattr(model, "components", None)
+    parts = components.values() if isinstance(components, Mapping) else [model]
     total = 0
-    for component in pipe.components.values():
-        if hasattr(component, "parameters"):
-            total += sum(p.numel() * p.element_size() for p in component.parameters())
-            total += sum(b.numel() * b.element_size() for b in component.buffers())
+    for part in parts:
+        if hasattr(part, "parameters"):
+            total += sum(p.numel() * p.element_size() for p in part.parameters())
+            total += sum(b.numel() * b.element_size() for b in part.buffers())
     return total
 
 
 class ModelCache:
-    """LRU cache of base pipelines; derived pipelines hang off their base."""
+    """LRU cache of loaded models; their views hang off them."""
 
     def __init__(
         self,
         store: ModelStore,
+        families: Mapping[str, ModelFamily] = NO_FAMILIES,
         budget_bytes: int = DEFAULT_BUDGET_BYTES,
     ) -> None:
         self.store = store
+        self.families = families
         self.budget_bytes = budget_bytes
-        self._bases: OrderedDict[tuple, tuple[Any, int]] = OrderedDict()
-        self._derived: dict[tuple, Any] = {}
+        self._models: OrderedDict[tuple, tuple[Any, int]] = OrderedDict()
+        self._views: dict[tuple, Any] = {}
 
-    def pipeline(self, entry: ModelEntry, policy: DevicePolicy, cls_name: str | None = None) -> Any:
-        """The pipeline for `entry` on the policy's device, as `cls_name` if given."""
+    def model(self, entry: ModelEntry, policy: DevicePolicy) -> Any:
+        """`entry` loaded by its family's loader and placed on the policy's device."""
         key = (str(entry.path), policy.dtype, policy.device)
-        base = self._base(key, entry, policy)
-        if cls_name is None or type(base).__name__ == cls_name:
-            return base
-        derived_key = (*key, cls_name)
-        if derived_key not in self._derived:
-            import diffusers
-
-            self._derived[derived_key] = getattr(diffusers, cls_name).from_pipe(base)
-        return self._derived[derived_key]
-
-    def _base(self, key: tuple, entry: ModelEntry, policy: DevicePolicy) -> Any:
-        if key in self._bases:
-            self._bases.move_to_end(key)
-            return self._bases[key][0]
-        from engine.model_loader import load_pipeline
-
-        pipe = load_pipeline(entry, self.store, dtype=policy.torch_dtype(), device=policy.device)
-        apply_policy(pipe, policy)
-        size = pipeline_bytes(pipe)
+        if key in self._models:
+            self._models.move_to_end(key)
+            return self._models[key][0]
+        model = load_model(entry, self.store, self.families, policy)
+        size = model_bytes(model)
         self._evict_to_fit(size)
-        self._bases[key] = (pipe, size)
+        self._models[key] = (model, size)
         log.info("loaded %s (%.0f MB)", entry.name, size / 1e6)
-        return pipe
+        return model
+
+    def view(
+        self, entry: ModelEntry, policy: DevicePolicy, name: str, make: Callable[[Any], Any]
+    ) -> Any:
+        """The view `name` of `entry`'s loaded model: `make(model)` the first time, kept
+        until the model is unloaded."""
+        model = self.model(entry, policy)
+        key = (str(entry.path), policy.dtype, policy.device, name)
+        if key not in self._views:
+            self._views[key] = make(model)
+        return self._views[key]
 
     def _evict_to_fit(self, incoming: int) -> None:
-        while self._bases and self.used_bytes + incoming > self.budget_bytes:
-            old_key, _ = self._bases.popitem(last=False)
-            for derived_key in [k for k in self._derived if k[:3] == old_key]:
-                del self._derived[derived_key]
+        while self._models and self.used_bytes + incoming > self.budget_bytes:
+            old_key, _ = self._models.popitem(last=False)
+            for view_key in [k for k in self._views if k[:3] == old_key]:
+                del self._views[view_key]
             log.info("unloaded %s to stay within the memory budget", old_key[0])
         gc.collect()
 
     @property
     def used_bytes(self) -> int:
-        return sum(size for _, size in self._bases.values())
+        return sum(size for _, size in self._models.values())
 
     def __len__(self) -> int:
-        return len(self._bases)
+        return len(self._models)
 
     def clear(self) -> None:
-        """Drop every pipeline (after an out-of-memory error, or on shutdown)."""
-        self._bases.clear()
-        self._derived.clear()
+        """Drop every model (after an out-of-memory error, or on shutdown)."""
+        self._models.clear()
+        self._views.clear()
         gc.collect()
         try:
             import torch

@@ -1,13 +1,18 @@
-"""Loading a store entry into a diffusers pipeline, offline, with errors a designer can act on.
+"""Loading a store entry through the loader of its family, offline, with errors a designer
+can act on.
 
-Diffusers folders load with `from_pretrained(..., local_files_only=True)`; single-file
-checkpoints with `from_single_file(..., config=<shipped config folder>,
-local_files_only=True)`, which never goes to the hub for configs. `.ckpt` files are only
-ever unpickled with `weights_only=True` (checked here first, and diffusers does the same).
-A folder is checked before diffusers opens it: no code that came with the model (custom
-pipelines or components, transformers' auto_map), only regular files (a pipe would hang
-the load), and pickled `.bin` weights that hold only tensors; `trust_remote_code` is
-never set. torch and diffusers are imported inside the functions.
+The engine knows no family by name: a plugin declares the families it loads
+(plugins.api.ModelFamily) and the engine calls that family's loader. What every family
+needs stays here, so no loader can skip it:
+- Offline: loaders pass OFFLINE (`local_files_only=True`) and never `trust_remote_code`.
+- The files are checked before any loader opens them: a single file must be whole, and a
+  `.ckpt` is only ever unpickled with `weights_only=True`. A folder holds no code that came
+  with the model (custom pipelines or components, transformers' auto_map), only regular
+  files (a pipe would hang the load), and pickled `.bin` weights that hold only tensors.
+- Placement: a loader leaves the model where its library builds it (the CPU); the device
+  policy places it afterwards, so the low-memory path (CPU offload) never loads the whole
+  model onto the GPU first.
+torch is imported inside the functions.
 """
 
 from __future__ import annotations
@@ -15,140 +20,69 @@ from __future__ import annotations
 import itertools
 import os
 import stat
+from collections.abc import Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from types import MappingProxyType
+from typing import Any
 
-from engine.checkpoint_files import (
-    INPAINT_CHANNELS,
-    load_ckpt_state_dict,
-    read_safetensors_header,
-)
+from engine.checkpoint_files import load_ckpt_state_dict, read_safetensors_header
+from engine.devices import DevicePolicy, apply_policy
 from engine.diffusers_folders import custom_code_message, foreign_code, read_json_object
-from engine.model_store import ModelEntry, ModelStore, kind_label
+from engine.model_entry import ModelEntry
+from engine.model_families import family_label, loading_family
+from engine.model_store import ModelStore
 from engine.protocol import JobError
 from engine.untrusted import UntrustedInputError, clean_text, display_path, regular_file_size
+from plugins.api import ModelFamily, resolve
 
-if TYPE_CHECKING:
-    import torch
-    from diffusers import DiffusionPipeline
-
-PIPELINE_CLASSES = {
-    "sd15": "StableDiffusionPipeline",
-    "sd2": "StableDiffusionPipeline",
-    "sdxl": "StableDiffusionXLPipeline",
-    "sdxl_refiner": "StableDiffusionXLImg2ImgPipeline",
-}
-INPAINT_PIPELINE_CLASSES = {  # for inpainting checkpoints, and inpainting with ordinary ones
-    "sd15": "StableDiffusionInpaintPipeline",
-    "sd2": "StableDiffusionInpaintPipeline",
-    "sdxl": "StableDiffusionXLInpaintPipeline",
-}
-FAMILY_LABELS = {
-    "sd15": "Stable Diffusion 1.x",
-    "sd2": "Stable Diffusion 2.x",
-    "sdxl": "SDXL",
-    "sdxl_refiner": "SDXL refiner",
-    "lora": "LoRA",
-    "vae": "VAE",
-    "controlnet": "ControlNet",
-    "motion": "motion module",
-}
+OFFLINE: Mapping[str, Any] = MappingProxyType({"local_files_only": True})
 _NO_WEIGHTS_NEEDED = {"scheduler", "tokenizer", "tokenizer_2", "feature_extractor"}
 _OPTIONAL = {"safety_checker", "feature_extractor", "image_encoder"}  # not loaded by Atelier
 _PICKLED_WEIGHTS = ".bin"  # what diffusers and transformers unpickle from a folder
 _MAX_FOLDER_FILES = 10_000  # a component folder holds a handful of files
 
 
-def family_label(family: str) -> str:
-    """A family as a designer would say it: "sd15" -> "Stable Diffusion 1.x"."""
-    return FAMILY_LABELS.get(family, family)
-
-
-def pipeline_family_class(family: str, variant: str = "") -> str:
-    """The diffusers pipeline class name that loads a checkpoint of `family` (and `variant`:
-    "inpaint" gives the family's inpainting pipeline)."""
-    if variant == "inpaint" and family in INPAINT_PIPELINE_CLASSES:
-        return INPAINT_PIPELINE_CLASSES[family]
-    if family not in PIPELINE_CLASSES:
-        raise JobError(
-            "invalid_input",
-            f"Atelier cannot generate with a {family_label(family)} model "
-            f"(supported: {', '.join(sorted({family_label(f) for f in PIPELINE_CLASSES}))}).",
-        )
-    return PIPELINE_CLASSES[family]
-
-
-def require_family(
-    entry: ModelEntry, allowed: set[str], feature: str, variants: frozenset[str] = frozenset({""})
-) -> None:
-    """Raise JobError("invalid_input") when `feature` does not work with `entry`'s family,
-    or with its variant (by default only ordinary checkpoints: not inpainting ones)."""
-    wanted = " or ".join(sorted(family_label(f) for f in allowed))
-    if entry.family not in allowed:
-        raise JobError(
-            "invalid_input",
-            f"{feature} needs a {wanted} model, but '{entry.name}' is "
-            f"{family_label(entry.family)}. Choose a {wanted} model for {feature}.",
-        )
-    if entry.variant not in variants:
-        raise JobError(
-            "invalid_input",
-            f"'{entry.name}' is an inpainting model: it only repaints masked areas. Use it "
-            f"for Inpaint or Outpaint, and choose an ordinary {wanted} model for {feature}.",
-        )
-
-
-def load_pipeline(
+def load_model(
     entry: ModelEntry,
     store: ModelStore,
-    *,
-    dtype: torch.dtype | str,
-    device: torch.device | str,
-) -> DiffusionPipeline:
-    """Load `entry` (a checkpoint) as its family's diffusers pipeline on `device` in `dtype`.
-
-    SD 1.x/2.x load without the diffusers safety checker and SDXL without its watermarker:
-    Atelier runs its own safety checks and watermark on every output.
-    """
-    import diffusers
+    families: Mapping[str, ModelFamily],
+    policy: DevicePolicy,
+) -> Any:
+    """`entry` loaded by its registered family's loader, after the file checks, and placed
+    by the device policy. JobError when no plugin loads its family, its files are refused
+    or damaged, or memory runs out."""
     import torch
 
+    loader = resolve(loading_family(entry, families).loader)
     _quiet_library_logs()
-    if entry.kind != "checkpoints":
-        hint = " and add the LoRA to it" if entry.kind == "loras" else ""
-        raise JobError(
-            "invalid_input",
-            f"'{entry.name}' is a {kind_label(entry.kind)}, not a checkpoint; "
-            f"choose a checkpoint to generate with{hint}.",
-        )
-    cls = getattr(diffusers, pipeline_family_class(entry.family, entry.variant))
-    dtype = getattr(torch, dtype) if isinstance(dtype, str) else dtype
-    kwargs: dict[str, Any] = {"dtype": dtype, "local_files_only": True}
-    if entry.family in ("sd15", "sd2"):
-        kwargs.update(safety_checker=None, requires_safety_checker=False)
-    else:
-        kwargs.update(add_watermarker=False)
     try:
-        if entry.format == "diffusers":
-            variant = _check_folder(entry)
-            pipe = cls.from_pretrained(
-                entry.path, variant=variant, trust_remote_code=False, **kwargs
-            )
-        else:
-            config = str(store.config_dir(entry))
-            _check_file(entry.path)
-            if entry.variant == "inpaint":  # the shipped configs describe 4-channel UNets
-                kwargs["num_in_channels"] = INPAINT_CHANNELS
-            pipe = cls.from_single_file(str(entry.path), config=config, **kwargs)
-        pipe = pipe.to(device)
+        weights_variant = check_model_files(entry)
+        model = loader(
+            entry,
+            store,
+            dtype=policy.torch_dtype(),
+            device=policy.device,
+            variant=weights_variant,
+        )
+        apply_policy(model, policy)
     except JobError:
         raise
     except torch.OutOfMemoryError as e:
-        raise JobError("oom", f"Not enough memory to load '{entry.name}' on {device}.") from e
-    except Exception as e:  # diffusers raises OSError/ValueError/RuntimeError/KeyError...
-        raise _load_error(entry, e) from e
-    pipe.set_progress_bar_config(disable=True)
-    return pipe
+        raise JobError(
+            "oom", f"Not enough memory to load '{entry.name}' on {policy.device}."
+        ) from e
+    except Exception as e:  # libraries raise OSError/ValueError/RuntimeError/KeyError...
+        raise _load_error(entry, families, e) from e
+    return model
+
+
+def check_model_files(entry: ModelEntry) -> str | None:
+    """Check `entry`'s files before any library opens them (see the module's docstring);
+    returns a folder's weights variant ("fp16" when it only has half-precision weights)."""
+    if entry.format == "single_file":
+        _check_file(entry.path)
+        return None
+    return _check_folder(entry)
 
 
 def _check_file(path: Path) -> None:
@@ -162,9 +96,13 @@ def _check_file(path: Path) -> None:
 
 
 def _check_folder(entry: ModelEntry) -> str | None:
-    """Check a diffusers folder before diffusers opens it (see the module's docstring) and
-    that it has every component it declares; returns the weights variant."""
+    """Check a model folder before a library opens it (see the module's docstring) and that
+    it has the weights it declares; returns its weights variant. A pipeline folder
+    (model_index.json) is checked component by component; a folder of one model (its
+    config.json and weights side by side, as transformers saves them) as one component."""
     index = _model_index(entry)
+    if not index:
+        return _check_component(entry, entry.path, "", needs_weights=True)
     _regular_files(entry, entry.path)
     variant = None
     for name, spec in sorted(index.items()):
@@ -175,25 +113,33 @@ def _check_folder(entry: ModelEntry) -> str | None:
             if name in _OPTIONAL:
                 continue
             raise _incomplete(entry, f"the {name} folder is missing")
-        files = _regular_files(entry, folder)
-        weights = [f for f in files if f.endswith((".safetensors", ".bin", ".index.json"))]
-        if not any(f.endswith(".safetensors") for f in weights):  # diffusers unpickles these
-            for pickle in (f for f in weights if f.endswith(_PICKLED_WEIGHTS)):
-                load_ckpt_state_dict(folder / pickle, mmap=True)  # refuses code
-        if name in _NO_WEIGHTS_NEEDED or name in _OPTIONAL:
-            continue
-        if not weights:
-            raise _incomplete(entry, f"{name}/ has no weights file")
-        if all(".fp16." in f for f in weights):
-            variant = "fp16"
+        needs_weights = name not in _NO_WEIGHTS_NEEDED and name not in _OPTIONAL
+        variant = _check_component(entry, folder, name, needs_weights) or variant
     return variant
 
 
+def _check_component(entry: ModelEntry, folder: Path, name: str, needs_weights: bool) -> str | None:
+    """Check one component folder: regular files, pickles that hold only tensors and, when
+    `needs_weights`, a weights file; "fp16" when it only has half-precision weights."""
+    files = _regular_files(entry, folder)
+    weights = [f for f in files if f.endswith((".safetensors", ".bin", ".index.json"))]
+    if not any(f.endswith(".safetensors") for f in weights):  # the libraries unpickle these
+        for pickle in (f for f in weights if f.endswith(_PICKLED_WEIGHTS)):
+            load_ckpt_state_dict(folder / pickle, mmap=True)  # refuses code
+    if not needs_weights:
+        return None
+    if not weights:
+        raise _incomplete(entry, f"{name}/ has no weights file" if name else "it has no weights")
+    return "fp16" if all(".fp16." in f for f in weights) else None
+
+
 def _model_index(entry: ModelEntry) -> dict:
-    """The folder's model_index.json, refused when loading would run code from the model."""
+    """The folder's model_index.json ({} for a folder of one model, with its config.json),
+    refused when loading would run code that came with the model."""
     try:
         custom = foreign_code(entry.path)
         index = read_json_object(entry.path / "model_index.json")
+        single = not index and bool(read_json_object(entry.path / "config.json"))
     except (OSError, UntrustedInputError) as e:
         raise JobError(
             "invalid_input", f"The model folder '{entry.name}' cannot be used: {_why(e)}."
@@ -202,14 +148,14 @@ def _model_index(entry: ModelEntry) -> dict:
         raise JobError(
             "invalid_input", f"'{entry.name}' is refused: {custom_code_message(custom)}."
         )
-    if not index:
+    if not index and not single:
         raise _incomplete(entry, "model_index.json is missing")
     return index
 
 
 def _regular_files(entry: ModelEntry, folder: Path) -> list[str]:
     """The names of the files in `folder` (sub-folders left out); JobError when one is a
-    pipe, a device or a socket, which would block or never end when diffusers reads it."""
+    pipe, a device or a socket, which would block or never end when a library reads it."""
     with os.scandir(folder) as listing:
         items = list(itertools.islice(listing, _MAX_FOLDER_FILES))
     files = []
@@ -244,12 +190,15 @@ def _incomplete(entry: ModelEntry, what: str) -> JobError:
 _MISMATCH = ("size mismatch", "expected shape", "does not seem to contain", "appear to be missing")
 
 
-def _load_error(entry: ModelEntry, error: Exception) -> JobError:
+def _load_error(
+    entry: ModelEntry, families: Mapping[str, ModelFamily], error: Exception
+) -> JobError:
     text = (str(error).strip().splitlines() or [type(error).__name__])[0].rstrip(".")
     if any(marker in str(error) for marker in _MISMATCH):
+        label = family_label(entry.family, families)
         return JobError(
             "invalid_input",
-            f"'{entry.name}' does not match the {family_label(entry.family)} architecture "
+            f"'{entry.name}' does not match the {label} architecture "
             f"it looks like ({text[:200]}). It may be another model family or a merged/pruned "
             "variant Atelier cannot load as a single file.",
         )

@@ -17,7 +17,7 @@ decide which of them apply (plugins.diffusion.params.model_defaults). "latent_rg
 model's own linear map from latents (as the pipeline holds them while denoising, i.e.
 scaled by the VAE's scaling factor) to RGB in [-1, 1]: one [r, g, b] row of "factors" per
 latent channel, and an optional "bias" [r, g, b] (zeros when left out); the previews use it
-(engine.latent_preview). "about" is one or two sentences on what the model can make,
+(plugins.diffusion.latent_preview). "about" is one or two sentences on what the model can make,
 shown under the model's name, so a designer knows what to ask it for. Qt- and torch-free.
 """
 

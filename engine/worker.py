@@ -1,8 +1,10 @@
 """The engine: a worker thread that runs queued jobs one at a time, and an inline twin.
 
 `Engine` owns torch on its own thread; `InlineEngine` runs each job in `submit` for the
-CLI and tests. Both turn every failure into a terminal event (never an exception), and
-both run the plugins' job hooks (safety checks, watermarks) around every job.
+CLI and tests. Both turn every failure into a terminal event (never an exception). Around
+every task both run the plugins' job hooks, stamp each output's recipe (after the task,
+before the hooks) and run the safety and provenance step themselves (engine.safety_step:
+the prompt check first, the output checks and marks last, after every hook).
 """
 
 from __future__ import annotations
@@ -15,9 +17,11 @@ from concurrent.futures import Future
 from dataclasses import dataclass, field
 from typing import Any
 
+from engine import safety_step
 from engine.context import JobContext
 from engine.devices import DevicePolicy, choose_device_policy
 from engine.model_cache import ModelCache
+from engine.model_families import NO_FAMILIES
 from engine.model_store import ModelStore
 from engine.protocol import (
     TERMINAL_EVENTS,
@@ -33,7 +37,8 @@ from engine.protocol import (
     JobStarted,
     next_job_id,
 )
-from plugins.api import JobHook, Task, resolve
+from engine.recipes import stamp_recipes
+from plugins.api import JobHook, ModelFamily, Task, resolve
 
 log = logging.getLogger("atelier.engine")
 Sink = Callable[[Event], None]
@@ -58,12 +63,13 @@ class _EngineBase:
         device_overrides: dict[str, Any] | None = None,
         cache_budget_bytes: int | None = None,
         hooks: Sequence[JobHook] = (),
+        families: Mapping[str, ModelFamily] = NO_FAMILIES,
     ) -> None:
         self.tasks = dict(tasks)
         self.hooks = tuple(hooks)
         self.store = store or ModelStore()
         cache_kwargs = {} if cache_budget_bytes is None else {"budget_bytes": cache_budget_bytes}
-        self.models = ModelCache(self.store, **cache_kwargs)
+        self.models = ModelCache(self.store, dict(families), **cache_kwargs)
         self._device_overrides = device_overrides
         self._policy: DevicePolicy | None = None
         self._sinks: list[Sink] = []
@@ -71,8 +77,9 @@ class _EngineBase:
 
     @classmethod
     def from_registry(cls, registry: Any, **kwargs: Any) -> Any:
-        """An engine for a plugin registry's tasks, running its job hooks."""
-        return cls(registry.tasks, hooks=registry.hooks, **kwargs)
+        """An engine for a plugin registry's tasks, running its job hooks and loading its
+        model families."""
+        return cls(registry.tasks, hooks=registry.hooks, families=registry.families, **kwargs)
 
     def subscribe(self, sink: Sink) -> Callable[[], None]:
         """Call `sink(event)` for every event (from the engine thread); returns unsubscribe."""
@@ -107,13 +114,14 @@ class _EngineBase:
         return _Job(next_job_id(), self.tasks[task_id], params)
 
     def _run(self, job: _Job) -> None:
-        emit = self._preview_filter(job) if any(h.preview for h in self.hooks) else self._emit
+        emit = self._preview_filter(job)
         job.ctx = JobContext(job.id, emit, self.store, self.models, self._device_policy)
         self._emit(JobStarted(job.id))
         self._finish(job, self._outcome(job))
 
     def _preview_filter(self, job: _Job) -> Sink:
-        """An emit that passes each progress preview through the preview hooks first."""
+        """An emit that passes each progress preview through the plugins' preview hooks,
+        then the safety step's preview check."""
 
         def emit(event: Event) -> None:
             if isinstance(event, JobProgress) and event.preview is not None:
@@ -121,6 +129,8 @@ class _EngineBase:
                 for hook in self.hooks:
                     if hook.preview and preview is not None:
                         preview = resolve(hook.preview)(job.task.id, job.params, preview)
+                if preview is not None:
+                    preview = safety_step.check_preview(job.task.id, job.params, preview)
                 event = JobProgress(event.job_id, event.fraction, event.stage, preview)
             self._emit(event)
 
@@ -130,18 +140,22 @@ class _EngineBase:
         try:
             if job.task.validate is not None:
                 job.task.validate(job.params)
+            safety_step.check_request(job.task.id, job.params)
             for hook in self.hooks:
                 if hook.before:
                     resolve(hook.before)(job.task.id, job.params)
             job.ctx.check_cancelled()
             result = resolve(job.task.runner)(job.params, job.ctx)
-            outputs, warnings = tuple(result.outputs), tuple(result.warnings)
+            outputs = stamp_recipes(job.task, job.params, result.outputs, job.ctx.models_used)
+            warnings = tuple(result.warnings)
             for hook in self.hooks:
                 if hook.after:
                     job.ctx.check_cancelled()
                     outputs, extra = resolve(hook.after)(job.task.id, job.params, outputs, job.ctx)
                     outputs, warnings = tuple(outputs), warnings + tuple(extra)
-            return JobFinished(job.id, outputs, warnings)
+            job.ctx.check_cancelled()
+            outputs, extra = safety_step.check_outputs(job.task.id, job.params, outputs, job.ctx)
+            return JobFinished(job.id, outputs, warnings + extra)
         except JobCancelledError:
             return JobCancelled(job.id)
         except JobError as exc:

@@ -82,3 +82,13 @@ def home(tmp_path, monkeypatch) -> Path:
     folder.mkdir()
     monkeypatch.setenv("ATELIER_HOME", str(folder))
     return folder
+
+
+@pytest.fixture
+def unmarked_pixels(monkeypatch) -> None:
+    """Images keep the pixels their task made: the engine's safety and provenance step
+    leaves them unwatermarked (it still checks and records them). For comparing what two
+    models make: their recipes differ, and so do their marks."""
+    monkeypatch.setattr(
+        "plugins.provenance.marking.mark_image_pixels", lambda image, payload: image.pixels
+    )

@@ -93,8 +93,8 @@ def test_the_export_fits_previews_to_its_own_vae(trained, tmp_path):
     from diffusers import AutoencoderKL
 
     from demo_model.vae_training import scene_batch
-    from engine.latent_preview import linear_rgb
     from engine.model_settings import LatentRgb
+    from plugins.diffusion.latent_preview import linear_rgb
 
     root, out = trained
     entry = ModelStore(home=tmp_path, builtin_dir=root / "models").default_checkpoint()

@@ -70,7 +70,7 @@ def make_window(qtbot, registry: Registry, store: ModelStore, close: bool = True
     """A shown window whose model picker is filled (the first model scan is in); pytest-qt
     closes it after the test unless `close` is False (then the caller closes it: a window
     with unsaved changes asks first, which would wait forever)."""
-    window = MainWindow(registry, store, Engine(registry.tasks, store=store))
+    window = MainWindow(registry, store, Engine.from_registry(registry, store=store))
     if close:
         qtbot.addWidget(window)
     window.show()

@@ -11,12 +11,12 @@ from PIL import Image
 
 from app.cli import main
 from engine.checkpoint_files import detect_variant
-from engine.model_loader import pipeline_family_class
 from engine.model_store import ModelStore
 from engine.protocol import JobFailed, JobFinished, JobProgress
 from engine.worker import InlineEngine
 from plugins.diffusion import IMG2IMG, INPAINT, OUTPAINT, TXT2IMG
 from plugins.diffusion import inpaint as inpaint_module
+from plugins.diffusion.families import BY_ID
 from plugins.diffusion.mask_geometry import soft_mask
 from plugins.diffusion.params import (
     Img2ImgParams,
@@ -24,6 +24,7 @@ from plugins.diffusion.params import (
     OutpaintParams,
     Txt2ImgParams,
 )
+from plugins.diffusion.pipelines import pipeline_family_class
 from tests.fixtures.tiny_models import copy_with_settings
 
 TASKS = {task.id: task for task in (TXT2IMG, IMG2IMG, INPAINT, OUTPAINT)}
@@ -72,7 +73,7 @@ def store(atelier_home, tiny_config_root, tiny_inpaint_models):
 
 @pytest.fixture
 def engine(store):
-    eng = InlineEngine(TASKS, store=store)
+    eng = InlineEngine(TASKS, store=store, families=BY_ID)
     yield eng
     eng.shutdown()
 
@@ -140,6 +141,7 @@ def test_inpaint_keeps_every_pixel_outside_the_feathered_mask(engine, model):
     assert recipe["model"].get("variant", "") == ("inpaint" if "inpaint" in model else "")
 
 
+@pytest.mark.usefixtures("unmarked_pixels")
 def test_inpainting_model_folder_and_single_file_give_the_same_result(engine):
     folder = finished(inpaint(engine, model="tiny-sd15-inpaint"))[0].pixels
     single = finished(inpaint(engine, model="tiny-sd15-inpaint-single"))[0].pixels

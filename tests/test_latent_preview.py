@@ -8,8 +8,8 @@ import torch
 
 from demo_model.latent_rgb_fit import fit_linear_rgb
 from engine.home import models_dir
-from engine.latent_preview import LatentPreviewer, linear_rgb
 from engine.model_settings import LatentRgb
+from plugins.diffusion.latent_preview import LatentPreviewer, linear_rgb
 
 RED = (255, 0, 0, 255)
 CHANNEL_0_IS_RED = LatentRgb(

@@ -1,4 +1,5 @@
-"""Loading checkpoints offline: diffusers folders and single files give the same pipeline."""
+"""Loading checkpoints offline through the diffusion plugin's family loader: diffusers folders
+and single files give the same pipeline; the engine's file checks run before any loader."""
 
 from __future__ import annotations
 
@@ -11,13 +12,22 @@ import numpy as np
 import pytest
 import torch
 
+from engine.devices import DevicePolicy
 from engine.home import RESOURCES
-from engine.model_loader import load_pipeline, pipeline_family_class, require_family
+from engine.model_loader import load_model
 from engine.model_store import ModelEntry, ModelStore
 from engine.protocol import JobError
+from plugins.diffusion.families import BY_ID
+from plugins.diffusion.pipelines import pipeline_family_class, require_family
 from tests.fixtures.tiny_models import write_malicious_ckpt
 
 SHIPPED = RESOURCES / "configs"
+CPU = DevicePolicy("cpu", "float32")
+
+
+def load_pipeline(entry, store):
+    """`entry` loaded the way the engine loads it, with the diffusion plugin's families."""
+    return load_model(entry, store, BY_ID, CPU)
 
 
 @pytest.fixture
@@ -49,7 +59,7 @@ def store(tiny_models, tiny_config_root):
 
 
 def load(store, name):
-    return load_pipeline(store.find(name), store, dtype=torch.float32, device="cpu")
+    return load_pipeline(store.find(name), store)
 
 
 def generate(pipe) -> np.ndarray:
@@ -111,12 +121,14 @@ socket.socket.connect = refuse
 socket.create_connection = refuse
 socket.getaddrinfo = refuse
 import torch
-from engine.model_loader import load_pipeline
+from engine.devices import DevicePolicy
+from engine.model_loader import load_model
 from engine.model_store import ModelStore
+from plugins.diffusion.families import BY_ID
 store = ModelStore(home={str(tiny_models)!r}, extra_folders=[{str(tiny_models)!r}],
                    hf_cache={str(tiny_models / "none")!r}, config_root={str(tiny_config_root)!r})
 for name in ("tiny-sd15-single", "tiny-sdxl-single"):
-    load_pipeline(store.find(name), store, dtype=torch.float32, device="cpu")
+    load_model(store.find(name), store, BY_ID, DevicePolicy("cpu", "float32"))
 assert not tried, tried
 """
     env = {
@@ -133,7 +145,7 @@ def test_malicious_ckpt_is_refused_before_diffusers_sees_it(tmp_path, store):
     path = write_malicious_ckpt(tmp_path / "evil.ckpt", marker)
     entry = ModelEntry("evil", "checkpoints", "sd15", "single_file", path, 1, "extra")
     with pytest.raises(JobError) as err:
-        load_pipeline(entry, store, dtype=torch.float32, device="cpu")
+        load_pipeline(entry, store)
     assert err.value.kind == "invalid_input" and "refused: it contains code" in err.value.message
     assert not marker.exists()
 
@@ -144,7 +156,7 @@ def test_truncated_single_file_is_a_clear_error(tiny_models, tmp_path, store):
     path.write_bytes(data[: len(data) - 1000])
     entry = ModelEntry("cut", "checkpoints", "sd15", "single_file", path, 1, "extra")
     with pytest.raises(JobError) as err:
-        load_pipeline(entry, store, dtype=torch.float32, device="cpu")
+        load_pipeline(entry, store)
     assert err.value.kind == "invalid_input" and "cut.safetensors" in err.value.message
 
 
@@ -163,7 +175,7 @@ def test_incomplete_diffusers_folder_says_what_is_missing(
     shutil.rmtree(target) if target.is_dir() else target.unlink()
     entry = ModelEntry("partial", "checkpoints", "sd15", "diffusers", folder, 1, "extra")
     with pytest.raises(JobError) as err:
-        load_pipeline(entry, store, dtype=torch.float32, device="cpu")
+        load_pipeline(entry, store)
     assert err.value.kind == "missing_model" and words in err.value.message
 
 
@@ -171,7 +183,7 @@ def test_single_file_of_the_wrong_architecture_is_a_clear_error(tiny_models, sto
     path = tiny_models / "tiny-sd15-single.safetensors"
     entry = ModelEntry("mislabelled", "checkpoints", "sdxl", "single_file", path, 1, "extra")
     with pytest.raises(JobError) as err:
-        load_pipeline(entry, store, dtype=torch.float32, device="cpu")
+        load_pipeline(entry, store)
     assert err.value.kind == "invalid_input" and "mislabelled" in err.value.message
 
 
@@ -179,15 +191,31 @@ def test_family_without_shipped_configs_is_refused(tiny_models, store):
     path = tiny_models / "tiny-sd15-single.safetensors"
     entry = ModelEntry("v2", "checkpoints", "sd2", "single_file", path, 1, "extra")
     with pytest.raises(JobError, match="no offline configs"):
-        load_pipeline(entry, store, dtype=torch.float32, device="cpu")
+        load_pipeline(entry, store)
 
 
 def test_a_lora_is_not_loaded_as_a_pipeline(tiny_models, store):
     entry = ModelEntry(
         "ink", "loras", "lora", "single_file", tiny_models / "x.safetensors", 1, "extra"
     )
-    with pytest.raises(JobError, match="is a LoRA, not a checkpoint"):
-        load_pipeline(entry, store, dtype=torch.float32, device="cpu")
+    with pytest.raises(JobError) as err:
+        load_pipeline(entry, store)
+    message = err.value.message
+    assert err.value.kind == "invalid_input" and "'ink' is a LoRA model (family 'lora'" in message
+    assert "no installed plugin loads it" in message and "Choose a checkpoint" in message
+    assert "Installed model families: SDXL, SDXL refiner, Stable Diffusion 1.x" in message
+
+
+def test_a_family_no_plugin_loads_is_named_with_what_is_installed(tiny_models, store):
+    path = tiny_models / "tiny-sd15"
+    entry = ModelEntry("clip", "video", "svd", "diffusers", path, 1, "extra")
+    with pytest.raises(JobError) as err:
+        load_pipeline(entry, store)
+    assert "family 'svd', a video model" in err.value.message
+    assert "Stable Diffusion 2.x" in err.value.message
+    sd15 = store.find("tiny-sd15")
+    with pytest.raises(JobError, match="family 'sd15'.*Installed model families: none"):
+        load_model(sd15, store, {}, CPU)
 
 
 def test_pipeline_classes_per_family():

@@ -133,6 +133,7 @@ def test_broken_plugins_are_reported_not_fatal(fake_plugin):
     assert "fake.fill" in registry.tasks
 
 
+@pytest.mark.usefixtures("unmarked_pixels")  # the engine marks every output; see its pixels
 def test_the_engine_runs_the_plugin_task(fake_plugin, tmp_path):
     registry = discover()
     engine = Engine(registry.tasks, store=make_store(tmp_path / "home", tmp_path))

@@ -170,10 +170,8 @@ class PromptSteps(StepParams):
 
 
 def test_the_engine_fails_a_blocked_job_before_it_runs(home):
-    from plugins.provenance import SAFETY_AND_MARKS
-
     ran = []
-    engine = InlineEngine(TASKS, hooks=[SAFETY_AND_MARKS])
+    engine = InlineEngine(TASKS)  # the engine runs the checks itself, with no hook registered
     engine.subscribe(ran.append)
     event = engine.submit("test.steps", PromptSteps(prompt="gore everywhere")).future.result()
     assert isinstance(event, JobFailed) and event.kind == "blocked_by_safety"

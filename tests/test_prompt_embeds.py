@@ -5,8 +5,10 @@ from __future__ import annotations
 import pytest
 import torch
 
-from engine.model_loader import load_pipeline
+from engine.devices import DevicePolicy
+from engine.model_loader import load_model
 from engine.model_store import ModelStore
+from plugins.diffusion.families import BY_ID
 from plugins.diffusion.prompt_embeds import (
     CHUNK_TOKENS,
     MAX_CHUNKS,
@@ -24,8 +26,11 @@ def pipes(tiny_models, tiny_config_root):
     store = ModelStore(home=tiny_models, extra_folders=[], config_root=tiny_config_root)
     store.scan()
     return {
-        family: load_pipeline(
-            store.find(str(tiny_models / f"tiny-{family}")), store, dtype="float32", device="cpu"
+        family: load_model(
+            store.find(str(tiny_models / f"tiny-{family}")),
+            store,
+            BY_ID,
+            DevicePolicy("cpu", "float32"),
         )
         for family in ("sd15", "sdxl")
     }

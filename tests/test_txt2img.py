@@ -11,6 +11,7 @@ from engine.model_store import ModelStore
 from engine.protocol import JobCancelled, JobFailed, JobFinished, JobProgress
 from engine.worker import Engine, InlineEngine
 from plugins.diffusion import TXT2IMG
+from plugins.diffusion.families import BY_ID
 from plugins.diffusion.params import Txt2ImgParams
 from tests.fixtures.tiny_models import copy_with_settings
 
@@ -24,7 +25,7 @@ def store(atelier_home, tiny_config_root):
 
 @pytest.fixture
 def engine(store):
-    eng = InlineEngine({TXT2IMG.id: TXT2IMG}, store=store)
+    eng = InlineEngine({TXT2IMG.id: TXT2IMG}, store=store, families=BY_ID)
     yield eng
     eng.shutdown()
 
@@ -121,6 +122,7 @@ def test_single_file_sdxl_generates(engine):
     assert event.outputs[0].meta["recipe"]["model"]["family"] == "sdxl"
 
 
+@pytest.mark.usefixtures("unmarked_pixels")
 def test_diffusers_folder_and_single_file_give_the_same_image(engine):
     folder = images(generate(engine, model="tiny-sd15"))[0]
     single = images(generate(engine, model="tiny-sd15-single"))[0]
@@ -144,7 +146,7 @@ def test_bad_requests_fail_clearly(engine, changes, kind, words):
 
 
 def test_cancel_stops_a_running_generation_within_a_step(store):
-    engine = Engine({TXT2IMG.id: TXT2IMG}, store=store)
+    engine = Engine({TXT2IMG.id: TXT2IMG}, store=store, families=BY_ID)
     steps_seen = []
 
     def on_event(event):

@@ -72,6 +72,45 @@ def test_payload_layout_and_description():
     assert len({watermark.new_payload() for _ in range(20)}) > 15
 
 
+RECIPE = {
+    "task": "diffusion.txt2img",
+    "version": 1,
+    "params": {"prompt": "a kite", "seed": 7, "steps": 20, "model": "kite-model"},
+    "model": {"name": "kite-model", "family": "sd15", "hash": "0123456789"},
+}
+
+
+def changed(path: str, value) -> dict:
+    """RECIPE with one value changed ("params.seed": a value inside params)."""
+    recipe = {**RECIPE, "params": dict(RECIPE["params"]), "model": dict(RECIPE["model"])}
+    *parents, key = path.split(".")
+    target = recipe
+    for parent in parents:
+        target = target[parent]
+    target[key] = value
+    return recipe
+
+
+def test_the_payload_of_a_recipe_is_stable_and_says_how_the_output_was_made():
+    p = watermark.recipe_payload(RECIPE)
+    assert p >> 24 == payload.APP_TAG and (p >> 20) & 0xF == payload.LAYOUT_VERSION
+    reordered = dict(reversed(list(RECIPE.items())))
+    assert watermark.recipe_payload(reordered) == p
+    assert watermark.recipe_payload(changed("model.family", "sdxl")) == p  # not how it was made
+    for path, value in [
+        ("params.seed", 8),
+        ("params.prompt", "a kite "),
+        ("version", 2),
+        ("task", "diffusion.img2img"),
+        ("model.hash", "0123456788"),
+    ]:
+        assert watermark.recipe_payload(changed(path, value)) != p, path
+    seeds = {watermark.recipe_payload(changed("params.seed", seed)) for seed in range(200)}
+    assert len(seeds) > 190  # 20-bit ids: a handful of collisions at most
+    canvas = watermark.recipe_payload(RECIPE, changed("params.seed", 8))
+    assert canvas not in (p, watermark.recipe_payload(changed("params.seed", 8)))
+
+
 def test_code_corrects_errors_and_crc_rejects_noise():
     p = payload.make_payload(0x1F00D)
     coded = 1.0 - 2.0 * payload.encode(p)

@@ -8,11 +8,11 @@ size. Its alpha channel is kept, so a cut-out stays cut out.
 from __future__ import annotations
 
 from engine.context import JobContext
-from engine.model_loader import require_family
 from engine.protocol import ImageData, TaskResult
 from plugins.diffusion import IMG2IMG
 from plugins.diffusion.mask_geometry import resize, rgba, work_size
 from plugins.diffusion.params import Img2ImgParams, native_size
+from plugins.diffusion.pipelines import require_family
 from plugins.diffusion.prompt_embeds import encode_prompts
 from plugins.diffusion.sampling import (
     denoising_steps,
@@ -20,7 +20,7 @@ from plugins.diffusion.sampling import (
     float_to_rgba,
     load_pipeline,
     prompt_warnings,
-    recipe,
+    resolved_meta,
 )
 
 PIPELINES = {
@@ -34,7 +34,7 @@ def run(params: Img2ImgParams, ctx: JobContext) -> TaskResult:
     from PIL import Image
 
     entry = ctx.store.pick_checkpoint(params.model)
-    require_family(entry, set(PIPELINES), IMG2IMG.title)
+    require_family(entry, set(PIPELINES), IMG2IMG.title, families=ctx.families)
     picture = rgba(params.image)
     height, width = picture.shape[:2]
     work = work_size((width, height), params.work_size or native_size(entry))
@@ -56,9 +56,10 @@ def run(params: Img2ImgParams, ctx: JobContext) -> TaskResult:
         pixels = resize(float_to_rgba(result.images[0]), (width, height))
         pixels[..., 3] = picture[..., 3]
         extras = {"Denoising strength": f"{params.strength:g}"}
-        made = recipe(
-            IMG2IMG, params, entry, seed=seed, width=work[0], height=work[1], extras=extras
-        )
-        meta = {"recipe": made, "crop_rect": [0, 0, width, height], "work_size": list(work)}
+        meta = {
+            **resolved_meta(entry, seed, work[0], work[1], extras=extras),
+            "crop_rect": [0, 0, width, height],
+            "work_size": list(work),
+        }
         outputs.append(ImageData(pixels, meta))
     return TaskResult(tuple(outputs), prompt_warnings(embeds))

@@ -19,7 +19,6 @@ from typing import Any
 import numpy as np
 
 from engine.context import JobContext
-from engine.model_loader import pipeline_family_class, require_family
 from engine.protocol import ImageData, TaskResult
 from plugins.api import Task
 from plugins.diffusion import INPAINT
@@ -37,6 +36,7 @@ from plugins.diffusion.mask_geometry import (
     work_size,
 )
 from plugins.diffusion.params import InpaintParams, OutpaintParams, native_size
+from plugins.diffusion.pipelines import pipeline_family_class, require_family
 from plugins.diffusion.prompt_embeds import encode_prompts
 from plugins.diffusion.sampling import (
     denoising_steps,
@@ -44,7 +44,7 @@ from plugins.diffusion.sampling import (
     float_to_rgba,
     load_pipeline,
     prompt_warnings,
-    recipe,
+    resolved_meta,
 )
 
 FAMILIES = {"sd15", "sd2", "sdxl"}
@@ -68,12 +68,14 @@ def repaint(
     task: Task,
     extras: dict[str, Any],
     meta: dict[str, Any],
+    resolved: dict[str, Any] | None = None,
 ) -> TaskResult:
-    """Repaint `picture` (RGBA) where the soft mask is above 0; one full-size image per seed."""
+    """Repaint `picture` (RGBA) where the soft mask is above 0; one full-size image per seed.
+    `resolved`: params the task settled beyond the form's values, for the recipe."""
     from PIL import Image
 
     entry = ctx.store.pick_checkpoint(params.model)
-    require_family(entry, FAMILIES, task.title, variants=BOTH_KINDS)
+    require_family(entry, FAMILIES, task.title, variants=BOTH_KINDS, families=ctx.families)
     height, width = picture.shape[:2]
     box = context_box(bbox(soft), (width, height), params.context)
     work = work_size((box.w, box.h), params.work_size or native_size(entry))
@@ -109,9 +111,8 @@ def repaint(
         if params.match_colours:
             patch = match_colours(patch, original, around)
         pixels = paste_back(picture, patch, box, soft)
-        made = recipe(task, params, entry, seed=seed, width=work[0], height=work[1], extras=extras)
         info = {
-            "recipe": made,
+            **resolved_meta(entry, seed, work[0], work[1], extras=extras, **(resolved or {})),
             "crop_rect": list(box),
             "work_size": list(work),
             "repaint_mask": soft,  # where pixels may differ from the input (weight > 0)

@@ -9,8 +9,6 @@ beyond the overlap stay exactly as they were. The recipe records the rounded amo
 
 from __future__ import annotations
 
-import dataclasses
-
 from engine.context import JobContext
 from engine.protocol import TaskResult
 from plugins.diffusion import OUTPAINT
@@ -23,9 +21,9 @@ def run(params: OutpaintParams, ctx: JobContext) -> TaskResult:
     picture = rgba(params.image)
     height, width = picture.shape[:2]
     left, top, right, bottom = amounts = outpaint_amounts(params)
-    params = dataclasses.replace(params, left=left, top=top, right=right, bottom=bottom)
     canvas = extend_canvas(picture, left, top, right, bottom)
     soft = outpaint_mask((width, height), amounts, params.overlap)
     extras = {"Outpaint": f"left {left}, top {top}, right {right}, bottom {bottom}"}
     meta = {"offset": [left, top], "extend": list(amounts)}
-    return repaint(params, ctx, canvas, soft, OUTPAINT, extras, meta)
+    rounded = {"left": left, "top": top, "right": right, "bottom": bottom}
+    return repaint(params, ctx, canvas, soft, OUTPAINT, extras, meta, rounded)

@@ -1,4 +1,5 @@
-"""What the image tasks share: pipeline and scheduler, seeds and step callbacks, recipes.
+"""What the image tasks share: pipeline and scheduler, seeds and step reports, what each
+image's recipe records.
 
 Only the engine thread imports this module (it imports torch inside its functions).
 """
@@ -12,11 +13,12 @@ from typing import Any
 import numpy as np
 
 from engine.context import JobContext
-from engine.diffusion_steps import step_callback
-from engine.latent_preview import LatentPreviewer
-from engine.model_store import ModelEntry
-from plugins.api import Task, param_specs
+from engine.model_entry import ModelEntry
+from engine.recipes import RESOLVED
+from engine.step_reporter import StepReporter
+from plugins.diffusion.latent_preview import LatentPreviewer
 from plugins.diffusion.params import SamplingParams
+from plugins.diffusion.pipelines import checkpoint_pipeline
 from plugins.diffusion.prompt_embeds import MAX_TOKENS, PromptEmbeds
 from plugins.diffusion.schedulers import make_scheduler
 
@@ -31,7 +33,7 @@ def float_to_rgba(image: np.ndarray) -> np.ndarray:
 def load_pipeline(ctx: JobContext, entry: ModelEntry, cls_name: str, scheduler: str) -> Any:
     """`entry` as a `cls_name` pipeline (sharing the loaded components) with a new scheduler."""
     ctx.progress(0.0, f"loading {entry.name}")
-    base = ctx.models.pipeline(entry, ctx.device, cls_name)
+    base = checkpoint_pipeline(ctx, entry, cls_name)
     ctx.check_cancelled()
     pipe = type(base).from_pipe(base, scheduler=make_scheduler(scheduler, base.scheduler.config))
     pipe.set_progress_bar_config(disable=True)
@@ -42,8 +44,8 @@ def each_image(
     ctx: JobContext, params: SamplingParams, entry: ModelEntry, steps: int
 ) -> Iterator[tuple[int, dict[str, Any]]]:
     """For each image of the batch: its seed (consecutive from the first) and the
-    `generator` and `callback_on_step_end` arguments of its pipeline call. Progress runs
-    over the batch; `steps` is the number of steps the pipeline will really run."""
+    `generator` and step-reporting arguments of its pipeline call. Progress runs over the
+    batch; `steps` is the number of steps the pipeline will really run."""
     import torch
 
     previewer = LatentPreviewer(
@@ -53,7 +55,7 @@ def each_image(
     count = params.batch_count
     for index in range(count):
         seed = (first + index) % 2**32
-        callback = step_callback(
+        reporter = StepReporter(
             ctx,
             steps,
             previewer,
@@ -61,13 +63,8 @@ def each_image(
             span=1 / count,
             stage=f"image {index + 1} of {count}",
         )
-        yield (
-            seed,
-            {
-                "generator": torch.Generator("cpu").manual_seed(seed),
-                "callback_on_step_end": callback,
-            },
-        )
+        generator = torch.Generator("cpu").manual_seed(seed)
+        yield seed, {"generator": generator, **reporter.step_end_kwargs()}
 
 
 def denoising_steps(steps: int, strength: float) -> int:
@@ -87,14 +84,9 @@ def prompt_warnings(embeds: PromptEmbeds) -> tuple[str, ...]:
     return ()
 
 
-def recipe(
-    task: Task, params: SamplingParams, entry: ModelEntry, **resolved: Any
-) -> dict[str, Any]:
-    """Everything needed to make this image again, save the input pixels (DESIGN.md section 5):
-    the form's values, the resolved seed and size, the model."""
-    values = {f.name: getattr(params, f.name) for f, _ in param_specs(type(params))}
-    values.update(resolved, batch_count=1, model=entry.name)
-    model = {"name": entry.name, "family": entry.family, "hash": entry.short_hash()}
-    if entry.variant:
-        model["variant"] = entry.variant
-    return {"task": task.id, "version": task.version, "params": values, "model": model}
+def resolved_meta(entry: ModelEntry, seed: int, width: int, height: int, **extra: Any) -> dict:
+    """An image's meta reporting what its recipe records beyond the form (engine.recipes):
+    its seed, the size it was made at, the model's name (the form may leave it to the
+    default), and that it is one image; `extra`: the task's own, such as A1111's "extras"."""
+    made = {"seed": seed, "width": width, "height": height, "batch_count": 1, "model": entry.name}
+    return {RESOLVED: {**made, **extra}}

@@ -1,18 +1,13 @@
 """Provenance for generated media: invisible watermarks, safety records and metadata.
 
-The plugin object registers the job hook that checks prompts before a job and checks,
-watermarks and records every output after it, and the Verify panel. Importing this
-package is light: the hook and panel modules are named as strings, loaded when used.
+The checks and marks themselves (plugins.provenance.marking) are run by the engine on every
+job (engine.safety_step), not registered as a job hook a plugin could displace; the plugin
+object registers the Verify panel. Importing this package is light: the panel module is
+named as a string, loaded when used.
 """
 
-from plugins.api import JobHook, Panel, Plugin
+from plugins.api import Panel, Plugin
 
-SAFETY_AND_MARKS = JobHook(
-    id="provenance.safety_and_marks",
-    before="plugins.provenance.marking:before_job",
-    after="plugins.provenance.marking:after_job",
-    preview="plugins.provenance.marking:check_preview",
-)
 VERIFY_PANEL = Panel("provenance.verify", "Verify", "plugins.provenance.ui_verify:make_panel")
 
 plugin = Plugin(
@@ -20,5 +15,4 @@ plugin = Plugin(
     version="0.1.0",
     title="Safety and provenance",
     panels=(VERIFY_PANEL,),
-    hooks=(SAFETY_AND_MARKS,),
 )

@@ -1,10 +1,11 @@
-"""The job hooks: the prompt check before a job; the output check, watermark and provenance
-record on everything it makes; the output check on live previews; marking exports.
+"""The safety and provenance step (run by the engine on every job: engine.safety_step): the
+prompt check before a job; the output check, watermark and provenance record on everything
+it makes; the output check on live previews; and marking exports.
 
-Every ImageData / VideoData / AudioData output leaves the engine watermarked with a new
-payload and with meta["provenance"]: software, time, digital source type, the watermark
-(payload, id, method), the safety record (prompt and output checks, scores, what was
-done) and the safety settings in force.
+Every ImageData / VideoData / AudioData output leaves the engine watermarked with the
+payload of its recipe (the same recipe, the same mark) and with meta["provenance"]:
+software, time, digital source type, the watermark (payload, id, method), the safety
+record (prompt and output checks, scores, what was done) and the safety settings in force.
 """
 
 from __future__ import annotations
@@ -61,7 +62,7 @@ def blocked_message(matches: Sequence[prompt_check.PromptMatch]) -> str:
     )
 
 
-# ---- hooks -----------------------------------------------------------------------------------
+# ---- the step ----------------------------------------------------------------------------------
 
 
 def before_job(task_id: str, params: Any) -> None:
@@ -246,10 +247,12 @@ def mark_output(
     safety: Mapping[str, Any],
     settings: SafetySettings,
 ) -> ImageData | VideoData | AudioData:
-    """The output with a new payload's watermark and meta["provenance"]."""
+    """The output with its recipe's watermark and meta["provenance"] (an output without a
+    recipe is marked as made by `task_id` alone)."""
     from plugins.provenance import watermark
 
-    payload = watermark.new_payload()
+    recipe = output.meta.get("recipe")
+    payload = watermark.recipe_payload(recipe if isinstance(recipe, Mapping) else {"task": task_id})
     if isinstance(output, ImageData):
         pixels = mark_image_pixels(output, payload)
         kind, marked = "image", None
@@ -291,7 +294,8 @@ def mark_export_with_provenance(
 ) -> tuple[np.ndarray, dict[str, Any] | None]:
     """A flattened canvas for export: watermarked when it holds generated layers (its
     recipes), with the provenance record for the file's metadata; unchanged and None when
-    it holds none. A canvas whose pixels already carry a readable mark keeps that one."""
+    it holds none. A canvas whose pixels already carry a readable mark keeps that one; else
+    it is marked with the payload of its recipes, so exporting it again gives the same file."""
     if not recipes:
         return rgba, None
     from plugins.provenance import watermark
@@ -301,7 +305,7 @@ def mark_export_with_provenance(
     if found.present and found.payload is not None:
         payload, out = found.payload, rgba
     else:
-        payload = watermark.new_payload()
+        payload = watermark.recipe_payload(*recipes)
         out = np.array(rgba, copy=True)
         out[..., :3] = watermark.embed_image(rgb, payload)
     tasks = sorted({str(r.get("task", "")) for r in recipes if r.get("task")})

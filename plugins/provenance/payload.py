@@ -5,7 +5,9 @@ Layout of the 32-bit payload (most significant bit first)::
     bits 31..24  app tag, 0xA7 for Atelier (a fixed header: a decode whose tag differs
                  is not Atelier's mark, which also cuts false positives by 2**-8)
     bits 23..20  payload layout version (1)
-    bits 19..0   random id, shown as 5 hex digits and recorded in the output's metadata
+    bits 19..0   id, shown as 5 hex digits and recorded in the output's metadata: a hash
+                 of the output's recipe, so the same recipe (task, version, params with
+                 the seed, model hashes) gives the same mark and the same pixels
 
 On the wire the 32 payload bits are followed by a CRC-16/CCITT of them, and the 48 bits
 are protected by a rate-1/3, constraint-length-7 convolutional code (generators 133,
@@ -14,7 +16,11 @@ are protected by a rate-1/3, constraint-length-7 convolutional code (generators 
 
 from __future__ import annotations
 
+import hashlib
+import json
 import secrets
+from collections.abc import Mapping
+from typing import Any
 
 import numpy as np
 
@@ -37,6 +43,28 @@ def new_payload() -> int:
 def make_payload(random_id: int) -> int:
     """The payload carrying ``random_id`` (only its low 20 bits are kept)."""
     return (APP_TAG << 24) | (LAYOUT_VERSION << 20) | (random_id & ((1 << ID_BITS) - 1))
+
+
+def recipe_payload(*recipes: Mapping[str, Any]) -> int:
+    """The payload of what ``recipes`` made (an output: its recipe; a flattened canvas: the
+    recipes of its generated layers). Its id is the first 20 bits of the SHA-256 of their
+    tasks, versions, params (with the seed) and model hashes as canonical JSON, so making
+    the same output again gives the same mark, and so the same pixels."""
+    keys = [_recipe_key(recipe) for recipe in recipes]
+    text = json.dumps(keys, sort_keys=True, separators=(",", ":"), default=repr)
+    digest = hashlib.sha256(text.encode("utf-8")).digest()
+    return make_payload(int.from_bytes(digest[:4], "big") >> (32 - ID_BITS))
+
+
+def _recipe_key(recipe: Mapping[str, Any]) -> dict[str, Any]:
+    """What in a recipe says how the output was made; its models by their hashes."""
+    models = recipe.get("models") or [recipe.get("model")]
+    return {
+        "task": recipe.get("task"),
+        "version": recipe.get("version"),
+        "params": recipe.get("params"),
+        "models": [m.get("hash") for m in models if isinstance(m, Mapping)],
+    }
 
 
 def is_atelier(payload: int) -> bool:

@@ -1,9 +1,9 @@
 """Atelier's invisible watermark for images, video frames and audio: the public API.
 
 Every generated output carries a 32-bit payload (see ``payload``: Atelier's tag, the
-layout version and a random id recorded in the metadata). Images and frames carry it in
-a tiled luminance pattern (``image_mark``), audio in a repeating 1-4 kHz block
-(``audio_mark``); both are read blind, without the original.
+layout version and an id derived from the output's recipe, recorded in the metadata).
+Images and frames carry it in a tiled luminance pattern (``image_mark``), audio in a
+repeating 1-4 kHz block (``audio_mark``); both are read blind, without the original.
 
 A mark counts as present only when its payload passes a CRC-16 and carries Atelier's
 8-bit tag: a decoding attempt on an unmarked input passes by chance with probability
@@ -24,6 +24,7 @@ from plugins.provenance.payload import (
     describe_payload,
     int_to_bits,
     new_payload,
+    recipe_payload,
 )
 
 __all__ = [
@@ -39,6 +40,7 @@ __all__ = [
     "embed_image",
     "false_positive_bound",
     "new_payload",
+    "recipe_payload",
 ]
 
 METHOD = "atelier-ss1"  # tiled / block spread spectrum, payload layout 1

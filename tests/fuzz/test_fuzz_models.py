@@ -16,9 +16,11 @@ from pathlib import Path
 import pytest
 
 from engine import model_scan
+from engine.devices import DevicePolicy
 from engine.home import ensure_model_dirs
 from engine.model_store import ModelEntry, ModelStore
 from engine.protocol import JobError
+from plugins.diffusion.families import BY_ID
 from tests.fixtures.tiny_models import write_malicious_ckpt
 from tests.fuzz.harness import run_limited
 from tests.test_model_store import write_safetensors
@@ -387,7 +389,7 @@ FOREIGN = [custom_component, custom_pipeline_class, custom_pipeline_key, auto_ma
 
 @pytest.mark.parametrize("make", FOREIGN)
 def test_a_folder_that_needs_its_own_code_is_never_listed_or_loaded(home, models, tmp_path, make):
-    from engine.model_loader import load_pipeline
+    from engine.model_loader import load_model
 
     marker = tmp_path / "FOREIGN-CODE-RAN"
     make(models / "custom", marker)
@@ -399,7 +401,7 @@ def test_a_folder_that_needs_its_own_code_is_never_listed_or_loaded(home, models
     )
     store = ModelStore(home=home, extra_folders=[], hf_cache=home / "-", builtin_dir=home / "-")
     with pytest.raises(JobError) as err:
-        load_pipeline(entry, store, dtype="float32", device="cpu")
+        load_model(entry, store, BY_ID, DevicePolicy("cpu", "float32"))
     assert err.value.kind == "invalid_input" and "never runs" in err.value.message
     assert not marker.exists()
 
@@ -410,7 +412,7 @@ def test_a_folder_that_needs_its_own_code_is_never_listed_or_loaded(home, models
 def test_pickled_weights_with_code_in_a_folder_are_refused_before_loading(
     home, models, tmp_path, weights
 ):
-    from engine.model_loader import load_pipeline
+    from engine.model_loader import load_model
 
     marker = tmp_path / "FOREIGN-CODE-RAN"
     folder = write_diffusers(models / "pickled")
@@ -419,13 +421,13 @@ def test_pickled_weights_with_code_in_a_folder_are_refused_before_loading(
     entry = ModelEntry("pickled", "checkpoints", "sd15", "diffusers", folder, 1, "atelier")
     store = ModelStore(home=home, extra_folders=[], hf_cache=home / "-", builtin_dir=home / "-")
     with pytest.raises(JobError) as err:
-        load_pipeline(entry, store, dtype="float32", device="cpu")
+        load_model(entry, store, BY_ID, DevicePolicy("cpu", "float32"))
     assert "refused: it contains code" in err.value.message and weights in err.value.message
     assert not marker.exists()
 
 
 def test_a_pipe_in_a_model_folder_is_refused_before_diffusers_reads_it(home, models):
-    from engine.model_loader import load_pipeline
+    from engine.model_loader import load_model
 
     os.mkfifo(models / "good-folder" / "vae" / "config.json")
     entry = ModelEntry(
@@ -434,7 +436,7 @@ def test_a_pipe_in_a_model_folder_is_refused_before_diffusers_reads_it(home, mod
     store = ModelStore(home=home, extra_folders=[], hf_cache=home / "-", builtin_dir=home / "-")
 
     def load() -> None:
-        load_pipeline(entry, store, dtype="float32", device="cpu")
+        load_model(entry, store, BY_ID, DevicePolicy("cpu", "float32"))
 
     outcome = run_limited(load, seconds=60, memory_mb=4000)
     assert outcome.kind == "error" and outcome.error_type == "JobError", str(outcome)
