@@ -1,6 +1,7 @@
 """The diffusion plugin: text to image, image to image, inpaint and outpaint."""
 
 from plugins.api import Plugin, Task
+from plugins.diffusion.families import FAMILIES
 from plugins.diffusion.params import (
     Img2ImgParams,
     InpaintParams,
@@ -73,4 +74,5 @@ plugin = Plugin(
     version="0.1.0",
     title="Diffusion",
     tasks=(TXT2IMG, IMG2IMG, INPAINT, OUTPAINT),
+    families=FAMILIES,
 )
