@@ -53,7 +53,8 @@ def recipe(
     5): the task and its version, the form's values updated with what the task resolved for
     this output (its seed, size, model name...), and the models used, with their hashes:
     "model" names the first, "models" lists them all when there are several."""
-    values = {f.name: getattr(params, f.name) for f, _ in param_specs(type(params))}
+    specs = param_specs(type(params)) if dataclasses.is_dataclass(params) else []
+    values = {f.name: getattr(params, f.name) for f, _ in specs}
     values.update(resolved)
     made: dict[str, Any] = {"task": task.id, "version": task.version, "params": values}
     records = [model_record(entry) for entry in models]

@@ -105,3 +105,14 @@ def test_the_recipe_holds_what_the_task_resolved_and_every_model_with_its_hash(
         "family": "sd15",
         "hash": store.find("tiny-sd15-single").short_hash(),
     }
+
+
+def run_plain(params, ctx) -> TaskResult:
+    return TaskResult((ImageData(np.zeros((8, 8, 4), np.uint8), {RESOLVED: {"seed": 1}}),))
+
+
+def test_params_that_are_not_a_dataclass_give_a_recipe_of_what_was_resolved(home):
+    plain = Task("test.plain", 1, "Plain", dict, "tests.test_recipes:run_plain")
+    event = InlineEngine({plain.id: plain}).submit(plain.id, {"any": "thing"}).future.result()
+    assert isinstance(event, JobFinished), event
+    assert event.outputs[0].meta["recipe"]["params"] == {"seed": 1}
