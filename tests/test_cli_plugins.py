@@ -18,7 +18,7 @@ import app.cli
 from app.cli import commands, main
 from app.cli_tasks import cli_tasks
 from engine.protocol import ImageData, TaskResult
-from plugins.api import Plugin, Task, param
+from plugins.api import Exporter, Plugin, Task, param
 from plugins.image_export import plugin as image_export
 from plugins.registry import Registry
 
@@ -124,6 +124,10 @@ def run_seen(params: FolderParams, ctx) -> TaskResult:
     return TaskResult((grey,) * params.copies)
 
 
+def refuse_grey(path: Path, output: ImageData) -> Path:
+    raise ValueError("this format takes no grey pictures")
+
+
 def fake_task(cli: str, inputs: tuple[str, ...] = (), output: str = "images") -> Task:
     runner = f"{__name__}:run_seen"
     return Task(f"fake.{cli}", 1, cli, FolderParams, runner, inputs=inputs, output=output, cli=cli)
@@ -139,7 +143,8 @@ def fake_plugins(monkeypatch, home):
         fake_task("animate", output="video"),
     )
     registry = Registry()
-    registry.add(Plugin("fake", "1", "Fake", tasks=tasks))
+    picky = Exporter("fake.picky", "Picky", "images", (".picky",), f"{__name__}:refuse_grey")
+    registry.add(Plugin("fake", "1", "Fake", tasks=tasks, exporters=(picky,)))
     registry.add(image_export)
     monkeypatch.setattr(app.cli, "discover", lambda: registry)
     SEEN.clear()
@@ -180,3 +185,11 @@ def test_a_command_name_already_taken_gets_no_subcommand(fake_plugins):
     first, again, models = fake_task("album"), fake_task("album"), fake_task("models")
     assert cli_tasks([models, first, again], taken=("models",)) == [first]
     assert commands(fake_plugins) == ("album", "animate", "still", "models", "info", "verify")
+
+
+def test_an_output_the_exporter_refuses_is_one_line_and_exit_1(fake_plugins, tmp_path, capsys):
+    target = tmp_path / "a.picky"
+    assert main(["album", str(tmp_path), "-o", str(target)]) == 1
+    error = capsys.readouterr().err
+    assert f"atelier: error: {target} was not written: this format takes no grey" in error
+    assert not target.exists()
