@@ -1,17 +1,18 @@
 """Benchmark: what Atelier's engine costs over a bare diffusers call doing the same work.
 
-Measured side by side in one run, interleaved round by round (the order rotates):
+Measured side by side in one run, interleaved round by round (the order alternates):
 - bare: the diffusers pipeline of the same model folder called directly on the main thread
   (same dtype, device policy, scheduler, size, steps, CFG and seed);
-- engine: the same request through Atelier's engine as the window sends it: the Engine
-  thread runs the txt2img task, and the GUI bridge (qasync) brings its events and
-  previews to the GUI thread, where previews become QImages. The engine has the diffusion
-  plugin alone, so it does the bare call's work plus its own (job, step callback, latent
-  previews, recipe); `ratio` is its median time over bare's in the same round (the larger
-  of the two cases' medians);
-- engine + checks: the app's whole registry (plugins.registry.discover()), which adds the
-  prompt check, the image check (NudeNet) and the provenance marks on every output: work
-  the bare call does not do, so it is shown apart (`checks_ratio`), not counted as overhead.
+- engine: the same request through Atelier's engine as the app sends it: an Engine with
+  the installed plugins (plugins.registry.discover()) runs the txt2img task on its thread,
+  and the GUI bridge (qasync) brings its events and previews to the GUI thread, where
+  previews become QImages. Besides the bare call's work it does its own: the job, step
+  callback, latent previews, recipe, and its safety and provenance step (prompt check,
+  image check of every preview and output, watermark and records; engine/safety_step.py),
+  which no plugin can turn off. Its pictures differ from bare's by the watermark.
+`ratio`: the engine's median time over bare's in the same round (the larger of the two
+cases' medians). The time the safety step took within each engine job is measured too
+(plugins.provenance.marking's entry points, timed), and `plumbing_ratio` leaves it out.
 Cases: the built-in model (resources/models/atelier-demo) at its own defaults (atelier.json),
 and a tiny SDXL (random weights, tests/fixtures/tiny_models) at 64x64, 20 steps.
 
@@ -65,7 +66,6 @@ from engine.model_store import ModelStore  # noqa: E402
 from engine.protocol import JobFinished, JobProgress  # noqa: E402
 from engine.worker import Engine  # noqa: E402
 from plugins.diffusion import TXT2IMG  # noqa: E402
-from plugins.diffusion import plugin as diffusion_plugin  # noqa: E402
 from plugins.diffusion.params import Txt2ImgParams, model_defaults, native_size  # noqa: E402
 from plugins.diffusion.schedulers import make_scheduler  # noqa: E402
 from plugins.registry import Registry, discover  # noqa: E402
@@ -116,6 +116,35 @@ class Heartbeat:
 
     def __exit__(self, *exc: object) -> None:
         self.timer.stop()
+
+
+class SafetyStepTimer:
+    """Sums the seconds spent in the engine's safety and provenance step: the functions of
+    plugins.provenance.marking that engine.safety_step resolves by name on every call."""
+
+    FUNCTIONS = ("before_job", "after_job", "check_preview")
+
+    def __init__(self) -> None:
+        from plugins.provenance import marking
+
+        self.seconds = 0.0
+        for name in self.FUNCTIONS:
+            setattr(marking, name, self._timed(getattr(marking, name)))
+
+    def _timed(self, function: Callable[..., Any]) -> Callable[..., Any]:
+        def timed(*args: Any) -> Any:
+            start = time.perf_counter()
+            try:
+                return function(*args)
+            finally:
+                self.seconds += time.perf_counter() - start  # only the engine thread calls
+
+        return timed
+
+    def take(self) -> float:
+        """The seconds summed since the last take."""
+        seconds, self.seconds = self.seconds, 0.0
+        return seconds
 
 
 # ---- the two ways to make the same picture ------------------------------------------------
@@ -199,36 +228,50 @@ def median_ratio(timings: Timings, name: str) -> float:
 
 
 def run_case(
-    case: Case, folder: Path, store: ModelStore, registries: dict[str, Registry], rounds: int
+    case: Case,
+    folder: Path,
+    store: ModelStore,
+    registry: Registry,
+    safety: SafetyStepTimer,
+    rounds: int,
 ) -> Timings:
-    """Time `case` bare and through each registry's engine: each path once to warm up
-    (loading the model; the heartbeat runs), a check that the paths made the same
-    picture, `rounds` interleaved rounds with the order rotating (no heartbeat: it would
-    slow the engine thread it measures), then the engine jobs again under the heartbeat."""
+    """Time `case` bare and through the engine: each path once to warm up (loading the
+    model; the heartbeat runs), `rounds` interleaved rounds with the order alternating (no
+    heartbeat: it would slow the engine thread it measures), then engine jobs again under
+    the heartbeat."""
     loop = asyncio.get_event_loop()
     bare = BarePath(folder, choose_device_policy(), case.params)
-    engines = {name: EnginePath(registry, store, loop) for name, registry in registries.items()}
-    paths: dict[str, Callable[[], np.ndarray]] = {"bare": lambda: bare.run(case.params, case.size)}
-    paths |= {name: lambda path=path: path.run(case.params) for name, path in engines.items()}
+    engine = EnginePath(registry, store, loop)
+    paths = {
+        "bare": lambda: bare.run(case.params, case.size),
+        "engine": lambda: engine.run(case.params),
+    }
     try:
         expected = paths["bare"]()
         with Heartbeat() as loading:
-            made = {name: path.run(case.params) for name, path in engines.items()}
-        for name, image in made.items():
-            diff = int(np.abs(image.astype(int) - expected.astype(int)).max())
-            print(f"  {case.label}: {name} vs bare, largest pixel difference: {diff}")
-        names, seconds, peaks = list(paths), {name: [] for name in paths}, {}
+            made = engine.run(case.params)
+        diff = int(np.abs(made.astype(int) - expected.astype(int)).max())
+        print(f"  {case.label}: largest pixel difference engine vs bare: {diff}")
+        seconds, peaks = {"bare": [], "engine": [], "safety step": []}, {}
         for r in range(rounds):
-            for name in names[r % len(names) :] + names[: r % len(names)]:
+            for name in ("bare", "engine") if r % 2 == 0 else ("engine", "bare"):
+                safety.take()
                 seconds[name].append(timed(paths[name], peaks, name))
+                if name == "engine":
+                    seconds["safety step"].append(safety.take())
         with Heartbeat() as running:
             for _ in range(rounds):
-                for path in engines.values():
-                    path.run(case.params)
+                engine.run(case.params)
     finally:
-        for path in engines.values():
-            path.close()
+        engine.close()
     return Timings(seconds, peaks, running.longest_ms, loading.longest_ms)
+
+
+def plumbing_ratio(timings: Timings) -> float:
+    """Like median_ratio for the engine, without the time of its safety step."""
+    seconds = timings.seconds
+    rounds = zip(seconds["engine"], seconds["safety step"], seconds["bare"], strict=True)
+    return statistics.median((engine - safety) / bare for engine, safety, bare in rounds)
 
 
 # ---- the models --------------------------------------------------------------------------
@@ -325,11 +368,13 @@ def launch_times(home: Path) -> tuple[float, float]:
 
 def report(case: Case, timings: Timings) -> None:
     steps = case.params.steps
-    for name, values in timings.seconds.items():
-        median = statistics.median(values)
-        line = f"  {case.label:<16} {name:<15} {median:8.3f} s  {steps / median:8.2f} it/s"
-        if name != "bare":
-            line += f"  ratio {median_ratio(timings, name):.3f}"
+    for name in ("bare", "engine"):
+        median = statistics.median(timings.seconds[name])
+        line = f"  {case.label:<16} {name:<7} {median:7.3f} s {steps / median:8.2f} it/s"
+        if name == "engine":
+            safety = statistics.median(timings.seconds["safety step"])
+            line += f"  ratio {median_ratio(timings, name):.3f}  (safety step {safety:.3f} s;"
+            line += f" without it {plumbing_ratio(timings):.3f})"
         if name in timings.peak_bytes:
             line += f"  peak {timings.peak_bytes[name] / 2**30:.2f} GiB"
         print(line)
@@ -350,25 +395,22 @@ def main() -> None:
     home = Path(tempfile.mkdtemp(prefix="atelier-bench-"))
     os.environ["ATELIER_HOME"] = str(home)
     store = ModelStore(home=home, extra_folders=[], hf_cache=home / "no-hf-cache")
-    registries = {"engine": Registry(), "engine + checks": discover()}
-    registries["engine"].add(diffusion_plugin)
+    registry = discover()
     if args.full_size:
         cases, rounds = full_size_cases(home), min(args.rounds, 3)
-        del registries["engine + checks"]  # random weights make noise, not pictures to check
     else:
         cases, rounds = [demo_case(store), tiny_sdxl_case(home)], args.rounds
     store.scan()
     print(f"engine overhead, {rounds} rounds, device {choose_device_policy().device}:")
-    ratios, checks, stall, loading = [], [], 0.0, 0.0
+    ratios, plumbing, stall, loading = [], [], 0.0, 0.0
+    safety = SafetyStepTimer()
     for case, folder in cases:
-        timings = run_case(case, folder, store, registries, rounds)
+        timings = run_case(case, folder, store, registry, safety, rounds)
         report(case, timings)
         ratios.append(median_ratio(timings, "engine"))
-        if "engine + checks" in timings.seconds:
-            checks.append(median_ratio(timings, "engine + checks"))
+        plumbing.append(plumbing_ratio(timings))
         stall, loading = max(stall, timings.stall_ms), max(loading, timings.loading_stall_ms)
-    if checks:
-        print(f"  with the safety checks and marks: checks_ratio={max(checks):.3f}")
+    print(f"  without the safety step: plumbing_ratio={max(plumbing):.3f}")
     print(f"  GUI stall while the engine loads a model: {loading:.1f} ms")
     shown, ready = launch_times(home)
     print(f"  launch: window shown after {shown:.2f} s, model picker ready after {ready:.2f} s")
