@@ -51,6 +51,8 @@ class _Job:
     params: Any
     future: Future = field(default_factory=Future)
     ctx: JobContext | None = None
+    # made with the job, so a cancel that comes before its context exists is not lost
+    cancel: threading.Event = field(default_factory=threading.Event)
 
 
 class _EngineBase:
@@ -115,7 +117,9 @@ class _EngineBase:
 
     def _run(self, job: _Job) -> None:
         emit = self._preview_filter(job)
-        job.ctx = JobContext(job.id, emit, self.store, self.models, self._device_policy)
+        job.ctx = JobContext(
+            job.id, emit, self.store, self.models, self._device_policy, _cancel=job.cancel
+        )
         self._emit(JobStarted(job.id))
         self._finish(job, self._outcome(job))
 
@@ -220,8 +224,8 @@ class Engine(_EngineBase):
         if queued is not None:
             self._finish(queued, JobCancelled(job_id))
             return True
-        if running is not None and running.ctx is not None:
-            running.ctx.request_cancel()
+        if running is not None:
+            running.cancel.set()
             return True
         return False
 
@@ -248,8 +252,8 @@ class Engine(_EngineBase):
             self._wake.notify_all()
         for job in pending:
             self._finish(job, JobCancelled(job.id))
-        if running is not None and running.ctx is not None:
-            running.ctx.request_cancel()
+        if running is not None:
+            running.cancel.set()
         if wait:
             self._thread.join(timeout)
         self.models.clear()

@@ -114,6 +114,30 @@ def test_cancel_running_job_stops_within_a_step(engine):
     assert isinstance(engine.submit("test.steps", StepParams()).future.result(10), JobFinished)
 
 
+class PausedEngine(Engine):
+    """Holds each job after the worker took it and before its context exists."""
+
+    taken = threading.Event()
+    go_on = threading.Event()
+
+    def _run(self, job) -> None:
+        self.taken.set()
+        self.go_on.wait(10)
+        super()._run(job)
+
+
+def test_a_cancel_that_comes_before_the_job_has_started_is_not_lost(tmp_path):
+    engine = PausedEngine(TASKS, store=ModelStore(home=tmp_path))
+    try:
+        handle = engine.submit("test.steps", StepParams(steps=5))
+        assert PausedEngine.taken.wait(10)
+        assert engine.cancel(handle.id)
+        PausedEngine.go_on.set()
+        assert isinstance(handle.future.result(10), JobCancelled)
+    finally:
+        engine.shutdown()
+
+
 def test_cancel_unknown_job_is_false(engine):
     assert engine.cancel(999_999) is False
 
