@@ -67,6 +67,8 @@ def test_the_generate_panel_offers_stripes_with_its_own_fields(sample_window):
     button = mode_button(sample_window, STRIPES)
     assert button.text() == "Stripes" and "stripes in two colours" in button.toolTip()
 
+    panel.model_about.setText("Draws kites over hills.")  # as a model with an "about" line
+    panel.model_about.show()
     QTest.mouseClick(button, Qt.MouseButton.LeftButton)
     form = panel.mode_forms.forms[STRIPES]
     assert panel.mode == STRIPES and panel.mode_forms.currentWidget() is form
@@ -77,9 +79,10 @@ def test_the_generate_panel_offers_stripes_with_its_own_fields(sample_window):
     assert form.advanced.isVisible()
     # the diffusion settings (prompt, steps, size, model) are not the sample task's
     assert not panel.form.isVisible() and not panel.model_row.isVisible()
+    assert not panel.model_about.isVisible()  # the model's own line goes with its picker
 
     QTest.mouseClick(mode_button(sample_window, "diffusion.txt2img"), Qt.MouseButton.LeftButton)
-    assert panel.form.isVisible() and panel.model_row.isVisible()
+    assert panel.form.isVisible() and panel.model_row.isVisible() and panel.model_about.isVisible()
     assert panel.form.widgets["prompt"].isVisible() and not panel.mode_forms.isVisible()
 
 

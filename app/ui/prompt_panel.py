@@ -111,11 +111,14 @@ class PromptPanel(QWidget):
     # -- layout ----------------------------------------------------------------------------
 
     def _build(self) -> None:
-        self.model_row = QWidget()
-        model_row = QHBoxLayout(self.model_row)
-        model_row.setContentsMargins(0, 0, 0, 0)
-        model_row.addWidget(QLabel("Model"))
-        model_row.addWidget(self.model_picker, 1)
+        self.model_row = QWidget()  # the picker and the model's "about" line, shown together
+        picker = QHBoxLayout()
+        picker.addWidget(QLabel("Model"))
+        picker.addWidget(self.model_picker, 1)
+        model_column = QVBoxLayout(self.model_row)
+        model_column.setContentsMargins(0, 0, 0, 0)
+        model_column.addLayout(picker)
+        model_column.addWidget(self.model_about)
         width_row = self._row_of("width")
         self.aspect_row = self._aspect_widget()
         self.form.layout_.insertRow(width_row, "Aspect", self.aspect_row)
@@ -127,7 +130,6 @@ class PromptPanel(QWidget):
         column.addWidget(self._mode_widget())
         column.addSpacing(4)
         column.addWidget(self.model_row)
-        column.addWidget(self.model_about)
         column.addSpacing(4)
         column.addWidget(self.form)
         column.addWidget(self.mode_forms)
