@@ -1,1 +1,1 @@
-"""Atelier's features as plugins, the built-ins included (DESIGN.md section 6)."""
+"""Atelier's features as plugins, the built-ins included (docs/DESIGN.md section 7)."""

@@ -59,9 +59,11 @@ class Task:
     Beyond running, a task declares what it takes (`inputs`, from INPUT_KINDS; none means
     it makes something from its params alone) and what it makes (`output`, from
     OUTPUT_KINDS). The window and the CLI are built from these declarations:
-    - `request` ("module:function", Qt-free) builds the job from the document for the
-      Generate panel and says where its results go; a task without one has no mode there.
-    - `regenerate` (the same, for a layer it made) runs its recipe again on the canvas.
+    - `request` ("module:function", Qt-free), called as request(task, values, doc, size)
+      -> app.model.requests.Request, builds the job from the document for the Generate
+      panel and says where its results go; a task without one has no mode there.
+    - `regenerate`, called as regenerate(task, values, doc, layer) -> Request, runs the
+      recipe of a layer the task made again on the canvas as it is now.
     - `cli` is its `atelier` subcommand (empty: none); each input becomes an argument and
       each params field a flag; the result is written by an exporter of `output`'s kind.
     """
@@ -168,8 +170,10 @@ class ModelFamily:
 
     `kind` is the model store's folder kind ("checkpoints", "loras", "motion", "music",
     ...); `loader` ("module:function", imported on the engine thread) is called as
-    loader(entry, store, *, dtype, device, variant) -> the loaded model, which the engine's
-    cache keeps and the device policy places.
+    loader(entry, store, *, dtype, device, variant) -> the loaded model, left on the CPU:
+    the engine's cache keeps it and the device policy places it (`device` says where it
+    will go; `variant` is a folder's weights variant such as "fp16", or None). The engine
+    has checked the files first (offline, no code, regular files, weights-only pickles).
     """
 
     id: str  # as the store reports it: "sd15", "sdxl", ...

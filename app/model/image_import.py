@@ -89,7 +89,7 @@ def document_image(doc: Document, layer_id: str | None = None) -> ImageData:
     """The flattened picture, or one layer's pixels (`layer_id`), as an image output to
     export, with the recipe of the layer, or for the whole picture the top visible layer's
     that has one. Pixels holding generated layers are watermarked and carry a provenance
-    record (DESIGN.md section 6)."""
+    record (docs/DESIGN.md section 3)."""
     from plugins.provenance.marking import mark_export_with_provenance
 
     if layer_id is None:
