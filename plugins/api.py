@@ -102,6 +102,9 @@ class AppContext(Protocol):
     - `show_message(text, level)`: the window's message bar ("info", "warning", "error").
     - `document`: the current document (app.model.document.Document; read it, change it
       only through `push`). `store`: the model store. `tasks`: the registered tasks.
+    - `on_document_changed(callback)`: call `callback()` on the GUI thread after every
+      recorded change of the document (an edit, undo, redo) and when another document
+      replaces it (new, open); returns a function that stops the calls.
     """
 
     @property
@@ -118,6 +121,8 @@ class AppContext(Protocol):
     def push(self, command: Any) -> None: ...
 
     def show_message(self, text: str, level: str = "info") -> None: ...
+
+    def on_document_changed(self, callback: Callable[[], None]) -> Callable[[], None]: ...
 
 
 @dataclass(frozen=True)

@@ -100,3 +100,19 @@ def test_push_is_one_undo_step_and_messages_keep_their_level(qt_loop, qtbot):  #
     assert (messages.kind, messages.label.text()) == ("warning", "Careful")
     context.show_message("Hello", "shout")
     assert messages.kind == "info"
+
+
+def test_a_panel_hears_of_every_change_to_the_document_until_it_stops(qt_loop, qtbot):  # noqa: F811
+    context, _, session, _ = make_context(qt_loop, qtbot)
+    heard: list[tuple[int, int]] = []
+    stop = context.on_document_changed(lambda: heard.append(context.document.size))
+    stripe = RasterLayer.from_array(np.full((16, 8, 4), 200, np.uint8), (32, 16), name="Stripe")
+    context.push(AddLayer(stripe))
+    session.undo()
+    session.redo()
+    assert len(heard) == 3
+    session.set_document(Document((48, 24), [RasterLayer.blank((48, 24), name="New")]))
+    assert heard == [(32, 16)] * 3 + [(48, 24)]
+    stop()
+    context.push(AddLayer(RasterLayer.blank((48, 24), name="Unheard")))
+    assert len(heard) == 4

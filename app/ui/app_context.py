@@ -10,7 +10,7 @@ message, and read the document, the model store and the tasks; nothing else of t
 from __future__ import annotations
 
 import weakref
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from app.model.commands import Command
@@ -83,6 +83,12 @@ class WindowContext:
 
     def show_message(self, text: str, level: str = "info") -> None:
         self._messages.show_message(text, level if level in LEVELS else "info")
+
+    def on_document_changed(self, callback: Callable[[], None]) -> Callable[[], None]:
+        """Call `callback()` after every recorded change and when the document is replaced
+        (the session says both as a history change); the function returned stops it."""
+        self._session.history_changed.connect(callback)
+        return lambda: self._session.history_changed.disconnect(callback)
 
     def cancel_jobs(self) -> None:
         """Cancel every job the panels run (the window's Cancel)."""

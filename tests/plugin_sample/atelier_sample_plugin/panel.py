@@ -1,13 +1,10 @@
 """The sample panel: the canvas's size, and a button that paints stripes over the canvas as
-a new layer (one undo step), all through the window's AppContext.
-
-The context tells no one when the document changes, so the size is read again a few times
-a second (reading it costs nothing).
+a new layer (one undo step), all through the window's AppContext; the size follows the
+document's changes (`on_document_changed`).
 """
 
 import asyncio
 
-from PySide6.QtCore import QTimer
 from PySide6.QtWidgets import QLabel, QPushButton, QVBoxLayout, QWidget
 
 from app.model.commands import AddLayer
@@ -18,7 +15,6 @@ from engine.protocol import JobFailed, JobFinished
 from plugins.api import AppContext
 
 MAX_SIDE = 1024  # the largest stripes the task makes
-LOOK_MS = 250
 
 
 class StripesPanel(QWidget):
@@ -34,8 +30,7 @@ class StripesPanel(QWidget):
         column.addStretch(1)
         self.job: asyncio.Future | None = None  # asyncio keeps only a weak reference
         self.show_size()
-        self.looking = QTimer(self, interval=LOOK_MS, timeout=self.show_size)
-        self.looking.start()
+        context.on_document_changed(self.show_size)
 
     def show_size(self) -> None:
         doc = self.context.document
