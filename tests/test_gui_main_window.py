@@ -403,6 +403,13 @@ def test_empty_state_then_add_a_model_folder(qtbot, qt_loop, tmp_path, tiny_mode
         win.shutdown_engine()
 
 
+def test_the_model_picker_names_each_family_as_its_plugin_does(window):
+    picker = window.prompt_panel.model_picker
+    texts = {picker.itemData(i): picker.itemText(i) for i in range(picker.count())}
+    assert texts["tiny-sd15"].endswith("Stable Diffusion 1.x")
+    assert texts["tiny-sdxl"].endswith("SDXL")
+
+
 def test_aspect_presets_follow_the_model_family(window, qtbot):
     panel = window.prompt_panel
     panel.model_picker.setCurrentIndex(panel.model_picker.findData("tiny-sd15"))

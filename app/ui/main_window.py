@@ -84,7 +84,7 @@ class MainWindow(QMainWindow):
         self.canvas = DocumentCanvas(self.session)
         self.messages = MessageBar()
         self.results = ResultsStrip()
-        self.prompt_panel = PromptPanel(registry.tasks)
+        self.prompt_panel = PromptPanel(registry.tasks, families=registry.families)
         self.empty_state = EmptyState()
         self.layer_actions = LayerActions(self.session, self)
         self.selection_edits = SelectionEdits(self.session, self, self.report)

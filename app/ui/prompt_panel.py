@@ -30,8 +30,9 @@ from app.model.requests import generate_tasks
 from app.ui.empty_state import EXAMPLE_PROMPT
 from app.ui.generate_modes import SHARED_PARAMS, ModeForms, shared_fields
 from app.ui.param_form import ParamForm
+from engine.model_families import family_label
 from engine.model_store import ModelEntry
-from plugins.api import Task
+from plugins.api import ModelFamily, Task
 from plugins.diffusion.mask_geometry import work_size
 from plugins.diffusion.params import Txt2ImgParams, model_defaults, native_size, snap8
 
@@ -64,10 +65,14 @@ class PromptPanel(QWidget):
     mode_changed = Signal(str)
 
     def __init__(
-        self, tasks: Mapping[str, Task] | None = None, parent: QWidget | None = None
+        self,
+        tasks: Mapping[str, Task] | None = None,
+        parent: QWidget | None = None,
+        families: Mapping[str, ModelFamily] | None = None,
     ) -> None:
         super().__init__(parent)
         self.tasks = dict(tasks or {})
+        self.families = dict(families or {})  # to name each model's family as designers do
         self.modes = generate_tasks(self.tasks)
         self.models: list[ModelEntry] = []
         self._settings_of = ""  # the model whose atelier.json the form last took
@@ -226,7 +231,8 @@ class PromptPanel(QWidget):
         self.model_picker.blockSignals(True)
         self.model_picker.clear()
         for entry in self.models:
-            self.model_picker.addItem(f"{entry.name}  \N{MIDDLE DOT}  {entry.family}", entry.name)
+            family = family_label(entry.family, self.families)
+            self.model_picker.addItem(f"{entry.name}  \N{MIDDLE DOT}  {family}", entry.name)
         if not self.models:
             self.model_picker.addItem("No models installed", "")
         index = self.model_picker.findData(keep) if keep else -1
