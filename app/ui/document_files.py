@@ -18,6 +18,7 @@ from app.model.document import Document
 from app.model.image_files import ImageReadError, ImageWriteError
 from app.model.image_import import export_document, open_image
 from app.model.project_file import SUFFIX, ProjectFileError, load_project, save_project
+from app.ui.dialog_folders import remember_folder, start_folder
 from app.ui.doc_session import DocumentSession
 from app.ui.message_bar import MessageBar
 from app.ui.size_dialogs import NewDocumentDialog
@@ -58,6 +59,7 @@ class DocumentFiles(QObject):
         super().__init__(window)
         self.window, self.session, self.messages, self.status = window, session, messages, status
         self.exporters = exporters  # the registered ones; Export offers those of images
+        self.picture_folder: Path | None = None  # where the document's picture was opened from
 
     # -- unsaved changes -------------------------------------------------------------------
 
@@ -88,6 +90,7 @@ class DocumentFiles(QObject):
         """Make `doc` the session's document (the old one's changes are settled)."""
         self.replacing.emit(self.session.doc)
         self.session.set_document(doc, path, dirty, name)
+        self.picture_folder = None
 
     # -- new and open ----------------------------------------------------------------------
 
@@ -105,10 +108,12 @@ class DocumentFiles(QObject):
     def open(self, path: Path | None = None) -> bool:
         """Open a project, or a picture as a new document."""
         if path is None:
-            chosen, _ = QFileDialog.getOpenFileName(self.window, "Open", "", OPEN_FILTER)
+            start = str(self._start_folder("open"))
+            chosen, _ = QFileDialog.getOpenFileName(self.window, "Open", start, OPEN_FILTER)
             if not chosen:
                 return False
             path = Path(chosen)
+            remember_folder("open", path)
         try:
             is_project = path.suffix.lower() == SUFFIX
             doc = load_project(path) if is_project else open_image(path)
@@ -118,6 +123,7 @@ class DocumentFiles(QObject):
         if not self.ask_to_save():
             return False
         self.replace(doc, path if is_project else None, name=None if is_project else path.name)
+        self.picture_folder = None if is_project else path.parent
         if not is_project:
             self.image_opened.emit(path)
         self.status(f"Opened {path.name}")
@@ -132,13 +138,15 @@ class DocumentFiles(QObject):
 
     def save_as(self, path: Path | None = None) -> bool:
         if path is None:
-            suggested = Path(self.session.title).with_suffix(SUFFIX).name
+            name = Path(self.session.title).with_suffix(SUFFIX).name
+            suggested = self._start_folder("save") / name
             chosen, _ = QFileDialog.getSaveFileName(
-                self.window, "Save project", suggested, PROJECT_FILTER
+                self.window, "Save project", str(suggested), PROJECT_FILTER
             )
             if not chosen:
                 return False
             path = Path(chosen)
+            remember_folder("save", path)
         if path.suffix.lower() != SUFFIX:
             path = path.with_name(path.name + SUFFIX)
         return self._write(path)
@@ -172,18 +180,26 @@ class DocumentFiles(QObject):
         self.status(f"Exported {written}")
         return written
 
+    def _start_folder(self, action: str) -> Path:
+        """The document's folder (its project's, or the picture's it was opened from), else
+        the last folder of `action`, else Pictures."""
+        project = self.session.path
+        return start_folder(action, project.parent if project else self.picture_folder)
+
     def _ask_export_path(self, layer_id: str | None) -> Path | None:
         stem = Path(self.session.title).stem
         if layer_id is not None:
             stem = f"{stem}-{self.session.doc.find(layer_id).name}"
         filters = export_filters(self.exporters)
         default = next(iter(filters.values()), "")
+        suggested = self._start_folder("export") / f"{stem}{default}"
         chosen, chosen_filter = QFileDialog.getSaveFileName(
-            self.window, "Export", f"{stem}{default}", ";;".join(filters)
+            self.window, "Export", str(suggested), ";;".join(filters)
         )
         if not chosen:
             return None
         path = Path(chosen)
+        remember_folder("export", path)
         known = {s for e in exporters_of(self.exporters, "images") for s in e.suffixes}
         if path.suffix.lower() not in known:
             path = path.with_name(path.name + filters.get(chosen_filter, default))
