@@ -29,13 +29,17 @@ class ToolSettings:
     size: float = 24.0
     hardness: float = 0.8
     opacity: float = 1.0
-    color: tuple[int, int, int] = (32, 32, 36)
+    color: tuple[int, int, int] = (0, 0, 0)  # the foreground: what brush and fill paint
+    background: tuple[int, int, int] = (255, 255, 255)  # swapped in with X
     tolerance: int = 32
     sample_all: bool = False  # fill: look at the whole picture, not just the layer
     eraser_size: float = 48.0
 
     def size_for(self, eraser: bool) -> float:
         return self.eraser_size if eraser else self.size
+
+    def swap_colors(self) -> None:
+        self.color, self.background = self.background, self.color
 
 
 class Tool:

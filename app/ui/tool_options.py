@@ -1,13 +1,15 @@
-"""The tool options bar: size, hardness, opacity, colour, fill tolerance, for the current tool.
+"""The tool options bar: size, hardness, opacity, colours, fill tolerance, for the current tool.
 
-Only the options the current tool uses are shown. The colour button opens QColorDialog; the
-colour picker tool (I) and Alt+click with the brush set the colour too.
+Only the options the current tool uses are shown. The colours are a foreground (what the
+brush and fill paint) and a background, black and white at first, shown as two swatches that
+open QColorDialog; X swaps them, and the colour picker tool (I) and Alt+click with the brush
+set the foreground. The last colours are remembered across restarts (app.ui.brush_colors).
 """
 
 from __future__ import annotations
 
-from PySide6.QtCore import QSignalBlocker, Qt
-from PySide6.QtGui import QColor
+from PySide6.QtCore import QCoreApplication, QSignalBlocker, Qt, QTimer
+from PySide6.QtGui import QAction, QColor, QKeySequence
 from PySide6.QtWidgets import (
     QCheckBox,
     QColorDialog,
@@ -19,9 +21,12 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from app.ui.brush_colors import remember_colors, restore_colors
 from app.ui.document_canvas import DocumentCanvas
 from app.ui.tool_base import Tool
 from app.ui.tool_icons import color_swatch
+
+REMEMBER_MS = 500  # a picker dragged over the canvas writes the settings once, at the end
 
 
 def _spin(minimum: int, maximum: int, suffix: str, tip: str) -> QSpinBox:
@@ -58,11 +63,24 @@ class ToolOptions(QToolBar):
         self.hardness = _spin(0, 100, " %", "Hardness: 0 is soft, 100 a crisp edge")
         self.opacity = _spin(1, 100, " %", "Opacity of one stroke")
         self.color_button = QToolButton()
-        self.color_button.setToolTip("Colour (click to choose; I picks from the canvas)")
+        self.color_button.setToolTip(
+            "Foreground colour: what the brush and fill paint (click to choose; I picks it "
+            "from the canvas)"
+        )
+        self.background_button = QToolButton()
+        self.background_button.setToolTip("Background colour (click to choose; X swaps it in)")
+        self.swap_action = QAction("Swap foreground and background colours", self)
+        self.swap_action.setIconText("\N{LEFT RIGHT ARROW}")
+        self.swap_action.setShortcut(QKeySequence("X"))
+        self.swap_action.setToolTip("Swap the foreground and background colours (X)")
+        self.swap_button = QToolButton()
+        self.swap_button.setDefaultAction(self.swap_action)
+        self._remember = QTimer(self, singleShot=True, interval=REMEMBER_MS)
         self.tolerance = _spin(0, 255, "", "Fill: how different a colour may be and still fill")
         self.sample_all = QCheckBox("All layers")
         self.sample_all.setToolTip("Fill: find the area in the whole picture, not this layer")
         self.groups: dict[str, list] = {}
+        restore_colors(canvas.settings)
         self._build()
         self._connect()
         self.refresh()
@@ -74,7 +92,12 @@ class ToolOptions(QToolBar):
             "size": [QLabel(" Size "), self.size_slider, self.size],
             "hardness": [QLabel("  Hardness "), self.hardness],
             "opacity": [QLabel("  Opacity "), self.opacity],
-            "color": [QLabel("  Colour "), self.color_button],
+            "color": [
+                QLabel("  Colours "),
+                self.color_button,
+                self.swap_button,
+                self.background_button,
+            ],
             "tolerance": [QLabel("  Tolerance "), self.tolerance],
             "sample_all": [self.sample_all],
         }
@@ -90,8 +113,12 @@ class ToolOptions(QToolBar):
         self.opacity.valueChanged.connect(lambda v: self._set("opacity", v / 100))
         self.tolerance.valueChanged.connect(lambda v: self._set("tolerance", int(v)))
         self.sample_all.toggled.connect(lambda on: self._set("sample_all", bool(on)))
-        self.color_button.clicked.connect(self.choose_color)
-        self.canvas.color_picked.connect(lambda *_: self.refresh())
+        self.color_button.clicked.connect(lambda: self.choose_color("color"))
+        self.background_button.clicked.connect(lambda: self.choose_color("background"))
+        self.swap_action.triggered.connect(self.swap_colors)
+        self.canvas.color_picked.connect(lambda *_: self._colors_changed())
+        self._remember.timeout.connect(self.remember_colors)
+        QCoreApplication.instance().aboutToQuit.connect(self._remember_pending)
         self.canvas.settings_changed.connect(self.refresh)
 
     def _eraser(self) -> bool:
@@ -104,11 +131,31 @@ class ToolOptions(QToolBar):
     def _set(self, name: str, value) -> None:
         setattr(self.canvas.settings, name, value)
 
-    def choose_color(self) -> None:
-        chosen = QColorDialog.getColor(QColor(*self.canvas.settings.color), self, "Brush colour")
+    def choose_color(self, which: str = "color") -> None:
+        """Ask for the foreground ("color") or the "background" colour."""
+        title = "Background colour" if which == "background" else "Foreground colour"
+        current = QColor(*getattr(self.canvas.settings, which))
+        chosen = QColorDialog.getColor(current, self, title)
         if chosen.isValid():
-            self.canvas.settings.color = (chosen.red(), chosen.green(), chosen.blue())
-            self.refresh()
+            setattr(self.canvas.settings, which, (chosen.red(), chosen.green(), chosen.blue()))
+            self._colors_changed()
+
+    def swap_colors(self) -> None:
+        self.canvas.settings.swap_colors()
+        self._colors_changed()
+
+    def remember_colors(self) -> None:
+        """Write the colours to settings.json now (normally done shortly after a change)."""
+        self._remember.stop()
+        remember_colors(self.canvas.settings)
+
+    def _remember_pending(self) -> None:
+        if self._remember.isActive():
+            self.remember_colors()
+
+    def _colors_changed(self) -> None:
+        self.refresh()
+        self._remember.start()
 
     def show_tool(self, tool: Tool) -> None:
         self.tool_label.setText(f"  {tool.title}")
@@ -135,3 +182,4 @@ class ToolOptions(QToolBar):
         with QSignalBlocker(self.sample_all):
             self.sample_all.setChecked(s.sample_all)
         self.color_button.setIcon(color_swatch(s.color))
+        self.background_button.setIcon(color_swatch(s.background))

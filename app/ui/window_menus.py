@@ -2,8 +2,8 @@
 
 Shortcuts: Ctrl+N new, Ctrl+O open, Ctrl+S save, Ctrl+Shift+S save as, Ctrl+Shift+E export;
 Ctrl+Z undo, Ctrl+Shift+Z / Ctrl+Y redo; Ctrl+A select all, Ctrl+D / Ctrl+Shift+A deselect,
-Ctrl+Shift+I invert; Ctrl+T free transform; Ctrl+Shift+N new layer, Ctrl+J duplicate,
-Ctrl+E merge down, Ctrl+G group, Ctrl+Shift+G ungroup;
+Ctrl+Shift+I invert; X swaps the foreground and background colours; Ctrl+T free transform;
+Ctrl+Shift+N new layer, Ctrl+J duplicate, Ctrl+E merge down, Ctrl+G group, Ctrl+Shift+G ungroup;
 Ctrl+Enter generate, Esc cancel; zoom keys in View (see app.ui.canvas_view).
 """
 
@@ -77,6 +77,8 @@ def _edit_menu(w: MainWindow) -> None:
     add_action(menu, f"&Grow selection{ELLIPSIS}", lambda: sel.ask("grow"))
     add_action(menu, f"&Shrink selection{ELLIPSIS}", lambda: sel.ask("shrink"))
     add_action(menu, f"&Feather selection{ELLIPSIS}", lambda: sel.ask("feather"))
+    menu.addSeparator()
+    menu.addAction(w.tool_options.swap_action)
     menu.addSeparator()
     w.transform_action = add_action(
         menu, f"Free &transform{ELLIPSIS}", w.free_transform.ask, "Ctrl+T"
