@@ -2,12 +2,14 @@
 
 Zoom: wheel or Ctrl+wheel, a touchpad pinch, Ctrl+= / Ctrl+-, fit Ctrl+0, 100% Ctrl+1.
 Pan: the middle button, space + drag, two-finger touchpad scroll, Shift+wheel (sideways).
+The wheel and a pinch zoom about the pointer, the keys about the middle of the view: that
+canvas point stays where it is on screen, and zooming back returns to the same view.
 The document canvas (app.ui.document_canvas) builds on this; the left button is the tool's.
 """
 
 from __future__ import annotations
 
-from PySide6.QtCore import QEvent, QPoint, QRectF, Qt, Signal
+from PySide6.QtCore import QEvent, QPoint, QPointF, QRectF, Qt, Signal
 from PySide6.QtGui import QAction, QColor, QKeySequence, QPainter, QTransform
 from PySide6.QtWidgets import QGraphicsScene, QGraphicsView, QWidget
 
@@ -28,12 +30,13 @@ class ZoomPanView(QGraphicsView):
         self._fit_mode = True
         self._pan_from: QPoint | None = None
         self._space_down = False
+        self._anchor: tuple[QPointF, QPointF] | None = None  # (viewport point, scene point)
         self._setup_view()
         self.actions_by_name = self._make_actions()
 
     def _setup_view(self) -> None:
         self.setBackgroundBrush(QColor("#141517"))
-        self.setTransformationAnchor(QGraphicsView.ViewportAnchor.AnchorUnderMouse)
+        self.setTransformationAnchor(QGraphicsView.ViewportAnchor.NoAnchor)  # see zoom_by
         self.setResizeAnchor(QGraphicsView.ViewportAnchor.AnchorViewCenter)
         self.setAlignment(Qt.AlignmentFlag.AlignCenter)
         self.setFrameShape(QGraphicsView.Shape.NoFrame)
@@ -61,8 +64,20 @@ class ZoomPanView(QGraphicsView):
         return made
 
     def content_rect(self) -> QRectF:
-        """What "fit" shows; the scene rect unless a subclass knows better."""
-        return self.scene().sceneRect()
+        """What "fit" shows; the items' bounds unless a subclass knows better."""
+        return self.scene().itemsBoundingRect()
+
+    def update_scene_rect(self) -> None:
+        """The content plus a margin of a viewport's size or more at the current zoom, so it
+        can be panned to any side of the view and any point can be held under the pointer
+        while zooming; the middle of the view stays where it is."""
+        rect, view = self.content_rect(), self.viewport().rect()
+        room = max(view.width(), view.height()) / self.zoom
+        margin = max(rect.width(), rect.height(), room)
+        middle = self._view_middle()
+        held = self.canvas_point(middle)
+        self.scene().setSceneRect(rect.adjusted(-margin, -margin, margin, margin))
+        self._place(held, middle)
 
     # -- zoom ------------------------------------------------------------------------------
 
@@ -73,15 +88,51 @@ class ZoomPanView(QGraphicsView):
     def set_zoom(self, zoom: float) -> None:
         zoom = min(max(zoom, MIN_ZOOM), MAX_ZOOM)
         self.setTransform(QTransform.fromScale(zoom, zoom))
+        self.update_scene_rect()
         self.zoom_changed.emit(zoom)
 
-    def zoom_by(self, factor: float) -> None:
+    def zoom_by(self, factor: float, at: QPointF | None = None) -> None:
+        """Zoom keeping the canvas point at viewport point `at` (default: the middle) there."""
+        self.zoom_about(self.zoom * factor, at)
+
+    def zoom_about(self, zoom: float, at: QPointF | None = None) -> None:
+        """Set the zoom keeping the canvas point at viewport point `at` (default: the middle)
+        there. Steps at the same pointer position keep the first step's canvas point, so
+        whole-pixel scrolling cannot make the picture creep however many steps are taken."""
         self._fit_mode = False
-        self.set_zoom(self.zoom * factor)
+        at = self._view_middle() if at is None else QPointF(at)
+        held = self._held_point(at)
+        self.set_zoom(zoom)
+        self._place(held, at)
+        self._anchor = (at, held)
+
+    def _held_point(self, at: QPointF) -> QPointF:
+        """The canvas point under `at`: the last zoom's one while it is still there."""
+        if self._anchor is not None and self._anchor[0] == at:
+            shown = self.viewportTransform().map(self._anchor[1])
+            if abs(shown.x() - at.x()) < 1 and abs(shown.y() - at.y()) < 1:
+                return self._anchor[1]
+        return self.canvas_point(at)
+
+    def _place(self, scene_point: QPointF, at: QPointF) -> None:
+        """Scroll so that `scene_point` shows at viewport point `at` (to the nearest pixel)."""
+        shown = self.viewportTransform().map(scene_point)
+        for bar, off in (
+            (self.horizontalScrollBar(), shown.x() - at.x()),
+            (self.verticalScrollBar(), shown.y() - at.y()),
+        ):
+            bar.setValue(bar.value() + round(off))
+
+    def canvas_point(self, view_pos: QPointF) -> QPointF:
+        """Viewport coordinates to canvas pixels, keeping the fraction (for fine strokes)."""
+        inverse, _ok = self.viewportTransform().inverted()
+        return inverse.map(QPointF(view_pos))
+
+    def _view_middle(self) -> QPointF:
+        return QPointF(self.viewport().rect().center())
 
     def actual_size(self) -> None:
-        self._fit_mode = False
-        self.set_zoom(1.0)
+        self.zoom_about(1.0)
 
     def fit(self) -> None:
         """Fit the content into the view (never enlarging beyond 400%)."""
@@ -99,6 +150,8 @@ class ZoomPanView(QGraphicsView):
         super().resizeEvent(event)
         if self._fit_mode:
             self.fit()
+        else:
+            self.update_scene_rect()
 
     def wheelEvent(self, event) -> None:  # noqa: N802
         """A mouse wheel zooms; a touchpad's two-finger scroll (pixel deltas) pans unless
@@ -113,7 +166,7 @@ class ZoomPanView(QGraphicsView):
         else:
             steps = event.angleDelta().y() / 120 or pixel.y() / 120
             if steps:
-                self.zoom_by(WHEEL_STEP**steps)
+                self.zoom_by(WHEEL_STEP**steps, event.position())
         event.accept()
 
     def viewportEvent(self, event: QEvent) -> bool:  # noqa: N802
@@ -127,7 +180,7 @@ class ZoomPanView(QGraphicsView):
         """Touchpad pinch on macOS / Wayland arrives as a native zoom gesture."""
         if event.gestureType() != Qt.NativeGestureType.ZoomNativeGesture:
             return False
-        self.zoom_by(1.0 + event.value())
+        self.zoom_by(1.0 + event.value(), event.position())
         event.accept()
         return True
 
@@ -137,7 +190,7 @@ class ZoomPanView(QGraphicsView):
             return False
         factor = pinch.scaleFactor()
         if factor > 0:
-            self.zoom_by(factor)
+            self.zoom_by(factor, self.viewport().mapFromGlobal(pinch.centerPoint()))
         event.accept()
         return True
 
@@ -217,6 +270,7 @@ class ZoomPanView(QGraphicsView):
     def pan_by(self, dx: int, dy: int) -> None:
         """Move the picture by (dx, dy) screen pixels."""
         self._fit_mode = False
+        self._anchor = None
         self.horizontalScrollBar().setValue(self.horizontalScrollBar().value() - dx)
         self.verticalScrollBar().setValue(self.verticalScrollBar().value() - dy)
 

@@ -59,7 +59,7 @@ class DocumentCanvas(ZoomPanView):
         self._pressed = False
         self._ants = QTimer(self, interval=MARCH_MS, timeout=self.outline.march)
         self._connect()
-        self._update_scene_rect()
+        self.update_scene_rect()
         self.viewport().setMouseTracking(True)
 
     def _guide_item(self) -> QGraphicsPathItem:
@@ -104,7 +104,7 @@ class DocumentCanvas(ZoomPanView):
         self.cache = CompositeCache(self.session.doc)
         self.item.set_cache(self.cache)
         self._show_selection()
-        self._update_scene_rect()
+        self.update_scene_rect()
         if resized or self._fit_mode:
             self.fit()
 
@@ -113,12 +113,6 @@ class DocumentCanvas(ZoomPanView):
         if self.preview.isVisible():
             rect = rect.united(self.preview.sceneBoundingRect())
         return rect
-
-    def _update_scene_rect(self) -> None:
-        """The document plus a margin, so it can be panned to any side of the view."""
-        rect = self.content_rect()
-        margin = max(rect.width(), rect.height(), 400)
-        self.scene().setSceneRect(rect.adjusted(-margin, -margin, margin, margin))
 
     def _show_selection(self) -> None:
         selection = self.session.selection
@@ -141,7 +135,7 @@ class DocumentCanvas(ZoomPanView):
         self.preview.setOpacity(1.0)
         self.preview.show_image(pixmap_from_rgba(preview.pixels), rect)
         if first:
-            self._update_scene_rect()
+            self.update_scene_rect()
             self._refit()
 
     def end_preview(self) -> None:
@@ -158,7 +152,7 @@ class DocumentCanvas(ZoomPanView):
             self.preview.clear()
         else:
             self.preview.show_image(pixmap_from_rgba(image.pixels), rect)
-        self._update_scene_rect()
+        self.update_scene_rect()
         self._refit()
 
     def _refit(self) -> None:
@@ -263,11 +257,6 @@ class DocumentCanvas(ZoomPanView):
 
     def _canvas_pos(self, event) -> QPointF:
         return self.canvas_point(event.position())
-
-    def canvas_point(self, view_pos: QPointF) -> QPointF:
-        """Viewport coordinates to canvas pixels, keeping the fraction (for fine strokes)."""
-        inverse, _ok = self.viewportTransform().inverted()
-        return inverse.map(QPointF(view_pos))
 
     def keyPressEvent(self, event) -> None:  # noqa: N802
         steps = {Qt.Key.Key_BracketLeft: 1 / 1.25, Qt.Key.Key_BracketRight: 1.25}
