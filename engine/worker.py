@@ -1,10 +1,13 @@
 """The engine: a worker thread that runs queued jobs one at a time, and an inline twin.
 
 `Engine` owns torch on its own thread; `InlineEngine` runs each job in `submit` for the
-CLI and tests. Both turn every failure into a terminal event (never an exception). Around
-every task both run the plugins' job hooks, stamp each output's recipe (after the task,
-before the hooks) and run the safety and provenance step themselves (engine.safety_step:
-the prompt check first, the output checks and marks last, after every hook).
+CLI and tests. A running job that is cancelled ends at once for its listeners (JobCancelled,
+then nothing more of it): a step that takes minutes finishes in the background and its
+results are dropped, while the next job waits behind it. Both turn every failure into a
+terminal event (never an exception). Around every task both run the plugins' job hooks,
+stamp each output's recipe (after the task, before the hooks) and run the safety and
+provenance step themselves (engine.safety_step: the prompt check first, the output checks
+and marks last, after every hook).
 """
 
 from __future__ import annotations
@@ -53,6 +56,8 @@ class _Job:
     ctx: JobContext | None = None
     # made with the job, so a cancel that comes before its context exists is not lost
     cancel: threading.Event = field(default_factory=threading.Event)
+    ended: bool = False  # its terminal event is out: anything it emits later is dropped
+    lock: threading.RLock = field(default_factory=threading.RLock)
 
 
 class _EngineBase:
@@ -120,8 +125,21 @@ class _EngineBase:
         job.ctx = JobContext(
             job.id, emit, self.store, self.models, self._device_policy, _cancel=job.cancel
         )
-        self._emit(JobStarted(job.id))
-        self._finish(job, self._outcome(job))
+        if self._emit_for(job, JobStarted(job.id)):
+            self._finish(job, self._outcome(job))
+
+    def _emit_for(self, job: _Job, event: Event) -> bool:
+        """Emit one of `job`'s events unless the job has ended (cancelled while running);
+        a terminal event ends it and resolves its future. False if it was dropped."""
+        with job.lock:
+            if job.ended:
+                log.debug("dropped %s of job %s, which has ended", type(event).__name__, job.id)
+                return False
+            job.ended = isinstance(event, TERMINAL_EVENTS)
+            self._emit(event)
+            if job.ended:
+                job.future.set_result(event)
+            return True
 
     def _preview_filter(self, job: _Job) -> Sink:
         """An emit that passes each progress preview through the plugins' preview hooks,
@@ -136,7 +154,7 @@ class _EngineBase:
                 if preview is not None:
                     preview = safety_step.check_preview(job.task.id, job.params, preview)
                 event = JobProgress(event.job_id, event.fraction, event.stage, preview)
-            self._emit(event)
+            self._emit_for(job, event)
 
         return emit
 
@@ -180,9 +198,7 @@ class _EngineBase:
 
     def _finish(self, job: _Job, event: Event) -> None:
         assert isinstance(event, TERMINAL_EVENTS)
-        self._emit(event)
-        if not job.future.done():
-            job.future.set_result(event)
+        self._emit_for(job, event)
 
 
 _OOM_MESSAGE = (
@@ -215,7 +231,9 @@ class Engine(_EngineBase):
         return JobHandle(job.id, job.future)
 
     def cancel(self, job_id: int) -> bool:
-        """Queued: removed at once. Running: stops at its next step. False if unknown."""
+        """Queued: removed at once. Running: JobCancelled at once, and the job is abandoned:
+        it stops at the end of its current step, nothing more of it is emitted and its
+        results are dropped; the next job starts after that step. False if unknown."""
         with self._wake:
             queued = next((j for j in self._queue if j.id == job_id), None)
             if queued is not None:
@@ -226,6 +244,7 @@ class Engine(_EngineBase):
             return True
         if running is not None:
             running.cancel.set()
+            self._finish(running, JobCancelled(job_id))
             return True
         return False
 
@@ -235,16 +254,19 @@ class Engine(_EngineBase):
                 while not self._queue and not self._closed:
                     self._wake.wait()
                 if self._closed and not self._queue:
-                    return
+                    break
                 self._running = self._queue.pop(0)
             try:
                 self._run(self._running)
             finally:
                 with self._wake:
                     self._running = None
+        self.models.clear()  # here, so no model is dropped under a job still running
 
     def shutdown(self, wait: bool = True, timeout: float | None = 30.0) -> None:
-        """Cancel everything queued and running, then stop the thread."""
+        """Cancel everything queued and running (each ends with JobCancelled at once), then
+        wait up to `timeout` for the thread to end its current step. The thread is a
+        daemon: a step still running after that does not keep the process alive."""
         with self._wake:
             self._closed = True
             pending, self._queue = self._queue, []
@@ -254,14 +276,20 @@ class Engine(_EngineBase):
             self._finish(job, JobCancelled(job.id))
         if running is not None:
             running.cancel.set()
+            self._finish(running, JobCancelled(running.id))
         if wait:
             self._thread.join(timeout)
-        self.models.clear()
 
     @property
     def busy(self) -> bool:
+        """A job is queued or running (a cancelled one included, until its step ends)."""
         with self._wake:
             return self._running is not None or bool(self._queue)
+
+    @property
+    def known_device_policy(self) -> DevicePolicy | None:
+        """The device policy once the engine thread has chosen it (no torch import here)."""
+        return self._policy
 
 
 class InlineEngine(_EngineBase):

@@ -13,6 +13,8 @@ from engine.protocol import ImageData, JobError, TaskResult
 from plugins.api import Task
 
 RELEASE = threading.Event()  # a "gate" step waits for this, so tests control timing
+# "stuck" steps wait for this and never look at cancel, as one long torch call does
+UNSTICK = threading.Event()
 
 
 @dataclass(frozen=True)
@@ -20,6 +22,7 @@ class StepParams:
     steps: int = 3
     delay: float = 0.0
     gate: bool = False
+    stuck: bool = False
     fail: str = ""  # "", "invalid", "missing", "crash", "oom"
     value: int = 0
 
@@ -29,8 +32,11 @@ def run_steps(params: StepParams, ctx: JobContext) -> TaskResult:
         if params.gate:
             while not RELEASE.wait(0.01):
                 ctx.check_cancelled()
+        if params.stuck:
+            UNSTICK.wait(60)
         time.sleep(params.delay)
-        ctx.check_cancelled()
+        if not params.stuck:
+            ctx.check_cancelled()
         ctx.progress((step + 1) / params.steps, f"step {step + 1}")
     _maybe_fail(params.fail)
     pixels = np.full((8, 8, 4), params.value % 256, np.uint8)

@@ -55,7 +55,9 @@ def engine(tmp_path):
     eng.recorder = recorder
     yield eng
     engine_tasks.RELEASE.set()
+    engine_tasks.UNSTICK.set()
     eng.shutdown()
+    engine_tasks.UNSTICK.clear()
 
 
 def test_jobs_run_in_submission_order_one_at_a_time(engine):
@@ -112,6 +114,39 @@ def test_cancel_running_job_stops_within_a_step(engine):
     assert len(steps_done) < 10
     # the engine keeps working after a cancel
     assert isinstance(engine.submit("test.steps", StepParams()).future.result(10), JobFinished)
+
+
+def test_a_cancelled_long_step_ends_the_job_at_once_and_its_late_result_is_dropped(engine):
+    stuck = engine.submit("test.steps", StepParams(steps=2, stuck=True, value=1))
+    engine.recorder.wait_for(lambda e: isinstance(e, JobStarted) and e.job_id == stuck.id)
+    assert engine.cancel(stuck.id)
+    assert isinstance(stuck.future.result(0.5), JobCancelled)  # the step still blocks
+    assert engine.busy
+    after = engine.submit("test.steps", StepParams(steps=1, value=2))
+    queued = [e for e in engine.recorder.of(after.id) if isinstance(e, JobQueued)]
+    assert queued[0].position == 1  # behind the abandoned job
+    engine_tasks.UNSTICK.set()  # the step ends; the job reports steps and returns a result
+    assert after.future.result(10).outputs[0].meta["value"] == 2
+    events = engine.recorder.of(stuck.id)
+    assert [type(e) for e in events] == [JobQueued, JobStarted, JobCancelled]
+    assert isinstance(stuck.future.result(), JobCancelled)
+
+
+def test_shutdown_does_not_wait_past_its_timeout_for_a_long_step(tmp_path):
+    eng = Engine(TASKS, store=ModelStore(home=tmp_path))
+    stuck = eng.submit("test.steps", StepParams(steps=1, stuck=True))
+    time.sleep(0.05)
+    began = time.monotonic()
+    try:
+        eng.shutdown(timeout=0.3)
+        assert time.monotonic() - began < 2
+        assert isinstance(stuck.future.result(0), JobCancelled)
+        assert eng._thread.is_alive() and eng._thread.daemon  # it cannot keep the app up
+    finally:
+        engine_tasks.UNSTICK.set()
+        eng._thread.join(10)
+        engine_tasks.UNSTICK.clear()
+    assert not eng._thread.is_alive()
 
 
 class PausedEngine(Engine):
