@@ -557,6 +557,9 @@ def test_atelier_chunk_round_trip_keeps_everything() -> None:
     text = format_atelier(info, recipe)
     assert parse_atelier(text) == info
     assert json.loads(text)["recipe"] == recipe
+    assert parse_atelier(text).recipe == recipe  # its task and own params, for Reuse settings
+    assert "recipe" not in json.loads(text)["generation"]  # written once
+    assert parse_atelier(format_atelier(info)).recipe is None
 
 
 def test_atelier_chunk_from_a_recipe_only() -> None:
@@ -581,6 +584,7 @@ def test_atelier_chunk_from_a_recipe_only() -> None:
     assert expected.model_hash == "0123456789"
     assert (expected.prompt, expected.seed, expected.scheduler) == ("a red fox", 42, "Euler a")
     assert parse_atelier(json.dumps({"recipe": recipe})) == expected
+    assert parse_atelier(json.dumps({"recipe": recipe})).recipe == recipe
 
 
 @pytest.mark.parametrize(("text", "message"), [("{", "not valid JSON"), ("[]", "no generation")])

@@ -34,6 +34,9 @@ class GenerationInfo:
     model_hash: str | None = None
     source: str = "atelier"
     extras: dict[str, str] = field(default_factory=dict, hash=False)
+    # The Atelier recipe the settings come from, when the file carries one: its task picks
+    # the mode to reuse them in, and its params hold the mode's own (strength, grow...).
+    recipe: dict[str, Any] | None = field(default=None, hash=False, compare=False)
 
     def __post_init__(self) -> None:
         if self.source not in SOURCES:
@@ -274,7 +277,9 @@ def _json_default(value: Any) -> Any:
 
 def format_atelier(info: GenerationInfo, recipe: Mapping[str, Any] | None = None) -> str:
     """Atelier's JSON chunk: the settings, plus the recipe that can make the image again."""
-    data: dict[str, Any] = {"atelier": atelier_version(), "generation": dataclasses.asdict(info)}
+    generation = dataclasses.asdict(info)
+    generation.pop("recipe")  # the recipe goes once, beside the settings
+    data: dict[str, Any] = {"atelier": atelier_version(), "generation": generation}
     if recipe is not None:
         data["recipe"] = dict(recipe)
     return json.dumps(data, ensure_ascii=False, default=_json_default)
@@ -286,7 +291,8 @@ def info_from_recipe(recipe: Mapping[str, Any]) -> GenerationInfo:
     params = params if isinstance(params, Mapping) else {}
     model = recipe.get("model")
     model_hash = model.get("hash") if isinstance(model, Mapping) else None
-    return _info_from_mapping({**params, "model_hash": model_hash})
+    info = _info_from_mapping({**params, "model_hash": model_hash})
+    return dataclasses.replace(info, recipe=dict(recipe))
 
 
 def _info_from_mapping(data: Mapping[str, Any]) -> GenerationInfo:
@@ -307,10 +313,12 @@ def _info_from_mapping(data: Mapping[str, Any]) -> GenerationInfo:
 
 
 def parse_atelier(recipe_json: str) -> GenerationInfo:
-    """Read Atelier's JSON chunk (see format_atelier)."""
+    """Read Atelier's JSON chunk (see format_atelier), with its recipe when it has one."""
     data = _load_json(recipe_json, "Atelier recipe")
+    recipe = data.get("recipe") if isinstance(data, dict) else None
+    recipe = recipe if isinstance(recipe, dict) else None
     if isinstance(data, dict) and isinstance(data.get("generation"), dict):
-        return _info_from_mapping(data["generation"])
-    if isinstance(data, dict) and isinstance(data.get("recipe"), dict):
-        return info_from_recipe(data["recipe"])
+        return dataclasses.replace(_info_from_mapping(data["generation"]), recipe=recipe)
+    if recipe is not None:
+        return info_from_recipe(recipe)
     raise ValueError("Atelier recipe holds no generation settings")

@@ -180,12 +180,7 @@ class CanvasGeneration(QObject):
         recipe = self._recipe_of(layer_id)
         if recipe is None:
             return False
-        panel = self.w.prompt_panel
-        task_id = str(recipe.get("task", ""))
-        if any(task.id == task_id for task in panel.modes):
-            panel.set_mode(task_id)
-        problem = recipe_problem(recipe, self.w.registry.tasks) or ""
-        self.w.reuse_settings(dict(recipe.get("params", {})), problem)
+        self.w.reuse_recipe(recipe)
         return True
 
     def regenerate_layer(self, layer_id: str) -> bool:

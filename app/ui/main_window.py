@@ -10,6 +10,7 @@ happens on the engine thread, so nothing here blocks while an image is made.
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -59,6 +60,7 @@ from app.ui.window_menus import build_menus
 from engine.file_writing import remove_stale_temps_under
 from engine.home import add_model_folder, ensure_model_dirs, models_dir, read_settings
 from engine.model_store import ModelListing, ModelStore
+from engine.recipes import recipe_problem
 from plugins.registry import Registry
 
 log = logging.getLogger(__name__)
@@ -335,10 +337,17 @@ class MainWindow(QMainWindow):
     def apply_candidate(self, candidate=None) -> RasterLayer | None:
         return self.gen.apply(candidate)
 
-    def reuse_settings(self, settings: dict[str, Any], problem: str = "") -> None:
-        """Load `settings` into the form; `problem` (e.g. from engine.recipes.recipe_problem)
-        is shown with what could not be loaded."""
-        skipped = self.prompt_panel.load_settings(settings)
+    def reuse_settings(self, settings: Mapping[str, Any]) -> None:
+        """Load `settings` (another tool's, with no task) into the form as it is."""
+        self._report_reuse(self.prompt_panel.load_settings(settings))
+
+    def reuse_recipe(self, recipe: Mapping[str, Any]) -> None:
+        """Select the mode that made `recipe` and load its settings, the mode's own too; a
+        task that is not installed, or is newer, says so (its shared settings still load)."""
+        skipped = self.prompt_panel.load_recipe(recipe)
+        self._report_reuse(skipped, recipe_problem(recipe, self.registry.tasks) or "")
+
+    def _report_reuse(self, skipped: list[str], problem: str = "") -> None:
         notes = [problem] if problem else []
         if skipped:
             notes.append("Settings loaded, except: " + "; ".join(skipped))
@@ -371,7 +380,6 @@ class MainWindow(QMainWindow):
             if problem:
                 self.messages.show_message(problem)
             return
-        settings = info.to_settings()
         source = {"a1111": "A1111", "comfyui": "ComfyUI"}.get(info.source, "Atelier")
         prompt = (
             info.prompt if len(info.prompt) < 80 else info.prompt[:77] + "\N{HORIZONTAL ELLIPSIS}"
@@ -381,7 +389,11 @@ class MainWindow(QMainWindow):
             "\N{RIGHT DOUBLE QUOTATION MARK}",
             "info",
             "Reuse settings",
-            lambda: self.reuse_settings(settings),
+            lambda: (
+                self.reuse_recipe(info.recipe)
+                if info.recipe
+                else self.reuse_settings(info.to_settings())
+            ),
         )
 
     def offer_recovery(self, also: str = "") -> RecoveryFile | None:

@@ -343,6 +343,19 @@ class PromptPanel(QWidget):
         skipped += sorted(f"{name} ({settings[name]!r})" for name in unknown if name in shown)
         return skipped
 
+    def load_recipe(self, recipe: Mapping[str, Any]) -> list[str]:
+        """Select the mode of the task that made `recipe` (when it is one here) and load
+        the params that mode takes (a recipe's resolved work size is not a Width for text
+        to image); returns what could not be applied."""
+        params = recipe.get("params")
+        params = params if isinstance(params, Mapping) else {}
+        task = next((t for t in self.modes if t.id == recipe.get("task")), None)
+        if task is None:
+            return self.load_settings(params)
+        self.set_mode(task.id)
+        fields = {f.name for f in dataclasses.fields(task.params_type)}
+        return self.load_settings({k: v for k, v in params.items() if k in fields})
+
     # -- job state -------------------------------------------------------------------------
 
     def set_running(self, running: bool) -> None:
