@@ -23,6 +23,8 @@ class Param:
     help: str = ""
     minimum: float | None = None
     maximum: float | None = None
+    nonzero_minimum: float | None = None  # where 0 means something of its own (e.g. the
+    # model's native size): the least other value, so the field takes 0 or this to maximum
     step: float | None = None
     choices: tuple[str, ...] = ()
     multiline: bool = False

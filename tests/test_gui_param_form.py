@@ -10,10 +10,9 @@ from PySide6.QtWidgets import (
     QComboBox,
     QLineEdit,
     QPlainTextEdit,
-    QSpinBox,
 )
 
-from app.ui.param_form import ParamForm, UnitSlider
+from app.ui.param_form import CheckedSpin, ParamForm, UnitSlider
 from app.ui.seed_field import SeedField
 from plugins.api import param
 from plugins.diffusion.params import Txt2ImgParams
@@ -43,7 +42,7 @@ def test_builds_one_widget_per_param_in_order(form):
     assert kinds == {
         "text": QPlainTextEdit,
         "title": QLineEdit,
-        "count": QSpinBox,
+        "count": CheckedSpin,  # a QSpinBox that shows a number typed beyond its range
         "strength": UnitSlider,  # a 0..1 float: a slider with its spin box
         "mode": QComboBox,
         "sharp": QCheckBox,
@@ -55,8 +54,8 @@ def test_builds_one_widget_per_param_in_order(form):
 
 def test_ranges_steps_choices_and_help(form):
     count, strength = form.widgets["count"], form.widgets["strength"].spin
-    assert (count.minimum(), count.maximum(), count.singleStep()) == (1, 9, 2)
-    assert (strength.minimum(), strength.maximum(), strength.singleStep()) == (0.0, 1.0, 0.05)
+    assert (count.valid.low, count.valid.high, count.singleStep()) == (1, 9, 2)
+    assert (strength.valid.low, strength.valid.high, strength.singleStep()) == (0.0, 1.0, 0.05)
     assert strength.decimals() == 2
     mode = form.widgets["mode"]
     assert [mode.itemText(i) for i in range(mode.count())] == ["a", "b", "c"]
@@ -130,3 +129,71 @@ def test_txt2img_form(qtbot):
     params = form.params(model="tiny")
     assert (params.prompt, params.steps, params.width, params.height) == ("a fox", 4, 64, 64)
     assert (params.seed, params.model) == (3, "tiny")
+
+
+# ---- ranges said and checked as you type (issue 15, defect 11) ---------------------------------
+
+
+def test_number_fields_say_their_range(form, qtbot):
+    assert form.widgets["count"].toolTip() == "Takes 1 to 9."
+    sizes = ParamForm(Txt2ImgParams)
+    qtbot.addWidget(sizes)
+    assert "Takes 0 (Native) or 64 to 4096." in sizes.widgets["width"].toolTip()
+    assert sizes.widgets["steps"].toolTip() == "Denoising steps. Takes 1 to 150."
+
+
+def test_a_number_typed_beyond_the_range_is_kept_and_shown_as_invalid(qtbot):
+    form = ParamForm(Txt2ImgParams)
+    qtbot.addWidget(form)
+    form.show()
+    width = form.widgets["width"]
+    width.lineEdit().selectAll()
+    qtbot.keyClicks(width, "99999")
+    assert form.value("width") == 99999  # not silently cut to 999 or 4096
+    assert form.problems() == ["Width takes 0 (Native) or 64 to 4096, not 99999."]
+    assert form.problem_label.isVisible() and "Width takes" in form.problem_label.text()
+    assert width.styleSheet()  # shown red
+
+    width.lineEdit().selectAll()
+    qtbot.keyClicks(width, "512")
+    assert form.problems() == [] and not form.problem_label.isVisible()
+    assert not width.styleSheet()
+
+
+def test_height_one_is_flagged_as_typed_and_zero_is_native(qtbot):
+    form = ParamForm(Txt2ImgParams)
+    qtbot.addWidget(form)
+    height = form.widgets["height"]
+    height.lineEdit().selectAll()
+    qtbot.keyClicks(height, "1")
+    assert form.problems() == ["Height takes 0 (Native) or 64 to 4096, not 1."]
+    form.set_value("height", 0)
+    assert form.problems() == []
+    form.set_value("height", 64)
+    assert form.problems() == []
+
+
+def test_arrows_step_within_the_range_and_over_the_gap_before_the_least_size(qtbot):
+    form = ParamForm(Txt2ImgParams)
+    qtbot.addWidget(form)
+    width = form.widgets["width"]
+    width.stepBy(1)
+    assert form.value("width") == 64  # from Native (0) to the least size, not 8
+    width.stepBy(-1)
+    assert form.value("width") == 0
+    width.setValue(4096)
+    width.stepBy(1)
+    assert form.value("width") == 4096
+    form.set_value("steps", 150)
+    form.widgets["steps"].stepBy(3)
+    assert form.value("steps") == 150
+
+
+def test_hidden_rows_are_not_checked(qtbot):
+    form = ParamForm(Txt2ImgParams)
+    qtbot.addWidget(form)
+    form.set_value("width", 3)
+    assert len(form.problems()) == 1
+    form.set_row_visible("width", False)
+    assert form.problems() == []
+    assert form.problems(["width"]) == ["Width takes 0 (Native) or 64 to 4096, not 3."]

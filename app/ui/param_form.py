@@ -4,21 +4,28 @@ Multiline text -> QPlainTextEdit, choices -> QComboBox, int/float -> spin boxes 
 declared range and step (a float from 0 to 1 gets a slider too), bool -> QCheckBox, `seed`
 -> a number with a "Random" toggle. Fields without a Param (like `model`) are not shown;
 pass them to `params(**extra)`. `fields` picks (and orders) a subset of the Param fields.
+
+A number field says its range in its tooltip and takes a number typed beyond it (rather than
+cutting it to fit, which hides the mistake): the field turns red and a line under the form
+says what to use, as soon as it is typed; `problems()` lists them for Generate to refuse.
 """
 
 from __future__ import annotations
 
 import typing
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from PySide6.QtCore import QSignalBlocker, Qt, Signal
 from PySide6.QtWidgets import (
+    QAbstractSpinBox,
     QCheckBox,
     QComboBox,
     QDoubleSpinBox,
     QFormLayout,
     QHBoxLayout,
+    QLabel,
     QLineEdit,
     QPlainTextEdit,
     QSlider,
@@ -30,6 +37,7 @@ from app.ui.seed_field import SeedField
 from plugins.api import Param, param_specs
 
 INT_LIMIT = 2**31 - 1  # QSpinBox holds a C int
+INVALID_STYLE = "color: #ff6b6b;"  # a number out of range, until it is fixed
 
 
 class ParamForm(QWidget):
@@ -50,6 +58,12 @@ class ParamForm(QWidget):
         self.specs = {name: specs[name] for name in names}
         self.types = typing.get_type_hints(params_type)
         self.widgets: dict[str, QWidget] = {}
+        self.ranges: dict[str, ValidRange] = {}
+        self.hidden: set[str] = set()
+        self.problem_label = QLabel()
+        self.problem_label.setObjectName("problem")
+        self.problem_label.setStyleSheet(INVALID_STYLE)
+        self.problem_label.setWordWrap(True)
         self.layout_ = QFormLayout(self)
         self.layout_.setContentsMargins(0, 0, 0, 0)
         self.layout_.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.AllNonFixedFieldsGrow)
@@ -60,6 +74,12 @@ class ParamForm(QWidget):
             self.widgets[name] = widget
             self.layout_.addRow(spec.label, widget)
             self._set(name, fld.default)
+            if isinstance(widget, CheckedSpin | CheckedDoubleSpin | UnitSlider):
+                self.ranges[name] = ValidRange.of(spec)
+                widget.setToolTip(f"{spec.help} Takes {self.ranges[name].text()}.".strip())
+        self.layout_.addRow(self.problem_label)
+        self.changed.connect(self._show_problems)
+        self._show_problems()
 
     def _make_widget(self, name: str, kind: type, spec: Param) -> QWidget:
         if spec.choices:
@@ -119,6 +139,34 @@ class ParamForm(QWidget):
 
     def set_row_visible(self, name: str, visible: bool) -> None:
         self.layout_.setRowVisible(self.widgets[name], visible)
+        if visible:
+            self.hidden.discard(name)
+        else:
+            self.hidden.add(name)
+        self._show_problems()
+
+    # -- checks ----------------------------------------------------------------------------
+
+    def problem(self, name: str) -> str | None:
+        """What is wrong with the number in field `name` (None when it is usable)."""
+        valid = self.ranges.get(name)
+        value = self.value(name)
+        if valid is None or valid.contains(value):
+            return None
+        label = self.specs[name][1].label
+        return f"{label} takes {valid.text()}, not {value:g}."
+
+    def problems(self, names: Iterable[str] | None = None) -> list[str]:
+        """What to fix before Generate, for the shown fields (or those of `names`)."""
+        wanted = set(self.widgets).difference(self.hidden) if names is None else set(names)
+        return [p for p in (self.problem(n) for n in self.widgets if n in wanted) if p]
+
+    def _show_problems(self) -> None:
+        for name in self.ranges:
+            self.widgets[name].setStyleSheet(INVALID_STYLE if self.problem(name) else "")
+        problems = self.problems()
+        self.problem_label.setText("\n".join(problems))
+        self.layout_.setRowVisible(self.problem_label, bool(problems))
 
     def set_label_width(self, width: int) -> None:
         """Line up with other forms: every label at least `width` pixels wide."""
@@ -211,24 +259,96 @@ class UnitSlider(QWidget):
             self.slider.setValue(round(value * 100))
 
 
-def _int_spin(spec: Param) -> QSpinBox:
-    spin = QSpinBox()
-    spin.setRange(
-        int(spec.minimum if spec.minimum is not None else -INT_LIMIT),
-        int(min(spec.maximum if spec.maximum is not None else INT_LIMIT, INT_LIMIT)),
-    )
+@dataclass(frozen=True)
+class ValidRange:
+    """The numbers a field takes: low to high, and 0 too where `nonzero_low` is set (then
+    the other numbers start there, e.g. a width of 0 for native, else 64 to 4096)."""
+
+    low: float
+    high: float
+    nonzero_low: float | None = None
+    zero_name: str = ""  # what 0 is shown as, e.g. "Native"
+
+    @classmethod
+    def of(cls, spec: Param) -> ValidRange:
+        return cls(
+            spec.minimum if spec.minimum is not None else -INT_LIMIT,
+            spec.maximum if spec.maximum is not None else INT_LIMIT,
+            spec.nonzero_minimum,
+            "Native" if _zero_is_native(spec) else "",
+        )
+
+    def contains(self, value: float) -> bool:
+        if self.nonzero_low is not None and value == 0:
+            return True
+        return max(self.low, self.nonzero_low or self.low) <= value <= self.high
+
+    def stepped(self, value: float, delta: float) -> float:
+        """`value` moved by `delta` (an arrow key or button), kept within the range."""
+        moved = value + delta
+        if self.nonzero_low is not None and 0 < moved < self.nonzero_low:
+            moved = self.nonzero_low if delta > 0 else 0
+        return min(max(moved, self.low), self.high)
+
+    def text(self) -> str:
+        """E.g. '1 to 150', or '0 (Native) or 64 to 4096'."""
+        if self.nonzero_low is None:
+            return f"{self.low:g} to {self.high:g}"
+        zero = f"0 ({self.zero_name})" if self.zero_name else "0"
+        return f"{zero} or {self.nonzero_low:g} to {self.high:g}"
+
+
+class _RangeStepping:
+    """For a spin box whose Qt range is wider than its valid one (so a number typed beyond
+    the valid range stays to be seen): the arrows step within the valid range only."""
+
+    valid: ValidRange
+
+    def stepBy(self, steps: int) -> None:  # noqa: N802 (the Qt spelling)
+        self.setValue(self.valid.stepped(self.value(), steps * self.singleStep()))
+        self.selectAll()
+
+    def stepEnabled(self):  # noqa: N802 (the Qt spelling)
+        flags = QAbstractSpinBox.StepEnabledFlag.StepNone
+        if self.value() < self.valid.high:
+            flags |= QAbstractSpinBox.StepEnabledFlag.StepUpEnabled
+        if self.value() > self.valid.low:
+            flags |= QAbstractSpinBox.StepEnabledFlag.StepDownEnabled
+        return flags
+
+
+class CheckedSpin(_RangeStepping, QSpinBox):
+    """An integer field that takes a number typed beyond its valid range (see ValidRange)."""
+
+
+class CheckedDoubleSpin(_RangeStepping, QDoubleSpinBox):
+    """A float field that takes a number typed beyond its valid range (see ValidRange)."""
+
+
+def _typing_limit(high: float, cap: float) -> float:
+    """How large a number a field takes as typed: two digits more than its maximum, so a
+    slip of the keyboard shows as out of range instead of being cut to fit."""
+    return min(cap, 10 ** (len(str(int(abs(high)))) + 2) - 1)
+
+
+def _zero_is_native(spec: Param) -> bool:
+    return spec.minimum == 0 and "0 =" in spec.help  # e.g. 0 = the model's native size
+
+
+def _int_spin(spec: Param) -> CheckedSpin:
+    spin = CheckedSpin()
+    spin.valid = ValidRange.of(spec)
+    spin.setRange(int(spin.valid.low), int(_typing_limit(spin.valid.high, INT_LIMIT)))
     spin.setSingleStep(int(spec.step or 1))
-    if spec.minimum == 0 and "0 =" in spec.help:
-        spin.setSpecialValueText("Native")  # e.g. width/height: 0 = the model's native size
+    if _zero_is_native(spec):
+        spin.setSpecialValueText("Native")
     return spin
 
 
-def _float_spin(spec: Param) -> QDoubleSpinBox:
-    spin = QDoubleSpinBox()
-    spin.setRange(
-        spec.minimum if spec.minimum is not None else -1e9,
-        spec.maximum if spec.maximum is not None else 1e9,
-    )
+def _float_spin(spec: Param) -> CheckedDoubleSpin:
+    spin = CheckedDoubleSpin()
+    spin.valid = ValidRange.of(spec)
+    spin.setRange(spin.valid.low, _typing_limit(spin.valid.high, 1e9))
     step = spec.step or 0.1
     spin.setSingleStep(step)
     spin.setDecimals(max(1, len(f"{step:g}".partition(".")[2])))

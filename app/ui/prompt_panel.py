@@ -26,7 +26,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from app.model.requests import generate_tasks
+from app.model.requests import RequestError, generate_tasks
 from app.ui.empty_state import EXAMPLE_PROMPT
 from app.ui.generate_modes import SHARED_PARAMS, ModeForms, shared_fields
 from app.ui.param_form import ParamForm
@@ -216,9 +216,14 @@ class PromptPanel(QWidget):
         self.mode_changed.emit(task_id)
 
     def mode_values(self) -> dict[str, Any]:
-        """The shared settings the current mode shows, its own ones, and the model."""
+        """The shared settings the current mode shows, its own ones, and the model; a
+        RequestError saying what to fix where a number is out of its field's range."""
         task = self.tasks[self.mode]
         shared = shared_fields(task)
+        own = self.mode_forms.forms[self.mode]
+        problems = self.form.problems(shared) + own.basic.problems() + own.advanced.problems()
+        if problems:
+            raise RequestError("Fix the settings first: " + " ".join(problems))
         values = {k: v for k, v in self.form.values().items() if k in shared}
         return {**values, "model": self.model_name(), **self.mode_forms.forms[self.mode].values()}
 

@@ -66,8 +66,24 @@ NATIVE_HELP = (
 
 @dataclass(frozen=True)
 class Txt2ImgParams(SamplingParams):
-    width: int = param(0, "Width", minimum=0, maximum=MAX_SIDE, step=8, help=NATIVE_HELP)
-    height: int = param(0, "Height", minimum=0, maximum=MAX_SIDE, step=8, help=NATIVE_HELP)
+    width: int = param(
+        0,
+        "Width",
+        minimum=0,
+        nonzero_minimum=MIN_SIDE,
+        maximum=MAX_SIDE,
+        step=8,
+        help=NATIVE_HELP,
+    )
+    height: int = param(
+        0,
+        "Height",
+        minimum=0,
+        nonzero_minimum=MIN_SIDE,
+        maximum=MAX_SIDE,
+        step=8,
+        help=NATIVE_HELP,
+    )
 
 
 # ---- the fields the image tasks share (one spec each, declared by each task's dataclass)
