@@ -28,6 +28,7 @@ from app.model.image_files import (
     read_text_chunks,
     save_png,
 )
+from app.model.image_import import read_image
 from engine.protocol import ImageData
 from plugins.image_export.writers import write_png
 
@@ -405,3 +406,33 @@ def test_app_model_imports_neither_qt_nor_torch() -> None:
     )
     root = Path(__file__).resolve().parent.parent
     subprocess.run([sys.executable, "-c", code], cwd=root, check=True)
+
+
+# ---- damaged pixels, in a designer's words (issue 15, defect 11) ------------------------------
+
+
+@pytest.mark.parametrize("cut", [21, 45, 400])  # in the header ("Truncated File Read"), the data
+def test_a_cut_off_png_says_the_file_is_incomplete(tmp_path: Path, cut: int) -> None:
+    path = save_png(
+        tmp_path / "cut.png", np.random.default_rng(1).integers(0, 255, (64, 64, 4), np.uint8), {}
+    )
+    path.write_bytes(path.read_bytes()[:cut])
+    with pytest.raises(ImageReadError) as caught:
+        read_image(path)
+    message = str(caught.value)
+    assert message.startswith(f"cannot read {path}: the file is incomplete: it ends before")
+    assert "Truncated File Read" not in message and "truncated" not in message
+
+
+def test_garbled_picture_data_says_the_file_is_damaged(tmp_path: Path) -> None:
+    path = save_png(
+        tmp_path / "bad.png", np.random.default_rng(2).integers(0, 255, (64, 64, 4), np.uint8), {}
+    )
+    data = bytearray(path.read_bytes())
+    start = data.index(b"IDAT") + 8
+    data[start : start + 60] = b"x" * 60
+    path.write_bytes(bytes(data))
+    with pytest.raises(
+        ImageReadError, match="the file is damaged: its picture data cannot be decoded"
+    ):
+        read_image(path)

@@ -185,7 +185,22 @@ def pillow_image(data: bytes, path: str | os.PathLike[str]) -> Iterator[Image.Im
             f"cannot read {path}: not an image file Atelier can open (PNG, JPEG or WebP)"
         ) from None
     except _DECODE_ERRORS as exc:
-        raise ImageReadError(f"cannot read {path}: the image is damaged ({_reason(exc)})") from None
+        log.debug("decoding %s failed: %s", path, _reason(exc))
+        raise ImageReadError(f"cannot read {path}: {_damage(exc)}") from None
+
+
+def _damage(exc: BaseException) -> str:
+    """What is wrong with an image Pillow could not decode, in a designer's words (Pillow's
+    own text, e.g. 'Truncated File Read', says little to them)."""
+    if isinstance(exc, EOFError) or "truncated" in _reason(exc).lower():
+        return (
+            "the file is incomplete: it ends before the picture does, as when a download "
+            "or a copy is cut short; open or export it again from the original"
+        )
+    return (
+        "the file is damaged: its picture data cannot be decoded; export it again from "
+        "the program that made it"
+    )
 
 
 def check_pixel_count(
