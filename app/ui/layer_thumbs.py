@@ -11,6 +11,7 @@ from PySide6.QtGui import QBrush, QColor, QIcon, QPainter, QPixmap
 from app.model.layers import Layer, MaskLayer, RasterLayer
 from app.model.tiles import TILE, TiledRaster
 from app.ui.images import qimage_from_rgba
+from app.ui.thumb_icons import framed_icon, room
 
 THUMB = 40
 
@@ -30,30 +31,32 @@ def sampled(raster: TiledRaster, longest: int = THUMB) -> np.ndarray:
     return out
 
 
-def layer_pixels(layer: Layer) -> np.ndarray | None:
+def layer_pixels(layer: Layer, longest: int) -> np.ndarray | None:
     """RGBA thumbnail pixels of a raster or mask layer (None for groups)."""
     if isinstance(layer, RasterLayer):
-        return sampled(layer.pixels)
+        return sampled(layer.pixels, longest)
     if isinstance(layer, MaskLayer):
-        grey = sampled(layer.pixels)[..., 0]
+        grey = sampled(layer.pixels, longest)[..., 0]
         return np.dstack([grey, grey, grey, np.full_like(grey, 255)])
     return None
 
 
 def layer_icon(layer: Layer) -> QIcon:
-    """The layer's thumbnail over a dark square (a folder-ish square for groups)."""
-    canvas = QPixmap(THUMB, THUMB)
+    """The layer's thumbnail over a dark square (a folder-ish square for groups), framed when
+    its row is selected."""
+    side = room(THUMB)
+    canvas = QPixmap(side, side)
     canvas.fill(QColor("#3a3e44"))
-    pixels = layer_pixels(layer)
+    pixels = layer_pixels(layer, side)
     if pixels is not None and pixels.size:
         image = qimage_from_rgba(pixels)
-        x = (THUMB - image.width()) // 2
-        y = (THUMB - image.height()) // 2
+        x = (side - image.width()) // 2
+        y = (side - image.height()) // 2
         painter = QPainter(canvas)
         painter.fillRect(x, y, image.width(), image.height(), _checks())
         painter.drawImage(x, y, image)
         painter.end()
-    return QIcon(canvas)
+    return framed_icon(canvas, THUMB)
 
 
 def _checks() -> QBrush:

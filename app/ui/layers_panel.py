@@ -9,6 +9,7 @@ an opacity drag is one undo step (its steps share a merge key).
 from __future__ import annotations
 
 from PySide6.QtCore import QSignalBlocker, QSize, Qt, QTimer, Signal
+from PySide6.QtGui import QColor, QPalette
 from PySide6.QtWidgets import (
     QComboBox,
     QHBoxLayout,
@@ -27,6 +28,7 @@ from app.model.layers import BlendMode, GroupLayer, Layer, MaskLayer, RasterLaye
 from app.ui.doc_session import DocumentSession
 from app.ui.layer_actions import LayerActions
 from app.ui.layer_thumbs import THUMB, layer_icon
+from app.ui.theme import SELECTED_ROW
 
 ID_ROLE = Qt.ItemDataRole.UserRole
 THUMB_DELAY_MS = 250
@@ -50,6 +52,7 @@ class LayersPanel(QWidget):
         self.tree.setIconSize(QSize(THUMB, THUMB))
         self.tree.setIndentation(14)
         self.tree.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
+        _calm_selected_rows(self.tree)
         self.blend = QComboBox()
         self.blend.addItems([mode.value.capitalize() for mode in BlendMode])
         self.blend.setToolTip("Blend mode of the active layer")
@@ -243,6 +246,13 @@ class LayersPanel(QWidget):
                 "Export layer\N{HORIZONTAL ELLIPSIS}", lambda: self.export_requested.emit(layer.id)
             )
         return menu
+
+
+def _calm_selected_rows(tree: QTreeWidget) -> None:
+    """A selected row in a calm blue, so its thumbnail's selection frame stands out."""
+    palette = tree.palette()
+    palette.setColor(QPalette.ColorRole.Highlight, QColor(SELECTED_ROW))
+    tree.setPalette(palette)
 
 
 def _find(item: QTreeWidgetItem, layer_id: str) -> QTreeWidgetItem | None:

@@ -6,11 +6,12 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from PySide6.QtCore import QSize, Qt, Signal
-from PySide6.QtGui import QColor, QIcon, QPainter
+from PySide6.QtGui import QColor, QPainter
 from PySide6.QtWidgets import QListView, QListWidget, QListWidgetItem, QWidget
 
 from app.model.candidates import Candidate
 from app.ui.images import pixmap_from_rgba
+from app.ui.thumb_icons import framed_icon, room
 from engine.protocol import ImageData
 
 THUMB = 88
@@ -76,12 +77,12 @@ class ResultsStrip(QListWidget):
 
     def _item(self, image: ImageData) -> QListWidgetItem:
         thumb = pixmap_from_rgba(image.pixels).scaled(
-            THUMB,
-            THUMB,
+            room(THUMB),
+            room(THUMB),
             Qt.AspectRatioMode.KeepAspectRatio,
             Qt.TransformationMode.SmoothTransformation,
         )
-        item = QListWidgetItem(QIcon(thumb), "")
+        item = QListWidgetItem(framed_icon(thumb, THUMB), "")
         width, height = image.size
         item.setToolTip(f"{width} x {height}")
         return item

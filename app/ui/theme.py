@@ -12,6 +12,8 @@ TEXT = "#e6e6e6"
 MUTED = "#9aa0a6"
 ACCENT = "#4c8dff"
 ERROR = "#ff6b6b"
+SELECTED_ROW = "#35507f"  # a selected row: calm enough for the frame on its thumbnail to show
+SELECTION_FRAME = ACCENT  # around a selected thumbnail (app.ui.thumb_icons), never a tint
 
 _ROLES = {
     QPalette.ColorRole.Window: WINDOW,
@@ -51,7 +53,7 @@ QFrame#messageBar[kind="info"] {{ background: #23364f; border: 1px solid #35507f
 QFrame#messageBar[kind="error"] {{ background: #4a2024; border: 1px solid #7a3036; }}
 QFrame#messageBar[kind="warning"] {{ background: #463a1c; border: 1px solid #7a6330; }}
 QListWidget#results {{ background: {BASE}; border: none; }}
-QListWidget#results::item:selected {{ background: #35507f; border-radius: 4px; }}
+QListWidget#results::item:selected {{ background: transparent; }}
 """
 
 
