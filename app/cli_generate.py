@@ -60,9 +60,10 @@ def run_task(
     if problem:
         return fail(problem, 2)
     engine = InlineEngine.from_registry(registry, store=store)
-    engine.subscribe(_print_progress)
+    progress = ProgressLine()
+    engine.subscribe(progress.show)
     event = engine.submit(task, params).future.result()
-    print(file=sys.stderr)
+    progress.end()
     if isinstance(event, JobFailed):
         return fail(event.message, 1)
     if not isinstance(event, JobFinished):
@@ -119,6 +120,20 @@ def rescue_path(path: Path) -> Path:
     return folder / f"{time.strftime('%Y%m%d-%H%M%S')}-{path.name}"
 
 
-def _print_progress(event: Event) -> None:
-    if isinstance(event, JobProgress):
-        print(f"\r{event.stage:32} {event.fraction:6.0%}", end="", file=sys.stderr, flush=True)
+class ProgressLine:
+    """The job's stage and share done, rewritten in place on stderr."""
+
+    def __init__(self) -> None:
+        self.shown = False
+
+    def show(self, event: Event) -> None:
+        if isinstance(event, JobProgress):
+            print(f"\r{event.stage:32} {event.fraction:6.0%}", end="", file=sys.stderr, flush=True)
+            self.shown = True
+
+    def end(self) -> None:
+        """End the progress line, where there is one: a job refused before it started
+        prints its error with no blank line above."""
+        if self.shown:
+            print(file=sys.stderr)
+            self.shown = False

@@ -65,6 +65,21 @@ def test_failed_generation_exits_1_with_one_line(atelier_home, tmp_path, capsys,
     assert not out.exists()
 
 
+def test_an_empty_prompt_is_refused_with_no_blank_line_before_the_error(
+    atelier_home, tmp_path, capsys
+):
+    out = tmp_path / "x.png"
+    assert main(["generate", "", "--model", "tiny-sd15", "-o", str(out)]) == 1
+    assert capsys.readouterr().err == "atelier: error: Type a prompt first.\n"
+    assert not out.exists()
+
+
+def test_the_progress_line_ends_before_what_follows(atelier_home, tmp_path, capsys):
+    assert main([*GENERATE, "-o", str(tmp_path / "out.png")]) == 0
+    err = capsys.readouterr().err
+    assert err.startswith("\r") and err.endswith("100%\n") and "\n\n" not in err
+
+
 @pytest.mark.parametrize(
     ("extra", "words"),
     [(["--steps", "0"], "Steps must be between"), (["--size", "huge"], "size must look like")],
