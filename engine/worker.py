@@ -109,6 +109,11 @@ class _EngineBase:
             except Exception:  # a broken listener must not break the engine
                 log.exception("event sink failed on %s", type(event).__name__)
 
+    @property
+    def known_device_policy(self) -> DevicePolicy | None:
+        """The device policy once a job has chosen it (reading it imports no torch)."""
+        return self._policy
+
     def _device_policy(self) -> DevicePolicy:
         if self._policy is None:
             self._policy = choose_device_policy(self._device_overrides)
@@ -285,11 +290,6 @@ class Engine(_EngineBase):
         """A job is queued or running (a cancelled one included, until its step ends)."""
         with self._wake:
             return self._running is not None or bool(self._queue)
-
-    @property
-    def known_device_policy(self) -> DevicePolicy | None:
-        """The device policy once the engine thread has chosen it (no torch import here)."""
-        return self._policy
 
 
 class InlineEngine(_EngineBase):

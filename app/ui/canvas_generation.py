@@ -18,6 +18,7 @@ from app.model.canvas_areas import fill_target
 from app.model.layers import RasterLayer
 from app.model.requests import Request, RequestError, build_request, regenerate_request
 from app.model.tiles import Rect
+from app.ui.cost_warning import confirm_cost
 from engine.protocol import ImageData, JobFinished
 from engine.recipes import recipe_problem
 
@@ -71,6 +72,8 @@ class CanvasGeneration(QObject):
         self.run(request)
 
     def run(self, request: Request) -> None:
+        if not confirm_cost(self.w, request.params, self.w.engine.known_device_policy):
+            return
         self.request = request
         self._started_at = time.monotonic()
         self.w.generation.start(request.params, request.task_id)

@@ -24,7 +24,12 @@ from engine.protocol import (
 
 
 class Generation(QObject):
-    """Starts jobs, tracks the running one and cancels it on request."""
+    """Starts jobs, tracks the running one and cancels it on request.
+
+    Cancel frees the panel at once: the job is abandoned (its later events, a result
+    included, are ignored) while the engine ends its current step in the background; the
+    next job waits behind that step, and its stage text says so.
+    """
 
     running_changed = Signal(bool)
     progress = Signal(float, str)  # fraction, stage text
@@ -38,9 +43,11 @@ class Generation(QObject):
         self.bridge = bridge
         self.params: Any = None  # the params of the running (or last) job
         self._task: asyncio.Task | None = None
+        self._run_id = 0  # counts runs; a run whose number is not current was abandoned
         self._active = False
         self._job_id: int | None = None
-        self._cancel_requested = False
+        self._started = False  # the engine has begun the current job
+        self._behind_abandoned = False  # the last cancelled job had begun: it may hold on
 
     @property
     def running(self) -> bool:
@@ -51,39 +58,52 @@ class Generation(QObject):
         if self.running:
             raise RuntimeError("a generation is already running")
         self.params = params
-        self._job_id, self._cancel_requested = None, False
+        self._run_id += 1
+        self._job_id, self._started = None, False
         self._active = True
-        self._task = asyncio.ensure_future(self._run(params, task_id))
+        self._task = asyncio.ensure_future(self._run(params, task_id, self._run_id))
         self.running_changed.emit(True)
         return self._task
 
     def cancel(self) -> None:
-        """Ask the engine to stop the running job; JobCancelled follows within a step."""
+        """Abandon the running job: the engine is told to stop it, and the panel is free
+        now (`cancelled`, then `running_changed(False)`), whatever its step is doing."""
         if not self.running:
             return
-        self._cancel_requested = True
+        self._run_id += 1  # the run's remaining events are ignored
+        self._behind_abandoned = self._started
         if self._job_id is not None:
             self.bridge.cancel(self._job_id)
+        self.cancelled.emit()
+        self._end()
 
-    async def _run(self, params: Any, task_id: str) -> None:
+    def _end(self) -> None:
+        self._active = False
+        self.running_changed.emit(False)
+
+    async def _run(self, params: Any, task_id: str, run_id: int) -> None:
         try:
-            async for event in self.bridge.run(task_id, params):
-                self._on_event(event)
+            job_id, events = self.bridge.start(task_id, params)
+            if run_id == self._run_id:
+                self._job_id = job_id
+            else:  # cancelled before it was submitted
+                self.bridge.cancel(job_id)
+            async for event in events:
+                if run_id == self._run_id:
+                    self._on_event(event)
         except Exception as exc:  # e.g. the engine is shut down; never crash the window
-            self.failed.emit("internal", f"Could not run the job: {exc}")
+            if run_id == self._run_id:
+                self.failed.emit("internal", f"Could not run the job: {exc}")
         finally:
-            self._active = False
-            self.running_changed.emit(False)
+            if run_id == self._run_id:
+                self._end()
 
     def _on_event(self, event: Event) -> None:
-        if self._job_id is None:
-            self._job_id = event.job_id
-            if self._cancel_requested:
-                self.bridge.cancel(event.job_id)
         match event:
             case JobQueued(position=position) if position > 0:
-                self.progress.emit(0.0, f"queued ({position} ahead)")
+                self.progress.emit(0.0, self._waiting_text(position))
             case JobStarted():
+                self._started, self._behind_abandoned = True, False
                 self.progress.emit(0.0, "starting")
             case JobProgress(fraction=fraction, stage=stage, preview=image):
                 self.progress.emit(fraction, stage)
@@ -95,3 +115,8 @@ class Generation(QObject):
                 self.failed.emit(kind, message)
             case JobCancelled():
                 self.cancelled.emit()
+
+    def _waiting_text(self, position: int) -> str:
+        if self._behind_abandoned:
+            return "waiting for the cancelled job to finish its current step"
+        return f"queued ({position} ahead)"

@@ -65,8 +65,9 @@ from plugins.registry import Registry
 
 log = logging.getLogger(__name__)
 
-SHUTDOWN_WAIT_S = 120.0
-CLOSE_GRACE_MS = 60_000
+# How long closing waits for the engine to end a cancelled job's step; a longer step is
+# left to the engine's daemon thread, which does not keep the app alive.
+SHUTDOWN_WAIT_S = 1.5
 START_SIZE = (512, 512)
 
 
@@ -98,7 +99,6 @@ class MainWindow(QMainWindow):
         self.context = WindowContext(self.session, store, registry, self.bridge, self.messages)
         self.plugin_docks: dict[str, QDockWidget] = {}
         self._engine_down = False
-        self._closing = False
         self._close_confirmed = False
         self._build_central()
         self._build_toolbars()
@@ -418,7 +418,8 @@ class MainWindow(QMainWindow):
     # -- closing ---------------------------------------------------------------------------
 
     def shutdown_engine(self) -> None:
-        """Cancel what runs and stop the engine thread (safe to call twice)."""
+        """Cancel what runs and stop the engine thread, waiting at most SHUTDOWN_WAIT_S for
+        the step under way (safe to call twice)."""
         if self._engine_down:
             return
         self._engine_down = True
@@ -428,26 +429,13 @@ class MainWindow(QMainWindow):
         self.bridge.close()
 
     def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802 (Qt naming)
-        """Unsaved changes are offered for saving first; a running job is cancelled (within
-        a step), then the engine stops. The window stays visible meanwhile: closing a
-        hidden window would not quit the app."""
+        """Unsaved changes are offered for saving first; then a running job is abandoned
+        and the engine stopped without waiting for a long step (see shutdown_engine)."""
         if not self._close_confirmed:
             if not self.files.ask_to_save():
                 event.ignore()
                 return
             self._close_confirmed = True
-        if self.generation.running and not self._closing:
-            self._closing = True
-            self.centralWidget().setEnabled(False)
-            self.prompt_dock.setEnabled(False)
-            self.statusBar().showMessage(
-                "Stopping the running job, then closing\N{HORIZONTAL ELLIPSIS}"
-            )
-            self.generation.running_changed.connect(lambda running: running or self.close())
-            QTimer.singleShot(CLOSE_GRACE_MS, self, self.close)  # a step that never ends
-            self.generation.cancel()
-            event.ignore()
-            return
         self.autosave.stop()
         self.autosave.forget(self.session.doc)  # a clean close leaves no recovery file
         self.shutdown_engine()
