@@ -66,6 +66,9 @@ class Task:
       panel and says where its results go; a task without one has no mode there.
     - `regenerate`, called as regenerate(task, values, doc, layer) -> Request, runs the
       recipe of a layer the task made again on the canvas as it is now.
+    - `region`, called as region(task, values, doc) -> str (Qt-free), says in one line what
+      a Generate in its mode would work on now ("Repaints the selection (48 x 32)"); the
+      panel shows it under the modes, kept up to date. Empty: no such line.
     - `cli` is its `atelier` subcommand (empty: none); each input becomes an argument and
       each params field a flag; the result is written by an exporter of `output`'s kind.
     """
@@ -83,6 +86,7 @@ class Task:
     regenerate: str = ""
     cli: str = ""
     order: int = 100  # where its mode goes in the Generate panel, low first
+    region: str = ""  # "module:function": the line saying what its mode works on
 
     def __post_init__(self) -> None:
         unknown = [kind for kind in self.inputs if kind not in INPUT_KINDS]

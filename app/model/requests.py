@@ -10,6 +10,10 @@ for; a task that can run its recipe again on the layer it made names `regenerate
 
     regenerate(task, values, doc, layer) -> Request
 
+and one that can say what its mode works on (the canvas, the selection...) names `region`:
+
+    region(task, values, doc) -> str
+
 The pictures sent are the visible composite (what the designer sees), as the engine's
 "values only" rule asks; nothing here touches Qt.
 """
@@ -82,6 +86,12 @@ def build_request(
     if not task.request:
         raise RequestError(f"{task.title} cannot be run from the Generate panel.")
     return resolve(task.request)(task, values, doc, size)
+
+
+def describe_region(task: Task, values: Mapping[str, Any], doc: Document) -> str:
+    """The line saying what `task`'s mode would work on in `doc` now (its `region`
+    function); empty for a task that does not say."""
+    return resolve(task.region)(task, values, doc) if task.region else ""
 
 
 def regenerate_request(

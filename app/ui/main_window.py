@@ -48,6 +48,7 @@ from app.ui.history_panel import HistoryPanel
 from app.ui.layer_actions import LayerActions
 from app.ui.layers_panel import LayersPanel
 from app.ui.message_bar import MessageBar
+from app.ui.mode_region import ModeRegion
 from app.ui.plugin_panels import add_plugin_panels
 from app.ui.prompt_panel import PromptPanel
 from app.ui.recovery import BackgroundAutosave, offer_recovery
@@ -104,6 +105,7 @@ class MainWindow(QMainWindow):
         self._build_toolbars()
         self._build_docks()
         self.gen = CanvasGeneration(self)
+        self.mode_region = ModeRegion(self.prompt_panel, self.session)
         build_menus(self)
         self._build_status()
         self._connect()

@@ -86,6 +86,10 @@ class PromptPanel(QWidget):
         self.model_about.setObjectName("muted")
         self.model_about.setWordWrap(True)
         self.model_about.hide()
+        self.region_label = QLabel()  # what the mode will work on (see app.ui.mode_region)
+        self.region_label.setObjectName("muted")
+        self.region_label.setWordWrap(True)
+        self.region_label.hide()
         self.form = ParamForm(SHARED_PARAMS)
         self.mode_forms = ModeForms(self.modes)
         self.aspect_buttons = QButtonGroup(self)
@@ -133,6 +137,7 @@ class PromptPanel(QWidget):
         column = QVBoxLayout(self)
         column.setContentsMargins(10, 10, 10, 10)
         column.addWidget(self._mode_widget())
+        column.addWidget(self.region_label)
         column.addSpacing(4)
         column.addWidget(self.model_row)
         column.addSpacing(4)
@@ -226,6 +231,15 @@ class PromptPanel(QWidget):
             raise RequestError("Fix the settings first: " + " ".join(problems))
         values = {k: v for k, v in self.form.values().items() if k in shared}
         return {**values, "model": self.model_name(), **self.mode_forms.forms[self.mode].values()}
+
+    def region_values(self) -> dict[str, Any]:
+        """The current mode's settings as they stand, unchecked: what its region line reads."""
+        return {**self.form.values(), **self.mode_forms.forms[self.mode].values()}
+
+    def show_region(self, text: str) -> None:
+        """Say what the current mode will work on; hidden when its task does not say."""
+        self.region_label.setText(text)
+        self.region_label.setVisible(bool(text))
 
     # -- models ----------------------------------------------------------------------------
 

@@ -1,0 +1,71 @@
+"""What each diffusion mode works on, in one line for the Generate panel: the whole canvas,
+the selection, the painted mask or a new border, with its size in pixels. The same reading
+of the document as the requests (plugins.diffusion.requests), so the line says what a
+Generate would do now. Qt-free.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from app.model.candidates import is_blank
+from app.model.canvas_areas import MASK_LEVEL, active_selection, inpaint_mask
+from app.model.document import Document
+from app.model.selection import Selection
+from app.model.tiles import Rect
+from plugins.api import Task
+from plugins.diffusion.params import ceil8
+from plugins.diffusion.requests import NO_MASK, NO_PICTURE, SIDES
+
+NO_SIDES = "Set Left, Top, Right or Bottom to choose the border to fill."
+
+Values = Mapping[str, Any]
+
+
+def txt2img_region(task: Task, values: Values, doc: Document) -> str:
+    """A new picture fills the selection's bounds, else the whole canvas."""
+    selection = active_selection(doc)
+    if selection is None:
+        return f"Fills the whole canvas ({_size(doc.rect)})"
+    return f"Fills the selection's bounds ({_size(selection.bbox())})"
+
+
+def img2img_region(task: Task, values: Values, doc: Document) -> str:
+    """The selection when there is one (deselecting gives the whole canvas), else the canvas."""
+    selection = active_selection(doc)
+    if is_blank(doc):
+        return NO_PICTURE
+    if selection is not None:
+        bounds = _size(selection.bbox())
+        return f"Repaints the selection ({bounds}); deselect to repaint the whole canvas"
+    return f"Repaints the whole canvas ({_size(doc.rect)})"
+
+
+def inpaint_region(task: Task, values: Values, doc: Document) -> str:
+    """The selection, else the painted mask layers (as app.model.canvas_areas.inpaint_mask)."""
+    mask = inpaint_mask(doc)
+    if mask is None:
+        return NO_MASK
+    bounds = _size(Selection(mask).bbox())
+    selection = active_selection(doc)
+    if selection is not None and (selection.mask >= MASK_LEVEL).any():
+        return f"Repaints the selection ({bounds})"
+    return f"Repaints the painted mask ({bounds})"
+
+
+def outpaint_region(task: Task, values: Values, doc: Document) -> str:
+    """The border the chosen sides add, rounded up to 8 as the request does."""
+    grow = {side: ceil8(int(values.get(side, 0))) for side in SIDES}
+    if not any(grow.values()):
+        return NO_SIDES
+    if is_blank(doc):
+        return NO_PICTURE
+    sides = ", ".join(f"{amount} px {side}" for side, amount in grow.items() if amount)
+    width = doc.width + grow["left"] + grow["right"]
+    height = doc.height + grow["top"] + grow["bottom"]
+    return f"Fills a new border ({sides}); the canvas becomes {width} x {height}"
+
+
+def _size(rect: Rect | None) -> str:
+    return f"{rect.w} x {rect.h}" if rect is not None else "0 x 0"
