@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import sys
 from pathlib import Path
 
 import qasync
@@ -63,7 +64,19 @@ def run_gui(argv: list[str]) -> int:
             code = loop.run_forever()
     finally:
         window.shutdown_engine()
+    if engine.busy:  # a cancelled job's step still runs on the engine's daemon thread
+        exit_now(int(code or 0))
     return int(code or 0)
+
+
+def exit_now(code: int) -> None:
+    """End the process without waiting for the engine thread: a torch call in flight would
+    hold up the interpreter's exit, then abort it. Everything is saved by now; flush what
+    is buffered and go."""
+    logging.shutdown()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
 
 
 class StartupProbe(QObject):

@@ -68,7 +68,7 @@ log = logging.getLogger(__name__)
 
 # How long closing waits for the engine to end a cancelled job's step; a longer step is
 # left to the engine's daemon thread, which does not keep the app alive.
-SHUTDOWN_WAIT_S = 1.5
+SHUTDOWN_WAIT_S = 1.0
 START_SIZE = (512, 512)
 
 
