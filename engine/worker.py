@@ -248,10 +248,14 @@ class Engine(_EngineBase):
             self._finish(queued, JobCancelled(job_id))
             return True
         if running is not None:
-            running.cancel.set()
-            self._finish(running, JobCancelled(job_id))
+            self._abandon(running)
             return True
         return False
+
+    def _abandon(self, job: _Job) -> None:
+        """End a running job for its listeners now; its step stops when it next checks."""
+        job.cancel.set()
+        self._finish(job, JobCancelled(job.id))
 
     def _loop(self) -> None:
         while True:
@@ -280,8 +284,7 @@ class Engine(_EngineBase):
         for job in pending:
             self._finish(job, JobCancelled(job.id))
         if running is not None:
-            running.cancel.set()
-            self._finish(running, JobCancelled(running.id))
+            self._abandon(running)
         if wait:
             self._thread.join(timeout)
 
