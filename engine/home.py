@@ -159,6 +159,20 @@ def extra_model_folders(home: Path | None = None) -> list[Path]:
     return [Path(p) for p in load_settings(home).get("extra_model_folders", [])]
 
 
+def remember_setting(key: str, value: Any, home: Path | None = None) -> None:
+    """Keep one preference the app can do without (a colour, a last folder) in
+    settings.json: unchanged values are not written again, and a file that cannot be
+    written is logged, never raised, so it costs only the memory."""
+    settings = load_settings(home)
+    if settings.get(key) == value:
+        return
+    settings[key] = value
+    try:
+        save_settings(settings, home)
+    except SettingsError as exc:
+        log.warning("%s", exc)
+
+
 def add_model_folder(folder: Path, home: Path | None = None) -> None:
     """Remember `folder` in settings.json; ValueError (SettingsError when settings.json
     cannot be written) with a sentence to show."""

@@ -7,14 +7,12 @@ file that cannot be written only costs the memory (logged), never the painting.
 
 from __future__ import annotations
 
-import logging
 from typing import Any
 
 from app.ui.tool_base import ToolSettings
-from engine.home import SettingsError, load_settings, save_settings
+from engine.home import load_settings, remember_setting
 
 KEY = "brush_colors"
-log = logging.getLogger(__name__)
 
 RGB = tuple[int, int, int]
 
@@ -42,12 +40,5 @@ def restore_colors(settings: ToolSettings) -> None:
 
 def remember_colors(settings: ToolSettings) -> None:
     """Keep `settings`' foreground and background for the next start."""
-    stored = load_settings()
     colors = {"foreground": list(settings.color), "background": list(settings.background)}
-    if stored.get(KEY) == colors:
-        return
-    stored[KEY] = colors
-    try:
-        save_settings(stored)
-    except SettingsError as exc:
-        log.warning("%s", exc)
+    remember_setting(KEY, colors)

@@ -7,15 +7,13 @@ restart; a folder that no longer exists is passed over.
 
 from __future__ import annotations
 
-import logging
 from pathlib import Path
 
 from PySide6.QtCore import QStandardPaths
 
-from engine.home import SettingsError, load_settings, save_settings
+from engine.home import load_settings, remember_setting
 
 KEY = "dialog_folders"
-log = logging.getLogger(__name__)
 
 
 def pictures_folder() -> Path:
@@ -39,10 +37,6 @@ def start_folder(action: str, document_folder: Path | None) -> Path:
 def remember_folder(action: str, chosen: Path) -> None:
     """Keep `chosen`'s folder as the last one of `action`; a settings file that cannot be
     written only costs the memory (logged), never the user's file."""
-    settings = load_settings()
-    last = settings.get(KEY) if isinstance(settings.get(KEY), dict) else {}
-    settings[KEY] = {**last, action: str(chosen.parent.resolve())}
-    try:
-        save_settings(settings)
-    except SettingsError as exc:
-        log.warning("%s", exc)
+    last = load_settings().get(KEY)
+    last = last if isinstance(last, dict) else {}
+    remember_setting(KEY, {**last, action: str(chosen.parent.resolve())})
