@@ -15,8 +15,7 @@ from app.model.document import Document
 from app.model.selection import Selection
 from app.model.tiles import Rect
 from plugins.api import Task
-from plugins.diffusion.params import ceil8
-from plugins.diffusion.requests import NO_MASK, NO_PICTURE, SIDES
+from plugins.diffusion.requests import NO_MASK, NO_PICTURE, SIDES, outpaint_sides
 
 NO_SIDES = "Set Left, Top, Right or Bottom to choose the border to fill."
 
@@ -56,7 +55,7 @@ def inpaint_region(task: Task, values: Values, doc: Document) -> str:
 
 def outpaint_region(task: Task, values: Values, doc: Document) -> str:
     """The border the chosen sides add, rounded up to 8 as the request does."""
-    grow = {side: ceil8(int(values.get(side, 0))) for side in SIDES}
+    grow = dict(zip(SIDES, outpaint_sides(values), strict=True))
     if not any(grow.values()):
         return NO_SIDES
     if is_blank(doc):

@@ -85,7 +85,7 @@ def inpaint(task: Task, values: Values, doc: Document, size: tuple[int, int]) ->
 
 def outpaint(task: Task, values: Values, doc: Document, size: tuple[int, int]) -> Request:
     """Extend the canvas on the chosen sides (rounded up to 8) and fill the new area."""
-    grow = tuple(ceil8(int(values.get(side, 0))) for side in SIDES)
+    grow = outpaint_sides(values)
     if not any(grow):
         raise RequestError(NO_EXTEND)
     picture = doc.composite()
@@ -100,9 +100,16 @@ def outpaint(task: Task, values: Values, doc: Document, size: tuple[int, int]) -
     base = doc.size
 
     def make(output) -> Candidate:
-        return repaint_candidate(output, picture, base, (left, top), grow)  # type: ignore[arg-type]
+        return repaint_candidate(output, picture, base, (left, top), grow)
 
     return Request(task, params, preview, images(make))
+
+
+def outpaint_sides(values: Values) -> tuple[int, int, int, int]:
+    """How far an outpaint extends the canvas (left, top, right, bottom), each rounded up to
+    a multiple of 8 as the engine does."""
+    left, top, right, bottom = (ceil8(int(values.get(side, 0))) for side in SIDES)
+    return left, top, right, bottom
 
 
 def preview_box(area: Rect, margin: int, size: tuple[int, int], values: Values) -> Rect:
