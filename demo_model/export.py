@@ -50,13 +50,19 @@ def export_pipeline(work: Path, trained: Path, vae_folder: Path, out: Path, log=
         feature_extractor=None,
         requires_safety_checker=False,
     ).to(torch.float16)
+    write_folder(pipeline, work / "tokenizer", settings, MODEL_CARD, out, log)
+
+
+def write_folder(pipeline, tokenizer: Path, settings: dict, card: Path, out: Path, log) -> None:
+    """Save an fp16 pipeline with its tokenizer files, atelier.json and model card into
+    `out`, replacing it whole (built beside it, then renamed)."""
     staging = out.with_name(out.name + ".partial")
     shutil.rmtree(staging, ignore_errors=True)
     pipeline.save_pretrained(staging, safe_serialization=True)
     for name in ("vocab.json", "merges.txt"):  # for transformers' slow CLIPTokenizer too
-        shutil.copyfile(work / "tokenizer" / name, staging / "tokenizer" / name)
+        shutil.copyfile(tokenizer / name, staging / "tokenizer" / name)
     (staging / "atelier.json").write_text(json.dumps(settings, indent=2) + "\n", encoding="utf-8")
-    shutil.copyfile(MODEL_CARD, staging / "README.md")
+    shutil.copyfile(card, staging / "README.md")
     shutil.rmtree(out, ignore_errors=True)
     staging.rename(out)
     size = sum(p.stat().st_size for p in out.rglob("*") if p.is_file())

@@ -49,6 +49,26 @@ def stage_export(args: Namespace, device: str, log) -> None:
     export_pipeline(args.work, trained, _vae_folder(args), args.out, log)
 
 
+def stage_inpaint_latents(args: Namespace, device: str, log) -> None:
+    from .inpaint_training import cache_inpaint_latents
+
+    path = args.work / "inpaint_latents.pt"
+    cache_inpaint_latents(args.out, path, args.inpaint_samples, args.seed, log)
+
+
+def stage_inpaint(args: Namespace, device: str, log) -> None:
+    from .inpaint_training import train_inpaint
+
+    steps, batch = args.inpaint_steps, args.inpaint_batch
+    train_inpaint(args.out, args.work, steps, batch, args.seed, device, log)
+
+
+def stage_export_inpaint(args: Namespace, device: str, log) -> None:
+    from .inpaint_export import export_inpaint_pipeline
+
+    export_inpaint_pipeline(args.out, args.work / "inpaint" / "unet", args.inpaint_out, log)
+
+
 def run_stage(stage: str, args: Namespace, device: str, log) -> None:
     {
         "vae": stage_vae,
@@ -56,4 +76,7 @@ def run_stage(stage: str, args: Namespace, device: str, log) -> None:
         "unet": stage_unet,
         "refine": stage_refine,
         "export": stage_export,
+        "inpaint-latents": stage_inpaint_latents,
+        "inpaint": stage_inpaint,
+        "export-inpaint": stage_export_inpaint,
     }[stage](args, device, log)

@@ -39,7 +39,7 @@ _CELL_TO_POSITION = {cell: name for name, cell in POSITIONS.items()}
 # How far each kind reaches from its centre, relative to the size's half-extent.
 _REACH = {"circle": 1.0, "square": 0.9 * 2**0.5, "triangle": 1.15, "star": 1.2}
 _MARGIN = 0.015  # fraction of the image kept free at the cell border, so shapes never touch
-_SUPERSAMPLE = 4
+SUPERSAMPLE = 4
 
 
 @dataclass(frozen=True)
@@ -105,33 +105,68 @@ def _outline(kind: str, cx: float, cy: float, h: float) -> np.ndarray:
     return np.round(np.array(pts, dtype=np.float64)).astype(np.int32)
 
 
+def fill_shape(
+    image: np.ndarray, kind: str, cx: float, cy: float, h: float, value, line_type: int
+) -> None:
+    """Fill a kind centred at (cx, cy) with half-extent h (pixels of `image`) with `value`."""
+    if kind == "circle":
+        cv2.circle(image, (round(cx), round(cy)), round(h), value, -1, line_type)
+    else:
+        cv2.fillPoly(image, [_outline(kind, cx, cy, h)], value, line_type)
+
+
+def reach(kind: str) -> float:
+    """How far a kind reaches from its centre, relative to its half-extent."""
+    return _REACH[kind]
+
+
 def _draw(image: np.ndarray, shape: Shape, value, line_type: int) -> None:
     """Fill one shape into a supersampled image (side = image.shape[0]) with `value`."""
     big = image.shape[0]
+    cx, cy = (big * v for v in shape_center(shape))
+    fill_shape(
+        image, shape.kind, cx, cy, SIZE_FRACTION[shape.size or "medium"] * big, value, line_type
+    )
+
+
+@dataclass(frozen=True)
+class PlacedShape:
+    """A shape placed freely (not on the grid): centre and half-extent as fractions of the
+    image side."""
+
+    kind: str
+    color: str
+    cx: float
+    cy: float
+    half: float
+
+
+def shape_center(shape: Shape) -> tuple[float, float]:
+    """A grid shape's centre as fractions of the image side."""
     column, row = POSITIONS[shape.position or "center"]
-    cx = ((column + 0.5) / 3 + shape.jitter[0]) * big
-    cy = ((row + 0.5) / 3 + shape.jitter[1]) * big
-    h = SIZE_FRACTION[shape.size or "medium"] * big
-    if shape.kind == "circle":
-        cv2.circle(image, (round(cx), round(cy)), round(h), value, -1, line_type)
-    else:
-        cv2.fillPoly(image, [_outline(shape.kind, cx, cy, h)], value, line_type)
+    return (column + 0.5) / 3 + shape.jitter[0], (row + 0.5) / 3 + shape.jitter[1]
 
 
-def render(scene: Scene, size: int = 128) -> np.ndarray:
-    """Draw a scene as an (H, W, 3) uint8 RGB image, anti-aliased by supersampling."""
-    big = size * _SUPERSAMPLE
+def render(scene: Scene, size: int = 128, placed: tuple[PlacedShape, ...] = ()) -> np.ndarray:
+    """Draw a scene, then any freely placed shapes over it, as an (H, W, 3) uint8 RGB image,
+    anti-aliased by supersampling."""
+    big = size * SUPERSAMPLE
     image = np.empty((big, big, 3), np.uint8)
     image[:] = PALETTE[scene.background]
     for shape in scene.shapes:
         _draw(image, shape, PALETTE[shape.color], cv2.LINE_AA)
+    for shape in placed:
+        colour = PALETTE[shape.color]
+        fill_shape(
+            image, shape.kind, shape.cx * big, shape.cy * big, shape.half * big, colour, cv2.LINE_AA
+        )
     return cv2.resize(image, (size, size), interpolation=cv2.INTER_AREA)
 
 
 def kind_coverage(scene: Scene, grid: int, size: int = 128) -> np.ndarray:
     """(grid, grid, len(KINDS)) float32: the fraction of each grid cell of the picture
     render(scene, size) that each kind of shape covers."""
-    big = size * _SUPERSAMPLE
+    big = size * SUPERSAMPLE
     labels = np.zeros((big, big), np.uint8)
     for shape in scene.shapes:
         _draw(labels, shape, 1 + KINDS.index(shape.kind), cv2.LINE_8)

@@ -6,8 +6,11 @@
 Stages: vae (autoencoder on drawn scenes), latents (encode a fixed set of scenes),
 unet (UNet + text encoder on the cached latents), refine (a second run from those
 weights at a larger batch and lower learning rate; GPU recipe only), export (fp16
-diffusers folder with its tokenizer, sampling defaults and model card). Every stage is
-seeded and saves a resumable checkpoint under --work every two minutes.
+diffusers folder with its tokenizer, sampling defaults and model card); then the
+inpainting variant from the exported model: inpaint-latents (encode regions to repaint
+and their results), inpaint (the 9-channel UNet), export-inpaint (its own folder,
+--inpaint-out). Every stage is seeded and saves a resumable checkpoint under --work every
+two minutes.
 
 The scene count and the UNet's steps and batches default to a recipe for the machine:
 on a CPU one that fits 90 minutes on two cores; on a GPU the one the shipped weights
@@ -25,10 +28,35 @@ import torch
 
 from engine.home import RESOURCES
 
-STAGES = ("vae", "latents", "unet", "refine", "export")
+STAGES = (
+    "vae",
+    "latents",
+    "unet",
+    "refine",
+    "export",
+    "inpaint-latents",
+    "inpaint",
+    "export-inpaint",
+)
 RECIPES = {
-    "cpu": {"scenes": 24000, "unet_steps": 3300, "unet_batch": 64, "refine_steps": 0},
-    "cuda": {"scenes": 128000, "unet_steps": 2100, "unet_batch": 256, "refine_steps": 900},
+    "cpu": {
+        "scenes": 24000,
+        "unet_steps": 3300,
+        "unet_batch": 64,
+        "refine_steps": 0,
+        "inpaint_samples": 12000,
+        "inpaint_steps": 2000,
+        "inpaint_batch": 64,
+    },
+    "cuda": {
+        "scenes": 128000,
+        "unet_steps": 2100,
+        "unet_batch": 256,
+        "refine_steps": 900,
+        "inpaint_samples": 64000,
+        "inpaint_steps": 3000,
+        "inpaint_batch": 256,
+    },
 }
 
 
@@ -46,6 +74,12 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--refine-steps", type=int, help="default: the device's recipe")
     parser.add_argument("--refine-batch", type=int, default=1024)
     parser.add_argument("--refine-lr", type=float, default=6e-4)
+    parser.add_argument(
+        "--inpaint-out", type=Path, default=RESOURCES / "models" / "atelier-demo-inpaint"
+    )
+    parser.add_argument("--inpaint-samples", type=int, help="default: the device's recipe")
+    parser.add_argument("--inpaint-steps", type=int, help="default: the device's recipe")
+    parser.add_argument("--inpaint-batch", type=int, help="default: the device's recipe")
     parser.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: all)")
     return parser
 

@@ -24,6 +24,12 @@ from engine.model_scan import FolderScan
 from engine.protocol import JobError
 
 BUILTIN_MODELS = RESOURCES / "models"  # the models shipped with Atelier (the demo model)
+INPAINT_SUFFIXES = ("inpainting", "inpaint")  # "sd-v1-5" and "sd-v1-5-inpainting"
+
+
+def _bare_name(name: str) -> str:
+    """A model name without case and separators, for matching names across conventions."""
+    return "".join(c for c in name.casefold() if c.isalnum())
 
 
 def default_hf_cache() -> Path:
@@ -51,6 +57,26 @@ class ModelListing:
         checkpoints = sorted(self.checkpoints(), key=lambda e: e.variant != "")
         builtin = [e for e in checkpoints if e.source == "builtin"]
         return (builtin or checkpoints or [None])[0]
+
+    def picker_checkpoints(self) -> list[ModelEntry]:
+        """The checkpoints a designer picks from: all but the inpainting partners of others
+        (Inpaint and Outpaint use those by themselves when their ordinary model is chosen)."""
+        checkpoints = self.checkpoints()
+        partners = {id(self.inpainting_partner(e)) for e in checkpoints}
+        return [e for e in checkpoints if id(e) not in partners]
+
+    def inpainting_partner(self, entry: ModelEntry) -> ModelEntry | None:
+        """The dedicated inpainting checkpoint made from `entry`: same family, named as it
+        is plus "inpainting" or "inpaint" (any case or separator); None when there is none
+        or `entry` is an inpainting checkpoint itself."""
+        if entry.variant:
+            return None
+        wanted = {_bare_name(entry.name) + suffix for suffix in INPAINT_SUFFIXES}
+        for other in self.checkpoints():
+            same_family = other.variant == "inpaint" and other.family == entry.family
+            if same_family and _bare_name(other.name) in wanted:
+                return other
+        return None
 
 
 class ModelStore:
@@ -136,6 +162,9 @@ class ModelStore:
 
     def default_checkpoint(self) -> ModelEntry | None:
         return self.listing().default_checkpoint()
+
+    def inpainting_partner(self, entry: ModelEntry) -> ModelEntry | None:
+        return self.listing().inpainting_partner(entry)
 
     def pick_checkpoint(self, name: str = "") -> ModelEntry:
         """The checkpoint called `name`, or the default one when `name` is ""; JobError

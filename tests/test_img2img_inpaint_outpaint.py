@@ -127,7 +127,17 @@ def test_variant_from_tensor_shapes_and_the_pipeline_class_for_it():
 # ---- inpaint
 
 
-@pytest.mark.parametrize("model", ["tiny-sd15-inpaint", "tiny-sd15", "tiny-sdxl"])
+# tiny-sd15 repaints with its inpainting partner tiny-sd15-inpaint; tiny-sd15-single and
+# tiny-sdxl have none, so they repaint with diffusers' latent blending.
+REPAINTS_WITH = {
+    "tiny-sd15-inpaint": "inpaint",
+    "tiny-sd15": "inpaint",
+    "tiny-sd15-single": "",
+    "tiny-sdxl": "",
+}
+
+
+@pytest.mark.parametrize("model", list(REPAINTS_WITH))
 def test_inpaint_keeps_every_pixel_outside_the_feathered_mask(engine, model):
     (output,) = finished(inpaint(engine, model=model, grow=4, feather=4))
     result = output.pixels
@@ -138,7 +148,15 @@ def test_inpaint_keeps_every_pixel_outside_the_feathered_mask(engine, model):
     assert np.abs(result[inside].astype(int) - IMAGE[inside]).mean() > 5
     recipe = output.meta["recipe"]
     assert recipe["task"] == "diffusion.inpaint" and recipe["version"] == 1
-    assert recipe["model"].get("variant", "") == ("inpaint" if "inpaint" in model else "")
+    assert recipe["model"].get("variant", "") == REPAINTS_WITH[model]
+
+
+def test_an_ordinary_model_repaints_with_its_inpainting_partner_and_the_recipe_says_so(engine):
+    (output,) = finished(inpaint(engine, model="tiny-sd15"))
+    recipe = output.meta["recipe"]
+    assert recipe["model"]["name"] == "tiny-sd15-inpaint"
+    assert recipe["params"]["model"] == "tiny-sd15"  # reuse settings gets the chosen model
+    assert recipe["params"]["extras"]["Inpainting model"] == "tiny-sd15-inpaint"
 
 
 @pytest.mark.usefixtures("unmarked_pixels")

@@ -299,3 +299,23 @@ def test_music_and_video_kinds_list_their_folders_without_judging_them(atelier_h
     assert store.find("musicgen-small", "music").family == "musicgen"
     assert store.find("4x-ultra", "upscalers").family == "unknown"
     assert store.problems == []
+
+
+def test_an_inpainting_partner_is_found_by_name_and_family_and_left_out_of_the_picker(
+    atelier_home, tiny_models
+):
+    checkpoints = atelier_home / "models" / "checkpoints"
+    for name in ("tiny-sd15_Inpainting", "tiny-sdxl-inpaint-other"):
+        shutil.copytree(tiny_models / "tiny-sd15", checkpoints / name)
+        config = checkpoints / name / "unet" / "config.json"
+        config.write_text(config.read_text().replace('"in_channels": 4', '"in_channels": 9'))
+    listing = store_for(atelier_home).listing()
+    entries = by_name(listing.entries)
+    assert entries["tiny-sd15_Inpainting"].variant == "inpaint"
+    assert listing.inpainting_partner(entries["tiny-sd15"]) is entries["tiny-sd15_Inpainting"]
+    assert listing.inpainting_partner(entries["tiny-sd15-single"]) is None  # no such name
+    assert listing.inpainting_partner(entries["tiny-sdxl"]) is None  # the name differs
+    assert listing.inpainting_partner(entries["tiny-sd15_Inpainting"]) is None
+    picked = {e.name for e in listing.picker_checkpoints()}
+    assert "tiny-sd15_Inpainting" not in picked
+    assert {"tiny-sd15", "tiny-sdxl-inpaint-other"} <= picked  # no partner of anything

@@ -275,7 +275,7 @@ class MainWindow(QMainWindow):
         if error:
             self.messages.show_error(f"Could not look for models: {error}")
         listing = self.store.listing() if self.store.scanned else ModelListing((), ())
-        checkpoints = listing.checkpoints()
+        checkpoints = listing.picker_checkpoints()
         had_models = bool(self.prompt_panel.models)
         default = listing.default_checkpoint()
         self.prompt_panel.set_models(

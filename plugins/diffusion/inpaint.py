@@ -7,7 +7,10 @@
    so a small fix on a 4K canvas is a 512 or 1024 job and a huge canvas never runs whole.
 3. The family's inpainting pipeline repaints the crop. A dedicated inpainting checkpoint
    (9-channel UNet) sees the mask and the masked picture; with an ordinary checkpoint
-   diffusers resets the latents outside the mask to the picture's after every step.
+   diffusers resets the latents outside the mask to the picture's after every step. An
+   ordinary checkpoint with an inpainting partner in the store ("sd-v1-5" and
+   "sd-v1-5-inpainting", the built-in "atelier-demo" and "atelier-demo-inpaint") repaints
+   with the partner; the recipe keeps the chosen model and names the partner.
 4. The new pixels are colour-matched to the picture in a ring around the mask, scaled back
    to the crop's size and blended in with the soft mask.
 """
@@ -19,6 +22,7 @@ from typing import Any
 import numpy as np
 
 from engine.context import JobContext
+from engine.model_entry import ModelEntry
 from engine.protocol import ImageData, TaskResult
 from plugins.api import Task
 from plugins.diffusion import INPAINT
@@ -51,6 +55,23 @@ FAMILIES = {"sd15", "sd2", "sdxl"}
 BOTH_KINDS = frozenset({"", "inpaint"})  # ordinary and dedicated inpainting checkpoints
 
 
+def prepare(params: InpaintParams, ctx: JobContext) -> None:
+    """Load the pipeline `run` will use (the engine's warm-up)."""
+    load_repaint_pipeline(params, ctx, INPAINT)
+
+
+def load_repaint_pipeline(
+    params: InpaintParams | OutpaintParams, ctx: JobContext, task: Task
+) -> tuple[ModelEntry, ModelEntry, Any]:
+    """The checkpoint the params name (or the default), the one that repaints for it (its
+    inpainting partner, else itself) and the latter's inpainting pipeline."""
+    chosen = ctx.store.pick_checkpoint(params.model)
+    require_family(chosen, FAMILIES, task.title, variants=BOTH_KINDS, families=ctx.families)
+    entry = ctx.store.inpainting_partner(chosen) or chosen
+    cls_name = pipeline_family_class(entry.family, "inpaint")
+    return chosen, entry, load_pipeline(ctx, entry, cls_name, params.scheduler)
+
+
 def run(params: InpaintParams, ctx: JobContext) -> TaskResult:
     picture = rgba(params.image)
     height, width = picture.shape[:2]
@@ -74,8 +95,9 @@ def repaint(
     `resolved`: params the task settled beyond the form's values, for the recipe."""
     from PIL import Image
 
-    entry = ctx.store.pick_checkpoint(params.model)
-    require_family(entry, FAMILIES, task.title, variants=BOTH_KINDS, families=ctx.families)
+    chosen, entry, pipe = load_repaint_pipeline(params, ctx, task)
+    if entry is not chosen:
+        extras = {**extras, "Inpainting model": entry.name}
     height, width = picture.shape[:2]
     box = context_box(bbox(soft), (width, height), params.context)
     work = work_size((box.w, box.h), params.work_size or native_size(entry))
@@ -85,10 +107,6 @@ def repaint(
     model_mask = block_mask(resize(region.astype(np.uint8) * 255, work) > 0)
     mask_image = Image.fromarray(model_mask.astype(np.uint8) * 255)
     around = ring(region)
-
-    pipe = load_pipeline(
-        ctx, entry, pipeline_family_class(entry.family, "inpaint"), params.scheduler
-    )
     embeds = encode_prompts(pipe, params.prompt, params.negative_prompt)
     steps = denoising_steps(params.steps, params.strength)
     extras = {"Denoising strength": f"{params.strength:g}", **extras}
@@ -112,7 +130,7 @@ def repaint(
             patch = match_colours(patch, original, around)
         pixels = paste_back(picture, patch, box, soft)
         info = {
-            **resolved_meta(entry, seed, work[0], work[1], extras=extras, **(resolved or {})),
+            **resolved_meta(chosen, seed, work[0], work[1], extras=extras, **(resolved or {})),
             "crop_rect": list(box),
             "work_size": list(work),
             "repaint_mask": soft,  # where pixels may differ from the input (weight > 0)
