@@ -16,7 +16,7 @@ from app.model.compositing import bake, tile_keys_of
 from app.model.document import Document
 from app.model.layers import BlendMode, GroupLayer, Layer, MaskLayer, RasterLayer
 from app.model.selection import Selection
-from app.model.tiles import Rect, TileDelta, union_rects
+from app.model.tiles import Rect, TileDelta, TiledRaster, union_rects
 
 
 class Command:
@@ -340,29 +340,24 @@ class Flatten(Command):
 # ---- canvas and selection --------------------------------------------------------------------
 
 
-class ResizeCanvas(Command):
-    """Crop or extend the canvas to `size`, moving the pixels by `offset` (outpaint: extend
-    left by 256 with size=(w+256, h), offset=(256, 0))."""
+# a canvas's geometry: its size, each pixel layer's raster by id, the selection
+CanvasGeometry = tuple[tuple[int, int], dict[str, TiledRaster], Selection | None]
 
-    label = "Canvas size"
 
-    def __init__(self, size: tuple[int, int], offset: tuple[int, int] = (0, 0)) -> None:
-        if size[0] <= 0 or size[1] <= 0:
-            raise ValueError(f"a canvas needs a positive size, got {size[0]}x{size[1]}")
-        self.size, self.offset = (int(size[0]), int(size[1])), offset
-        self.other: tuple[tuple[int, int], dict[str, Any], Selection | None] | None = None
+class ReplaceCanvas(Command):
+    """Give the canvas, every pixel layer (attached masks included) and the selection a new
+    geometry in one step; the old ones are kept for undo. Subclasses say how in `remade`."""
+
+    def __init__(self) -> None:
+        self.other: CanvasGeometry | None = None
+
+    def remade(self, doc: Document) -> CanvasGeometry:
+        """(new size, new raster by layer id, new selection) for `doc` as it is now."""
+        raise NotImplementedError
 
     def do(self, doc: Document) -> Rect | None:
         if self.other is None:
-            dx, dy = self.offset
-            rasters = {
-                lay.id: lay.pixels.translated(dx, dy, self.size)
-                for lay in doc.walk()
-                if isinstance(lay, RasterLayer | MaskLayer)
-            }
-            sel = doc.selection
-            moved = _moved_selection(sel, dx, dy, self.size) if sel is not None else None
-            self.other = (self.size, rasters, moved)
+            self.other = self.remade(doc)
         return self._swap(doc)
 
     def _swap(self, doc: Document) -> Rect | None:
@@ -381,6 +376,31 @@ class ResizeCanvas(Command):
     @property
     def nbytes(self) -> int:
         return sum(r.nbytes for r in self.other[1].values()) if self.other else 0
+
+
+def pixel_layers(doc: Document) -> list[RasterLayer | MaskLayer]:
+    """Every layer that holds pixels: raster layers, mask layers and attached masks."""
+    return [lay for lay in doc.walk() if isinstance(lay, RasterLayer | MaskLayer)]
+
+
+class ResizeCanvas(ReplaceCanvas):
+    """Crop or extend the canvas to `size`, moving the pixels by `offset` (outpaint: extend
+    left by 256 with size=(w+256, h), offset=(256, 0))."""
+
+    label = "Canvas size"
+
+    def __init__(self, size: tuple[int, int], offset: tuple[int, int] = (0, 0)) -> None:
+        super().__init__()
+        if size[0] <= 0 or size[1] <= 0:
+            raise ValueError(f"a canvas needs a positive size, got {size[0]}x{size[1]}")
+        self.size, self.offset = (int(size[0]), int(size[1])), offset
+
+    def remade(self, doc: Document) -> CanvasGeometry:
+        dx, dy = self.offset
+        rasters = {lay.id: lay.pixels.translated(dx, dy, self.size) for lay in pixel_layers(doc)}
+        sel = doc.selection
+        moved = _moved_selection(sel, dx, dy, self.size) if sel is not None else None
+        return self.size, rasters, moved
 
 
 def _moved_selection(sel: Selection, dx: int, dy: int, size: tuple[int, int]) -> Selection:

@@ -57,7 +57,15 @@ def lift(
     layer: RasterLayer, selection: Selection | None, box: Rect
 ) -> tuple[np.ndarray, np.ndarray]:
     """(lifted, kept) float32 straight RGBA of `box`: what moves and what stays behind."""
-    pixels = layer.pixels.read(box).astype(np.float32)
+    return split_by_selection(layer.pixels.read(box), selection, box)
+
+
+def split_by_selection(
+    rgba: np.ndarray, selection: Selection | None, box: Rect
+) -> tuple[np.ndarray, np.ndarray]:
+    """(selected, rest) float32 straight RGBA of the pixels `rgba` of canvas rect `box`: the
+    selection's soft mask goes into the first's alpha, its inverse into the second's."""
+    pixels = rgba.astype(np.float32)
     weight = (
         np.ones(pixels.shape[:2], np.float32)
         if selection is None
