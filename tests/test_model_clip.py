@@ -6,6 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from app.model import history_names as names
 from app.model.clip import (
     NOT_COPYABLE,
     NOT_CUTTABLE,
@@ -116,7 +117,7 @@ def test_cut_clears_what_it_copies_in_one_undo_step():
     assert (clip.pixels == RED).all() and clip.origin == (100, 50)
     assert not after[50:80, 100:120].any()
     assert (after[50:80, 120:140] == RED).all()
-    assert [e.label for e in history.entries()] == ["Cut"]
+    assert [e.label for e in history.entries()] == [names.CUT_SELECTION]
     history.undo()
     assert np.array_equal(paint.pixels.to_array(), before)
 

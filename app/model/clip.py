@@ -15,6 +15,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from app.model import history_names as names
 from app.model.canvas_areas import active_selection
 from app.model.commands import PixelEdit
 from app.model.compositing import composite
@@ -74,7 +75,9 @@ def cut_layer(doc: Document, layer_id: str) -> tuple[Clip, PixelEdit]:
     selection = active_selection(doc)
     box = Rect(*clip.origin, *clip.size)  # type: ignore[misc]
     _, kept = split_by_selection(layer.pixels.read(box), selection, box)
-    return clip, PixelEdit(layer.id, layer.pixels.write(box.x, box.y, to_uint8(kept)), "Cut")
+    return clip, PixelEdit(
+        layer.id, layer.pixels.write(box.x, box.y, to_uint8(kept)), names.CUT_SELECTION
+    )
 
 
 def _content_box(layer: Layer) -> Rect | None:

@@ -9,11 +9,13 @@ shrinks and bilinear when it grows, one layer at a time.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from enum import Enum
 
 import cv2
 import numpy as np
 
+from app.model import history_names as names
 from app.model.commands import CanvasGeometry, ReplaceCanvas, pixel_layers
 from app.model.document import MAX_CANVAS_SIDE, Document
 from app.model.selection import Selection
@@ -30,9 +32,9 @@ class Turn(Enum):
     @property
     def label(self) -> str:
         return {
-            Turn.CLOCKWISE: "Rotate image 90\N{DEGREE SIGN} clockwise",
-            Turn.HALF: "Rotate image 180\N{DEGREE SIGN}",
-            Turn.COUNTER_CLOCKWISE: "Rotate image 90\N{DEGREE SIGN} counter-clockwise",
+            Turn.CLOCKWISE: names.ROTATE_IMAGE_CLOCKWISE,
+            Turn.HALF: names.ROTATE_IMAGE_HALF,
+            Turn.COUNTER_CLOCKWISE: names.ROTATE_IMAGE_COUNTER_CLOCKWISE,
         }[self]
 
 
@@ -60,22 +62,36 @@ def _turned_pixels(pixels: np.ndarray, turn: Turn) -> np.ndarray:
 
 def turn_raster(raster: TiledRaster, turn: Turn) -> TiledRaster:
     """The raster rotated by `turn`, tile by tile (only stored tiles are touched)."""
-    out = TiledRaster(*turned_size(raster.size, turn), raster.channels, raster.fill)
-    for key, tile in raster.tiles.items():
-        part = tile_rect(key).intersect(raster.rect)
-        moved = _turned_rect(part, raster.size, turn)
-        out.write(moved.x, moved.y, _turned_pixels(tile[: part.h, : part.w], turn))
-    out.clear_dirty()
-    return out
+    return _moved_tiles(
+        raster,
+        turned_size(raster.size, turn),
+        lambda part: _turned_rect(part, raster.size, turn),
+        lambda pixels: _turned_pixels(pixels, turn),
+    )
 
 
 def flip_raster(raster: TiledRaster, horizontal: bool) -> TiledRaster:
     """The raster mirrored left-right (`horizontal`) or top-bottom, tile by tile."""
-    out = TiledRaster(raster.width, raster.height, raster.channels, raster.fill)
+    return _moved_tiles(
+        raster,
+        raster.size,
+        lambda part: _flipped_rect(part, raster.size, horizontal),
+        lambda pixels: np.flip(pixels, axis=1 if horizontal else 0),
+    )
+
+
+def _moved_tiles(
+    raster: TiledRaster,
+    size: tuple[int, int],
+    place: Callable[[Rect], Rect],
+    change: Callable[[np.ndarray], np.ndarray],
+) -> TiledRaster:
+    """A raster of `size` holding each stored tile's pixels, `change`d, at `place`(its rect)."""
+    out = TiledRaster(*size, raster.channels, raster.fill)
     for key, tile in raster.tiles.items():
         part = tile_rect(key).intersect(raster.rect)
-        moved = _flipped_rect(part, raster.size, horizontal)
-        out.write(moved.x, moved.y, np.flip(tile[: part.h, : part.w], axis=1 if horizontal else 0))
+        moved = place(part)
+        out.write(moved.x, moved.y, change(tile[: part.h, : part.w]))
     out.clear_dirty()
     return out
 
@@ -175,7 +191,7 @@ class FlipImage(ReplaceCanvas):
     def __init__(self, horizontal: bool) -> None:
         super().__init__()
         self.horizontal = horizontal
-        self.label = f"Flip image {'horizontally' if horizontal else 'vertically'}"
+        self.label = names.FLIP_IMAGE_HORIZONTALLY if horizontal else names.FLIP_IMAGE_VERTICALLY
 
     def remade(self, doc: Document) -> CanvasGeometry:
         rasters = {lay.id: flip_raster(lay.pixels, self.horizontal) for lay in pixel_layers(doc)}
@@ -192,7 +208,7 @@ class ResizeImage(ReplaceCanvas):
     def __init__(self, size: tuple[int, int]) -> None:
         super().__init__()
         self.size = check_image_size(size)
-        self.label = f"Resize image to {self.size[0]} \N{MULTIPLICATION SIGN} {self.size[1]}"
+        self.label = names.resize_image(*self.size)
 
     def remade(self, doc: Document) -> CanvasGeometry:
         rasters = {lay.id: resize_raster(lay.pixels, self.size) for lay in pixel_layers(doc)}

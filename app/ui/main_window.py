@@ -37,6 +37,8 @@ from app.model.layers import RasterLayer
 from app.ui.app_context import WindowContext
 from app.ui.background_scan import BackgroundScan
 from app.ui.canvas_generation import CanvasGeneration
+from app.ui.clipboard_edits import ClipboardEdits
+from app.ui.composite_settings import offer_composite
 from app.ui.doc_session import DocumentSession
 from app.ui.document_canvas import DocumentCanvas
 from app.ui.document_files import DocumentFiles
@@ -45,6 +47,7 @@ from app.ui.engine_bridge import EngineBridge
 from app.ui.free_transform import FreeTransform
 from app.ui.generation import Generation
 from app.ui.history_panel import HistoryPanel
+from app.ui.image_edits import ImageEdits
 from app.ui.layer_actions import LayerActions
 from app.ui.layers_panel import LayersPanel
 from app.ui.message_bar import MessageBar
@@ -96,6 +99,10 @@ class MainWindow(QMainWindow):
         self.files = DocumentFiles(
             self, self.session, self.messages, self.status, registry.exporters
         )
+        self.clipboard_edits = ClipboardEdits(
+            self.session, self.canvas, self.layer_actions, self.files, self.report
+        )
+        self.image_edits = ImageEdits(self.session, self)
         self.autosave = BackgroundAutosave(self.session, self.store.home, self)
         self.context = WindowContext(self.session, store, registry, self.bridge, self.messages)
         self.plugin_docks: dict[str, QDockWidget] = {}
@@ -381,6 +388,9 @@ class MainWindow(QMainWindow):
         if info is None:
             if problem:
                 self.messages.show_message(problem)
+            return
+        if info.composite is not None:
+            offer_composite(self.messages, self, path.name, info.composite, self.reuse_recipe)
             return
         source = {"a1111": "A1111", "comfyui": "ComfyUI"}.get(info.source, "Atelier")
         prompt = (

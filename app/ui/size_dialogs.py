@@ -1,21 +1,26 @@
-"""Dialogs that ask for a size: File > New (size, background) and Image > Canvas size (size
-and where the old picture sits in the new canvas)."""
+"""Dialogs that ask for a size: File > New (size, background), Image > Canvas size (size
+and where the old picture sits in the new canvas) and Image > Resize image (the new size in
+pixels or percent, keeping the proportions unless told not to)."""
 
 from __future__ import annotations
 
 from PySide6.QtWidgets import (
     QButtonGroup,
+    QCheckBox,
     QComboBox,
     QDialog,
     QDialogButtonBox,
+    QDoubleSpinBox,
     QFormLayout,
     QGridLayout,
+    QLabel,
     QPushButton,
     QSpinBox,
     QWidget,
 )
 
 from app.model.document import MAX_CANVAS_SIDE, Document
+from app.model.image_geometry import proportional_side
 from app.model.layers import RasterLayer
 from app.model.tiles import Rect, tile_keys
 
@@ -127,3 +132,86 @@ def anchor_offset(old: tuple[int, int], new: tuple[int, int], anchor: int) -> tu
     """Where the old picture's top-left lands: anchor 0..8 = top-left .. bottom-right."""
     column, row = anchor % 3, anchor // 3
     return (new[0] - old[0]) * column // 2, (new[1] - old[1]) * row // 2
+
+
+UNITS = ("pixels", "percent")
+
+
+class ResizeImageDialog(QDialog):
+    """The new image size, in pixels or percent of the current one; "Keep proportions"
+    links width and height. Every layer is scaled (Image > Resize image)."""
+
+    def __init__(self, size: tuple[int, int], parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setWindowTitle("Resize image")
+        self.old, self.shown_unit = size, "pixels"  # the unit the spin boxes hold now
+        self.width_spin, self.height_spin = QDoubleSpinBox(), QDoubleSpinBox()
+        self.unit = QComboBox()
+        self.unit.addItems(UNITS)
+        self.keep = QCheckBox("Keep proportions")
+        self.keep.setChecked(True)
+        self.result_label = QLabel()
+        self.result_label.setObjectName("muted")
+        form = QFormLayout(self)
+        form.addRow(QLabel(f"Now {size[0]} \N{MULTIPLICATION SIGN} {size[1]} pixels"))
+        form.addRow("Width", self.width_spin)
+        form.addRow("Height", self.height_spin)
+        form.addRow("Unit", self.unit)
+        form.addRow("", self.keep)
+        form.addRow("New size", self.result_label)
+        form.addRow(_buttons(self))
+        self._set_unit("pixels", size)
+        self.unit.currentTextChanged.connect(lambda unit: self._set_unit(unit, self.result_size()))
+        self.width_spin.valueChanged.connect(lambda *_: self._link("width"))
+        self.height_spin.valueChanged.connect(lambda *_: self._link("height"))
+        self.keep.toggled.connect(lambda on: on and self._link("width"))
+
+    def result_size(self) -> tuple[int, int]:
+        """The new size in pixels, each side within 1..MAX_CANVAS_SIDE."""
+        return self._pixels(self.width_spin.value(), 0), self._pixels(self.height_spin.value(), 1)
+
+    def _pixels(self, value: float, axis: int) -> int:
+        if self.shown_unit == "percent":
+            value = self.old[axis] * value / 100
+        return min(max(1, round(value)), MAX_CANVAS_SIDE)
+
+    def _shown(self, pixels: int, axis: int) -> float:
+        if self.shown_unit == "percent":
+            return pixels * 100 / self.old[axis]
+        return float(pixels)
+
+    def _set_unit(self, unit: str, size: tuple[int, int]) -> None:
+        """Show `size` (pixels) in `unit`, with that unit's ranges; a side's range is what
+        keeps it within 1..MAX_CANVAS_SIDE pixels."""
+        percent, self.shown_unit = unit == "percent", unit
+        for axis, spin in enumerate((self.width_spin, self.height_spin)):
+            spin.blockSignals(True)
+            spin.setDecimals(2 if percent else 0)
+            spin.setSuffix(" %" if percent else " px")
+            if percent:
+                spin.setRange(100 / self.old[axis], MAX_CANVAS_SIDE * 100 / self.old[axis])
+            else:
+                spin.setRange(1, MAX_CANVAS_SIDE)
+            spin.setValue(self._shown(size[axis], axis))
+            spin.setToolTip(f"1 to {MAX_CANVAS_SIDE} pixels")
+            spin.blockSignals(False)
+        self._show_result()
+
+    def _link(self, given: str) -> None:
+        """With "Keep proportions", set the other side to match the one just changed."""
+        if self.keep.isChecked():
+            source, target = self.width_spin, self.height_spin
+            if given == "height":
+                source, target = target, source
+            if self.shown_unit == "percent":
+                value = source.value()  # the same percent both ways
+            else:
+                value = proportional_side(self.old, round(source.value()), given)
+            target.blockSignals(True)
+            target.setValue(value)
+            target.blockSignals(False)
+        self._show_result()
+
+    def _show_result(self) -> None:
+        width, height = self.result_size()
+        self.result_label.setText(f"{width} \N{MULTIPLICATION SIGN} {height} pixels")
