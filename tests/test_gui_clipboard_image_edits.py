@@ -7,7 +7,8 @@ from __future__ import annotations
 import numpy as np
 from PySide6.QtCore import QTimer
 from PySide6.QtGui import QAction, QGuiApplication
-from PySide6.QtWidgets import QApplication
+from PySide6.QtTest import QTest
+from PySide6.QtWidgets import QApplication, QPlainTextEdit
 
 from app.model import history_names as names
 from app.model.clip import Clip, paste_position
@@ -173,3 +174,17 @@ def test_the_resize_dialog_links_pixels_by_aspect_unless_told_not_to(qtbot):
     )
     dialog.width_spin.setValue(100000)  # clamped to the largest canvas
     assert dialog.result_size()[0] == 16384
+
+
+def test_ctrl_c_in_a_text_field_copies_its_text_not_the_canvas(canvas_window, qtbot):
+    win = canvas_window
+    red_square(win)
+    field = win.prompt_panel.findChild(QPlainTextEdit)
+    field.setPlainText("a red fox")
+    field.setFocus()
+    field.selectAll()
+    qtbot.waitUntil(field.hasFocus)
+    QGuiApplication.clipboard().clear()
+    QTest.keySequence(field, "Ctrl+C")
+    assert QGuiApplication.clipboard().text() == "a red fox"
+    assert QGuiApplication.clipboard().image().isNull()
