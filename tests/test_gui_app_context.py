@@ -92,7 +92,7 @@ def test_push_is_one_undo_step_and_messages_keep_their_level(qt_loop, qtbot):  #
     assert context.document is session.doc and "diffusion.inpaint" in context.tasks
     stripe = RasterLayer.from_array(np.full((16, 8, 4), 200, np.uint8), (32, 16), name="Stripe")
     context.push(AddLayer(stripe))
-    assert session.doc.layers[-1] is stripe and session.history.undo_label == "Add Stripe"
+    assert session.doc.layers[-1] is stripe and session.history.undo_label == "Add layer"
     session.undo()
     assert stripe not in session.doc.layers
 

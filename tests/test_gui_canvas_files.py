@@ -70,7 +70,7 @@ def test_save_reopen_gives_back_layers_recipes_and_pixels(canvas_window, qtbot, 
     assert layer_state(win) == state
     assert all(np.array_equal(a, b) for a, b in zip(pixels(win), before, strict=True))
     assert win.session.doc.find(made.id).recipe["task"] == "diffusion.txt2img"
-    assert win.history_panel.labels() == ["Opened"]
+    assert win.history_panel.labels() == ["Open document"]
 
 
 def test_a_failed_save_says_why_and_keeps_the_previous_file(canvas_window, tmp_path, monkeypatch):

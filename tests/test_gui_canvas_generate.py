@@ -122,7 +122,7 @@ def test_outpaint_grows_the_canvas_and_undo_shrinks_it(canvas_window, qtbot):
     grown = win.session.doc.composite()
     assert grown[:16, :, 3].all() and grown[:, 64:, 3].all()  # the new area is filled
     assert np.array_equal(grown[16 + 8 :, :56], before[8:, :56])  # the old, beyond the overlap
-    assert win.history_panel.labels()[-1] == "Outpaint: new layer"
+    assert win.history_panel.labels()[-1] == "Generate: outpaint"
     assert np.array_equal(win.canvas.rendered_pixels(), grown)
     key(win, "Ctrl+Z")
     assert win.session.doc.size == (64, 64) and made_layers(win) == []
@@ -160,7 +160,7 @@ def test_text_to_image_fills_the_canvas_and_undo_removes_it(canvas_window, qtbot
     assert layer.pixels.bbox() == Rect(0, 0, 512, 512) and (pixels[..., 3] == 255).all()
     assert np.array_equal(pixels, resize(candidate.image.pixels, (512, 512)))  # bicubic
     assert win.results.current.image.size == (128, 128)  # the strip keeps the original
-    assert win.history_panel.labels()[-1] == "Apply text to image"  # one undo step
+    assert win.history_panel.labels()[-1] == "Generate: text to image"  # one undo step
     assert np.array_equal(win.canvas.rendered_pixels(), win.session.doc.composite())
 
     key(win, "Ctrl+Z")
@@ -176,7 +176,7 @@ def test_a_blank_canvas_takes_a_larger_picture_and_its_shape(canvas_window, qtbo
     layer = win.apply_candidate()
     assert win.session.doc.size == (128, 96)
     assert layer.pixels.bbox() == Rect(0, 0, 128, 96)
-    assert win.history_panel.labels()[-1] == "Text to image: new layer"
+    assert win.history_panel.labels()[-1] == "Generate: text to image"
     key(win, "Ctrl+Z")
     assert win.session.doc.size == (64, 64) and made_layers(win) == []
 

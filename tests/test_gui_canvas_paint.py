@@ -38,7 +38,7 @@ def test_a_mouse_stroke_paints_the_active_layer_and_the_shortcuts_undo_it(canvas
     assert tuple(paint[32, 30]) == (*RED, 255)  # on the line
     assert paint[5, 5, 3] == 0 and paint[32, 60, 3] == 0  # off the line: untouched
     assert np.array_equal(win.canvas.rendered_pixels(), win.session.doc.composite())
-    assert win.history_panel.labels() == ["New document", "Brush stroke"]
+    assert win.history_panel.labels() == ["Create document", "Paint stroke"]
     assert win.isWindowModified()
 
     key(win, "Ctrl+Z")
@@ -71,7 +71,7 @@ def test_tool_shortcuts_eraser_fill_and_picker(canvas_window, qtbot):
     win.canvas.settings.color = (1, 2, 3)
     click(win, 50, 50)
     assert win.canvas.settings.color == (0, 0, 255)
-    assert win.history_panel.labels()[1:] == ["Erase", "Fill"]
+    assert win.history_panel.labels()[1:] == ["Erase stroke", "Fill area"]
 
 
 def test_history_panel_click_goes_back_and_forward(canvas_window, qtbot):
@@ -212,7 +212,7 @@ def test_pen_pressure_makes_thinner_lines(canvas_window, qtbot):
     alpha = layer_named(win, "Paint").pixels.to_array()[..., 3]
     heavy, light = (alpha[:32, 30] > 128).sum(), (alpha[32:, 30] > 128).sum()
     assert heavy >= 14 and 2 <= light <= 6  # 16 px at full pressure, about 4 px at 0.25
-    assert win.history_panel.labels()[1:] == ["Brush stroke", "Brush stroke"]
+    assert win.history_panel.labels()[1:] == ["Paint stroke", "Paint stroke"]
 
 
 def test_middle_button_and_space_drag_pan_and_the_wheel_zooms(canvas_window, qtbot):

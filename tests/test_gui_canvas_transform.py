@@ -104,7 +104,7 @@ def test_ctrl_t_scales_the_layer_and_rotates_the_selection(canvas_window, qtbot)
     alpha = paint.pixels.to_array()[..., 3]  # 150 % about the centre: 20..44, soft edge
     assert alpha[20:44, 20:44].min() > 100 and alpha[21:43, 21:43].min() == 255
     assert alpha[18].max() == 0 and alpha[:, 45].max() == 0
-    assert win.history_panel.labels()[-1] == "Free transform"
+    assert win.history_panel.labels()[-1] == "Transform layer"
     key(win, "Ctrl+Z")
     assert np.array_equal(paint.pixels.to_array(), before)
 
@@ -161,7 +161,7 @@ def test_group_and_ungroup_from_the_layer_menu(canvas_window, qtbot):
     key(win, "B")
     drag(win, [(40, 40), (50, 50)])  # a group holds no pixels: a clear message, no edit
     assert "groups hold no pixels" in win.statusBar().currentMessage()
-    assert win.history_panel.labels()[-1] == "Group Paint"
+    assert win.history_panel.labels()[-1] == "Group layer"
 
     key(win, "Ctrl+Shift+G")
     assert [lay.name for lay in win.session.doc.layers] == ["Background", "Paint"]

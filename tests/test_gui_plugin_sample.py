@@ -105,7 +105,7 @@ def test_generating_stripes_gives_a_candidate_that_applies_as_an_undoable_layer(
     before = win.session.doc.composite()
 
     layer = win.apply_candidate()
-    assert layer.name == "Stripes" and win.history_panel.labels()[-1] == "Apply stripes"
+    assert layer.name == "Stripes" and win.history_panel.labels()[-1] == "Generate: stripes"
     assert looks_like(win.session.doc.composite(Rect(0, 0, 32, 16)), stripes(32, 16, 4, BLUE))
     win.undo_action.trigger()
     assert layer not in list(win.session.doc.walk())

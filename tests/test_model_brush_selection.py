@@ -46,7 +46,7 @@ def test_stroke_changes_only_its_dirty_rect_and_undoes_exactly():
     assert ys.min() >= rect.y and ys.max() < rect.bottom
     # the delta holds the touched tiles only
     assert set(command.delta.tiles) == {(0, 1), (1, 1)}
-    assert len(history.entries()) == 1 and history.undo_label == "Brush stroke"
+    assert len(history.entries()) == 1 and history.undo_label == "Paint stroke"
     history.undo()
     assert np.array_equal(layer.pixels.to_array(), before)
     history.redo()

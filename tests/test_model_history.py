@@ -214,12 +214,12 @@ def test_history_entries_labels_and_redo_dropped_by_a_new_edit():
     history.push(RemoveLayer(doc.layers[1].id))
     history.undo()
     assert [(e.label, e.done) for e in history.entries()] == [
-        ("Rename", True),
-        ("Delete middle", False),
+        ("Rename layer", True),
+        ("Delete layer", False),
     ]
-    assert history.undo_label == "Rename" and history.redo_label == "Delete middle"
+    assert history.undo_label == "Rename layer" and history.redo_label == "Delete layer"
     history.push(SetLayerProps(doc.layers[0].id, visible=False))
-    assert [e.label for e in history.entries()] == ["Rename", "Visibility"]
+    assert [e.label for e in history.entries()] == ["Rename layer", "Hide layer"]
     assert not history.can_redo
 
 
@@ -262,7 +262,7 @@ def test_dabs_with_one_merge_key_become_one_step():
         delta = layer.pixels.write(i * 60, 100, np.zeros((8, 8, 4), np.uint8))
         history.push(PixelEdit(layer.id, delta, "Brush stroke", merge_key=("stroke", 1)))
     history.push(PixelEdit(layer.id, layer.pixels.write(0, 0, np.zeros((2, 2, 4), np.uint8))))
-    assert [e.label for e in history.entries()] == ["Brush stroke", "Paint"]
+    assert [e.label for e in history.entries()] == ["Brush stroke", "Paint pixels"]
     history.undo()
     history.undo()
     assert state(doc) == before

@@ -132,7 +132,7 @@ def test_group_and_ungroup_are_one_undo_step_each():
     group = command.commands[0].layer
     assert [lay.name for lay in doc.layers] == ["a", "G", "c"]
     assert isinstance(doc.layers[1], GroupLayer) and doc.layers[1].children == [b]
-    assert history.undo_label == "Group b"
+    assert history.undo_label == "Group layer"
     history.push(group_layer(doc, c.id, "H"))
     history.push(group_layer(doc, a.id, "I"))
     assert [lay.name for lay in doc.layers] == ["I", "G", "H"]

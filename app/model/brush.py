@@ -20,6 +20,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
+from app.model import history_names as names
 from app.model.commands import PixelEdit
 from app.model.document import Document
 from app.model.layers import MaskLayer, RasterLayer
@@ -74,7 +75,7 @@ class Stroke:
         label: str | None = None,
     ) -> None:
         self.layer, self.brush, self.selection = layer, brush, selection
-        self.label = label or ("Erase" if brush.eraser else "Brush stroke")
+        self.label = label or (names.ERASE_STROKE if brush.eraser else names.PAINT_STROKE)
         self.edit = TileEdit(layer.pixels)
         self.dabs = 0
         self._coverage: dict[Key, np.ndarray] = {}
@@ -222,7 +223,7 @@ def flood_fill(
         tile = edit.writable(key)
         local = part.slices(key[0] * TILE, key[1] * TILE)
         tile[local] = apply_paint(tile[local], strength[part.slices()], color, eraser=False)
-    return PixelEdit(layer.id, edit.finish(), "Fill"), rect
+    return PixelEdit(layer.id, edit.finish(), names.FILL_AREA), rect
 
 
 def pick_color(doc: Document, x: int, y: int) -> tuple[int, int, int, int]:

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from app.model import history_names as names
 from app.model.commands import AddLayer, Command, Macro, ResizeCanvas
 from app.model.document import Document
 from app.model.layers import RasterLayer
@@ -88,10 +89,10 @@ def apply_command(
     layer = RasterLayer.from_array(
         pixels, size, x, y, name=candidate.layer_name(), recipe=candidate.recipe
     )
-    add = AddLayer(layer, group_id, index, f"Apply {candidate.title.lower()}")
+    add = AddLayer(layer, group_id, index, names.generate(candidate.title))
     if grow_canvas is None:
         return add, layer
-    return Macro(f"{candidate.title}: new layer", [grow_canvas, add]), layer
+    return Macro(names.generate(candidate.title), [grow_canvas, add]), layer
 
 
 def fill_rect(size: tuple[int, int], target: Rect, blank: bool = False) -> Rect:

@@ -12,6 +12,7 @@ from typing import Any
 
 import numpy as np
 
+from app.model import history_names as names
 from app.model.compositing import bake, tile_keys_of
 from app.model.document import Document
 from app.model.layers import BlendMode, GroupLayer, Layer, MaskLayer, RasterLayer
@@ -23,7 +24,7 @@ class Command:
     """One undoable edit. `merge_key`: consecutive commands with the same non-None key
     (the dabs of one stroke, the steps of one slider drag) become one undo step."""
 
-    label = "Edit"
+    label = names.EDIT_DOCUMENT
     merge_key: Hashable | None = None
 
     def do(self, doc: Document) -> Rect | None:
@@ -56,7 +57,7 @@ class PixelEdit(Command):
         self,
         layer_id: str,
         delta: TileDelta,
-        label: str = "Paint",
+        label: str = names.PAINT_PIXELS,
         merge_key: Hashable | None = None,
         applied: bool = True,
     ) -> None:
@@ -91,7 +92,12 @@ class PixelEdit(Command):
 
 
 def write_pixels(
-    doc: Document, layer_id: str, x: int, y: int, pixels: np.ndarray, label: str = "Paste"
+    doc: Document,
+    layer_id: str,
+    x: int,
+    y: int,
+    pixels: np.ndarray,
+    label: str = names.PASTE_PICTURE,
 ) -> PixelEdit:
     """Write pixels into a raster or mask layer at (x, y); returns the applied command."""
     layer = doc.find(layer_id)
@@ -111,7 +117,9 @@ class AddLayer(Command):
         self, layer: Layer, group_id: str | None = None, index: int | None = None, label: str = ""
     ) -> None:
         self.layer, self.group_id, self.index = layer, group_id, index
-        self.label = label or f"Add {layer.name}"
+        self.label = label or (
+            names.ADD_MASK_LAYER if isinstance(layer, MaskLayer) else names.ADD_LAYER
+        )
         self.done = False
 
     def do(self, doc: Document) -> Rect | None:
@@ -132,13 +140,13 @@ class AddLayer(Command):
 class RemoveLayer(Command):
     def __init__(self, layer_id: str) -> None:
         self.layer_id = layer_id
-        self.label = "Delete layer"
+        self.label = names.DELETE_LAYER
         self.removed: tuple[Layer, str | None, int] | None = None
         self.done = False
 
     def do(self, doc: Document) -> Rect | None:
         self.removed = doc.detach(self.layer_id)
-        self.label, self.done = f"Delete {self.removed[0].name}", True
+        self.done = True
         return self.removed[0].bounds()
 
     def undo(self, doc: Document) -> Rect | None:
@@ -156,7 +164,7 @@ class RemoveLayer(Command):
 class MoveLayer(Command):
     """Reorder a layer, or move it into another group (group_id None: the root)."""
 
-    label = "Move layer in stack"
+    label = names.RESTACK_LAYER
 
     def __init__(self, layer_id: str, index: int, group_id: str | None = None) -> None:
         self.layer_id, self.index, self.group_id = layer_id, index, group_id
@@ -178,7 +186,7 @@ class MoveLayer(Command):
         return layer.bounds()
 
 
-_PROPS = {"name": "Rename", "visible": "Visibility", "opacity": "Opacity", "blend": "Blend mode"}
+_PROPS = ("name", "visible", "opacity", "blend")
 
 
 class SetLayerProps(Command):
@@ -194,7 +202,7 @@ class SetLayerProps(Command):
         if "opacity" in changes and not 0.0 <= changes["opacity"] <= 1.0:
             raise ValueError(f"opacity must be within 0..1, got {changes['opacity']}")
         self.layer_id, self.changes, self.merge_key = layer_id, changes, merge_key
-        self.label = " / ".join(_PROPS[k] for k in changes)
+        self.label = names.layer_properties(set(changes), changes.get("visible"))
         self.before: dict[str, Any] = {}
 
     def do(self, doc: Document) -> Rect | None:
@@ -218,6 +226,7 @@ class SetLayerProps(Command):
         if not isinstance(later, SetLayerProps) or later.layer_id != self.layer_id:
             return False
         self.changes = {**self.changes, **later.changes}
+        self.label = names.layer_properties(set(self.changes), self.changes.get("visible"))
         self.before = {**later.before, **self.before}
         return True
 
@@ -229,14 +238,15 @@ class DuplicateLayer(AddLayer):
         group, index = doc.position(layer_id)
         group_id = None if group is doc.root else group.id
         original = group.children[index]
-        super().__init__(original.duplicate(), group_id, index + 1, f"Duplicate {original.name}")
+        super().__init__(original.duplicate(), group_id, index + 1, names.DUPLICATE_LAYER)
 
 
 class SetMask(Command):
     """Attach a layer mask to a raster or group layer, or remove it (mask=None)."""
 
     def __init__(self, layer_id: str, mask: MaskLayer | None) -> None:
-        self.layer_id, self.mask, self.label = layer_id, mask, "Layer mask"
+        self.layer_id, self.mask = layer_id, mask
+        self.label = names.ADD_LAYER_MASK if mask is not None else names.REMOVE_LAYER_MASK
 
     def do(self, doc: Document) -> Rect | None:
         layer = doc.find(self.layer_id)
@@ -259,7 +269,7 @@ class MergeDown(Command):
     """Merge a layer into the one below it. The result keeps the lower layer's id, name and
     blend mode; both opacities and masks are baked into its pixels."""
 
-    label = "Merge down"
+    label = names.MERGE_DOWN
 
     def __init__(self, layer_id: str) -> None:
         self.layer_id = layer_id
@@ -314,7 +324,7 @@ class Flatten(Command):
     """Replace all layers by one raster layer of the visible image. Standalone mask layers
     (e.g. an inpaint mask) stay, above it."""
 
-    label = "Flatten image"
+    label = names.FLATTEN_IMAGE
 
     def __init__(self) -> None:
         self.other: list[Layer] | None = None
@@ -387,7 +397,7 @@ class ResizeCanvas(ReplaceCanvas):
     """Crop or extend the canvas to `size`, moving the pixels by `offset` (outpaint: extend
     left by 256 with size=(w+256, h), offset=(256, 0))."""
 
-    label = "Canvas size"
+    label = names.RESIZE_CANVAS
 
     def __init__(self, size: tuple[int, int], offset: tuple[int, int] = (0, 0)) -> None:
         super().__init__()
@@ -411,7 +421,7 @@ def _moved_selection(sel: Selection, dx: int, dy: int, size: tuple[int, int]) ->
 class OffsetLayer(Command):
     """Move a raster or mask layer's pixels by (dx, dy) (the move tool)."""
 
-    label = "Move layer"
+    label = names.MOVE_LAYER
 
     def __init__(self, layer_id: str, dx: int, dy: int) -> None:
         self.layer_id, self.dx, self.dy = layer_id, dx, dy
@@ -441,7 +451,7 @@ class OffsetLayer(Command):
 class SetSelection(Command):
     """Replace the document's selection (None: select nothing / deselect)."""
 
-    def __init__(self, selection: Selection | None, label: str = "Select") -> None:
+    def __init__(self, selection: Selection | None, label: str = names.SELECT_AREA) -> None:
         self.selection, self.label = selection, label
 
     def do(self, doc: Document) -> Rect | None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from app.model import history_names as names
 from app.model.commands import AddLayer, Macro, MoveLayer, RemoveLayer
 from app.model.document import Document
 from app.model.layers import GroupLayer
@@ -13,8 +14,7 @@ def group_layer(doc: Document, layer_id: str, name: str = "Group") -> Macro:
     parent_id = None if parent is doc.root else parent.id
     group = GroupLayer(name=name)
     return Macro(
-        f"Group {parent.children[index].name}",
-        [AddLayer(group, parent_id, index), MoveLayer(layer_id, 0, group.id)],
+        names.GROUP_LAYER, [AddLayer(group, parent_id, index), MoveLayer(layer_id, 0, group.id)]
     )
 
 
@@ -29,4 +29,4 @@ def ungroup(doc: Document, group_id: str) -> Macro:
         MoveLayer(child.id, index + 1 + offset, parent_id)
         for offset, child in enumerate(group.children)
     ]
-    return Macro(f"Ungroup {group.name}", [*moves, RemoveLayer(group_id)])
+    return Macro(names.UNGROUP_LAYERS, [*moves, RemoveLayer(group_id)])

@@ -14,6 +14,7 @@ import math
 import cv2
 import numpy as np
 
+from app.model import history_names as names
 from app.model.commands import Command
 from app.model.document import Document
 from app.model.layers import RasterLayer
@@ -151,7 +152,9 @@ class TransformPixels(Command):
     ) -> None:
         self.layer_id, self.matrix = layer_id, np.asarray(matrix, np.float64).reshape(2, 3)
         self.use_selection = use_selection
-        self.label = label or ("Move" if _is_integer_shift(self.matrix) else "Transform")
+        self.label = label or (
+            names.MOVE_LAYER if _is_integer_shift(self.matrix) else names.TRANSFORM_LAYER
+        )
         self.delta: TileDelta | None = None
         self.selections: tuple[Selection | None, Selection | None] | None = None  # before, after
         self.applied = False

@@ -16,6 +16,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from app.model import history_names as names
 from app.model.layers import RasterLayer
 from app.model.transform import NOT_RASTER, NOTHING, TransformPixels, scale_rotate, source_rect
 from app.ui.doc_session import DocumentSession
@@ -93,7 +94,8 @@ class FreeTransform(QObject):
         assert box is not None
         centre = (box.x + box.w / 2, box.y + box.h / 2)
         matrix = scale_rotate(centre, scale_x, scale_y, degrees)
-        return self.session.push(TransformPixels(layer.id, matrix, label="Free transform"))
+        label = names.TRANSFORM_SELECTION if self.session.selection else names.TRANSFORM_LAYER
+        return self.session.push(TransformPixels(layer.id, matrix, label=label))
 
     def _target(self) -> RasterLayer | None:
         layer = self.session.active

@@ -10,6 +10,7 @@ from PySide6.QtCore import QSignalBlocker
 from PySide6.QtGui import QBrush, QColor
 from PySide6.QtWidgets import QListWidget, QListWidgetItem, QVBoxLayout, QWidget
 
+from app.model import history_names as names
 from app.ui.doc_session import DocumentSession
 
 UNDONE = QColor("#6f757c")
@@ -41,7 +42,9 @@ class HistoryPanel(QWidget):
         with QSignalBlocker(self.list):
             self.list.clear()
             opened = self.session.path or self.session.name
-            self.list.addItem(QListWidgetItem("Opened" if opened else "New document"))
+            self.list.addItem(
+                QListWidgetItem(names.OPEN_DOCUMENT if opened else names.CREATE_DOCUMENT)
+            )
             for entry in history.entries():
                 item = QListWidgetItem(entry.label)
                 item.setToolTip(

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from PySide6.QtCore import QPointF, QRectF, Qt
 
+from app.model import history_names as names
 from app.model.commands import OffsetLayer
 from app.model.layers import RasterLayer
 from app.model.tiles import Rect, TileDelta
@@ -71,7 +72,7 @@ class MoveTool(Tool):
         self._restore()
         if dx or dy:
             command = (
-                TransformPixels(self.layer_id, translation(dx, dy), label="Move selection")
+                TransformPixels(self.layer_id, translation(dx, dy), label=names.MOVE_SELECTION)
                 if lifted
                 else OffsetLayer(self.layer_id, dx, dy)
             )

@@ -7,6 +7,7 @@ from __future__ import annotations
 from PySide6.QtCore import QPointF, QRectF
 from PySide6.QtGui import QPainterPath, QPolygonF
 
+from app.model import history_names as names
 from app.model.commands import ResizeCanvas, SetSelection
 from app.model.selection import Combine, Selection
 from app.model.tiles import Rect
@@ -25,7 +26,7 @@ def drag_rect(start: QPointF, end: QPointF) -> Rect:
 class ShapeSelectTool(Tool):
     """Drag a box; subclasses turn it into a shape."""
 
-    label = "Select"
+    label = names.SELECT_AREA  # the History panel's name for a selection it makes
 
     def __init__(self, canvas) -> None:
         super().__init__(canvas)
@@ -52,7 +53,7 @@ class ShapeSelectTool(Tool):
 
     def clicked(self) -> None:
         if self.mode is Combine.REPLACE and self.session.doc.selection is not None:
-            self.session.push(SetSelection(None, "Deselect"))
+            self.session.push(SetSelection(None, names.DESELECT_ALL))
 
     def commit(self, shape: Selection) -> None:
         doc = self.session.doc
@@ -74,7 +75,8 @@ class ShapeSelectTool(Tool):
 
 
 class RectSelectTool(ShapeSelectTool):
-    name, title, shortcut, label = "rect_select", "Rectangle select", "M", "Rectangle select"
+    name, title, shortcut = "rect_select", "Rectangle select", "M"
+    label = names.SELECT_RECTANGLE
     hint = "Rectangle select: drag; Shift adds, Alt subtracts, a click deselects."
 
     def shape(self, rect: Rect) -> Selection:
@@ -82,7 +84,8 @@ class RectSelectTool(ShapeSelectTool):
 
 
 class EllipseSelectTool(ShapeSelectTool):
-    name, title, shortcut, label = "ellipse_select", "Ellipse select", "O", "Ellipse select"
+    name, title, shortcut = "ellipse_select", "Ellipse select", "O"
+    label = names.SELECT_ELLIPSE
     hint = "Ellipse select: drag; Shift adds, Alt subtracts, a click deselects."
 
     def guide_path(self, rect: QRectF) -> QPainterPath:
@@ -95,7 +98,8 @@ class EllipseSelectTool(ShapeSelectTool):
 
 
 class LassoTool(ShapeSelectTool):
-    name, title, shortcut, label = "lasso", "Lasso select", "L", "Lasso select"
+    name, title, shortcut = "lasso", "Lasso select", "L"
+    label = names.SELECT_FREEHAND
     hint = "Lasso: draw around the area; Shift adds, Alt subtracts."
 
     def __init__(self, canvas) -> None:
@@ -129,7 +133,8 @@ class LassoTool(ShapeSelectTool):
 
 
 class CropTool(ShapeSelectTool):
-    name, title, shortcut, label = "crop", "Crop", "C", "Crop"
+    name, title, shortcut = "crop", "Crop", "C"
+    label = names.CROP_IMAGE
     hint = "Crop: drag the area to keep; the canvas is cut to it (Ctrl+Z brings it back)."
 
     def press(self, pos: QPointF, mods: Mods, pressure: float = 1.0) -> None:
@@ -155,5 +160,5 @@ class CropTool(ShapeSelectTool):
 def crop_command(rect: Rect) -> ResizeCanvas:
     """Cut the canvas down to `rect` (undoable)."""
     command = ResizeCanvas((rect.w, rect.h), (-rect.x, -rect.y))
-    command.label = "Crop"
+    command.label = names.CROP_IMAGE
     return command

@@ -8,6 +8,7 @@ from collections.abc import Callable
 from PySide6.QtCore import QObject
 from PySide6.QtWidgets import QInputDialog, QWidget
 
+from app.model import history_names as names
 from app.model.commands import ResizeCanvas, SetSelection
 from app.model.selection import Selection
 from app.ui.doc_session import DocumentSession
@@ -16,6 +17,11 @@ from app.ui.size_dialogs import CanvasSizeDialog
 
 NOTHING_SELECTED = "Nothing is selected; select an area first (M, O or L)."
 VERBS = {"grow": "Grow", "shrink": "Shrink", "feather": "Feather"}
+HISTORY_NAMES = {
+    "grow": names.GROW_SELECTION,
+    "shrink": names.SHRINK_SELECTION,
+    "feather": names.FEATHER_SELECTION,
+}
 
 
 class SelectionEdits(QObject):
@@ -28,17 +34,19 @@ class SelectionEdits(QObject):
         self.session, self.window, self.report = session, window, report
 
     def select_all(self) -> None:
-        self.session.push(SetSelection(Selection.all(self.session.doc.size), "Select all"))
+        self.session.push(SetSelection(Selection.all(self.session.doc.size), names.SELECT_ALL))
 
     def deselect(self) -> None:
         if self.session.doc.selection is not None:
-            self.session.push(SetSelection(None, "Deselect"))
+            self.session.push(SetSelection(None, names.DESELECT_ALL))
 
     def invert(self) -> None:
         doc = self.session.doc
         current = doc.selection or Selection.empty(doc.size)
         inverted = current.invert()
-        self.session.push(SetSelection(None if inverted.is_empty else inverted, "Invert selection"))
+        self.session.push(
+            SetSelection(None if inverted.is_empty else inverted, names.INVERT_SELECTION)
+        )
 
     def change(self, how: str, pixels: float) -> bool:
         """Grow, shrink or feather the selection by `pixels`."""
@@ -47,7 +55,7 @@ class SelectionEdits(QObject):
             self.report(NOTHING_SELECTED)
             return False
         changed = getattr(current, how)(pixels)
-        label = f"{VERBS[how]} selection"
+        label = HISTORY_NAMES[how]
         return self.session.push(SetSelection(None if changed.is_empty else changed, label))
 
     def ask(self, how: str) -> None:
