@@ -1,4 +1,4 @@
-"""The Layers panel: its buttons, visibility boxes, opacity slider, blend modes and names
+"""The Layers panel: its buttons, visibility eyes, opacity slider, blend modes and names
 change the picture through undoable commands."""
 
 from __future__ import annotations
@@ -52,8 +52,7 @@ def test_add_duplicate_reorder_and_hide_change_the_composite(canvas_window, qtbo
     assert names_top_first(win) == ["Background", "Layer 3", "Paint copy", "Paint"]
     assert tuple(win.session.doc.composite()[30, 40]) == (255, 255, 255, 255)  # covers red
 
-    item = win.layers_panel.item_of(layer_named(win, "Background").id)
-    item.setCheckState(0, Qt.CheckState.Unchecked)  # the visibility box
+    win.layers_panel.toggle_visibility(layer_named(win, "Background").id)  # its eye
     assert not layer_named(win, "Background").visible
     assert np.array_equal(win.session.doc.composite()[30, 40], red[30, 40])
     assert np.array_equal(win.canvas.rendered_pixels(), win.session.doc.composite())
@@ -93,7 +92,7 @@ def test_opacity_drag_is_one_undo_step_and_blend_and_rename_work(canvas_window, 
     QTest.keyClick(editor, Qt.Key.Key_Return)  # the delegate commits on the next loop turn
     qtbot.waitUntil(lambda: win.session.active.name == "Sky")
     assert win.session.active.name == "Sky"
-    assert win.history_panel.labels()[-2:] == ["Blend mode", "Rename"]
+    assert win.history_panel.labels()[-2:] == ["Change blend mode", "Rename layer"]
 
 
 def test_merge_down_delete_and_flatten(canvas_window, qtbot):

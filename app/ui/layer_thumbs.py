@@ -1,4 +1,4 @@
-"""Small layer thumbnails for the Layers panel, read straight from the tiles (strided, so a
+"""Layer thumbnails for the Layers panel, read straight from the tiles (strided, so a
 4096 x 4096 layer costs a few kilobytes of copying, not a full read)."""
 
 from __future__ import annotations
@@ -6,14 +6,15 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from PySide6.QtGui import QBrush, QColor, QIcon, QPainter, QPixmap
+from PySide6.QtCore import Qt
+from PySide6.QtGui import QBrush, QColor, QIcon, QImage, QPainter, QPixmap
 
 from app.model.layers import Layer, MaskLayer, RasterLayer
 from app.model.tiles import TILE, TiledRaster
 from app.ui.images import qimage_from_rgba
 from app.ui.thumb_icons import framed_icon, room
 
-THUMB = 40
+THUMB = 56  # px a side: big enough to tell layers apart at a glance
 
 
 def sampled(raster: TiledRaster, longest: int = THUMB) -> np.ndarray:
@@ -49,7 +50,7 @@ def layer_icon(layer: Layer) -> QIcon:
     canvas.fill(QColor("#3a3e44"))
     pixels = layer_pixels(layer, side)
     if pixels is not None and pixels.size:
-        image = qimage_from_rgba(pixels)
+        image = _fitted(qimage_from_rgba(pixels), side)
         x = (side - image.width()) // 2
         y = (side - image.height()) // 2
         painter = QPainter(canvas)
@@ -57,6 +58,14 @@ def layer_icon(layer: Layer) -> QIcon:
         painter.drawImage(x, y, image)
         painter.end()
     return framed_icon(canvas, THUMB)
+
+
+def _fitted(image: QImage, side: int) -> QImage:
+    """The sampled pixels enlarged, each to a block, until the longer side is `side` (a small
+    layer's thumbnail fills the square as a large one's does)."""
+    return image.scaled(
+        side, side, Qt.AspectRatioMode.KeepAspectRatio, Qt.TransformationMode.FastTransformation
+    )
 
 
 def _checks() -> QBrush:

@@ -1,15 +1,16 @@
-"""The Layers panel: the layer tree (top first) with visibility boxes and thumbnails, the
-active layer's blend mode and opacity, and buttons for the layer actions.
+"""The Layers panel: the layer tree (top first) with an eye for each layer's visibility and
+its thumbnail, the active layer's blend mode and opacity, and buttons for the layer actions.
 
-Click a layer to paint on it; double-click its name to rename it; right-click for "Reuse
-settings", "Regenerate" (layers made by generation) and more. Every change is a command:
-an opacity drag is one undo step (its steps share a merge key).
+Click a layer to paint on it; click its eye (or press Space) to show or hide it; double-click
+its name to rename it; right-click for "Reuse settings", "Regenerate" (layers made by
+generation) and more. Every change is a command: an opacity drag is one undo step (its steps
+share a merge key).
 """
 
 from __future__ import annotations
 
 from PySide6.QtCore import QSignalBlocker, QSize, Qt, QTimer, Signal
-from PySide6.QtGui import QColor, QPalette
+from PySide6.QtGui import QBrush, QColor, QPalette
 from PySide6.QtWidgets import (
     QComboBox,
     QHBoxLayout,
@@ -28,10 +29,11 @@ from app.model.layers import BlendMode, GroupLayer, Layer, MaskLayer, RasterLaye
 from app.ui.doc_session import DocumentSession
 from app.ui.layer_actions import LayerActions
 from app.ui.layer_thumbs import THUMB, layer_icon
+from app.ui.layer_tree import ID_ROLE, LAYER_COLUMN, LayerTree
 from app.ui.theme import SELECTED_ROW
 
-ID_ROLE = Qt.ItemDataRole.UserRole
 THUMB_DELAY_MS = 250
+HIDDEN_NAME = QColor("#7d838a")  # a hidden layer's name, dimmed as its eye is closed
 
 
 class LayersPanel(QWidget):
@@ -46,9 +48,8 @@ class LayersPanel(QWidget):
     ) -> None:
         super().__init__(parent)
         self.session, self.actions = session, actions
-        self.tree = QTreeWidget()
+        self.tree = LayerTree()
         self.tree.setObjectName("layers")
-        self.tree.setHeaderHidden(True)
         self.tree.setIconSize(QSize(THUMB, THUMB))
         self.tree.setIndentation(14)
         self.tree.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
@@ -97,6 +98,7 @@ class LayersPanel(QWidget):
         s.pixels_changed.connect(lambda *_: self._thumbs.start())
         self.tree.currentItemChanged.connect(self._on_current)
         self.tree.itemChanged.connect(self._on_item_changed)
+        self.tree.visibility_clicked.connect(self.toggle_visibility)
         self.tree.customContextMenuRequested.connect(self._context_menu)
         self.blend.activated.connect(self._on_blend)
         self.opacity.sliderPressed.connect(self._start_drag)
@@ -131,10 +133,10 @@ class LayersPanel(QWidget):
                 group, _ = self.session.doc.position(layer.id)
                 parent = parents.get(group.id)
                 item = QTreeWidgetItem(parent) if parent else QTreeWidgetItem(self.tree)
-                item.setData(0, ID_ROLE, layer.id)
+                item.setData(LAYER_COLUMN, ID_ROLE, layer.id)
                 item.setFlags(item.flags() | Qt.ItemFlag.ItemIsEditable)
                 self._update_item(item, layer)
-                item.setIcon(0, layer_icon(layer))
+                item.setIcon(LAYER_COLUMN, layer_icon(layer))
                 parents[layer.id] = item
             self.tree.expandAll()
         self._shape = [(lay.id, depth) for lay, depth in shape]
@@ -143,16 +145,17 @@ class LayersPanel(QWidget):
         if item is None:
             return
         with QSignalBlocker(self.tree):
-            item.setText(0, layer.name)
-            state = Qt.CheckState.Checked if layer.visible else Qt.CheckState.Unchecked
-            item.setCheckState(0, state)
-            item.setToolTip(0, _describe(layer))
+            item.setText(LAYER_COLUMN, layer.name)
+            self.tree.show_visibility(item, layer.visible)
+            muted = QBrush(HIDDEN_NAME) if not layer.visible else QBrush()
+            item.setForeground(LAYER_COLUMN, muted)
+            item.setToolTip(LAYER_COLUMN, _describe(layer))
 
     def refresh_thumbnails(self) -> None:
         for layer in self.session.doc.walk():
             item = self.item_of(layer.id)
             if item is not None:
-                item.setIcon(0, layer_icon(layer))
+                item.setIcon(LAYER_COLUMN, layer_icon(layer))
 
     def item_of(self, layer_id: str) -> QTreeWidgetItem | None:
         for index in range(self.tree.topLevelItemCount()):
@@ -180,17 +183,20 @@ class LayersPanel(QWidget):
 
     def _on_current(self, item: QTreeWidgetItem | None, _previous=None) -> None:
         if item is not None:
-            self.session.set_active(item.data(0, ID_ROLE))
+            self.session.set_active(item.data(LAYER_COLUMN, ID_ROLE))
+
+    def toggle_visibility(self, layer_id: str) -> None:
+        """Show a hidden layer or hide a shown one, as one undo step."""
+        layer = self.session.doc.get(layer_id)
+        if layer is not None:
+            self.session.push(SetLayerProps(layer.id, visible=not layer.visible))
 
     def _on_item_changed(self, item: QTreeWidgetItem, _column: int) -> None:
-        layer = self.session.doc.get(item.data(0, ID_ROLE))
+        layer = self.session.doc.get(item.data(LAYER_COLUMN, ID_ROLE))
         if layer is None:
             return
-        visible = item.checkState(0) == Qt.CheckState.Checked
-        name = item.text(0).strip()
-        if visible != layer.visible:
-            self.session.push(SetLayerProps(layer.id, visible=visible))
-        elif name and name != layer.name:
+        name = item.text(LAYER_COLUMN).strip()
+        if name and name != layer.name:
             self.session.push(SetLayerProps(layer.id, name=name))
         else:
             self._update_item(item, layer)  # an empty name: put the old one back
@@ -216,7 +222,7 @@ class LayersPanel(QWidget):
 
     def _context_menu(self, pos) -> None:
         item = self.tree.itemAt(pos)
-        layer = self.session.doc.get(item.data(0, ID_ROLE)) if item else None
+        layer = self.session.doc.get(item.data(LAYER_COLUMN, ID_ROLE)) if item else None
         if layer is None:
             return
         self.session.set_active(layer.id)
@@ -233,7 +239,9 @@ class LayersPanel(QWidget):
             action.setEnabled(made)
             action.setToolTip("" if made else "Only layers made by generation have settings")
         menu.addSeparator()
-        menu.addAction("Rename", lambda: self.tree.editItem(self.item_of(layer.id), 0))
+        shown = "Hide layer" if layer.visible else "Show layer"
+        menu.addAction(shown, lambda: self.toggle_visibility(layer.id))
+        menu.addAction("Rename", lambda: self.tree.editItem(self.item_of(layer.id), LAYER_COLUMN))
         menu.addAction(self.actions.duplicate)
         menu.addAction(self.actions.delete)
         menu.addAction(self.actions.merge)
@@ -256,7 +264,7 @@ def _calm_selected_rows(tree: QTreeWidget) -> None:
 
 
 def _find(item: QTreeWidgetItem, layer_id: str) -> QTreeWidgetItem | None:
-    if item.data(0, ID_ROLE) == layer_id:
+    if item.data(LAYER_COLUMN, ID_ROLE) == layer_id:
         return item
     for index in range(item.childCount()):
         found = _find(item.child(index), layer_id)
