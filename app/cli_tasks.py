@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from engine.untrusted import clean_text
-from plugins.api import Exporter, Task, param_specs
+from plugins.api import Exporter, Param, Task, param_specs
 from plugins.exporters import exporters_of
 
 log = logging.getLogger(__name__)
@@ -151,7 +151,7 @@ def add_param_flags(parser: argparse.ArgumentParser, params_type: type, skip: se
         elif spec.choices:
             kwargs["choices"] = spec.choices
         elif kind in NUMBERS:
-            kwargs["type"] = _ranged(NUMBERS[kind], spec.minimum, spec.maximum, spec.label)
+            kwargs["type"] = _ranged(NUMBERS[kind], spec)
         else:
             kwargs["type"] = clean_text
         parser.add_argument(flag, **kwargs)
@@ -175,14 +175,17 @@ def _type_name(f: dataclasses.Field) -> str:
     return f.type if isinstance(f.type, str) else getattr(f.type, "__name__", str(f.type))
 
 
-def _ranged(kind: type, low: float | None, high: float | None, label: str) -> Any:
+def _ranged(kind: type, spec: Param) -> Any:
+    low, high, label = spec.minimum, spec.maximum, spec.label
+    unit = f" {spec.unit}" if spec.unit else ""
+
     def convert(text: str) -> Any:
         try:
             value = kind(text)
         except ValueError:
             raise argparse.ArgumentTypeError(f"{label} must be a {kind.__name__}") from None
         if (low is not None and value < low) or (high is not None and value > high):
-            raise argparse.ArgumentTypeError(f"{label} must be between {low:g} and {high:g}")
+            raise argparse.ArgumentTypeError(f"{label} must be between {low:g} and {high:g}{unit}")
         return value
 
     return convert

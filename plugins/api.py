@@ -17,7 +17,7 @@ from typing import Any, Protocol
 
 @dataclass(frozen=True)
 class Param:
-    """How one params field is shown: label, help, range, choices, CLI flag."""
+    """How one params field is shown: label, help, range, unit, choices, CLI flag."""
 
     label: str
     help: str = ""
@@ -26,6 +26,7 @@ class Param:
     nonzero_minimum: float | None = None  # where 0 means something of its own (e.g. the
     # model's native size): the least other value, so the field takes 0 or this to maximum
     step: float | None = None
+    unit: str = ""  # what a number counts, shown after it in the form: "px", "%", "s"
     choices: tuple[str, ...] = ()
     multiline: bool = False
     cli: str = ""  # the CLI flag, e.g. "--cfg"; default: --field-name
@@ -71,6 +72,9 @@ class Task:
       panel shows it under the modes, kept up to date. Empty: no such line.
     - `cli` is its `atelier` subcommand (empty: none); each input becomes an argument and
       each params field a flag; the result is written by an exporter of `output`'s kind.
+    - `prepare`, called as prepare(params, ctx) on the engine thread while the window warms
+      the engine up, loads the models run(params, ctx) will use, so the first job finds
+      them loaded (params lack the pixels a request adds: the image and mask are None).
     """
 
     id: str
@@ -87,6 +91,9 @@ class Task:
     cli: str = ""
     order: int = 100  # where its mode goes in the Generate panel, low first
     region: str = ""  # "module:function": the line saying what its mode works on
+    # "module:function", called as function(params, ctx) on the engine thread when it warms
+    # up for a job of this task (Engine.warm_up): load the models run(params, ctx) will use
+    prepare: str = ""
 
     def __post_init__(self) -> None:
         unknown = [kind for kind in self.inputs if kind not in INPUT_KINDS]

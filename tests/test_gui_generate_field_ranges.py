@@ -30,8 +30,8 @@ def test_generate_says_which_size_to_fix_instead_of_starting(canvas_window, qtbo
     assert not win.generation.running
     assert win.messages.kind == "error"
     assert win.messages.text == (
-        "Fix the settings first: Width takes 0 (Native) or 64 to 4096, not 99999. "
-        "Height takes 0 (Native) or 64 to 4096, not 1."
+        "Fix the settings first: Width takes 0 (Native) or 64 to 4096 px, not 99999 px. "
+        "Height takes 0 (Native) or 64 to 4096 px, not 1 px."
     )
 
 

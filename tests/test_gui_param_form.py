@@ -138,7 +138,7 @@ def test_number_fields_say_their_range(form, qtbot):
     assert form.widgets["count"].toolTip() == "Takes 1 to 9."
     sizes = ParamForm(Txt2ImgParams)
     qtbot.addWidget(sizes)
-    assert "Takes 0 (Native) or 64 to 4096." in sizes.widgets["width"].toolTip()
+    assert "Takes 0 (Native) or 64 to 4096 px." in sizes.widgets["width"].toolTip()
     assert sizes.widgets["steps"].toolTip() == "Denoising steps. Takes 1 to 150."
 
 
@@ -150,7 +150,7 @@ def test_a_number_typed_beyond_the_range_is_kept_and_shown_as_invalid(qtbot):
     width.lineEdit().selectAll()
     qtbot.keyClicks(width, "99999")
     assert form.value("width") == 99999  # not silently cut to 999 or 4096
-    assert form.problems() == ["Width takes 0 (Native) or 64 to 4096, not 99999."]
+    assert form.problems() == ["Width takes 0 (Native) or 64 to 4096 px, not 99999 px."]
     assert form.problem_label.isVisible() and "Width takes" in form.problem_label.text()
     assert width.styleSheet()  # shown red
 
@@ -166,7 +166,7 @@ def test_height_one_is_flagged_as_typed_and_zero_is_native(qtbot):
     height = form.widgets["height"]
     height.lineEdit().selectAll()
     qtbot.keyClicks(height, "1")
-    assert form.problems() == ["Height takes 0 (Native) or 64 to 4096, not 1."]
+    assert form.problems() == ["Height takes 0 (Native) or 64 to 4096 px, not 1 px."]
     form.set_value("height", 0)
     assert form.problems() == []
     form.set_value("height", 64)
@@ -196,4 +196,4 @@ def test_hidden_rows_are_not_checked(qtbot):
     assert len(form.problems()) == 1
     form.set_row_visible("width", False)
     assert form.problems() == []
-    assert form.problems(["width"]) == ["Width takes 0 (Native) or 64 to 4096, not 3."]
+    assert form.problems(["width"]) == ["Width takes 0 (Native) or 64 to 4096 px, not 3 px."]

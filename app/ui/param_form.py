@@ -1,7 +1,8 @@
 """A form built from a params dataclass's Param metadata; reads back a params instance.
 
 Multiline text -> QPlainTextEdit, choices -> QComboBox, int/float -> spin boxes with the
-declared range and step (a float from 0 to 1 gets a slider too), bool -> QCheckBox, `seed`
+declared range, step and unit (shown after the number: "8 px"; a float from 0 to 1 gets a
+slider too), bool -> QCheckBox, `seed`
 -> a number with a "Random" toggle. Fields without a Param (like `model`) are not shown;
 pass them to `params(**extra)`. `fields` picks (and orders) a subset of the Param fields.
 
@@ -154,7 +155,7 @@ class ParamForm(QWidget):
         if valid is None or valid.contains(value):
             return None
         label = self.specs[name][1].label
-        return f"{label} takes {valid.text()}, not {value:g}."
+        return f"{label} takes {valid.text()}, not {value:g}{valid.after_number()}."
 
     def problems(self, names: Iterable[str] | None = None) -> list[str]:
         """What to fix before Generate, for the shown fields (or those of `names`)."""
@@ -268,6 +269,7 @@ class ValidRange:
     high: float
     nonzero_low: float | None = None
     zero_name: str = ""  # what 0 is shown as, e.g. "Native"
+    unit: str = ""  # e.g. "px"
 
     @classmethod
     def of(cls, spec: Param) -> ValidRange:
@@ -276,6 +278,7 @@ class ValidRange:
             spec.maximum if spec.maximum is not None else INT_LIMIT,
             spec.nonzero_minimum,
             "Native" if _zero_is_native(spec) else "",
+            spec.unit,
         )
 
     def contains(self, value: float) -> bool:
@@ -291,11 +294,15 @@ class ValidRange:
         return min(max(moved, self.low), self.high)
 
     def text(self) -> str:
-        """E.g. '1 to 150', or '0 (Native) or 64 to 4096'."""
+        """E.g. '1 to 150', '0 to 256 px', or '0 (Native) or 64 to 4096 px'."""
         if self.nonzero_low is None:
-            return f"{self.low:g} to {self.high:g}"
+            return f"{self.low:g} to {self.high:g}{self.after_number()}"
         zero = f"0 ({self.zero_name})" if self.zero_name else "0"
-        return f"{zero} or {self.nonzero_low:g} to {self.high:g}"
+        return f"{zero} or {self.nonzero_low:g} to {self.high:g}{self.after_number()}"
+
+    def after_number(self) -> str:
+        """The unit as written after a number: ' px', or nothing."""
+        return f" {self.unit}" if self.unit else ""
 
 
 class _RangeStepping:
@@ -340,6 +347,7 @@ def _int_spin(spec: Param) -> CheckedSpin:
     spin.valid = ValidRange.of(spec)
     spin.setRange(int(spin.valid.low), int(_typing_limit(spin.valid.high, INT_LIMIT)))
     spin.setSingleStep(int(spec.step or 1))
+    spin.setSuffix(spin.valid.after_number())
     if _zero_is_native(spec):
         spin.setSpecialValueText("Native")
     return spin
@@ -352,6 +360,7 @@ def _float_spin(spec: Param) -> CheckedDoubleSpin:
     step = spec.step or 0.1
     spin.setSingleStep(step)
     spin.setDecimals(max(1, len(f"{step:g}".partition(".")[2])))
+    spin.setSuffix(spin.valid.after_number())
     return spin
 
 

@@ -30,6 +30,7 @@ MIN_IMAGE_SIDE = 8
 MAX_WORK_SIZE = 2048
 MAX_EXTEND = 2048  # outpaint: pixels per side in one go
 MASK_THRESHOLD = 128  # mask values from here up are repainted
+PX = "px"  # the unit of the fields that count pixels
 
 
 @dataclass(frozen=True)
@@ -73,6 +74,7 @@ class Txt2ImgParams(SamplingParams):
         nonzero_minimum=MIN_SIDE,
         maximum=MAX_SIDE,
         step=8,
+        unit=PX,
         help=NATIVE_HELP,
     )
     height: int = param(
@@ -82,6 +84,7 @@ class Txt2ImgParams(SamplingParams):
         nonzero_minimum=MIN_SIDE,
         maximum=MAX_SIDE,
         step=8,
+        unit=PX,
         help=NATIVE_HELP,
     )
 
@@ -107,6 +110,7 @@ def _work_size() -> Any:
         minimum=0,
         maximum=MAX_WORK_SIZE,
         step=64,
+        unit=PX,
         advanced=True,
         help="The area is generated at about this size squared, then scaled back; "
         "0 = the model's native size.",
@@ -120,6 +124,7 @@ def _context() -> Any:
         minimum=0,
         maximum=1024,
         step=8,
+        unit=PX,
         help="Pixels around the masked area the model sees, so the fill fits in.",
     )
 
@@ -131,6 +136,10 @@ def _match_colours() -> Any:
         advanced=True,
         help="Match the colours of the new pixels to those around the mask.",
     )
+
+
+def _extend(side: str) -> Any:
+    return param(0, side, minimum=0, maximum=MAX_EXTEND, step=8, unit=PX, help="Pixels to add.")
 
 
 def _pixels() -> Any:
@@ -152,10 +161,20 @@ class InpaintParams(SamplingParams):
 
     strength: float = _strength(1.0)
     grow: int = param(
-        8, "Grow mask", minimum=0, maximum=256, help="Widen the mask by this many pixels."
+        8,
+        "Grow mask",
+        minimum=0,
+        maximum=256,
+        unit=PX,
+        help="Widen the mask by this many pixels.",
     )
     feather: int = param(
-        8, "Feather", minimum=0, maximum=256, help="Soften the mask's edge over this many pixels."
+        8,
+        "Feather",
+        minimum=0,
+        maximum=256,
+        unit=PX,
+        help="Soften the mask's edge over this many pixels.",
     )
     context: int = _context()
     work_size: int = _work_size()
@@ -171,15 +190,16 @@ class InpaintParams(SamplingParams):
 class OutpaintParams(SamplingParams):
     """Extend the picture on any side and fill the new area to match."""
 
-    left: int = param(0, "Left", minimum=0, maximum=MAX_EXTEND, step=8, help="Pixels to add.")
-    top: int = param(0, "Top", minimum=0, maximum=MAX_EXTEND, step=8, help="Pixels to add.")
-    right: int = param(0, "Right", minimum=0, maximum=MAX_EXTEND, step=8, help="Pixels to add.")
-    bottom: int = param(0, "Bottom", minimum=0, maximum=MAX_EXTEND, step=8, help="Pixels to add.")
+    left: int = _extend("Left")
+    top: int = _extend("Top")
+    right: int = _extend("Right")
+    bottom: int = _extend("Bottom")
     overlap: int = param(
         16,
         "Overlap",
         minimum=0,
         maximum=256,
+        unit=PX,
         help="Pixels of the old picture, at its edge, blended into the new area.",
     )
     strength: float = _strength(1.0)
