@@ -189,12 +189,12 @@ def test_mark_export_marks_canvases_with_generated_layers_only():
 
     plain = canvas()
     assert marking.mark_export(plain, []) is plain
-    marked, record = marking.mark_export_with_provenance(plain, [RECIPE])
+    marked, record = marking.mark_export_with_provenance(plain, [marking.GeneratedLayer(RECIPE)])
     assert marked.shape == plain.shape and not np.array_equal(marked, plain)
     assert np.array_equal(marked[..., 3], plain[..., 3])
     found = watermark.detect_image(np.ascontiguousarray(marked[..., :3]))
     assert found.present and found.payload == record["watermark"]["payload"]
     assert record["digital_source_type"] == xmp.COMPOSITE
     assert record["task"] == "diffusion.txt2img"
-    again, second = marking.mark_export_with_provenance(marked, [RECIPE])
+    again, second = marking.mark_export_with_provenance(marked, [marking.GeneratedLayer(RECIPE)])
     assert again is marked and second["watermark"]["payload"] == found.payload  # kept

@@ -1,4 +1,5 @@
-"""Generation settings carried in image metadata: A1111 text, ComfyUI graphs, Atelier recipes."""
+"""Generation settings carried in image metadata: A1111 text, ComfyUI graphs, Atelier recipes,
+and for an exported picture of several layers, each generated layer's recipe and place."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ from functools import cache
 from importlib import metadata
 from typing import Any
 
-from engine.untrusted import parse_json
+from engine.untrusted import clean_text, parse_json
 
 SOURCES = ("atelier", "a1111", "comfyui")
 
@@ -37,6 +38,9 @@ class GenerationInfo:
     # The Atelier recipe the settings come from, when the file carries one: its task picks
     # the mode to reuse them in, and its params hold the mode's own (strength, grow...).
     recipe: dict[str, Any] | None = field(default=None, hash=False, compare=False)
+    # An exported picture of several layers: its size and its generated layers; the
+    # settings above are then those of the layer it names as `chosen`.
+    composite: Composite | None = field(default=None, hash=False, compare=False)
 
     def __post_init__(self) -> None:
         if self.source not in SOURCES:
@@ -49,6 +53,39 @@ class GenerationInfo:
             if getattr(self, name) is not None:
                 out[name] = getattr(self, name)
         return out
+
+
+@dataclass(frozen=True)
+class LayerSettings:
+    """A generated layer of an exported picture: its name, where it lies (x, y, width,
+    height in the picture's pixels) and the settings, with the recipe, that made it."""
+
+    name: str
+    x: int
+    y: int
+    width: int
+    height: int
+    info: GenerationInfo
+
+
+@dataclass(frozen=True)
+class Composite:
+    """An exported picture made of layers: its size, how many layers it has, and its
+    generated layers topmost first; `chosen` is the one whose settings Reuse settings
+    loads first (the largest, the topmost of equals)."""
+
+    width: int
+    height: int
+    layer_count: int
+    layers: tuple[LayerSettings, ...]
+    chosen: int = 0
+
+    @property
+    def chosen_layer(self) -> LayerSettings:
+        return self.layers[self.chosen]
+
+
+MAX_COMPOSITE_LAYERS = 256  # read from a file; more are left out
 
 
 @cache
@@ -165,6 +202,8 @@ def format_parameters(info: GenerationInfo) -> str:
         params["Model hash"] = info.model_hash
     if info.model:
         params["Model"] = info.model
+    if info.composite is not None:
+        params["Composite"] = composite_summary(info.composite)
     params.update({k: str(v) for k, v in info.extras.items() if k not in _CORE_KEYS})
     params["Version"] = info.extras.get("Version") or f"atelier {atelier_version()}"
     line = ", ".join(f"{key}: {_quote(value)}" for key, value in params.items())
@@ -276,12 +315,16 @@ def _json_default(value: Any) -> Any:
 
 
 def format_atelier(info: GenerationInfo, recipe: Mapping[str, Any] | None = None) -> str:
-    """Atelier's JSON chunk: the settings, plus the recipe that can make the image again."""
-    generation = dataclasses.asdict(info)
+    """Atelier's JSON chunk: the settings, plus the recipe that can make the image again,
+    and for a composite its size and generated layers (see `composite_record`)."""
+    generation = dataclasses.asdict(dataclasses.replace(info, recipe=None, composite=None))
     generation.pop("recipe")  # the recipe goes once, beside the settings
+    generation.pop("composite")
     data: dict[str, Any] = {"atelier": atelier_version(), "generation": generation}
     if recipe is not None:
         data["recipe"] = dict(recipe)
+    if info.composite is not None:
+        data["composite"] = composite_record(info.composite)
     return json.dumps(data, ensure_ascii=False, default=_json_default)
 
 
@@ -317,8 +360,98 @@ def parse_atelier(recipe_json: str) -> GenerationInfo:
     data = _load_json(recipe_json, "Atelier recipe")
     recipe = data.get("recipe") if isinstance(data, dict) else None
     recipe = recipe if isinstance(recipe, dict) else None
+    composite = parse_composite(data.get("composite")) if isinstance(data, dict) else None
     if isinstance(data, dict) and isinstance(data.get("generation"), dict):
-        return dataclasses.replace(_info_from_mapping(data["generation"]), recipe=recipe)
+        info = _info_from_mapping(data["generation"])
+        return dataclasses.replace(info, recipe=recipe, composite=composite)
     if recipe is not None:
-        return info_from_recipe(recipe)
+        return dataclasses.replace(info_from_recipe(recipe), composite=composite)
     raise ValueError("Atelier recipe holds no generation settings")
+
+
+# ---- composites: exported pictures of several layers -----------------------------------------
+
+
+def make_composite(
+    width: int, height: int, layer_count: int, layers: list[Mapping[str, Any]]
+) -> Composite | None:
+    """A composite of `layers` ({"name", "x", "y", "width", "height", "recipe"}, topmost
+    first), choosing the largest (the topmost of equals) as the one Reuse settings loads;
+    None without a generated layer."""
+    record = {"width": width, "height": height, "layer_count": layer_count, "layers": layers}
+    composite = parse_composite(record)
+    if composite is None:
+        return None
+    areas = [layer.width * layer.height for layer in composite.layers]
+    return dataclasses.replace(composite, chosen=areas.index(max(areas)))
+
+
+def composite_record(composite: Composite) -> dict[str, Any]:
+    """A composite as Atelier's chunk holds it (JSON): what `parse_composite` reads."""
+    return {
+        "width": composite.width,
+        "height": composite.height,
+        "layer_count": composite.layer_count,
+        "chosen": composite.chosen,
+        "layers": [
+            {
+                "name": layer.name,
+                "x": layer.x,
+                "y": layer.y,
+                "width": layer.width,
+                "height": layer.height,
+                "recipe": layer.info.recipe,
+            }
+            for layer in composite.layers
+        ],
+    }
+
+
+def parse_composite(data: Any) -> Composite | None:
+    """The composite a file's chunk describes; None when it has none or it is not what
+    Atelier writes (layers that are not are left out: the chunk comes from anyone)."""
+    if not isinstance(data, Mapping):
+        return None
+    width, height = _as_int(data.get("width")), _as_int(data.get("height"))
+    if not width or not height or width < 0 or height < 0:
+        return None
+    raw = data.get("layers")
+    raw = raw[:MAX_COMPOSITE_LAYERS] if isinstance(raw, list) else []
+    layers = tuple(layer for layer in map(_layer_settings, raw) if layer is not None)
+    if not layers:
+        return None
+    chosen = _as_int(data.get("chosen")) or 0
+    count = _as_int(data.get("layer_count")) or 0
+    return Composite(
+        width,
+        height,
+        max(count, len(layers)),
+        layers,
+        chosen if 0 <= chosen < len(layers) else 0,
+    )
+
+
+def _layer_settings(data: Any) -> LayerSettings | None:
+    if not isinstance(data, Mapping) or not isinstance(data.get("recipe"), Mapping):
+        return None
+    x, y, width, height = (_as_int(data.get(key)) for key in ("x", "y", "width", "height"))
+    if x is None or y is None or not width or not height or width < 0 or height < 0:
+        return None
+    name = data.get("name")
+    name = clean_text(name) if isinstance(name, str) else ""
+    return LayerSettings(name, x, y, width, height, info_from_recipe(data["recipe"]))
+
+
+def composite_info(composite: Composite) -> GenerationInfo:
+    """The settings of a composite: its chosen layer's, with the composite beside them."""
+    return dataclasses.replace(composite.chosen_layer.info, composite=composite)
+
+
+def composite_summary(composite: Composite) -> str:
+    """One line: the picture's size, its layers, and whose settings go with it."""
+    generated = len(composite.layers)
+    layers = "layer" if composite.layer_count == 1 else "layers"
+    return (
+        f"{composite.width}x{composite.height}, {composite.layer_count} {layers} "
+        f'({generated} generated); these settings: layer "{composite.chosen_layer.name}"'
+    )

@@ -394,8 +394,26 @@ def _row(label: str, value: object) -> list[str]:
 
 
 def describe(info: GenerationInfo) -> str:
-    """A human-readable summary for `atelier info`, one setting a line."""
+    """A human-readable summary for `atelier info`, one setting a line; for a composite,
+    its size, then each generated layer (topmost first) with its place and settings."""
     lines = _row("Source", _SOURCE_NAMES.get(info.source, info.source))
+    composite = info.composite
+    if composite is None:
+        return "\n".join(lines + _settings_lines(info))
+    generated = f"{len(composite.layers)} of them generated"
+    lines += _row("Picture", f"{composite.width} x {composite.height}, {composite.layer_count} "
+                  f"layer{'s' if composite.layer_count != 1 else ''}, {generated}")  # fmt: skip
+    for number, layer in enumerate(composite.layers, 1):
+        chosen = " (Reuse settings loads this one)" if layer is composite.chosen_layer else ""
+        place = f"{layer.x}, {layer.y}, {layer.width} x {layer.height}"
+        lines += _row(f"Layer {number}", f'"{layer.name}" at {place}{chosen}')
+        lines += ["  " + line for line in _settings_lines(layer.info)]
+    return "\n".join(lines)
+
+
+def _settings_lines(info: GenerationInfo) -> list[str]:
+    """The settings of `describe`, one a line."""
+    lines: list[str] = []
     if info.model or info.model_hash:
         model_hash = f" [{info.model_hash}]" if info.model_hash else ""
         lines += _row("Model", f"{info.model or '(unknown)'}{model_hash}")
@@ -416,5 +434,5 @@ def describe(info: GenerationInfo) -> str:
     if info.extras:
         lines.append("Other settings:")
         for key, value in info.extras.items():
-            lines.append(f"  {key}: {value}".replace("\n", "\n    "))
-    return "\n".join(lines)
+            lines += f"  {key}: {value}".replace("\n", "\n    ").split("\n")
+    return lines

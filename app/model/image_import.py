@@ -12,6 +12,7 @@ import numpy as np
 from PIL import Image, ImageOps
 
 from app.model.document import MAX_CANVAS_SIDE, Document
+from app.model.generation_info import composite_record, make_composite
 from app.model.image_files import (
     MAX_IMAGE_FILE_BYTES,
     MAX_IMAGE_PIXELS,
@@ -56,13 +57,17 @@ def _to_rgba(image: Image.Image) -> Image.Image:
 
 
 def read_recipe(path: str | os.PathLike[str]) -> dict[str, Any] | None:
-    """The Atelier recipe saved in an image's metadata, if any."""
+    """The Atelier recipe saved in an image's metadata, if any. A composite (an exported
+    picture of several layers) has none: no one recipe made its pixels, so the layer it
+    opens as cannot regenerate; its layers' settings are offered when it is opened."""
     try:
         chunk = read_text_chunks(path).get("atelier")
         data = parse_json(chunk, f"the Atelier recipe in {path}") if chunk else None
     except (ImageReadError, ValueError):
         return None
-    recipe = data.get("recipe") if isinstance(data, dict) else None
+    if not isinstance(data, dict) or data.get("composite") is not None:
+        return None
+    recipe = data.get("recipe")
     return recipe if isinstance(recipe, dict) else None
 
 
@@ -87,25 +92,56 @@ def open_image(path: str | os.PathLike[str]) -> Document:
 
 def document_image(doc: Document, layer_id: str | None = None) -> ImageData:
     """The flattened picture, or one layer's pixels (`layer_id`), as an image output to
-    export, with the recipe of the layer, or for the whole picture the top visible layer's
-    that has one. Pixels holding generated layers are watermarked and carry a provenance
-    record (docs/DESIGN.md section 3)."""
-    from plugins.provenance.marking import mark_export_with_provenance
+    export. One layer, or a picture that is one generated layer, carries that layer's
+    recipe; any other picture with generated layers is a composite: its size and each
+    generated layer's name, place and recipe (meta["composite"], see
+    generation_info.make_composite), with the largest layer's recipe as its own. Pixels
+    holding generated layers are watermarked and carry a provenance record that names
+    each layer's mark where it lies (docs/DESIGN.md section 3)."""
+    from plugins.provenance.marking import GeneratedLayer, mark_export_with_provenance
 
+    composite = None
     if layer_id is None:
         pixels = doc.composite()
         visible = [lay for lay in doc.raster_layers() if lay.visible]
-        recipes = [lay.recipe for lay in visible if lay.recipe]
-        only_generated = len(recipes) == len(visible)
+        generated = [_generated(lay) for lay in reversed(visible) if lay.recipe]
+        only_generated = len(generated) == len(visible)
+        if generated and not (only_generated and len(visible) == 1 and _covers(doc, visible[0])):
+            composite = make_composite(doc.width, doc.height, len(visible), generated)
     else:
         layer = doc.find(layer_id)
         if not isinstance(layer, RasterLayer):
             raise ValueError(f"layer {layer.name!r} is not a raster layer")
         pixels, only_generated = layer.pixels.to_array(), True
-        recipes = [layer.recipe] if layer.recipe else []
-    pixels, provenance = mark_export_with_provenance(pixels, recipes, only_generated)
-    meta = {"recipe": recipes[-1] if recipes else None, "provenance": provenance}
+        generated = [_generated(layer)] if layer.recipe else []
+    marks = [GeneratedLayer(lay["recipe"], lay["name"], _box(lay)) for lay in generated]
+    pixels, provenance = mark_export_with_provenance(pixels, marks, only_generated)
+    if composite is not None:
+        recipe = composite.chosen_layer.info.recipe
+    else:
+        recipe = generated[0]["recipe"] if generated else None
+    meta = {
+        "recipe": recipe,
+        "composite": composite_record(composite) if composite else None,
+        "provenance": provenance,
+    }
     return ImageData(pixels, {key: value for key, value in meta.items() if value})
+
+
+def _generated(layer: RasterLayer) -> dict[str, Any]:
+    """A generated layer as a composite lists it: name, where its pixels lie, recipe."""
+    box = layer.pixels.bbox() or layer.pixels.rect
+    return {"name": layer.name, "x": box.x, "y": box.y, "width": box.w, "height": box.h,
+            "recipe": layer.recipe}  # fmt: skip
+
+
+def _box(layer: dict[str, Any]) -> tuple[int, int, int, int]:
+    return layer["x"], layer["y"], layer["width"], layer["height"]
+
+
+def _covers(doc: Document, layer: RasterLayer) -> bool:
+    """Whether the layer's pixels fill the whole canvas (the picture is that layer)."""
+    return layer.pixels.bbox() == doc.rect
 
 
 def export_document(

@@ -2,9 +2,12 @@
 
 The settings of its recipe (meta["recipe"]) go into the file: PNG keeps A1111's
 `parameters` and Atelier's recipe in text chunks, JPEG and WebP `parameters` in EXIF
-UserComment (as A1111 does). With a provenance record (meta["provenance"]) the file also
-carries XMP and signed Content Credentials. JPEG has no alpha: transparent parts go onto
-white. Each raises ImageWriteError naming the file when it cannot be written.
+UserComment (as A1111 does). A composite (meta["composite"]: an exported picture of
+several layers) keeps its size and each generated layer's place and recipe in Atelier's
+chunk, and its `parameters` are those of the layer it chose, saying so. With a
+provenance record (meta["provenance"]) the file also carries XMP and signed Content
+Credentials. JPEG has no alpha: transparent parts go onto white. Each raises
+ImageWriteError naming the file when it cannot be written.
 """
 
 from __future__ import annotations
@@ -19,15 +22,21 @@ import numpy as np
 from PIL import Image
 
 from app.model import image_files
-from app.model.generation_info import format_parameters, info_from_recipe
+from app.model.generation_info import (
+    GenerationInfo,
+    composite_info,
+    format_parameters,
+    info_from_recipe,
+    parse_composite,
+)
 from engine.protocol import ImageData
 
 QUALITY = 95  # JPEG and WebP
 
 
 def write_png(path: str | os.PathLike[str], image: ImageData) -> Path:
-    recipe = _meta(image, "recipe")
-    text = image_files.generation_text_chunks(info_from_recipe(recipe), recipe) if recipe else {}
+    info = _settings(image)
+    text = image_files.generation_text_chunks(info, info.recipe) if info else {}
     return image_files.save_png(path, image.pixels, text, _meta(image, "provenance"))
 
 
@@ -44,9 +53,19 @@ def _meta(image: ImageData, key: str) -> Mapping[str, Any] | None:
     return value if isinstance(value, Mapping) and value else None
 
 
-def _write_with_exif(path: Path, image: ImageData, kind: str) -> Path:
+def _settings(image: ImageData) -> GenerationInfo | None:
+    """The settings to write: a composite's (its chosen layer's, with the composite), else
+    those of the output's recipe; None when it has neither."""
+    composite = parse_composite(_meta(image, "composite"))
+    if composite is not None:
+        return composite_info(composite)
     recipe = _meta(image, "recipe")
-    parameters = format_parameters(info_from_recipe(recipe)) if recipe else ""
+    return info_from_recipe(recipe) if recipe else None
+
+
+def _write_with_exif(path: Path, image: ImageData, kind: str) -> Path:
+    info = _settings(image)
+    parameters = format_parameters(info) if info else ""
     data = image_files.with_provenance(
         _encode(image.pixels, kind, parameters), _meta(image, "provenance"), path.name
     )

@@ -4,8 +4,10 @@ it makes; the output check on live previews; and marking exports.
 
 Every ImageData / VideoData / AudioData output leaves the engine watermarked with the
 payload of its recipe (the same recipe, the same mark) and with meta["provenance"]:
-software, time, digital source type, the watermark (payload, id, method), the safety
-record (prompt and output checks, scores, what was done) and the safety settings in force.
+software, time, digital source type, the watermark (payload, id, method), every mark the
+pixels carry with where it lies (`marks`: a repaint's new area, the input's marks it kept;
+see mark_areas), the safety record (prompt and output checks, scores, what was done) and
+the safety settings in force.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ import numpy as np
 
 from engine.protocol import AudioData, ImageData, JobError, Output, VideoData
 from plugins.provenance import output_check, prompt_check
+from plugins.provenance.mark_areas import Box, Mark, marks_in, mask_boxes
 from plugins.provenance.settings import SafetySettings, safety_settings
 from plugins.provenance.xmp import COMPOSITE, TRAINED
 
@@ -73,6 +76,11 @@ def before_job(task_id: str, params: Any) -> None:
     matches = prompt_check.check_prompt(text)
     if matches and safety_settings().prompt == "block":
         raise JobError("blocked_by_safety", blocked_message(matches))
+
+
+def prepare() -> None:
+    """Start the output check's detector (the engine warms it up before the first job)."""
+    output_check.prepare()
 
 
 def check_preview(task_id: str, params: Any, image: ImageData) -> ImageData | None:
@@ -220,11 +228,14 @@ def provenance_record(
     settings: SafetySettings | None,
     task_id: str = "",
     source_type: str = TRAINED,
+    marks: Sequence[Mark] = (),
 ) -> dict[str, Any]:
-    """The provenance record for a marked output (what meta["provenance"] holds)."""
+    """The provenance record for a marked output (what meta["provenance"] holds); `marks`:
+    every mark the pixels carry, topmost first (default: `payload`'s, everywhere)."""
     from plugins.provenance import watermark
 
     method = getattr(watermark, "METHOD", "atelier")
+    marks = marks or (Mark(payload, None, True, "this job"),)
     return {
         "software": software(),
         "created": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
@@ -236,6 +247,7 @@ def provenance_record(
             "method": f"{method}-{kind}",
             **watermark.describe_payload(payload),
         },
+        "marks": [mark.record() for mark in marks],
         "safety": dict(safety),
         "settings": settings.record() if settings else None,
     }
@@ -253,7 +265,9 @@ def mark_output(
 
     recipe = output.meta.get("recipe")
     payload = watermark.recipe_payload(recipe if isinstance(recipe, Mapping) else {"task": task_id})
+    marks: tuple[Mark, ...] = ()
     if isinstance(output, ImageData):
+        marks = image_marks(output, payload)
         pixels = mark_image_pixels(output, payload)
         kind, marked = "image", None
     elif isinstance(output, VideoData):
@@ -261,13 +275,25 @@ def mark_output(
     else:
         samples = np.asarray(output.samples, np.float32)
         kind, marked = "audio", watermark.embed_audio(samples, output.rate, payload)
-    record = provenance_record(payload, kind, safety, settings, task_id)
+    record = provenance_record(payload, kind, safety, settings, task_id, marks=marks)
     meta = {**output.meta, "provenance": record}
     if isinstance(output, ImageData):
         return ImageData(pixels, meta)
     if isinstance(output, VideoData):
         return VideoData(np.asarray(marked, np.uint8), output.fps, meta)
     return AudioData(np.asarray(marked, np.float32), output.rate, meta)
+
+
+def image_marks(image: ImageData, payload: int) -> tuple[Mark, ...]:
+    """The marks an image output carries once marked, topmost first: `payload`'s where the
+    job generated (a repaint: the boxes of its mask; else everywhere), then for a repaint
+    the marks of the input that its kept pixels still carry."""
+    repainted = image.meta.get("repaint_mask")
+    if repainted is None or "crop_rect" not in image.meta:
+        return (Mark(payload, None, True, "this job"),)
+    boxes = mask_boxes(np.asarray(repainted) > 0)
+    kept = marks_in(np.asarray(image.pixels)[..., :3], boxes, "kept from the input")
+    return (Mark(payload, boxes, True, "this job"), *(m for m in kept if m.payload != payload))
 
 
 def mark_image_pixels(image: ImageData, payload: int) -> np.ndarray:
@@ -289,26 +315,50 @@ def mark_image_pixels(image: ImageData, payload: int) -> np.ndarray:
     return pixels
 
 
+@dataclasses.dataclass(frozen=True)
+class GeneratedLayer:
+    """A generated layer of a canvas being exported: its recipe (its pixels carry that
+    recipe's mark), its name and where its pixels lie on the canvas."""
+
+    recipe: Mapping[str, Any]
+    name: str = ""
+    box: Box | None = None
+
+    def mark(self) -> Mark:
+        from plugins.provenance import watermark
+
+        boxes = (self.box,) if self.box else None
+        return Mark(watermark.recipe_payload(self.recipe), boxes, False, f'layer "{self.name}"')
+
+
 def mark_export_with_provenance(
-    rgba: np.ndarray, recipes: Sequence[Mapping[str, Any]], only_generated: bool = False
+    rgba: np.ndarray, layers: Sequence[GeneratedLayer], only_generated: bool = False
 ) -> tuple[np.ndarray, dict[str, Any] | None]:
-    """A flattened canvas for export: watermarked when it holds generated layers (its
-    recipes), with the provenance record for the file's metadata; unchanged and None when
-    it holds none. A canvas whose pixels already carry a readable mark keeps that one; else
-    it is marked with the payload of its recipes, so exporting it again gives the same file."""
-    if not recipes:
+    """A flattened canvas for export: watermarked when it holds generated layers (`layers`,
+    topmost first), with the provenance record for the file's metadata; unchanged and None
+    when it holds none. A canvas whose pixels already carry a readable mark keeps them;
+    else it is marked with the payload of its layers' recipes, so exporting it again gives
+    the same file. The record lists each layer's mark where the layer lies, and the marks
+    read in the canvas's pixels."""
+    if not layers:
         return rgba, None
     from plugins.provenance import watermark
 
     rgb = np.ascontiguousarray(rgba[..., :3])
-    found = watermark.detect_image(rgb)
-    if found.present and found.payload is not None:
-        payload, out = found.payload, rgba
+    found = marks_in(rgb, source="read in the canvas")
+    whole = next((mark.payload for mark in found if mark.boxes is None), None)
+    fresh: list[Mark] = []
+    if whole is not None:
+        payload, out = whole, rgba
     else:
-        payload = watermark.recipe_payload(*recipes)
+        payload = watermark.recipe_payload(*(layer.recipe for layer in layers))
         out = np.array(rgba, copy=True)
         out[..., :3] = watermark.embed_image(rgb, payload)
-    tasks = sorted({str(r.get("task", "")) for r in recipes if r.get("task")})
+        fresh.append(Mark(payload, None, True, "this export"))
+    placed = [layer.mark() for layer in layers]
+    named = {mark.payload for mark in placed}
+    marks = [*fresh, *placed, *(mark for mark in found if mark.payload not in named)]
+    tasks = sorted({str(lay.recipe.get("task", "")) for lay in layers if lay.recipe.get("task")})
     safety = {"output": {"checked": False, "reason": "exported canvas: not checked again"}}
     record = provenance_record(
         payload,
@@ -317,10 +367,11 @@ def mark_export_with_provenance(
         None,
         ", ".join(tasks),
         source_type=TRAINED if only_generated else COMPOSITE,
+        marks=marks,
     )
     return out, record
 
 
-def mark_export(rgba: np.ndarray, recipes: Sequence[Mapping[str, Any]]) -> np.ndarray:
+def mark_export(rgba: np.ndarray, layers: Sequence[GeneratedLayer]) -> np.ndarray:
     """A flattened canvas, watermarked when it contains generated layers (see above)."""
-    return mark_export_with_provenance(rgba, recipes)[0]
+    return mark_export_with_provenance(rgba, layers)[0]

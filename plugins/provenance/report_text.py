@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from plugins.provenance.verify import Report
+from plugins.provenance.mark_areas import Mark, bounding_box
+from plugins.provenance.verify import AreaReading, Report
 from plugins.provenance.xmp import COMPOSITE, TRAINED
 
 _SOURCE_TYPES = {
@@ -29,25 +30,75 @@ def _source(uri: str | None) -> str:
 
 
 def watermark_lines(report: Report) -> list[str]:
+    """Whether the mark is in the file, then each recorded mark read where it lies, and
+    whether what was read agrees with the metadata."""
     from plugins.provenance import watermark
 
     found = report.watermark
     if found is None:
         return [f"not checked: {report.watermark_note or 'no detector for this file'}"]
     if not found.present:
-        return [f"not found (confidence {found.confidence:.2f})"]
-    line = f"present (confidence {found.confidence:.2f})"
-    if found.payload is not None:
-        about = watermark.describe_payload(found.payload)
-        line += f", payload {found.payload:08x}: {about['app']} id {about['id']}"
-    if found.bit_accuracy is not None:
-        line += f", bit accuracy {found.bit_accuracy:.0%}"
+        line = f"not found (confidence {found.confidence:.2f})"
+    else:
+        line = f"present (confidence {found.confidence:.2f})"
+        if found.payload is not None:
+            about = watermark.describe_payload(found.payload)
+            line += f", payload {found.payload:08x}: {about['app']} id {about['id']}"
+        if found.bit_accuracy is not None:
+            line += f", bit accuracy {found.bit_accuracy:.0%}"
     lines = [line]
-    recorded = (report.provenance or {}).get("watermark", {}).get("payload")
-    if recorded is not None and found.payload is not None:
-        same = recorded == found.payload
-        lines.append("matches the metadata" if same else f"the metadata names {recorded:08x}")
+    if len(report.marks) == 1 and not report.areas:
+        recorded = report.marks[0].payload
+        if found.present and found.payload is not None:
+            same = recorded == found.payload
+            lines.append("matches the metadata" if same else f"the metadata names {recorded:08x}")
+        return lines
+    if report.marks:
+        lines.append(_recorded_line(report.marks))
+        lines += [f"  {area_line(reading, report)}" for reading in report.areas]
+    if report.agrees is True:
+        lines.append("matches the metadata: every mark found is one it records")
+    elif report.agrees is False:
+        ids = ", ".join(watermark.describe_payload(p)["id"] for p in report.unrecorded)
+        lines.append(f"does NOT match the metadata: it does not record id {ids}")
     return lines
+
+
+def _recorded_line(marks: list[Mark]) -> str:
+    new = sum(mark.new for mark in marks)
+    count = f"{len(marks)} mark{'s' if len(marks) != 1 else ''}"
+    return f"the metadata records {count}" + (f", {new} of them new:" if new else ":")
+
+
+def area_line(reading: AreaReading, report: Report) -> str:
+    """One recorded mark: what it is, where it lies, and what was read there."""
+    from plugins.provenance import watermark
+
+    mark = reading.mark
+    what = f"{'new, ' if mark.new else ''}{mark.source or 'recorded'}"
+    line = f"id {mark.id} ({what}), {where(reading)}: "
+    found = reading.found
+    if found is None:
+        return line + "too small to read"
+    if not found.present or found.payload is None:
+        return line + "not found"
+    if found.payload == mark.payload:
+        return line + "found"
+    other = watermark.describe_payload(found.payload)["id"]
+    also = "also recorded" if found.payload not in report.unrecorded else "NOT recorded"
+    return line + f"found id {other} instead ({also})"
+
+
+def where(reading: AreaReading) -> str:
+    """Where a recorded mark lies, in words: a box, boxes, the rest or the whole picture."""
+    boxes = reading.mark.boxes
+    if boxes is None:
+        return "the rest of the picture" if reading.skip else "the whole picture"
+    if not boxes:
+        return "no area"
+    x, y, w, h = bounding_box(boxes)
+    box = f"{w} x {h} at {x},{y}"
+    return f"in {box}" if len(boxes) == 1 else f"in {len(boxes)} boxes within {box}"
 
 
 def claim_lines(report: Report) -> list[str]:

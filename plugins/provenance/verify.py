@@ -1,5 +1,10 @@
 """Verify a file: is Atelier's watermark in it, what its metadata claims, its safety record.
 
+A picture may carry several marks (a repaint keeps the input's outside its new area; an
+exported canvas holds its layers'): the record lists each with where it lies, and each
+recorded area is read on its own (`Report.areas`); the file agrees with its metadata when
+every mark found is one the record lists.
+
 Shared by `atelier verify` and the GUI's Verify panel. Images (PNG, JPEG, WebP) are read
 with Pillow; video (MP4, MOV, WebM, MKV) and audio (WAV, FLAC, MP3, M4A, OGG) are
 decoded with the ffmpeg that imageio-ffmpeg ships. Nothing here needs torch or Qt.
@@ -27,6 +32,7 @@ from app.model.image_files import (
 )
 from engine.untrusted import MiB, UntrustedInputError, parse_json, read_file_bytes
 from plugins.provenance import content_credentials
+from plugins.provenance.mark_areas import Box, Mark, areas, read_area, recorded_marks
 from plugins.provenance.media_tags import TAG_SOURCE, TAG_WATERMARK, read_media_claims
 from plugins.provenance.xmp import parse_xmp, read_xmp
 
@@ -44,6 +50,16 @@ class UnreadableFile(OSError):
     """The file cannot be read as an image, video or audio file."""
 
 
+@dataclass(frozen=True)
+class AreaReading:
+    """A recorded mark read where the record says it lies: in its boxes (or the whole
+    picture) less `skip`, the boxes of the marks listed before it."""
+
+    mark: Mark
+    skip: tuple[Box, ...]
+    found: Any  # watermark.Detection; None when the area is too small to read
+
+
 @dataclass
 class Report:
     """What `verify_file` found in one file."""
@@ -55,21 +71,50 @@ class Report:
     watermark_note: str = ""  # why the watermark could not be checked
     claims: dict[str, Any] = field(default_factory=dict)  # parameters, recipe, xmp, c2pa
     provenance: dict[str, Any] | None = None  # Atelier's record, from XMP or C2PA
+    marks: list[Mark] = field(default_factory=list)  # the marks the record lists
+    areas: list[AreaReading] = field(default_factory=list)  # each read where it lies
 
     @property
     def readable(self) -> bool:
         return not self.error
 
     @property
+    def found_payloads(self) -> list[int]:
+        """Every payload read in the file: in the whole picture, then in each area."""
+        seen = [self.watermark, *(reading.found for reading in self.areas)]
+        payloads = [
+            d.payload for d in seen if d is not None and d.present and d.payload is not None
+        ]
+        return list(dict.fromkeys(payloads))
+
+    @property
+    def agrees(self) -> bool | None:
+        """Whether every mark read in the file is one its record lists; None when it has no
+        record or no mark was read."""
+        if not self.marks or not self.found_payloads:
+            return None
+        recorded = {mark.payload for mark in self.marks}
+        return all(payload in recorded for payload in self.found_payloads)
+
+    @property
+    def unrecorded(self) -> list[int]:
+        """The payloads read in the file that its record does not list."""
+        recorded = {mark.payload for mark in self.marks}
+        return [payload for payload in self.found_payloads if payload not in recorded]
+
+    @property
     def marked(self) -> bool:
-        """Whether the file carries Atelier's watermark."""
+        """Whether the file carries Atelier's watermark: read in the whole picture, or in
+        one of the areas its record names (two marks of about the same strength can hide
+        each other in the whole picture)."""
         from plugins.provenance import watermark
 
-        found = self.watermark
-        if found is None or not found.present:
-            return False
-        return found.payload is None or watermark.describe_payload(found.payload)["app"] == (
-            "atelier"
+        seen = [self.watermark, *(reading.found for reading in self.areas)]
+        return any(
+            found is not None
+            and found.present
+            and (found.payload is None or watermark.is_atelier(found.payload))
+            for found in seen
         )
 
 
@@ -88,6 +133,7 @@ def verify_file(path: str | os.PathLike[str]) -> Report:
     """Check one file; an unreadable one gives a report whose `error` says why."""
     path = Path(path)
     report = Report(path, kind_of(path))
+    rgb = None
     try:
         if not report.kind:
             raise UnreadableFile(
@@ -96,7 +142,7 @@ def verify_file(path: str | os.PathLike[str]) -> Report:
             )
         data = read_file_bytes(path, f"verifying as {report.kind}", MAX_BYTES[report.kind])
         if report.kind == "image":
-            _check_image(report, data)
+            rgb = _check_image(report, data)
         else:
             _check_media(report, data)
     except UntrustedInputError as exc:
@@ -106,7 +152,21 @@ def verify_file(path: str | os.PathLike[str]) -> Report:
         report.error = str(exc) if isinstance(exc, UnreadableFile) else f"{path}: {_reason(exc)}"
         return report
     _read_c2pa(report, data)
+    report.marks = recorded_marks(report.provenance)
+    if rgb is not None:
+        report.areas = read_areas(rgb, report.marks)
     return report
+
+
+def read_areas(rgb: np.ndarray, marks: list[Mark]) -> list[AreaReading]:
+    """Each recorded mark read in its area; none when the record names one mark over the
+    whole picture (the whole picture's reading is that one)."""
+    if len(marks) == 1 and marks[0].boxes is None:
+        return []
+    return [
+        AreaReading(mark, skip, read_area(rgb, mark.boxes, skip, rescaled=False))
+        for mark, skip in areas(marks)
+    ]
 
 
 def _reason(exc: OSError) -> str:
@@ -116,7 +176,8 @@ def _reason(exc: OSError) -> str:
 # ---- images ----------------------------------------------------------------------------------
 
 
-def _check_image(report: Report, data: bytes) -> None:
+def _check_image(report: Report, data: bytes) -> np.ndarray:
+    """Read the image's metadata and look for the mark; its pixels (RGB)."""
     try:
         texts = image_texts(data, report.path)
         with pillow_image(data, report.path) as image:
@@ -132,6 +193,7 @@ def _check_image(report: Report, data: bytes) -> None:
     from plugins.provenance import watermark
 
     report.watermark = watermark.detect_image(rgb)
+    return rgb
 
 
 def _recipe(chunk: str, path: Path) -> Any:

@@ -23,6 +23,7 @@ from plugins.provenance.payload import (
     PAYLOAD_BITS,
     describe_payload,
     int_to_bits,
+    is_atelier,
     new_payload,
     recipe_payload,
 )
@@ -35,10 +36,12 @@ __all__ = [
     "detect_audio",
     "detect_frames",
     "detect_image",
+    "detect_image_where",
     "embed_audio",
     "embed_frames",
     "embed_image",
     "false_positive_bound",
+    "is_atelier",
     "new_payload",
     "recipe_payload",
 ]
@@ -119,6 +122,15 @@ def detect_image(rgb: np.ndarray, expected: int | None = None) -> Detection:
     """Look for the mark in an image (blind: no original needed)."""
     found = image_mark.detect(_prefiltered(rgb, "detect_image"))
     return _verdict(found, image_mark.TILE**2, expected)
+
+
+def detect_image_where(rgb: np.ndarray, where: np.ndarray, rescaled: bool = True) -> Detection:
+    """Look for the mark only where `where` (bool, the image's height x width) is set: one
+    area of a picture that holds several marks (see ``mark_areas``). `rescaled` False
+    reads it at its own scale only (quicker where the picture cannot have been resized)."""
+    f = image_mark.prefilter(image_mark.luminance(_as_rgb(rgb, "detect_image_where"))) * where
+    found = image_mark.detect(f) if rescaled else image_mark.read_at(f)
+    return _verdict(found, image_mark.TILE**2, None)
 
 
 def embed_frames(frames: np.ndarray, payload: int) -> np.ndarray:

@@ -2,8 +2,9 @@
 
 The packet carries Iptc4xmpExt:DigitalSourceType (trainedAlgorithmicMedia for a generated
 image, compositeWithTrainedAlgorithmicMedia for a canvas with generated layers), the
-creator tool and date, and Atelier's provenance record (watermark id, safety record,
-settings) as JSON. Files are edited at the byte level, so pixels are never re-encoded:
+creator tool and date, the watermark ids (the new one, and every one the pixels carry),
+and Atelier's provenance record (marks and where they lie, safety record, settings) as
+JSON. Files are edited at the byte level, so pixels are never re-encoded:
 PNG gets an iTXt chunk `XML:com.adobe.xmp`, JPEG an APP1 segment, WebP an `XMP ` chunk.
 """
 
@@ -56,6 +57,9 @@ def xmp_packet(provenance: Mapping[str, Any]) -> str:
         _q("xmp", "CreatorTool"): str(provenance.get("software", "Atelier")),
         _q("xmp", "CreateDate"): str(provenance.get("created", "")),
         _q("atelier", "WatermarkId"): str(provenance.get("watermark", {}).get("id", "")),
+        _q("atelier", "WatermarkIds"): " ".join(
+            str(mark.get("id", "")) for mark in provenance.get("marks") or ()
+        ),
         _q("atelier", "Provenance"): json.dumps(provenance, sort_keys=True, default=str),
     }
     for key, value in attributes.items():
