@@ -18,7 +18,9 @@ def add_verify_command(subparsers: argparse._SubParsersAction) -> argparse.Argum
         help="check files for Atelier's watermark, provenance metadata and safety record",
         description=(
             "For each file: whether Atelier's invisible watermark is present (with its "
-            "confidence and payload id), what its metadata claims (parameters, XMP digital "
+            "confidence and payload id); every mark its metadata records, read where it "
+            "lies (a repaint's new area, the marks it kept, an exported canvas's layers), "
+            "and whether they agree; what its metadata claims (parameters, XMP digital "
             "source type, C2PA Content Credentials) and its safety record. Exit status 0 "
             "when every file carries the watermark, 3 when one does not, 2 when one cannot "
             "be read."
