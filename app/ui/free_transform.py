@@ -1,4 +1,4 @@
-"""Edit > Free transform (Ctrl+T): scale and rotate the active layer, or the selection's
+"""Layer > Free transform (Ctrl+T): scale and rotate the active layer, or the selection's
 contents, about their centre. A dialog asks for the width, height (linked unless "Keep
 proportions" is off) and angle; Enter applies as one undoable step, Esc cancels."""
 

@@ -48,7 +48,9 @@ def build_menus(w: MainWindow) -> None:
     layer_menu.addAction(w.layer_actions.group)
     layer_menu.addAction(w.layer_actions.ungroup)
     layer_menu.addSeparator()
-    layer_menu.addAction(w.transform_action)
+    w.transform_action = add_action(
+        layer_menu, f"Free &transform{ELLIPSIS}", w.free_transform.ask, "Ctrl+T"
+    )
     _view_menu(w)
     gen = w.menuBar().addMenu("&Generate")
     w.generate_action = add_action(gen, "&Generate", w.generate, "Ctrl+Return", "Ctrl+Enter")
@@ -100,10 +102,6 @@ def _edit_menu(w: MainWindow) -> None:
     menu.addSeparator()
     menu.addAction(w.tool_options.swap_action)
     menu.addSeparator()
-    w.transform_action = add_action(
-        menu, f"Free &transform{ELLIPSIS}", w.free_transform.ask, "Ctrl+T"
-    )
-    menu.addSeparator()
     preferences = add_action(menu, f"Pre&ferences{ELLIPSIS}", lambda: open_preferences(w), "Ctrl+,")
     preferences.setMenuRole(QAction.MenuRole.PreferencesRole)
 
@@ -120,8 +118,6 @@ def _image_menu(w: MainWindow) -> None:
         add_action(menu, text, lambda turn=turn: image.rotate(turn))
     add_action(menu, "Flip &horizontally", lambda: image.flip(horizontal=True))
     add_action(menu, "Flip &vertically", lambda: image.flip(horizontal=False))
-    menu.addSeparator()
-    menu.addAction(w.layer_actions.flatten)
 
 
 def _help_menu(w: MainWindow) -> None:
