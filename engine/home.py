@@ -173,15 +173,22 @@ def remember_setting(key: str, value: Any, home: Path | None = None) -> None:
         log.warning("%s", exc)
 
 
-def add_model_folder(folder: Path, home: Path | None = None) -> None:
-    """Remember `folder` in settings.json; ValueError (SettingsError when settings.json
-    cannot be written) with a sentence to show."""
+def usable_model_folder(folder: Path) -> Path:
+    """`folder` as a model folder is kept (absolute, links resolved); ValueError with a
+    sentence to show when it cannot be one."""
     try:
         folder = folder.expanduser().resolve()
     except (OSError, RuntimeError) as exc:  # a link loop, a name too long
         raise ValueError(f"{display_path(folder)} cannot be used: {_reason(exc)}") from None
     if not folder.is_dir():
         raise ValueError(f"{folder} is not a folder")
+    return folder
+
+
+def add_model_folder(folder: Path, home: Path | None = None) -> None:
+    """Remember `folder` in settings.json; ValueError (SettingsError when settings.json
+    cannot be written) with a sentence to show."""
+    folder = usable_model_folder(folder)
     settings = load_settings(home)
     folders = settings.setdefault("extra_model_folders", [])
     if str(folder) not in folders:

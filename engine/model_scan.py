@@ -83,6 +83,7 @@ _SOURCE_RANK = {"atelier": 0, "builtin": 1, "extra": 2, "hf_cache": 3}
 _MAX_DEPTH = 4
 MAX_SCAN_ENTRIES = 50_000  # folder entries one scan looks at, all folders together
 MAX_FOLDER_ENTRIES = 20_000  # entries read from any one folder
+MODEL_CARD = "README.md"
 _README_PREFIX = 4000  # the model card's front matter (its licence) is at the top
 _family_cache: dict[tuple[str, int, int], tuple[str, str | None, str]] = {}
 
@@ -277,16 +278,14 @@ class FolderScan:
         return total
 
     def _readme_licence(self, folder: Path) -> str | None:
-        """The `license:` of the model card's front matter (README.md), if it has one."""
-        path = folder / "README.md"
+        """The model card's licence (see model_card_licence); a card that cannot be read
+        is noted in `problems`."""
         try:
-            text = _read_prefix(path, _README_PREFIX)
+            return model_card_licence(folder)
         except (OSError, UntrustedInputError) as e:
+            path = folder / MODEL_CARD
             self.problems.append(f"{display_path(path)}: licence not read: {_reason(e, path)}")
             return None
-        front = re.match(r"---\s*\n(.*?)\n---", text or "", re.DOTALL)
-        found = re.search(r"^license:\s*(\S.*)$", front[1], re.MULTILINE) if front else None
-        return found[1].strip().strip("\"'") if found else None
 
     def _scan_hf_cache(self, hf_cache: Path) -> list[ModelEntry]:
         found = []
@@ -348,6 +347,16 @@ def _reason(error: OSError | UntrustedInputError, path: Path) -> str:
     if error.subject == shown:
         return error.reason
     return str(error).removeprefix(shown + os.sep)
+
+
+def model_card_licence(folder: Path) -> str | None:
+    """The `license:` of the front matter of the model card (`folder`/README.md); None when
+    there is no card or it names none. Raises UntrustedInputError for a card that is not a
+    regular file, OSError for one that cannot be read."""
+    text = _read_prefix(folder / MODEL_CARD, _README_PREFIX)
+    front = re.match(r"---\s*\n(.*?)\n---", text or "", re.DOTALL)
+    found = re.search(r"^license:\s*(\S.*)$", front[1], re.MULTILINE) if front else None
+    return found[1].strip().strip("\"'") if found else None
 
 
 def _read_prefix(path: Path, size: int) -> str | None:

@@ -137,6 +137,11 @@ class ModelStore:
             self.extra_folders.append(folder)
             return True
 
+    def set_extra_folders(self, folders: list[Path]) -> None:
+        """Scan exactly `folders` (besides Atelier's own) from the next scan on."""
+        with self._lock:
+            self.extra_folders = [Path(f) for f in folders]
+
     @property
     def scanned(self) -> bool:
         """Whether a scan has finished (the lookups below would otherwise scan first)."""

@@ -44,6 +44,7 @@ def export_filters(exporters: Iterable[Exporter]) -> dict[str, str]:
 class DocumentFiles(QObject):
     """Opens and saves the session's document; reports problems in the message bar."""
 
+    opened = Signal(object)  # Path of an opened project or picture
     image_opened = Signal(object)  # Path of an opened picture (it may carry settings)
     saved = Signal(object)  # Path
     replacing = Signal(object)  # the Document about to be replaced (its changes are settled)
@@ -124,6 +125,7 @@ class DocumentFiles(QObject):
             return False
         self.replace(doc, path if is_project else None, name=None if is_project else path.name)
         self.picture_folder = None if is_project else path.parent
+        self.opened.emit(path)
         if not is_project:
             self.image_opened.emit(path)
         self.status(f"Opened {path.name}")

@@ -1,4 +1,4 @@
-"""Starts the studio: QApplication, dark theme, qasync loop, plugins, models, engine, window.
+"""Starts the studio: QApplication, the chosen theme, qasync loop, plugins, models, engine, window.
 
 With ATELIER_STARTUP_PROBE=1 in the environment the app prints one line when the window is
 first painted and one when the model picker is filled (the first model scan is in; the
@@ -19,7 +19,7 @@ from PySide6.QtCore import QEvent, QObject
 from PySide6.QtWidgets import QApplication
 
 from app.ui.main_window import MainWindow
-from app.ui.theme import apply_dark_theme
+from app.ui.theme import apply_theme, theme_name
 from engine.home import load_settings
 from engine.model_store import ModelStore
 from engine.worker import Engine
@@ -37,7 +37,7 @@ def make_app(argv: list[str]) -> QApplication:
     app.setApplicationName("Atelier")
     app.setApplicationDisplayName("Atelier")
     app.setDesktopFileName("atelier")
-    apply_dark_theme(app)
+    apply_theme(app, theme_name(load_settings()))
     return app
 
 

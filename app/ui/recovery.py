@@ -1,5 +1,6 @@
-"""Crash safety in the window: autosave every minute off the GUI thread, and on start an
-offer to recover the work a crash left behind ("Recover" / "Discard").
+"""Crash safety in the window: autosave off the GUI thread (every minute unless the
+settings' "autosave_minutes" say otherwise), and on start an offer to recover the work a
+crash left behind ("Recover" / "Discard").
 
 The autosave takes a snapshot of the document on the GUI thread (cheap: the tiles are
 shared) and writes the recovery file on a worker thread, so painting never stutters while
@@ -10,9 +11,10 @@ from __future__ import annotations
 
 import contextlib
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
+from typing import Any
 
 from PySide6.QtCore import QObject, QTimer, Signal
 
@@ -28,13 +30,17 @@ from app.model.document import Document
 from app.model.project_file import ProjectFileError
 from app.ui.doc_session import DocumentSession
 from app.ui.message_bar import MessageBar
+from engine.home import load_settings
 
-AUTOSAVE_MS = 60_000
+AUTOSAVE_SETTING = "autosave_minutes"
+AUTOSAVE_MINUTES = 1
+MIN_AUTOSAVE_MINUTES, MAX_AUTOSAVE_MINUTES = 1, 60
 WRITE_WAIT_S = 60.0
 
 
 class BackgroundAutosave(QObject):
-    """Writes the session's document to its recovery file when it changed (every minute)."""
+    """Writes the session's document to its recovery file when it changed (every
+    `autosave_minutes`)."""
 
     written = Signal(object)  # Path (emitted from the worker thread: queued to listeners)
     failed = Signal(str)
@@ -44,7 +50,7 @@ class BackgroundAutosave(QObject):
     ) -> None:
         super().__init__(parent)
         self.session, self.home = session, home
-        self.timer = QTimer(self, interval=AUTOSAVE_MS)
+        self.timer = QTimer(self, interval=autosave_minutes(load_settings(home)) * 60_000)
         self.timer.timeout.connect(self.tick)
         self.running: Future | None = None
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="atelier-autosave")
@@ -52,6 +58,10 @@ class BackgroundAutosave(QObject):
 
     def start(self) -> None:
         self.timer.start()
+
+    def set_minutes(self, minutes: int) -> None:
+        """Autosave every `minutes` from now on (a running timer restarts its count)."""
+        self.timer.setInterval(minutes * 60_000)
 
     def stop(self) -> None:
         self.timer.stop()
@@ -92,6 +102,16 @@ class BackgroundAutosave(QObject):
             discard_recovery(doc.id, self.home)
         except (OSError, ValueError) as exc:
             self.failed.emit(f"Could not remove the recovery file: {exc}")
+
+
+def autosave_minutes(settings: Mapping[str, Any]) -> int:
+    """The minutes between autosaves the settings ask for; AUTOSAVE_MINUTES when they ask
+    for none, or for a number outside MIN_AUTOSAVE_MINUTES..MAX_AUTOSAVE_MINUTES."""
+    value = settings.get(AUTOSAVE_SETTING)
+    usable = isinstance(value, int) and not isinstance(value, bool)
+    if usable and MIN_AUTOSAVE_MINUTES <= value <= MAX_AUTOSAVE_MINUTES:
+        return value
+    return AUTOSAVE_MINUTES
 
 
 def recovery_files(home: Path | None, exclude: str | None = None) -> list[RecoveryFile]:

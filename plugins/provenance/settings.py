@@ -76,11 +76,18 @@ def safety_settings(home: Path | None = None) -> SafetySettings:
     return SafetySettings(**values, ignored=tuple(ignored))
 
 
-def save_safety_settings(settings: SafetySettings, home: Path | None = None) -> None:
-    """Store the levels in settings.json (other settings are kept)."""
+def safety_section(settings: SafetySettings) -> dict[str, Any]:
+    """The "safety" section of settings.json that holds `settings`; ValueError for a value
+    out of its range."""
     for name in ("prompt", "output", "nudity_threshold", "video_frames"):
         if not _valid(name, getattr(settings, name)):
             raise ValueError(f"invalid safety setting {name}={getattr(settings, name)!r}")
+    return {k: v for k, v in settings.record().items() if k != "ignored"}
+
+
+def save_safety_settings(settings: SafetySettings, home: Path | None = None) -> None:
+    """Store the levels in settings.json (other settings are kept)."""
+    section = safety_section(settings)
     data = load_settings(home)
-    data["safety"] = {k: v for k, v in settings.record().items() if k != "ignored"}
+    data["safety"] = section
     save_settings(data, home)
