@@ -151,8 +151,8 @@ class MainWindow(QMainWindow):
         column = QVBoxLayout(central)
         column.setContentsMargins(4, 4, 4, 4)
         column.setSpacing(4)
-        column.addWidget(self.messages)
         column.addWidget(self.canvas, 1)
+        self.messages.float_over(self.canvas)  # over it: a message never resizes the view
         column.addLayout(strip_row)
         self.setCentralWidget(central)
         self.empty_state.set_models_folder(models_dir("checkpoints", self.store.home))

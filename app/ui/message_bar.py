@@ -1,11 +1,20 @@
-"""A non-modal message strip above the canvas: errors and offers, with up to two actions."""
+"""A non-modal message strip over the top of the canvas: errors and offers, with up to two
+actions.
+
+It floats over the canvas (`float_over`) instead of taking a row above it: a row would
+shrink the canvas view each time a message comes or goes, and the view would re-fit or
+shift the picture under the designer's hands.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 
-from PySide6.QtCore import Qt
+from PySide6.QtCore import QEvent, QObject, QRect, Qt
 from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QPushButton, QToolButton, QWidget
+
+MARGIN = 8  # px between a floating bar and its host's edges
+MAX_WIDTH = 860  # px: a long line wraps rather than spanning a wide screen
 
 
 class MessageBar(QFrame):
@@ -35,7 +44,31 @@ class MessageBar(QFrame):
         self._action: Callable[[], None] | None = None
         self._second: Callable[[], None] | None = None
         self.kind = ""
+        self._host: QWidget | None = None
         self.hide()
+
+    def float_over(self, host: QWidget) -> None:
+        """Show messages over the top of `host`, centred, without changing its size."""
+        self._host = host
+        self.setParent(host)
+        host.installEventFilter(self)
+        self.hide()
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:  # noqa: N802 (Qt's name)
+        if watched is self._host and event.type() == QEvent.Type.Resize and self.isVisible():
+            self._place()
+        return False
+
+    def _place(self) -> None:
+        """Centre the bar at the top of its host, as tall as its wrapped text needs."""
+        if self._host is None:
+            return
+        width = max(0, min(self._host.width() - 2 * MARGIN, MAX_WIDTH))
+        height = self.heightForWidth(width) if self.hasHeightForWidth() else -1
+        height = min(height if height > 0 else self.sizeHint().height(), self._host.height())
+        x = (self._host.width() - width) // 2
+        self.setGeometry(QRect(x, MARGIN, width, height))
+        self.raise_()
 
     def show_message(
         self,
@@ -60,6 +93,7 @@ class MessageBar(QFrame):
         self.second_button.setText(second_text)
         self.second_button.setVisible(bool(second_text and second))
         self.show()
+        self._place()
 
     def show_error(self, text: str) -> None:
         self.show_message(text, "error")
