@@ -59,7 +59,8 @@ def run_task(
     problem = check_writable(output.parent.resolve())
     if problem:
         return fail(problem, 2)
-    engine = InlineEngine.from_registry(registry, store=store)
+    # a terminal shows no previews: none is made or checked (engine.preview_pace)
+    engine = InlineEngine.from_registry(registry, store=store, preview_interval_s=None)
     progress = ProgressLine()
     engine.subscribe(progress.show)
     event = engine.submit(task, params).future.result()

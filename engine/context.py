@@ -8,6 +8,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from engine.preview_pace import PreviewPace
 from engine.protocol import Event, ImageData, JobCancelledError, JobProgress
 
 if TYPE_CHECKING:
@@ -30,6 +31,7 @@ class JobContext:
     log: logging.Logger = field(default_factory=lambda: logging.getLogger("atelier.job"))
     models_used: list[ModelEntry] = field(default_factory=list)  # go into every recipe
     _cancel: threading.Event = field(default_factory=threading.Event)
+    preview_pace: PreviewPace = field(default_factory=PreviewPace)
 
     @property
     def device(self) -> DevicePolicy:
@@ -57,8 +59,18 @@ class JobContext:
         if entry not in self.models_used:
             self.models_used.append(entry)
 
+    def preview_due(self) -> bool:
+        """Whether a preview sent now would be shown (engine.preview_pace): make one only
+        then, as `progress` drops any other unseen (and so unchecked)."""
+        return self.preview_pace.due()
+
     def progress(self, fraction: float, stage: str, preview: ImageData | None = None) -> None:
+        """Report progress; `preview` goes with it only when one is due (see preview_due)."""
+        if preview is not None and not self.preview_pace.due():
+            preview = None
         self.emit(JobProgress(self.job_id, min(max(fraction, 0.0), 1.0), stage, preview))
+        if preview is not None:
+            self.preview_pace.shown()  # after the engine checked and sent it
 
     def request_cancel(self) -> None:
         self._cancel.set()

@@ -3,12 +3,22 @@
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+import os
+from dataclasses import dataclass, field
 from typing import Any
 
 GIB = 1024**3
 _CHOICES = {"device": ("cuda", "mps", "cpu"), "dtype": ("float16", "bfloat16", "float32")}
 log = logging.getLogger(__name__)
+
+
+def default_cpu_threads() -> int:
+    """One fewer than the cores this process may use, at least one."""
+    try:
+        cores = len(os.sched_getaffinity(0))
+    except AttributeError:  # macOS, Windows
+        cores = os.cpu_count() or 1
+    return max(1, cores - 1)
 
 
 @dataclass(frozen=True)
@@ -18,11 +28,23 @@ class DevicePolicy:
     attention_slicing: bool = False
     vae_tiling: bool = False
     cpu_offload: bool = False
+    # torch's threads for work on the CPU: one fewer than the cores, so the window (and
+    # the rest of the desktop) keeps one; OpenMP's waiting threads otherwise fight the GUI
+    # and anything else running for the same cores, and a small model gets 10-20x slower
+    cpu_threads: int = field(default_factory=default_cpu_threads)
 
     def torch_dtype(self) -> Any:
         import torch
 
         return getattr(torch, self.dtype)
+
+
+def use_cpu_threads(policy: DevicePolicy) -> None:
+    """Give torch the policy's CPU threads, unless OMP_NUM_THREADS was set on purpose."""
+    import torch
+
+    if not os.environ.get("OMP_NUM_THREADS"):
+        torch.set_num_threads(policy.cpu_threads)
 
 
 def choose_device_policy(overrides: dict[str, Any] | None = None) -> DevicePolicy:
@@ -58,12 +80,20 @@ def _usable_overrides(overrides: dict[str, Any]) -> dict[str, Any]:
     for name, value in overrides.items():
         if name not in DevicePolicy.__dataclass_fields__:
             continue
-        fits = value in _CHOICES[name] if name in _CHOICES else isinstance(value, bool)
+        fits = _fits(name, value)
         if fits:
             usable[name] = value
         else:
             log.warning("settings: device.%s = %.80r is not usable; ignored", name, value)
     return usable
+
+
+def _fits(name: str, value: Any) -> bool:
+    if name in _CHOICES:
+        return value in _CHOICES[name]
+    if name == "cpu_threads":
+        return isinstance(value, int) and not isinstance(value, bool) and 1 <= value <= 1024
+    return isinstance(value, bool)
 
 
 def apply_policy(model: Any, policy: DevicePolicy) -> Any:

@@ -66,7 +66,8 @@ Output = ImageData | MaskData | AudioData | VideoData
 @dataclass(frozen=True)
 class JobQueued:
     job_id: int
-    position: int
+    position: int  # jobs ahead of it
+    preparing: bool = False  # it also waits for the engine to warm up (Engine.warm_up)
 
 
 @dataclass(frozen=True)

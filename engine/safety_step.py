@@ -38,6 +38,11 @@ def check_preview(task_id: str, params: Any, image: ImageData) -> ImageData | No
     return _run("check_preview", task_id, params, image)
 
 
+def prepare() -> None:
+    """Start the output checkers now (the engine's warm-up), not within the first job."""
+    _run("prepare")
+
+
 def _run(function: str, *args: Any) -> Any:
     try:
         return resolve(f"{MARKING}:{function}")(*args)

@@ -11,19 +11,17 @@ them:
   token by every generate() loop, MusicGen's included (in transformers 5.x its generate()
   hands the streamer the prompt only, never the tokens).
 Each step raises JobCancelledError when cancel was requested, so a running job stops
-within one step, and sends a preview at most every PREVIEW_INTERVAL_S.
+within one step, and makes a preview only when the job's context says one is due (at the
+pace previews are shown: engine.preview_pace), so no preview is made, or checked, in vain.
 """
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 from typing import Any
 
 from engine.context import JobContext
 from engine.protocol import ImageData
-
-PREVIEW_INTERVAL_S = 0.1  # at most ten previews a second; DESIGN.md section 3
 
 
 class StepReporter:
@@ -47,7 +45,6 @@ class StepReporter:
         self.start = start
         self.span = span
         self.stage = stage
-        self._last_preview = 0.0
         self._prompt_seen = False  # a streamer's first put
         self._tokens = 0
 
@@ -56,11 +53,8 @@ class StepReporter:
         self.ctx.check_cancelled()
         fraction = self.start + self.span * (step + 1) / max(self.total_steps, 1)
         image = None
-        now = time.monotonic()
-        due = now - self._last_preview >= PREVIEW_INTERVAL_S
-        if self.preview is not None and state is not None and due:
+        if self.preview is not None and state is not None and self.ctx.preview_due():
             image = self.preview(state)
-            self._last_preview = now
         stage = f"{self.stage}, step {step + 1} of {self.total_steps}"
         self.ctx.progress(fraction, stage, image)
 

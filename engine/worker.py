@@ -4,10 +4,12 @@
 CLI and tests. A running job that is cancelled ends at once for its listeners (JobCancelled,
 then nothing more of it): a step that takes minutes finishes in the background and its
 results are dropped, while the next job waits behind it. Both turn every failure into a
-terminal event (never an exception). Around every task both run the plugins' job hooks,
-stamp each output's recipe (after the task, before the hooks) and run the safety and
-provenance step themselves (engine.safety_step: the prompt check first, the output checks
-and marks last, after every hook).
+terminal event (never an exception). `warm_up` does ahead of the first job what it would
+wait for (torch and the device, the safety checkers, the models of the job expected next);
+a job submitted meanwhile waits for it and finds them loaded. Around every task both run
+the plugins' job hooks, stamp each output's recipe (after the task, before the hooks) and
+run the safety and provenance step themselves (engine.safety_step: the prompt check first,
+the output checks and marks last, after every hook).
 """
 
 from __future__ import annotations
@@ -22,10 +24,11 @@ from typing import Any
 
 from engine import safety_step
 from engine.context import JobContext
-from engine.devices import DevicePolicy, choose_device_policy
+from engine.devices import DevicePolicy, choose_device_policy, use_cpu_threads
 from engine.model_cache import ModelCache
 from engine.model_families import NO_FAMILIES
 from engine.model_store import ModelStore
+from engine.preview_pace import PREVIEW_INTERVAL_S, PreviewPace
 from engine.protocol import (
     TERMINAL_EVENTS,
     Event,
@@ -60,6 +63,15 @@ class _Job:
     lock: threading.RLock = field(default_factory=threading.RLock)
 
 
+@dataclass
+class _WarmUp:
+    """Work done ahead of the next job (see `_EngineBase._warm`); not a job: no events."""
+
+    task: Task | None
+    params: Any
+    cancel: threading.Event = field(default_factory=threading.Event)
+
+
 class _EngineBase:
     """Task lookup, event fan-out and the run-one-job logic shared by both engines."""
 
@@ -71,8 +83,12 @@ class _EngineBase:
         cache_budget_bytes: int | None = None,
         hooks: Sequence[JobHook] = (),
         families: Mapping[str, ModelFamily] = NO_FAMILIES,
+        preview_interval_s: float | None = PREVIEW_INTERVAL_S,
     ) -> None:
+        """`preview_interval_s`: how often the listeners show a job's previews (None: they
+        show none, so none is made or checked; engine.preview_pace)."""
         self.tasks = dict(tasks)
+        self.preview_interval_s = preview_interval_s
         self.hooks = tuple(hooks)
         self.store = store or ModelStore()
         cache_kwargs = {} if cache_budget_bytes is None else {"budget_bytes": cache_budget_bytes}
@@ -116,19 +132,63 @@ class _EngineBase:
 
     def _device_policy(self) -> DevicePolicy:
         if self._policy is None:
-            self._policy = choose_device_policy(self._device_overrides)
+            policy = choose_device_policy(self._device_overrides)
+            use_cpu_threads(policy)
+            self._policy = policy
         return self._policy
 
-    def _new_job(self, task_id: str, params: Any) -> _Job:
-        """A job for a registered task; an unknown task id is a programming error."""
+    def _task(self, task_id: str) -> Task:
+        """A registered task; an unknown task id is a programming error."""
         if task_id not in self.tasks:
             raise KeyError(f"unknown task {task_id!r}; registered: {sorted(self.tasks)}")
-        return _Job(next_job_id(), self.tasks[task_id], params)
+        return self.tasks[task_id]
+
+    def _new_job(self, task_id: str, params: Any) -> _Job:
+        return _Job(next_job_id(), self._task(task_id), params)
+
+    def _new_warm_up(self, task_id: str | None, params: Any) -> _WarmUp:
+        return _WarmUp(self._task(task_id) if task_id else None, params)
+
+    def _warm(self, warm: _WarmUp) -> None:
+        """Import torch and choose the device, start the safety step's checkers, then load
+        the models a job of `warm.task` with `warm.params` will use (its `prepare`). Stops
+        between stages when cancelled. A failure is only logged: the job that needs what
+        failed says so in its own words."""
+        stages = [("the device", self._device_policy), ("the safety step", safety_step.prepare)]
+        if warm.task is not None and warm.task.prepare:
+            stages.append((warm.task.title, lambda: self._prepare_task(warm)))
+        for name, stage in stages:
+            if warm.cancel.is_set():
+                return
+            try:
+                stage()
+            except JobCancelledError:
+                return
+            except Exception:
+                log.warning("warming up %s failed", name, exc_info=True)
+
+    def _prepare_task(self, warm: _WarmUp) -> None:
+        ctx = JobContext(
+            0,
+            lambda event: None,  # a warm-up has no listeners
+            self.store,
+            self.models,
+            self._device_policy,
+            _cancel=warm.cancel,
+            preview_pace=PreviewPace(None),
+        )
+        resolve(warm.task.prepare)(warm.params, ctx)
 
     def _run(self, job: _Job) -> None:
         emit = self._preview_filter(job)
         job.ctx = JobContext(
-            job.id, emit, self.store, self.models, self._device_policy, _cancel=job.cancel
+            job.id,
+            emit,
+            self.store,
+            self.models,
+            self._device_policy,
+            _cancel=job.cancel,
+            preview_pace=PreviewPace(self.preview_interval_s),
         )
         if self._emit_for(job, JobStarted(job.id)):
             self._finish(job, self._outcome(job))
@@ -148,7 +208,8 @@ class _EngineBase:
 
     def _preview_filter(self, job: _Job) -> Sink:
         """An emit that passes each progress preview through the plugins' preview hooks,
-        then the safety step's preview check."""
+        then the safety step's preview check. The job's context sends a preview only when
+        one is due (JobContext.progress), so only previews that are shown are checked."""
 
         def emit(event: Event) -> None:
             if isinstance(event, JobProgress) and event.preview is not None:
@@ -217,8 +278,8 @@ class Engine(_EngineBase):
 
     def __init__(self, tasks: Mapping[str, Task], **kwargs: Any) -> None:
         super().__init__(tasks, **kwargs)
-        self._queue: list[_Job] = []
-        self._running: _Job | None = None
+        self._queue: list[_Job | _WarmUp] = []
+        self._running: _Job | _WarmUp | None = None
         self._closed = False
         self._wake = threading.Condition()
         self._thread = threading.Thread(target=self._loop, name="atelier-engine", daemon=True)
@@ -229,21 +290,36 @@ class Engine(_EngineBase):
         with self._wake:
             if self._closed:
                 raise RuntimeError("the engine is shut down")
+            ahead = [*self._queue, *([self._running] if self._running else [])]
             self._queue.append(job)
-            position = len(self._queue) - 1 + (self._running is not None)
             self._wake.notify()
-        self._emit(JobQueued(job.id, position))
+        position = sum(isinstance(item, _Job) for item in ahead)
+        preparing = any(isinstance(item, _WarmUp) for item in ahead)
+        self._emit(JobQueued(job.id, position, preparing))
         return JobHandle(job.id, job.future)
+
+    def warm_up(self, task_id: str | None = None, params: Any = None) -> None:
+        """Prepare on the engine thread for a job of `task_id` with `params` (none: only
+        torch, the device and the safety checkers), behind what is queued; a warm-up that
+        has not begun is replaced by this one. Jobs submitted meanwhile wait for it (they
+        are queued with preparing=True) and find its models loaded: nothing loads twice."""
+        warm = self._new_warm_up(task_id, params)
+        with self._wake:
+            if self._closed:
+                return
+            self._queue = [item for item in self._queue if not isinstance(item, _WarmUp)]
+            self._queue.append(warm)
+            self._wake.notify()
 
     def cancel(self, job_id: int) -> bool:
         """Queued: removed at once. Running: JobCancelled at once, and the job is abandoned:
         it stops at the end of its current step, nothing more of it is emitted and its
         results are dropped; the next job starts after that step. False if unknown."""
         with self._wake:
-            queued = next((j for j in self._queue if j.id == job_id), None)
+            queued = next((j for j in self._jobs(self._queue) if j.id == job_id), None)
             if queued is not None:
                 self._queue.remove(queued)
-            running = self._running if self._running and self._running.id == job_id else None
+            running = next((j for j in self._jobs([self._running]) if j.id == job_id), None)
         if queued is not None:
             self._finish(queued, JobCancelled(job_id))
             return True
@@ -252,10 +328,16 @@ class Engine(_EngineBase):
             return True
         return False
 
-    def _abandon(self, job: _Job) -> None:
-        """End a running job for its listeners now; its step stops when it next checks."""
-        job.cancel.set()
-        self._finish(job, JobCancelled(job.id))
+    def _abandon(self, item: _Job | _WarmUp) -> None:
+        """End a running job for its listeners now; its step stops when it next checks (a
+        warm-up stops after its stage under way)."""
+        item.cancel.set()
+        if isinstance(item, _Job):
+            self._finish(item, JobCancelled(item.id))
+
+    @staticmethod
+    def _jobs(items: Sequence[_Job | _WarmUp | None]) -> list[_Job]:
+        return [item for item in items if isinstance(item, _Job)]
 
     def _loop(self) -> None:
         while True:
@@ -266,22 +348,26 @@ class Engine(_EngineBase):
                     break
                 self._running = self._queue.pop(0)
             try:
-                self._run(self._running)
+                if isinstance(self._running, _WarmUp):
+                    self._warm(self._running)
+                else:
+                    self._run(self._running)
             finally:
                 with self._wake:
                     self._running = None
         self.models.clear()  # here, so no model is dropped under a job still running
 
     def shutdown(self, wait: bool = True, timeout: float | None = 30.0) -> None:
-        """Cancel everything queued and running (each ends with JobCancelled at once), then
-        wait up to `timeout` for the thread to end its current step. The thread is a
-        daemon: a step still running after that does not keep the process alive."""
+        """Cancel everything queued and running (each job ends with JobCancelled at once; a
+        warm-up stops after its stage under way), then wait up to `timeout` for the thread
+        to end its current step. The thread is a daemon: a step still running after that
+        does not keep the process alive."""
         with self._wake:
             self._closed = True
             pending, self._queue = self._queue, []
             running = self._running
             self._wake.notify_all()
-        for job in pending:
+        for job in self._jobs(pending):
             self._finish(job, JobCancelled(job.id))
         if running is not None:
             self._abandon(running)
@@ -290,7 +376,8 @@ class Engine(_EngineBase):
 
     @property
     def busy(self) -> bool:
-        """A job is queued or running (a cancelled one included, until its step ends)."""
+        """A job or warm-up is queued or running (a cancelled one included, until its step
+        ends)."""
         with self._wake:
             return self._running is not None or bool(self._queue)
 
@@ -303,6 +390,10 @@ class InlineEngine(_EngineBase):
         self._emit(JobQueued(job.id, 0))
         self._run(job)
         return JobHandle(job.id, job.future)
+
+    def warm_up(self, task_id: str | None = None, params: Any = None) -> None:
+        """Prepare for a job now, inside this call (see Engine.warm_up)."""
+        self._warm(self._new_warm_up(task_id, params))
 
     def cancel(self, job_id: int) -> bool:
         return False  # nothing is ever queued; a sink may raise JobCancelledError instead

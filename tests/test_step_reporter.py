@@ -8,11 +8,12 @@ import numpy as np
 import pytest
 import torch
 
-from engine import step_reporter
+from engine import preview_pace
 from engine.context import JobContext
 from engine.model_store import ModelStore
+from engine.preview_pace import PREVIEW_INTERVAL_S
 from engine.protocol import ImageData, JobCancelled, JobCancelledError, JobFinished, JobProgress
-from engine.step_reporter import PREVIEW_INTERVAL_S, StepReporter
+from engine.step_reporter import StepReporter
 from engine.worker import InlineEngine
 from tests import token_tasks
 
@@ -43,7 +44,7 @@ def legacy_loop(steps: int, callback, callback_steps: int) -> None:
 def clock(monkeypatch):
     """time.monotonic as the test sets it."""
     now = [100.0]
-    monkeypatch.setattr(step_reporter.time, "monotonic", lambda: now[0])
+    monkeypatch.setattr(preview_pace.time, "monotonic", lambda: now[0])
     return now
 
 

@@ -22,6 +22,8 @@ from engine.protocol import (
     JobStarted,
 )
 
+PREPARING = "Preparing\N{HORIZONTAL ELLIPSIS}"
+
 
 class Generation(QObject):
     """Starts jobs, tracks the running one and cancels it on request.
@@ -100,6 +102,8 @@ class Generation(QObject):
 
     def _on_event(self, event: Event) -> None:
         match event:
+            case JobQueued(preparing=True):  # the engine is still warming up (loading)
+                self.progress.emit(0.0, PREPARING)
             case JobQueued(position=position) if position > 0:
                 self.progress.emit(0.0, self._waiting_text(position))
             case JobStarted():

@@ -7,7 +7,10 @@ size. Its alpha channel is kept, so a cut-out stays cut out.
 
 from __future__ import annotations
 
+from typing import Any
+
 from engine.context import JobContext
+from engine.model_entry import ModelEntry
 from engine.protocol import ImageData, TaskResult
 from plugins.diffusion import IMG2IMG
 from plugins.diffusion.mask_geometry import resize, rgba, work_size
@@ -30,16 +33,26 @@ PIPELINES = {
 }  # not yet the SDXL refiner: its prompt has only the second text encoder
 
 
+def prepare(params: Img2ImgParams, ctx: JobContext) -> None:
+    """Load the pipeline `run` will use (the engine's warm-up)."""
+    pipeline(params, ctx)
+
+
+def pipeline(params: Img2ImgParams, ctx: JobContext) -> tuple[ModelEntry, Any]:
+    """The checkpoint the params name (or the default) and its image-to-image pipeline."""
+    entry = ctx.store.pick_checkpoint(params.model)
+    require_family(entry, set(PIPELINES), IMG2IMG.title, families=ctx.families)
+    return entry, load_pipeline(ctx, entry, PIPELINES[entry.family], params.scheduler)
+
+
 def run(params: Img2ImgParams, ctx: JobContext) -> TaskResult:
     from PIL import Image
 
-    entry = ctx.store.pick_checkpoint(params.model)
-    require_family(entry, set(PIPELINES), IMG2IMG.title, families=ctx.families)
+    entry, pipe = pipeline(params, ctx)
     picture = rgba(params.image)
     height, width = picture.shape[:2]
     work = work_size((width, height), params.work_size or native_size(entry))
     start = Image.fromarray(resize(picture[..., :3], work))
-    pipe = load_pipeline(ctx, entry, PIPELINES[entry.family], params.scheduler)
     embeds = encode_prompts(pipe, params.prompt, params.negative_prompt)
     steps = denoising_steps(params.steps, params.strength)
     outputs = []

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from engine.context import JobContext
+from engine.model_entry import ModelEntry
 from engine.protocol import ImageData, TaskResult
 from plugins.diffusion import TXT2IMG
 from plugins.diffusion.params import Txt2ImgParams, native_size, resolved_size
@@ -19,11 +22,21 @@ from plugins.diffusion.sampling import (
 FAMILIES = {"sd15", "sd2", "sdxl"}
 
 
-def run(params: Txt2ImgParams, ctx: JobContext) -> TaskResult:
+def prepare(params: Txt2ImgParams, ctx: JobContext) -> None:
+    """Load the pipeline `run` will use (the engine's warm-up)."""
+    pipeline(params, ctx)
+
+
+def pipeline(params: Txt2ImgParams, ctx: JobContext) -> tuple[ModelEntry, Any]:
+    """The checkpoint the params name (or the default) and its text-to-image pipeline."""
     entry = ctx.store.pick_checkpoint(params.model)
     require_family(entry, FAMILIES, TXT2IMG.title, families=ctx.families)
+    return entry, load_pipeline(ctx, entry, pipeline_family_class(entry.family), params.scheduler)
+
+
+def run(params: Txt2ImgParams, ctx: JobContext) -> TaskResult:
+    entry, pipe = pipeline(params, ctx)
     width, height = resolved_size(params, native_size(entry))
-    pipe = load_pipeline(ctx, entry, pipeline_family_class(entry.family), params.scheduler)
     embeds = encode_prompts(pipe, params.prompt, params.negative_prompt)
     outputs = []
     for seed, step_kwargs in each_image(ctx, params, entry, params.steps):

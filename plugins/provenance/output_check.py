@@ -19,6 +19,7 @@ from typing import Any
 
 import numpy as np
 
+from engine.devices import default_cpu_threads
 from engine.home import RESOURCES, models_dir
 from engine.untrusted import UntrustedInputError, display_path, read_json_file
 
@@ -71,12 +72,38 @@ def _nudenet_detector() -> Any:
     with _lock:
         if _nudenet is None:
             try:
-                from nudenet import NudeDetector
-
-                _nudenet = NudeDetector()
+                _nudenet = _new_detector()
             except Exception as exc:  # missing wheel, broken onnxruntime, unreadable model
                 raise CheckerUnavailable(f"NudeNet could not start: {exc}") from exc
         return _nudenet
+
+
+def _new_detector() -> Any:
+    """NudeNet's detector (its own model, at its own 320 px) on an ONNX session with torch's
+    CPU threads (engine.devices) that do not spin between runs: onnxruntime's default takes
+    every core and keeps spinning after each check, slowing the denoising steps around it."""
+    import nudenet
+    import onnxruntime
+
+    options = onnxruntime.SessionOptions()
+    options.intra_op_num_threads = default_cpu_threads()
+    options.inter_op_num_threads = 1
+    options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+    model = Path(nudenet.__file__).with_name("320n.onnx")
+    # NudeDetector.__init__ makes a session with default options and takes none: set what
+    # its detect() reads (the same attributes, the same values) with a session of ours
+    detector = object.__new__(nudenet.NudeDetector)
+    detector.onnx_session = onnxruntime.InferenceSession(
+        str(model), options, providers=["CPUExecutionProvider"]
+    )
+    detector.input_width = detector.input_height = 320
+    detector.input_name = detector.onnx_session.get_inputs()[0].name
+    return detector
+
+
+def prepare() -> None:
+    """Start NudeNet now (its ONNX session takes a moment): CheckerUnavailable if it cannot."""
+    _nudenet_detector()
 
 
 def detect_nudity(rgb: np.ndarray) -> list[dict[str, Any]]:
