@@ -1,5 +1,7 @@
 """The Verify panel: drop or choose files, read whether they carry Atelier's watermark,
-what their metadata claims and their safety record (the same report as `atelier verify`).
+what their metadata claims and their safety record (the same report as `atelier verify`),
+each file's as a card: the verdict with an icon in its colour, then label / value rows and
+the marks its record lists (ui_report_card.py).
 
 A UI module (imports PySide6); the checks run on a worker thread, so the window stays
 responsive while a video is decoded.
@@ -10,19 +12,22 @@ from __future__ import annotations
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from PySide6.QtCore import Signal
-from PySide6.QtGui import QDragEnterEvent, QDropEvent, QFontDatabase
+from PySide6.QtCore import Qt, QTimer, Signal
+from PySide6.QtGui import QDragEnterEvent, QDropEvent, QPalette
 from PySide6.QtWidgets import (
     QFileDialog,
+    QFrame,
     QHBoxLayout,
     QLabel,
-    QPlainTextEdit,
     QPushButton,
+    QScrollArea,
     QVBoxLayout,
     QWidget,
 )
 
 from plugins.api import AppContext
+from plugins.provenance.report_card import Card
+from plugins.provenance.ui_report_card import ReportCard
 
 FILE_FILTER = (
     "Images, video and audio (*.png *.jpg *.jpeg *.webp *.mp4 *.mov *.webm *.mkv "
@@ -33,7 +38,7 @@ FILE_FILTER = (
 class VerifyPanel(QWidget):
     """Reports, newest last, for the files dropped on it or chosen with its button."""
 
-    reported = Signal(str, bool, bool)  # report text, readable, marked
+    reported = Signal(object, str, bool, bool)  # card, report text, readable, marked
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -48,10 +53,21 @@ class VerifyPanel(QWidget):
         self.clear_button = QPushButton("Clear")
         self.clear_button.clicked.connect(self.clear)
         self.status = QLabel("")
-        self.output = QPlainTextEdit()
-        self.output.setReadOnly(True)
-        self.output.setFont(QFontDatabase.systemFont(QFontDatabase.SystemFont.FixedFont))
-        self.output.setPlaceholderText("No files checked yet.")
+        self.status.setWordWrap(True)
+        self.placeholder = QLabel("No files checked yet.")
+        self.placeholder.setForegroundRole(QPalette.ColorRole.PlaceholderText)
+        self.cards: list[ReportCard] = []
+        self._column = QVBoxLayout()
+        self._column.setContentsMargins(0, 0, 0, 0)
+        self._column.addWidget(self.placeholder)
+        self._column.addStretch(1)
+        inner = QWidget()
+        inner.setLayout(self._column)
+        self.scroll = QScrollArea()
+        self.scroll.setWidget(inner)
+        self.scroll.setWidgetResizable(True)
+        self.scroll.setFrameShape(QFrame.Shape.NoFrame)
+        self.scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         buttons = QHBoxLayout()
         buttons.addWidget(self.choose_button)
         buttons.addWidget(self.clear_button)
@@ -60,15 +76,19 @@ class VerifyPanel(QWidget):
         layout.addWidget(hint)
         layout.addLayout(buttons)
         layout.addWidget(self.status)
-        layout.addWidget(self.output, 1)
+        layout.addWidget(self.scroll, 1)
         self.reported.connect(self._show)
         self.destroyed.connect(lambda: self._pool.shutdown(wait=False, cancel_futures=True))
 
     def text(self) -> str:
-        return self.output.toPlainText()
+        """Every shown report as plain text, oldest first (as `atelier verify` prints them)."""
+        return "\n\n".join(card.text for card in self.cards)
 
     def clear(self) -> None:
-        self.output.clear()
+        for card in self.cards:
+            card.deleteLater()
+        self.cards.clear()
+        self.placeholder.show()
         self.status.setText("")
 
     def choose_files(self) -> None:
@@ -83,20 +103,25 @@ class VerifyPanel(QWidget):
             self._pool.submit(self._check, path)
 
     def _check(self, path: Path) -> None:  # on the worker thread
+        from plugins.provenance.report_card import report_card
         from plugins.provenance.report_text import format_report
         from plugins.provenance.verify import Report, verify_file
 
         try:
             report = verify_file(path)
-            text = format_report(report)
+            card, text = report_card(report), format_report(report)
         except Exception as exc:  # a bug must not kill the worker silently
             report = Report(path, error=f"could not be checked: {exc}")
-            text = format_report(report)
-        self.reported.emit(text, report.readable, report.readable and report.marked)
+            card, text = report_card(report), format_report(report)
+        self.reported.emit(card, text, report.readable, report.readable and report.marked)
 
-    def _show(self, text: str, readable: bool, marked: bool) -> None:
+    def _show(self, card: Card, text: str, readable: bool, marked: bool) -> None:
         self.pending -= 1
-        self.output.appendPlainText(text + "\n")
+        self.placeholder.hide()
+        shown = ReportCard(card, text)
+        self.cards.append(shown)
+        self._column.insertWidget(self._column.count() - 1, shown)  # above the stretch
+        QTimer.singleShot(0, lambda: self._reveal(shown))
         if not readable:
             self.status.setText("Could not read the last file.")
         else:
@@ -105,6 +130,11 @@ class VerifyPanel(QWidget):
                 if marked
                 else "The last file does NOT carry Atelier's watermark."
             )
+
+    def _reveal(self, card: ReportCard) -> None:
+        """Scroll down to the newest card, once it is laid out (unless Clear took it away)."""
+        if card in self.cards:
+            self.scroll.verticalScrollBar().setValue(card.y())
 
     def dragEnterEvent(self, event: QDragEnterEvent) -> None:  # noqa: N802 (Qt's name)
         if event.mimeData().hasUrls():
