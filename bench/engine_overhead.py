@@ -342,25 +342,44 @@ def full_size_cases(home: Path) -> list[tuple[Case, Path]]:
 # ---- launch ------------------------------------------------------------------------------
 
 
+def probe_launch(
+    home: Path, milestones: tuple[str, ...], probe: str = "1"
+) -> dict[str, tuple[float, str]]:
+    """Start `atelier` (offscreen) with ATELIER_STARTUP_PROBE=`probe` and let it quit as the
+    probe asks: for each of the `milestones` (app.ui.launch's probe lines), the seconds
+    from starting the process to its line, and what the line said after it."""
+    env = {**os.environ, STARTUP_PROBE: probe, "ATELIER_HOME": str(home)}
+    code = "import sys; from app.cli import main; sys.exit(main([]))"
+    reached: dict[str, tuple[float, str]] = {}
+    with tempfile.TemporaryFile("w+") as errors:
+        start = time.perf_counter()
+        child = subprocess.Popen(
+            [sys.executable, "-c", code],
+            cwd=ROOT,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=errors,
+            text=True,
+        )
+        for line in child.stdout:
+            for milestone in milestones:
+                if line.startswith(milestone):
+                    detail = line[len(milestone) :].strip().removeprefix(": ")
+                    reached[milestone] = (time.perf_counter() - start, detail)
+        if child.wait(60) != 0 or len(reached) != len(milestones):
+            errors.seek(0)
+            tail = errors.read()[-3000:]
+            raise RuntimeError(f"atelier did not start and quit as the probe asks:\n{tail}")
+    return reached
+
+
 def launch_times(home: Path) -> tuple[float, float]:
     """Seconds from starting `atelier` (offscreen) to the window's first paint and to a
     filled model picker, the median of LAUNCHES launches."""
-    shown, ready = [], []
-    env = {**os.environ, STARTUP_PROBE: "1", "ATELIER_HOME": str(home)}
-    code = "import sys; from app.cli import main; sys.exit(main([]))"
-    for _ in range(LAUNCHES):
-        start = time.perf_counter()
-        child = subprocess.Popen(
-            [sys.executable, "-c", code], cwd=ROOT, env=env, stdout=subprocess.PIPE, text=True
-        )
-        for line in child.stdout:
-            if line.startswith(WINDOW_SHOWN):
-                shown.append(time.perf_counter() - start)
-            elif line.startswith(MODELS_SHOWN):
-                ready.append(time.perf_counter() - start)
-        if child.wait(60) != 0 or len(shown) != len(ready):
-            raise RuntimeError("atelier did not start and quit as the probe asks")
-    return statistics.median(shown), statistics.median(ready)
+    launches = [probe_launch(home, (WINDOW_SHOWN, MODELS_SHOWN)) for _ in range(LAUNCHES)]
+    shown = statistics.median(launch[WINDOW_SHOWN][0] for launch in launches)
+    ready = statistics.median(launch[MODELS_SHOWN][0] for launch in launches)
+    return shown, ready
 
 
 # ---- the report --------------------------------------------------------------------------
