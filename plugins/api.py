@@ -12,6 +12,7 @@ import dataclasses
 import importlib
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Protocol
 
 
@@ -118,6 +119,9 @@ class AppContext(Protocol):
     - `on_document_changed(callback)`: call `callback()` on the GUI thread after every
       recorded change of the document (an edit, undo, redo) and when another document
       replaces it (new, open); returns a function that stops the calls.
+    - `dialog_folder(action)`: where the panel's file dialog for `action` (a name of the
+      panel's own, e.g. "verify") opens: the document's folder, else the last folder used
+      for it, else Pictures; `remember_dialog_folder(action, chosen)` after a choice.
     """
 
     @property
@@ -136,6 +140,10 @@ class AppContext(Protocol):
     def show_message(self, text: str, level: str = "info") -> None: ...
 
     def on_document_changed(self, callback: Callable[[], None]) -> Callable[[], None]: ...
+
+    def dialog_folder(self, action: str) -> Path: ...
+
+    def remember_dialog_folder(self, action: str, chosen: Path) -> None: ...
 
 
 @dataclass(frozen=True)

@@ -103,3 +103,28 @@ def test_a_document_with_a_folder_starts_every_dialog_there(user, qtbot, monkeyp
     dialogs.answers = [other / "snap-edit.png"]
     files.export()
     assert dialogs.started[-1] == other
+
+
+def test_the_verify_panels_file_dialog_starts_where_the_users_files_are(user, qtbot, monkeypatch):
+    from app.ui.app_context import WindowContext
+    from plugins.provenance import ui_verify
+
+    started: list[str] = []
+    shots = user / "shots"
+    shots.mkdir()
+    answers = [[str(shots / "a.png")], []]
+
+    def answer(parent, title, start, filters):
+        started.append(start)
+        return answers.pop(0), ""
+
+    monkeypatch.setattr(ui_verify.QFileDialog, "getOpenFileNames", answer)
+    session, messages = DocumentSession(Document((8, 8), [])), MessageBar()
+    qtbot.addWidget(messages)
+    context = WindowContext(session, None, None, None, messages)
+    panel = ui_verify.make_panel(context)
+    qtbot.addWidget(panel)
+    monkeypatch.setattr(panel, "verify", lambda paths: None)
+    panel.choose_files()
+    panel.choose_files()
+    assert [Path(s) for s in started] == [user / "Pictures", shots]

@@ -1,7 +1,8 @@
 """What a plugin panel may do in the window: the plugins.api.AppContext a panel factory gets.
 
 Run a job and read its events, push an undoable command on the current document, show a
-message, and read the document, the model store and the tasks; nothing else of the window.
+message, read the document, the model store and the tasks, and start file dialogs where
+the user's files are; nothing else of the window.
 
     async for event in ctx.run(task_id, params):   # submitted at once
         ...  # JobQueued, JobStarted, JobProgress..., then one terminal event
@@ -11,10 +12,12 @@ from __future__ import annotations
 
 import weakref
 from collections.abc import Callable, Mapping
+from pathlib import Path
 from typing import Any
 
 from app.model.commands import Command
 from app.model.document import Document
+from app.ui.dialog_folders import remember_folder, start_folder
 from app.ui.doc_session import DocumentSession
 from app.ui.engine_bridge import EngineBridge
 from app.ui.message_bar import MessageBar
@@ -89,6 +92,13 @@ class WindowContext:
         (the session says both as a history change); the function returned stops it."""
         self._session.history_changed.connect(callback)
         return lambda: self._session.history_changed.disconnect(callback)
+
+    def dialog_folder(self, action: str) -> Path:
+        project = self._session.path
+        return start_folder(action, project.parent if project else None)
+
+    def remember_dialog_folder(self, action: str, chosen: Path) -> None:
+        remember_folder(action, chosen)
 
     def cancel_jobs(self) -> None:
         """Cancel every job the panels run (the window's Cancel)."""

@@ -37,7 +37,7 @@ class LayerActions(QObject):
         self.delete = self._make("Delete layer", "delete", self.remove)
         self.raise_ = self._make("Move layer up", "up", lambda: self.shift(1))
         self.lower = self._make("Move layer down", "down", lambda: self.shift(-1))
-        self.merge = self._make("Merge down", "merge", self.merge_down, "Ctrl+E")
+        self.merge = self._make("Merge layer down", "merge", self.merge_down, "Ctrl+E")
         self.flatten = self._make("Flatten image", "flatten", self.flatten_all)
         self.group = self._make("New group from layer", "group", self.group_active, "Ctrl+G")
         self.ungroup = self._make("Ungroup", "ungroup", self.ungroup_active, "Ctrl+Shift+G")

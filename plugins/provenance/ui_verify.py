@@ -40,8 +40,9 @@ class VerifyPanel(QWidget):
 
     reported = Signal(object, str, bool, bool)  # card, report text, readable, marked
 
-    def __init__(self, parent: QWidget | None = None) -> None:
+    def __init__(self, context: AppContext | None = None, parent: QWidget | None = None) -> None:
         super().__init__(parent)
+        self.context = context  # where its file dialog opens; None: the current folder
         self.setObjectName("verifyPanel")
         self.setAcceptDrops(True)
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="atelier-verify")
@@ -92,7 +93,10 @@ class VerifyPanel(QWidget):
         self.status.setText("")
 
     def choose_files(self) -> None:
-        paths, _ = QFileDialog.getOpenFileNames(self, "Verify files", "", FILE_FILTER)
+        start = str(self.context.dialog_folder("verify")) if self.context else ""
+        paths, _ = QFileDialog.getOpenFileNames(self, "Verify files", start, FILE_FILTER)
+        if paths and self.context:
+            self.context.remember_dialog_folder("verify", Path(paths[0]))
         self.verify([Path(p) for p in paths])
 
     def verify(self, paths: list[Path]) -> None:
@@ -149,5 +153,5 @@ class VerifyPanel(QWidget):
 
 def make_panel(context: AppContext) -> QWidget:
     """The panel factory the main window calls (plugins.api.Panel); the panel reads files
-    only, so it needs nothing of the window's context."""
-    return VerifyPanel()
+    only, and takes from the window's context only where its file dialog opens."""
+    return VerifyPanel(context)
