@@ -16,7 +16,7 @@ ordinary checkpoint with diffusers' latent blending), for comparison.
 
 Targets (issue 15): shape >= 0.80, color >= 0.90, seam and outside ~1.
 
-Run: python bench/inpaint.py [--count 100]
+Run: python bench/inpaint.py [--count 100] [--models resources/models]
 """
 
 from __future__ import annotations
@@ -111,12 +111,12 @@ def run(store: ModelStore, cases: list[Case], settings: dict) -> dict[str, float
     return {key: float(np.mean(hits)) for key, hits in results.items()}
 
 
-def base_only_store(home: Path) -> ModelStore:
-    """A store that has the base model but not its inpainting partner."""
-    models = home / "builtin"
-    models.mkdir()
-    (models / BASE).symlink_to(RESOURCES / "models" / BASE)
-    return ModelStore(home=home, builtin_dir=models)
+def base_only_store(home: Path, models: Path) -> ModelStore:
+    """A store that has the base model of `models` but not its inpainting partner."""
+    alone = home / "builtin"
+    alone.mkdir()
+    (alone / BASE).symlink_to(models / BASE)
+    return ModelStore(home=home, builtin_dir=alone)
 
 
 def main() -> None:
@@ -124,18 +124,21 @@ def main() -> None:
     parser.add_argument("--count", type=int, default=100)
     parser.add_argument("--seed", type=int, default=20261205, help="held-out scenes' seed")
     parser.add_argument("--no-baseline", action="store_true")
+    parser.add_argument(
+        "--models", type=Path, default=RESOURCES / "models", help="the built-in models' folder"
+    )
     args = parser.parse_args()
-    settings = json.loads((RESOURCES / "models" / BASE / "atelier.json").read_text())["defaults"]
+    settings = json.loads((args.models / BASE / "atelier.json").read_text())["defaults"]
     rng = np.random.default_rng(args.seed)
     cases = [Case(rng) for _ in range(args.count)]
     with tempfile.TemporaryDirectory() as home:
         began = time.perf_counter()
-        rates = run(ModelStore(home=Path(home), builtin_dir=RESOURCES / "models"), cases, settings)
+        rates = run(ModelStore(home=Path(home), builtin_dir=args.models), cases, settings)
         took = time.perf_counter() - began
         print(f"  {len(cases)} inpaints in {took:.0f} s")
         if not args.no_baseline:
             with tempfile.TemporaryDirectory() as other:
-                base = run(base_only_store(Path(other)), cases, settings)
+                base = run(base_only_store(Path(other), args.models), cases, settings)
             line = " ".join(f"{key}={base[key]:.3f}" for key in CRITERIA)
             print(f"  base model alone (no inpainting partner): {line}")
     print("  " + " ".join(f"{key}={rates[key]:.3f}" for key in CRITERIA))

@@ -2,9 +2,10 @@
 repaint, what the region holds after repainting, and a caption naming only that.
 
 A sample is what the inpaint task hands the model: the picture (here the whole 128x128
-work image), a mask snapped to whole 8x8 latent cells as the task's block mask is, and the
-user's prompt. Most samples put one new shape inside the region, sized to it ("small",
-"medium", "large" say how much of the region it fills) and named by a short caption
+work image), the selection grown, feathered and snapped to whole 8x8 latent cells by the
+task's own functions, and the user's prompt. Most samples put one new shape inside the
+selection, sized to it ("small", "medium", "large" say how much of it the shape fills;
+the margin the task adds around it is background) and named by a short caption
 ("a yellow star", "a large yellow star on an orange background"); some ask for the region
 to be cleared (an empty or background-only caption), so removing an object works too.
 Outside the mask the picture after is the picture before; inside it, the background and
@@ -19,6 +20,8 @@ from dataclasses import dataclass
 
 import cv2
 import numpy as np
+
+from plugins.diffusion.mask_geometry import block_mask, soft_mask
 
 from .captions import KIND_WORDS, SIZE_WORDS
 from .scenes import (
@@ -40,7 +43,7 @@ FILL = {"small": 0.5, "medium": 0.68, "large": 0.86}  # shape reach / half the r
 CLEAR_FRACTION = 0.15
 BORDER_FRACTION = 0.2
 CAPTION_DROPOUT = 0.1
-_MIN_CELLS, _MAX_CELLS = 3, 11  # region sides from 24 to 88 pixels
+_MIN_SIDE, _MAX_SIDE = 24, 72  # of a selection
 
 
 @dataclass(frozen=True)
@@ -56,28 +59,31 @@ class InpaintSample:
 
 
 def region_box(rng: np.random.Generator) -> tuple[int, int, int, int]:
-    """A region (x, y, w, h) on whole latent cells, no longer than 1.6 times its width."""
-    cells = IMAGE_SIZE // CELL
+    """A selection (x, y, w, h), 24 to 72 pixels a side, no longer than 1.6 times its width."""
     while True:
-        w, h = (int(v) for v in rng.integers(_MIN_CELLS, _MAX_CELLS + 1, size=2))
+        w, h = (int(v) for v in rng.integers(_MIN_SIDE, _MAX_SIDE + 1, size=2))
         if max(w, h) <= 1.6 * min(w, h):
             break
-    x, y = int(rng.integers(0, cells - w + 1)), int(rng.integers(0, cells - h + 1))
-    return x * CELL, y * CELL, w * CELL, h * CELL
+    x, y = int(rng.integers(0, IMAGE_SIZE - w + 1)), int(rng.integers(0, IMAGE_SIZE - h + 1))
+    return x, y, w, h
 
 
-def region_mask(box: tuple[int, int, int, int], ellipse: bool) -> np.ndarray:
-    """The box itself (a rectangular selection), or the ellipse in it snapped to whole
-    cells (a painted mask, as the task's block mask snaps it)."""
+def selection_mask(box: tuple[int, int, int, int], ellipse: bool) -> np.ndarray:
+    """A rectangular selection, or an ellipse painted on a mask layer, as uint8 (255 = in)."""
     x, y, w, h = box
-    mask = np.zeros((IMAGE_SIZE, IMAGE_SIZE), bool)
-    if not ellipse:
-        mask[y : y + h, x : x + w] = True
-        return mask
-    blob = np.zeros_like(mask, np.uint8)
-    cv2.ellipse(blob, (x + w // 2, y + h // 2), (w // 2 - 1, h // 2 - 1), 0, 0, 360, 1, -1)
-    cells = blob.reshape(IMAGE_SIZE // CELL, CELL, -1, CELL).any(axis=(1, 3))
-    return np.repeat(np.repeat(cells, CELL, axis=0), CELL, axis=1)
+    mask = np.zeros((IMAGE_SIZE, IMAGE_SIZE), np.uint8)
+    if ellipse:
+        cv2.ellipse(mask, (x + w // 2, y + h // 2), (w // 2, h // 2), 0, 0, 360, 255, -1)
+    else:
+        mask[y : y + h, x : x + w] = 255
+    return mask
+
+
+def task_mask(selection: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """What the Inpaint task hands the model for this selection: grown, feathered (the
+    form's defaults, 8 and 8, most of the time) and snapped to whole latent cells."""
+    grow, feather = (8, 8) if rng.random() < 0.6 else (int(v) for v in rng.integers(0, 17, 2))
+    return block_mask(soft_mask(selection, grow, feather) > 0)
 
 
 def new_shape(
@@ -173,7 +179,7 @@ def make_sample(rng: np.random.Generator) -> InpaintSample:
         return border_sample(scene, rng)
     box = region_box(rng)
     ellipse = rng.random() < 0.25
-    mask = region_mask(box, ellipse)
+    mask = task_mask(selection_mask(box, ellipse), rng)
     before = render(scene, IMAGE_SIZE)
     kept = _clear_of(scene, mask)
     if rng.random() < CLEAR_FRACTION:

@@ -45,7 +45,7 @@ RECIPES = {
         "unet_batch": 64,
         "refine_steps": 0,
         "inpaint_samples": 12000,
-        "inpaint_steps": 2000,
+        "inpaint_steps": 3200,
         "inpaint_batch": 64,
     },
     "cuda": {
@@ -54,7 +54,7 @@ RECIPES = {
         "unet_batch": 256,
         "refine_steps": 900,
         "inpaint_samples": 64000,
-        "inpaint_steps": 3000,
+        "inpaint_steps": 4000,
         "inpaint_batch": 256,
     },
 }

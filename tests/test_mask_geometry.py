@@ -166,3 +166,17 @@ def test_outpaint_mask_covers_the_new_area_and_fades_into_the_old():
     assert (soft[:, 64:] == 255).all() and (soft[64:, :] == 255).all()
     assert not soft[: 64 - 16, : 64 - 16].any()  # old pixels beyond the overlap: untouched
     assert 0 < soft[20, 64 - 8] < 255  # a ramp inside the overlap
+
+
+def test_colour_matching_over_a_flat_ring_shifts_but_keeps_a_new_shapes_colour():
+    """A flat background around the mask: its standard deviation is noise, so the new
+    pixels are only shifted by the ring's colour difference, never scaled toward it."""
+    original = np.full((64, 64, 3), (250, 235, 40), np.uint8)  # yellow
+    generated = original.copy()
+    generated[::2, ::2] += np.uint8(3)  # a little noise in the generated ring
+    generated[24:40, 24:40] = (20, 20, 20)  # a black square drawn in the mask
+    where = np.ones((64, 64), bool)
+    where[16:48, 16:48] = False
+    matched = match_colours(generated, original, where)
+    assert np.abs(matched[24:40, 24:40].astype(int) - 20).max() <= 3  # still black
+    assert np.abs(matched[where].mean(0) - original[where].mean(0)).max() < 1.0

@@ -18,6 +18,7 @@ from plugins.diffusion.params import MASK_THRESHOLD
 MIN_WORK_SIDE = 64
 RING_WIDTH = 8  # pixels just outside the mask whose colours the new pixels are matched to
 _MIN_RING_PIXELS = 16
+TEXTURE_STD = 8.0  # a ring channel's standard deviation (0-255) from which it has texture
 
 
 class Box(NamedTuple):
@@ -170,11 +171,16 @@ def ring(region: np.ndarray, width: int = RING_WIDTH) -> np.ndarray:
 def match_colours(generated: np.ndarray, original: np.ndarray, where: np.ndarray) -> np.ndarray:
     """Shift and scale each channel of `generated` (h, w, 3 uint8) so that its mean and
     standard deviation over the pixels `where` equal those of `original` there. Corrects the
-    colour cast a VAE round trip or a model gives a crop; the scale is kept within 0.5-2."""
+    colour cast a VAE round trip or a model gives a crop; the scale is kept within 0.5-2,
+    and only taken where both rings have texture: over a flat ring the ratio of standard
+    deviations measures noise, and scaling by it washed a new shape out toward the
+    background (a black star on yellow came out olive)."""
     if int(where.sum()) < _MIN_RING_PIXELS:
         return generated
     new, old = generated[where].astype(np.float32), original[where].astype(np.float32)
-    scale = np.clip(old.std(axis=0) / np.maximum(new.std(axis=0), 1.0), 0.5, 2.0)
+    new_std, old_std = new.std(axis=0), old.std(axis=0)
+    textured = np.minimum(new_std, old_std) >= TEXTURE_STD
+    scale = np.where(textured, np.clip(old_std / np.maximum(new_std, 1.0), 0.5, 2.0), 1.0)
     matched = (generated.astype(np.float32) - new.mean(axis=0)) * scale + old.mean(axis=0)
     return np.clip(np.round(matched), 0, 255).astype(np.uint8)
 
