@@ -21,7 +21,8 @@ from .export import write_folder
 ABOUT = (
     "Built-in inpainting model: repaints a selected region of a built-in model's picture"
     ' with the shape the prompt names ("a yellow star") or with the background around'
-    " it (a prompt naming only the background). Used for Inpaint and Outpaint when atelier-demo is chosen."
+    " it (a prompt naming only the background). Used for Inpaint and Outpaint when"
+    " atelier-demo is chosen."
 )
 MODEL_CARD = Path(__file__).with_name("INPAINT_MODEL_CARD.md")
 
