@@ -46,6 +46,7 @@ from app.ui.empty_state import EmptyState
 from app.ui.engine_bridge import EngineBridge
 from app.ui.free_transform import FreeTransform
 from app.ui.generation import Generation
+from app.ui.gui_garbage import GuiThreadGarbageCollector
 from app.ui.history_panel import HistoryPanel
 from app.ui.image_edits import ImageEdits
 from app.ui.layer_actions import LayerActions
@@ -83,6 +84,7 @@ class MainWindow(QMainWindow):
 
     def __init__(self, registry: Registry, store: ModelStore, engine: Any) -> None:
         super().__init__()
+        self.garbage = GuiThreadGarbageCollector(self)
         self._fit_to_screen(1500, 940)
         self.registry, self.store, self.engine = registry, store, engine
         self.bridge = EngineBridge(engine, parent=self)
