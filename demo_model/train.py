@@ -75,7 +75,7 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--refine-batch", type=int, default=1024)
     parser.add_argument("--refine-lr", type=float, default=6e-4)
     parser.add_argument(
-        "--inpaint-out", type=Path, default=RESOURCES / "models" / "atelier-demo-inpaint"
+        "--inpaint-out", type=Path, help="default: beside --out, its name plus -inpaint"
     )
     parser.add_argument("--inpaint-samples", type=int, help="default: the device's recipe")
     parser.add_argument("--inpaint-steps", type=int, help="default: the device's recipe")
@@ -95,6 +95,7 @@ def main(argv: list[str] | None = None) -> int:
     args.work.mkdir(parents=True, exist_ok=True)
     stages = STAGES if args.stage == "all" else (args.stage,)
     device = "cuda" if torch.cuda.is_available() else "cpu"
+    args.inpaint_out = args.inpaint_out or args.out.with_name(args.out.name + "-inpaint")
     for name, value in RECIPES[device].items():
         if getattr(args, name) is None:
             setattr(args, name, value)

@@ -19,6 +19,7 @@ from engine.model_store import ModelStore
 TINY = ["--vae-steps", "2", "--vae-batch", "2", "--scenes", "16"]
 TINY += ["--unet-steps", "2", "--unet-batch", "4", "--threads", "1"]
 TINY += ["--refine-steps", "2", "--refine-batch", "4"]
+TINY += ["--inpaint-samples", "8", "--inpaint-steps", "2", "--inpaint-batch", "4"]
 
 
 def tokens(tokenizer: CLIPTokenizer, text: str) -> list[str]:
@@ -52,6 +53,14 @@ def trained(tmp_path_factory):
     out = root / "models" / "demo"
     assert train([*TINY, "--work", str(root / "work"), "--out", str(out)]) == 0
     return root, out
+
+
+def test_the_run_exports_an_inpainting_partner_beside_the_model(trained):
+    root, out = trained
+    partner = out.with_name("demo-inpaint")  # beside --out, never the shipped folder
+    unet = json.loads((partner / "unet" / "config.json").read_text())
+    assert unet["in_channels"] == 9
+    assert (partner / "README.md").is_file() and (partner / "atelier.json").is_file()
 
 
 def test_a_run_exports_a_model_the_store_loads_and_generates_with(trained, tmp_path):
