@@ -31,6 +31,47 @@ MAX_WORK_SIZE = 2048
 MAX_EXTEND = 2048  # outpaint: pixels per side in one go
 MASK_THRESHOLD = 128  # mask values from here up are repainted
 PX = "px"  # the unit of the fields that count pixels
+CONTROL_KINDS = ("scribble", "lineart", "softedge", "canny", "depth", "pose")
+
+
+@dataclass(frozen=True)
+class ControlSpec:
+    """One control of a job (a ControlNet or T2I-Adapter steering where things go).
+
+    `image` is the control map, already preprocessed, as the model expects it (scribble,
+    line art, soft edge, canny: white lines on black), (h, w, 3) uint8 RGB. It covers the
+    area the job's output covers (text to image: the output; image to image and inpaint:
+    the input picture; outpaint: the extended canvas) and is resized to it. `model` is a
+    model store name ("" = the first installed control of `kind` for the checkpoint's
+    family); `strength` scales its residuals; `start`/`end` are the fractions of the
+    denoising steps it acts in.
+    """
+
+    kind: str
+    image: np.ndarray = field(compare=False, repr=False)
+    model: str = ""
+    strength: float = 1.0
+    start: float = 0.0
+    end: float = 1.0
+
+
+@dataclass(frozen=True)
+class ReferenceSpec:
+    """A reference image (IP-Adapter): its style or subject steers the job by `weight`.
+    `image` is (h, w, 3) uint8 RGB; `model` an IP-Adapter in the store ("" = the first
+    installed for the checkpoint's family)."""
+
+    image: np.ndarray = field(compare=False, repr=False)
+    weight: float = 0.6
+    model: str = ""
+
+
+@dataclass(frozen=True)
+class LoraSpec:
+    """A LoRA by its model store name and weight (0 = as if absent)."""
+
+    name: str
+    weight: float = 1.0
 
 
 @dataclass(frozen=True)
@@ -57,6 +98,11 @@ class SamplingParams:
     )
     scheduler: str = param("Euler a", "Scheduler", choices=SCHEDULERS, help="Sampling method.")
     model: str = field(default="")  # chosen with the model picker / --model; "" = default
+    # Steering (no form fields: the Control and LoRA panels and the CLI's --control,
+    # --reference and --lora fill them). `<lora:name:weight>` in the prompt adds LoRAs too.
+    controls: tuple[ControlSpec, ...] = field(default=())
+    references: tuple[ReferenceSpec, ...] = field(default=())
+    loras: tuple[LoraSpec, ...] = field(default=())
 
 
 NATIVE_HELP = (
