@@ -104,7 +104,7 @@ def test_rapid_changes_run_only_the_newest_job(engine):
     accepted = events.pump(scheduler, lambda e: isinstance(e, TERMINAL_EVENTS))
     assert RAN == [9] and scheduler.submitted == 1
     assert finished_values(accepted) == [9]
-    assert scheduler.running is None and scheduler.shown_key == job.key
+    assert scheduler.running is None and scheduler.shown is job
 
 
 def test_a_change_during_a_running_job_cancels_it_and_the_newer_one_runs(engine):

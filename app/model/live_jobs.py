@@ -48,7 +48,7 @@ class LiveScheduler:
         self.jobs = jobs
         self.delay_s = delay_s
         self.running: LiveJob | None = None  # submitted, its terminal event not yet accepted
-        self.shown_key: str | None = None  # the request whose result is shown
+        self.shown: LiveJob | None = None  # the job whose result is shown
         self.submitted = 0  # jobs submitted so far
         self._due: float | None = None  # when the newest change's job is due
 
@@ -76,7 +76,7 @@ class LiveScheduler:
         if self.running is not None and key == self.running.key:
             return None
         self.stop()
-        if key == self.shown_key:  # back to what is shown (an undo, say): nothing to make
+        if self.shown is not None and key == self.shown.key:  # back to it (an undo, say)
             return None
         handle = self.jobs.submit(request.task_id, request.params)
         self.running = LiveJob(handle.id, request, key)
@@ -92,7 +92,7 @@ class LiveScheduler:
         if isinstance(event, TERMINAL_EVENTS):
             self.running = None
             if isinstance(event, JobFinished):
-                self.shown_key = job.key
+                self.shown = job
         return job
 
     def stop(self) -> None:
@@ -104,7 +104,7 @@ class LiveScheduler:
     def reset(self) -> None:
         """Forget everything: the running job is cancelled and no change waits."""
         self.stop()
-        self._due, self.shown_key = None, None
+        self._due, self.shown = None, None
 
 
 def request_key(request: Request) -> str:

@@ -51,6 +51,8 @@ from app.ui.history_panel import HistoryPanel
 from app.ui.image_edits import ImageEdits
 from app.ui.layer_actions import LayerActions
 from app.ui.layers_panel import LayersPanel
+from app.ui.live_mode import LiveMode
+from app.ui.live_preview import toggle_button
 from app.ui.message_bar import MessageBar
 from app.ui.mode_region import ModeRegion
 from app.ui.plugin_panels import add_plugin_panels
@@ -108,6 +110,7 @@ class MainWindow(QMainWindow):
         self.autosave = BackgroundAutosave(self.session, self.store.home, self)
         self.context = WindowContext(self.session, store, registry, self.bridge, self.messages)
         self.plugin_docks: dict[str, QDockWidget] = {}
+        self.live = LiveMode(self)
         self._engine_down = False
         self._close_confirmed = False
         self._build_central()
@@ -188,11 +191,19 @@ class MainWindow(QMainWindow):
         self.stack.addWidget(self.prompt_scroll)
         self.stack.addWidget(self.empty_state)
         left, right = Qt.DockWidgetArea.LeftDockWidgetArea, Qt.DockWidgetArea.RightDockWidgetArea
-        self.prompt_dock = self._dock("Generate", "prompt", self.stack, left)
+        generate_column = QWidget()  # the panel (or how to install a model), then Live
+        column = QVBoxLayout(generate_column)
+        column.setContentsMargins(0, 0, 0, 0)
+        column.addWidget(self.stack, 1)
+        column.addWidget(toggle_button(self.live.action))
+        self.prompt_dock = self._dock("Generate", "prompt", generate_column, left)
         self.layers_panel = LayersPanel(self.session, self.layer_actions)
         self.layers_dock = self._dock("Layers", "layers", self.layers_panel, right)
         self.history_panel = HistoryPanel(self.session)
         self.history_dock = self._dock("History", "history", self.history_panel, right)
+        self.live_dock = self._dock("Live", "live", self.live.view, right)
+        self.live_dock.hide()  # shown when Live turns on
+        self.live.action.toggled.connect(lambda on: on and self.live_dock.show())
         self.resizeDocks([self.layers_dock, self.history_dock], [520, 220], Qt.Orientation.Vertical)
         self.resizeDocks([self.layers_dock], [300], Qt.Orientation.Horizontal)
 
@@ -439,6 +450,7 @@ class MainWindow(QMainWindow):
         self._engine_down = True
         self.autosave.stop()
         self.generation.cancel()
+        self.live.set_on(False)
         self.engine.shutdown(timeout=SHUTDOWN_WAIT_S)
         self.bridge.close()
 

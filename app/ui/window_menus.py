@@ -6,8 +6,9 @@ Ctrl+V paste (as a new layer), Ctrl+Shift+V paste as a new image; Ctrl+A select 
 Ctrl+D / Ctrl+Shift+A deselect, Ctrl+Shift+I invert; X swaps the foreground and background
 colours; Ctrl+T free transform;
 Ctrl+Shift+N new layer, Ctrl+J duplicate, Ctrl+E merge down, Ctrl+G group, Ctrl+Shift+G ungroup;
-Ctrl+Enter generate, Esc cancel; zoom keys in View (see app.ui.canvas_view); Ctrl+,
-preferences; F1 lists every shortcut (Help > Keyboard shortcuts, read from the actions).
+Ctrl+Enter generate, Esc cancel, Ctrl+Shift+L live painting; zoom keys in View (see
+app.ui.canvas_view); Ctrl+, preferences; F1 lists every shortcut (Help > Keyboard
+shortcuts, read from the actions).
 """
 
 from __future__ import annotations
@@ -57,6 +58,8 @@ def build_menus(w: MainWindow) -> None:
     w.cancel_action = add_action(gen, "&Cancel", w.cancel, "Esc")
     gen.addSeparator()
     w.apply_action = add_action(gen, "&Apply the result as a layer", w.apply_candidate)
+    gen.addSeparator()
+    gen.addAction(w.live.action)
     _help_menu(w)
 
 
@@ -137,6 +140,6 @@ def _view_menu(w: MainWindow) -> None:
     for action in w.canvas.actions_by_name.values():
         menu.addAction(action)
     menu.addSeparator()
-    for dock in (w.prompt_dock, w.layers_dock, w.history_dock):
+    for dock in (w.prompt_dock, w.layers_dock, w.history_dock, w.live_dock):
         menu.addAction(dock.toggleViewAction())
     w.view_menu = menu
