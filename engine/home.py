@@ -20,6 +20,7 @@ log = logging.getLogger(__name__)
 MODEL_KINDS = (
     "checkpoints",
     "loras",
+    "embeddings",
     "controlnet",
     "motion",
     "video",

@@ -18,6 +18,7 @@ from engine.untrusted import display_path
 _KIND_LABELS = {
     "checkpoints": "checkpoint",
     "loras": "LoRA",
+    "embeddings": "embedding",
     "vae": "VAE",
     "controlnet": "ControlNet",
     "motion": "motion module",

@@ -19,6 +19,7 @@ from plugins.api import ModelFamily
 NO_FAMILIES: Mapping[str, ModelFamily] = MappingProxyType({})
 ADD_ON_LABELS = {  # families the store recognises that are added to a model
     "lora": "LoRA",
+    "embedding": "embedding",
     "vae": "VAE",
     "controlnet": "ControlNet",
     "motion": "motion module",

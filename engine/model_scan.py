@@ -67,6 +67,7 @@ _TOOL_SUBDIRS = {  # A1111, ComfyUI and InvokeAI model folders (kind of what the
     "Stable-diffusion": "checkpoints",
     "Lora": "loras",
     "LyCORIS": "loras",
+    "embeddings": "embeddings",
     "VAE": "vae",
     "ControlNet": "controlnet",
     "checkpoints": "checkpoints",
@@ -234,6 +235,8 @@ class FolderScan:
             result = (detect_family(state), None, detect_variant(shapes))
         else:  # not opened: pickles elsewhere are the plugin's business
             result = ("unknown", None, "")
+        if kind == "embeddings":  # textual inversions, known by their folder
+            result = ("embedding", *result[1:])
         _family_cache[key] = result
         return result
 

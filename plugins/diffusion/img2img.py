@@ -16,10 +16,10 @@ from plugins.diffusion import IMG2IMG
 from plugins.diffusion.mask_geometry import resize, rgba, work_size
 from plugins.diffusion.params import Img2ImgParams, native_size
 from plugins.diffusion.pipelines import require_family
-from plugins.diffusion.prompt_embeds import encode_prompts
 from plugins.diffusion.sampling import (
     denoising_steps,
     each_image,
+    encode_with_adapters,
     float_to_rgba,
     load_pipeline,
     prompt_warnings,
@@ -53,7 +53,7 @@ def run(params: Img2ImgParams, ctx: JobContext) -> TaskResult:
     height, width = picture.shape[:2]
     work = work_size((width, height), params.work_size or native_size(entry))
     start = Image.fromarray(resize(picture[..., :3], work))
-    embeds = encode_prompts(pipe, params.prompt, params.negative_prompt)
+    embeds, adapters = encode_with_adapters(ctx, entry, pipe, params)
     steps = denoising_steps(params.steps, params.strength)
     outputs = []
     for seed, step_kwargs in each_image(ctx, params, entry, steps):
@@ -70,7 +70,7 @@ def run(params: Img2ImgParams, ctx: JobContext) -> TaskResult:
         pixels[..., 3] = picture[..., 3]
         extras = {"Denoising strength": f"{params.strength:g}"}
         meta = {
-            **resolved_meta(entry, seed, work[0], work[1], extras=extras),
+            **resolved_meta(entry, seed, work[0], work[1], extras=extras, **adapters),
             "crop_rect": [0, 0, width, height],
             "work_size": list(work),
         }

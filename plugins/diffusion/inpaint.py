@@ -41,10 +41,10 @@ from plugins.diffusion.mask_geometry import (
 )
 from plugins.diffusion.params import InpaintParams, OutpaintParams, native_size
 from plugins.diffusion.pipelines import pipeline_family_class, require_family
-from plugins.diffusion.prompt_embeds import encode_prompts
 from plugins.diffusion.sampling import (
     denoising_steps,
     each_image,
+    encode_with_adapters,
     float_to_rgba,
     load_pipeline,
     prompt_warnings,
@@ -107,7 +107,7 @@ def repaint(
     model_mask = block_mask(resize(region.astype(np.uint8) * 255, work) > 0)
     mask_image = Image.fromarray(model_mask.astype(np.uint8) * 255)
     around = ring(region)
-    embeds = encode_prompts(pipe, params.prompt, params.negative_prompt)
+    embeds, adapters = encode_with_adapters(ctx, entry, pipe, params)
     steps = denoising_steps(params.steps, params.strength)
     extras = {"Denoising strength": f"{params.strength:g}", **extras}
     extras["Masked area padding"] = params.context  # A1111's names, for `atelier info`
@@ -130,7 +130,9 @@ def repaint(
             patch = match_colours(patch, original, around)
         pixels = paste_back(picture, patch, box, soft)
         info = {
-            **resolved_meta(chosen, seed, work[0], work[1], extras=extras, **(resolved or {})),
+            **resolved_meta(
+                chosen, seed, work[0], work[1], extras=extras, **adapters, **(resolved or {})
+            ),
             "crop_rect": list(box),
             "work_size": list(work),
             "repaint_mask": soft,  # where pixels may differ from the input (weight > 0)

@@ -16,10 +16,11 @@ from engine.context import JobContext
 from engine.model_entry import ModelEntry
 from engine.recipes import RESOLVED
 from engine.step_reporter import StepReporter
+from plugins.diffusion.adapters import apply_adapters
 from plugins.diffusion.latent_preview import LatentPreviewer
 from plugins.diffusion.params import SamplingParams
 from plugins.diffusion.pipelines import checkpoint_pipeline
-from plugins.diffusion.prompt_embeds import MAX_TOKENS, PromptEmbeds
+from plugins.diffusion.prompt_embeds import MAX_TOKENS, PromptEmbeds, encode_prompts
 from plugins.diffusion.schedulers import make_scheduler
 
 
@@ -38,6 +39,15 @@ def load_pipeline(ctx: JobContext, entry: ModelEntry, cls_name: str, scheduler: 
     pipe = type(base).from_pipe(base, scheduler=make_scheduler(scheduler, base.scheduler.config))
     pipe.set_progress_bar_config(disable=True)
     return pipe
+
+
+def encode_with_adapters(
+    ctx: JobContext, entry: ModelEntry, pipe: Any, params: SamplingParams
+) -> tuple[PromptEmbeds, dict[str, Any]]:
+    """The job's LoRAs and embeddings put on `pipe` (plugins.diffusion.adapters), then its
+    prompts encoded; and what each image's recipe records of them (for resolved_meta)."""
+    steering = apply_adapters(ctx, entry, pipe, params)
+    return encode_prompts(pipe, steering.prompt, steering.negative_prompt), steering.resolved
 
 
 def each_image(

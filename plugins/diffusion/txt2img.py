@@ -10,9 +10,9 @@ from engine.protocol import ImageData, TaskResult
 from plugins.diffusion import TXT2IMG
 from plugins.diffusion.params import Txt2ImgParams, native_size, resolved_size
 from plugins.diffusion.pipelines import pipeline_family_class, require_family
-from plugins.diffusion.prompt_embeds import encode_prompts
 from plugins.diffusion.sampling import (
     each_image,
+    encode_with_adapters,
     float_to_rgba,
     load_pipeline,
     prompt_warnings,
@@ -37,7 +37,7 @@ def pipeline(params: Txt2ImgParams, ctx: JobContext) -> tuple[ModelEntry, Any]:
 def run(params: Txt2ImgParams, ctx: JobContext) -> TaskResult:
     entry, pipe = pipeline(params, ctx)
     width, height = resolved_size(params, native_size(entry))
-    embeds = encode_prompts(pipe, params.prompt, params.negative_prompt)
+    embeds, adapters = encode_with_adapters(ctx, entry, pipe, params)
     outputs = []
     for seed, step_kwargs in each_image(ctx, params, entry, params.steps):
         result = pipe(
@@ -49,6 +49,6 @@ def run(params: Txt2ImgParams, ctx: JobContext) -> TaskResult:
             output_type="np",
             **step_kwargs,
         )
-        meta = resolved_meta(entry, seed, width, height)
+        meta = resolved_meta(entry, seed, width, height, **adapters)
         outputs.append(ImageData(float_to_rgba(result.images[0]), meta))
     return TaskResult(tuple(outputs), prompt_warnings(embeds))
