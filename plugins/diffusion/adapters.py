@@ -19,14 +19,17 @@ Only the engine thread imports this module (torch inside the functions).
 from __future__ import annotations
 
 import re
+import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from engine.checkpoint_files import load_ckpt_state_dict, read_safetensors_header
 from engine.context import JobContext
+from engine.home import models_dir
 from engine.model_entry import ModelEntry
 from engine.model_families import family_label
+from engine.model_store import ModelStore
 from engine.protocol import JobError
 from plugins.diffusion.families import BY_ID
 from plugins.diffusion.lora_files import lora_base_family
@@ -34,6 +37,7 @@ from plugins.diffusion.lora_tags import merged_loras, strip_tags
 from plugins.diffusion.params import SamplingParams
 
 MAX_LOADED_LORAS = 8  # adapters kept on a pipeline between jobs
+MAX_NAMES_SHOWN = 12  # installed LoRAs named in the message for an unknown one
 _EMBEDDING_TOKEN = re.compile(r"<ti-([0-9a-f]+)-(\d+)>")
 _FAMILY_GROUP = {"sd15": "sd1", "sd2": "sd2", "sdxl": "sdxl"}  # SD 1.x LoRAs fit SD 1.x
 
@@ -58,7 +62,7 @@ def apply_adapters(
         loras = merged_loras(params.loras, params.prompt, params.negative_prompt)
     except ValueError as e:
         raise JobError("invalid_input", str(e)) from None
-    lora_entries = [(ctx.store.find(spec.name, "loras"), spec.weight) for spec in loras]
+    lora_entries = [(find_lora(ctx.store, spec.name), spec.weight) for spec in loras]
     prompt, negative = strip_tags(params.prompt), strip_tags(params.negative_prompt)
     embeddings = used_embeddings(ctx.store.entries, prompt, negative)
     for used, _ in lora_entries:
@@ -76,6 +80,25 @@ def apply_adapters(
 
 
 # ---- LoRAs
+
+
+def find_lora(store: ModelStore, name: str) -> ModelEntry:
+    """The LoRA called `name`; JobError("missing_model") listing the installed ones."""
+    try:
+        return store.find(name, "loras")
+    except JobError as e:
+        if e.kind != "missing_model":
+            raise
+    names = sorted({entry.name for entry in store.entries if entry.kind == "loras"})
+    installed = ", ".join(names[:MAX_NAMES_SHOWN]) + (
+        " ..." if len(names) > MAX_NAMES_SHOWN else ""
+    )
+    raise JobError(
+        "missing_model",
+        f"No LoRA named '{name}' is installed (installed LoRAs: {installed or 'none'}). "
+        f"Put LoRA files in {models_dir('loras', store.home)}, or add your A1111, ComfyUI "
+        "or InvokeAI model folder in Settings.",
+    )
 
 
 def adapter_name(entry: ModelEntry) -> str:
@@ -150,7 +173,9 @@ def load_lora(checkpoint: ModelEntry, pipe: Any, lora: ModelEntry) -> None:
     state = lora_state_dict(lora)
     check_lora_family(checkpoint, lora, state)
     try:
-        pipe.load_lora_weights(state, adapter_name=adapter_name(lora))
+        with warnings.catch_warnings():  # a second adapter is what Atelier means to add
+            warnings.filterwarnings("ignore", message="Already found a `peft_config`")
+            pipe.load_lora_weights(state, adapter_name=adapter_name(lora))
     except (ValueError, KeyError, RuntimeError, TypeError, AttributeError) as e:
         raise JobError(
             "invalid_input",

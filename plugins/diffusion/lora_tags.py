@@ -58,9 +58,11 @@ def find_tags(prompt: str) -> list[LoraTag]:
 
 def strip_tags(prompt: str) -> str:
     """The prompt without its LoRA tags (and the spaces and commas they leave doubled)."""
+    if not TAG.search(prompt):
+        return prompt
     text = TAG.sub("", prompt)
     text = re.sub(r"[ \t]+", " ", text)
-    text = re.sub(r"\s*,(\s*,)+", ",", text)
+    text = re.sub(r"\s*,(\s*,)*", ",", text)
     return text.strip().strip(",").strip()
 
 
