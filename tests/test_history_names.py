@@ -13,7 +13,8 @@ from app.model import history_names
 
 ROOT = Path(__file__).resolve().parent.parent
 VERBS = {
-    *("Add", "Change", "Create", "Crop", "Cut", "Delete", "Deselect", "Duplicate", "Edit"),
+    *("Add", "Change", "Convert", "Create", "Crop", "Cut", "Delete", "Deselect", "Duplicate"),
+    "Edit",
     *("Erase", "Feather", "Fill", "Flatten", "Flip", "Generate", "Grow", "Group", "Hide"),
     *("Invert", "Merge", "Move", "Open", "Paint", "Paste", "Remove", "Rename", "Resize"),
     *("Rotate", "Select", "Shrink", "Show", "Transform", "Ungroup"),
@@ -53,6 +54,17 @@ def every_name() -> list[str]:
             ({"opacity"}, None),
             ({"blend"}, None),
             ({"opacity", "blend"}, None),
+        )
+    ]
+    made += [
+        history_names.control_settings(changed)
+        for changed in (
+            {"kind"},
+            {"model"},
+            {"strength"},
+            {"start"},
+            {"start", "end"},
+            {"kind", "end"},
         )
     ]
     return constants() + made

@@ -48,6 +48,16 @@ MOVE_SELECTION = "Move selection"
 TRANSFORM_LAYER = "Transform layer"
 TRANSFORM_SELECTION = "Transform selection"
 
+# ---- control layers
+
+ADD_CONTROL_LAYER = "Add control layer"
+CONVERT_TO_CONTROL_LAYER = "Convert layer to control layer"
+CHANGE_CONTROL_KIND = "Change control kind"
+CHANGE_CONTROL_MODEL = "Change control model"
+CHANGE_CONTROL_STRENGTH = "Change control strength"
+CHANGE_CONTROL_STEPS = "Change control step range"
+CHANGE_CONTROL_SETTINGS = "Change control settings"  # several at once
+
 # ---- the canvas
 
 RESIZE_CANVAS = "Resize canvas"
@@ -70,6 +80,21 @@ INVERT_SELECTION = "Invert selection"
 GROW_SELECTION = "Grow selection"
 SHRINK_SELECTION = "Shrink selection"
 FEATHER_SELECTION = "Feather selection"
+
+
+def control_settings(changed: set[str]) -> str:
+    """A change of one control layer's `changed` settings (kind, model, strength, start,
+    end)."""
+    if changed <= {"start", "end"}:
+        return CHANGE_CONTROL_STEPS
+    if len(changed) != 1:
+        return CHANGE_CONTROL_SETTINGS
+    (setting,) = changed
+    return {
+        "kind": CHANGE_CONTROL_KIND,
+        "model": CHANGE_CONTROL_MODEL,
+        "strength": CHANGE_CONTROL_STRENGTH,
+    }[setting]
 
 
 def resize_image(width: int, height: int) -> str:

@@ -1,4 +1,5 @@
-"""Layers of a document: raster (pixels + recipe), group (children) and mask layers."""
+"""Layers of a document: raster (pixels + recipe), control (pixels + control settings), group
+(children) and mask layers."""
 
 from __future__ import annotations
 
@@ -135,6 +136,58 @@ class RasterLayer(Layer):
 
     def bounds(self) -> Rect | None:
         return self.pixels.tiles_bbox()
+
+
+# The kinds of control a control layer can be, and their names in menus (the same kinds as
+# plugins.diffusion.params.CONTROL_KINDS; tests/test_control_layers.py checks they agree).
+CONTROL_LABELS = {
+    "scribble": "Scribble",
+    "lineart": "Line art",
+    "softedge": "Soft edge",
+    "canny": "Canny",
+    "depth": "Depth",
+    "pose": "Pose",
+}
+MAX_CONTROL_STRENGTH = 2.0
+
+
+@dataclass(frozen=True)
+class ControlSettings:
+    """How a control layer steers a job: its kind, its model ("" = automatic: the first
+    installed for the checkpoint's family), its strength and the fractions of the denoising
+    steps it acts in (start..end)."""
+
+    kind: str = "scribble"
+    model: str = ""
+    strength: float = 1.0
+    start: float = 0.0
+    end: float = 1.0
+
+    def __post_init__(self) -> None:
+        if self.kind not in CONTROL_LABELS:
+            raise ValueError(
+                f"unknown control kind {self.kind!r}; one of {', '.join(CONTROL_LABELS)}"
+            )
+        if not 0.0 <= self.strength <= MAX_CONTROL_STRENGTH:
+            raise ValueError(f"control strength must be within 0..{MAX_CONTROL_STRENGTH:g}")
+        if not 0.0 <= self.start <= self.end <= 1.0:
+            raise ValueError("a control's steps must run from start to end within 0..1")
+
+    @property
+    def label(self) -> str:
+        """The kind as menus name it: "Line art"."""
+        return CONTROL_LABELS[self.kind]
+
+
+@dataclass(eq=False)
+class ControlLayer(RasterLayer):
+    """Pixels the designer draws or imports, turned into a control map (its kind's
+    preprocessor, app.model.control_layers) that steers generation. Never part of the
+    composite: the canvas shows its map as a preview, and each visible control layer
+    becomes one control of a job."""
+
+    control: ControlSettings = field(default_factory=ControlSettings)
+    name: str = "Control"
 
 
 @dataclass(eq=False)

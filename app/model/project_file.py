@@ -1,16 +1,19 @@
 """The `.atelier` project file: a zip of manifest.json plus one PNG per layer and mask.
 
 manifest.json holds the format name and version, the document id and size and the layer
-tree (names, visibility, opacity, blend modes, recipes); each layer's pixels are a PNG of
-the bounding box of its content, placed at (x, y): RGBA for raster layers, grayscale for
-masks. The undo history is not saved. Saving builds the whole file in memory, then
-writes it atomically, so a failed save (disk full) leaves the previous file as it was.
+tree (names, visibility, opacity, blend modes, recipes, control settings); each layer's
+pixels are a PNG of the bounding box of its content, placed at (x, y): RGBA for raster and
+control layers, grayscale for masks. A project with control layers is version 2 (an older
+Atelier asks to be updated); one without stays version 1, which every Atelier opens. The
+undo history is not saved. Saving builds the whole file in memory, then writes it
+atomically, so a failed save (disk full) leaves the previous file as it was.
 Saving then loading gives back exactly the same pixels, masks and properties.
 """
 
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import io
 import json
 import lzma
@@ -27,8 +30,16 @@ from PIL import Image
 
 from app.model.document import Document
 from app.model.generation_info import atelier_version
-from app.model.layers import GroupLayer, Layer, MaskLayer, RasterLayer
+from app.model.layers import (
+    ControlLayer,
+    ControlSettings,
+    GroupLayer,
+    Layer,
+    MaskLayer,
+    RasterLayer,
+)
 from app.model.project_manifest import (
+    ControlEntry,
     GroupEntry,
     Manifest,
     MaskEntry,
@@ -50,7 +61,8 @@ from engine.untrusted import (
 )
 
 FORMAT = "atelier-project"
-VERSION = 1
+VERSION = 2  # the newest this Atelier reads and writes
+PLAIN_VERSION = 1  # a project without control layers
 SUFFIX = ".atelier"
 MANIFEST = "manifest.json"
 
@@ -84,7 +96,7 @@ def project_bytes(doc: Document, extra: dict[str, Any] | None = None) -> bytes:
     assets: dict[str, bytes] = {}
     manifest = {
         "format": FORMAT,
-        "version": VERSION,
+        "version": _version(doc),
         "app_version": atelier_version(),
         "document": {"id": doc.id, "width": doc.width, "height": doc.height},
         "layers": [_layer_entry(layer, assets) for layer in doc.layers],
@@ -98,6 +110,11 @@ def project_bytes(doc: Document, extra: dict[str, Any] | None = None) -> bytes:
         for name, blob in assets.items():  # PNGs are compressed already
             archive.writestr(_entry(name, zipfile.ZIP_STORED), blob)
     return buffer.getvalue()
+
+
+def _version(doc: Document) -> int:
+    """The oldest format version that holds `doc`, so older Ateliers open what they can."""
+    return VERSION if any(isinstance(lay, ControlLayer) for lay in doc.walk()) else PLAIN_VERSION
 
 
 def _entry(name: str, compression: int) -> zipfile.ZipInfo:
@@ -115,7 +132,11 @@ def _layer_entry(layer: Layer, assets: dict[str, bytes]) -> dict[str, Any]:
         "opacity": layer.opacity,
         "blend": layer.blend.value,
     }
-    if isinstance(layer, RasterLayer):
+    if isinstance(layer, ControlLayer):
+        entry["type"] = "control"
+        entry["control"] = dataclasses.asdict(layer.control)
+        entry["pixels"] = _pixels_entry(layer.pixels, f"layers/{layer.id}.png", assets)
+    elif isinstance(layer, RasterLayer):
         entry["type"] = "raster"
         entry["recipe"] = layer.recipe
         entry["pixels"] = _pixels_entry(layer.pixels, f"layers/{layer.id}.png", assets)
@@ -345,7 +366,9 @@ def _document(manifest: Manifest, assets: _Assets) -> Document:
 
 
 def _layer(
-    entry: MaskEntry | RasterEntry | GroupEntry, size: tuple[int, int], assets: _Assets
+    entry: MaskEntry | RasterEntry | ControlEntry | GroupEntry,
+    size: tuple[int, int],
+    assets: _Assets,
 ) -> Layer:
     props = {
         "id": entry.id,
@@ -360,5 +383,9 @@ def _layer(
     if isinstance(entry, RasterEntry):
         pixels = assets.raster(entry.pixels, size, 4, 0)
         return RasterLayer(pixels=pixels, recipe=entry.recipe, mask=mask, **props)
+    if isinstance(entry, ControlEntry):
+        pixels = assets.raster(entry.pixels, size, 4, 0)
+        control = ControlSettings(**entry.control.model_dump())
+        return ControlLayer(pixels=pixels, control=control, mask=mask, **props)
     children = [_layer(child, size, assets) for child in entry.children]
     return GroupLayer(children=children, mask=mask, **props)

@@ -1,7 +1,8 @@
 """The shape of a project's manifest.json, checked before anything is built from it.
 
 pydantic models with strict types: canvas sides within MAX_CANVAS_SIDE, finite opacity in
-0..1, ids that are safe as file names, a layer tree of known kinds. Unknown keys are
+0..1, ids that are safe as file names, a layer tree of known kinds (control layers with a
+known control kind and settings in range). Unknown keys are
 ignored (a newer Atelier may add some); `tree_problem` bounds the tree's depth and size.
 """
 
@@ -20,7 +21,7 @@ from pydantic import (
 )
 
 from app.model.document import MAX_CANVAS_SIDE
-from app.model.layers import BlendMode
+from app.model.layers import CONTROL_LABELS, MAX_CONTROL_STRENGTH, BlendMode
 
 MAX_LAYERS = 4_000  # layers, groups and masks together
 MAX_GROUP_DEPTH = 32
@@ -65,13 +66,37 @@ class RasterEntry(_LayerEntry):
     mask: MaskEntry | None = None
 
 
+Fraction = Annotated[float, Field(strict=True, ge=0, le=1, allow_inf_nan=False)]
+
+
+class ControlSettingsEntry(_Entry):
+    """A control layer's settings (app.model.layers.ControlSettings)."""
+
+    kind: Literal[tuple(CONTROL_LABELS)]  # type: ignore[valid-type]
+    model: StrictStr = ""
+    strength: Annotated[
+        float, Field(strict=True, ge=0, le=MAX_CONTROL_STRENGTH, allow_inf_nan=False)
+    ] = 1.0
+    start: Fraction = 0.0
+    end: Fraction = 1.0
+
+
+class ControlEntry(_LayerEntry):
+    type: Literal["control"]
+    control: ControlSettingsEntry
+    pixels: PixelsEntry | None
+    mask: MaskEntry | None = None
+
+
 class GroupEntry(_LayerEntry):
     type: Literal["group"]
     children: list[LayerEntry]
     mask: MaskEntry | None = None
 
 
-LayerEntry = Annotated[MaskEntry | RasterEntry | GroupEntry, Field(discriminator="type")]
+LayerEntry = Annotated[
+    MaskEntry | RasterEntry | ControlEntry | GroupEntry, Field(discriminator="type")
+]
 
 
 class DocumentEntry(_Entry):

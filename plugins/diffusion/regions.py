@@ -1,7 +1,7 @@
 """What each diffusion mode works on, in one line for the Generate panel: the whole canvas,
-the selection, the painted mask or a new border, with its size in pixels. The same reading
-of the document as the requests (plugins.diffusion.requests), so the line says what a
-Generate would do now. Qt-free.
+the selection, the painted mask or a new border, with its size in pixels, and how many
+control layers steer it. The same reading of the document as the requests
+(plugins.diffusion.requests), so the line says what a Generate would do now. Qt-free.
 """
 
 from __future__ import annotations
@@ -11,6 +11,7 @@ from typing import Any
 
 from app.model.candidates import is_blank
 from app.model.canvas_areas import MASK_LEVEL, active_selection, inpaint_mask
+from app.model.control_layers import active_controls
 from app.model.document import Document
 from app.model.selection import Selection
 from app.model.tiles import Rect
@@ -26,8 +27,8 @@ def txt2img_region(task: Task, values: Values, doc: Document) -> str:
     """A new picture fills the selection's bounds, else the whole canvas."""
     selection = active_selection(doc)
     if selection is None:
-        return f"Fills the whole canvas ({_size(doc.rect)})"
-    return f"Fills the selection's bounds ({_size(selection.bbox())})"
+        return f"Fills the whole canvas ({_size(doc.rect)}){_steering(doc)}"
+    return f"Fills the selection's bounds ({_size(selection.bbox())}){_steering(doc)}"
 
 
 def img2img_region(task: Task, values: Values, doc: Document) -> str:
@@ -37,8 +38,9 @@ def img2img_region(task: Task, values: Values, doc: Document) -> str:
         return NO_PICTURE
     if selection is not None:
         bounds = _size(selection.bbox())
-        return f"Repaints the selection ({bounds}); deselect to repaint the whole canvas"
-    return f"Repaints the whole canvas ({_size(doc.rect)})"
+        steering = _steering(doc)
+        return f"Repaints the selection ({bounds}){steering}; deselect to repaint the whole canvas"
+    return f"Repaints the whole canvas ({_size(doc.rect)}){_steering(doc)}"
 
 
 def inpaint_region(task: Task, values: Values, doc: Document) -> str:
@@ -49,8 +51,8 @@ def inpaint_region(task: Task, values: Values, doc: Document) -> str:
     bounds = _size(Selection(mask).bbox())
     selection = active_selection(doc)
     if selection is not None and (selection.mask >= MASK_LEVEL).any():
-        return f"Repaints the selection ({bounds})"
-    return f"Repaints the painted mask ({bounds})"
+        return f"Repaints the selection ({bounds}){_steering(doc)}"
+    return f"Repaints the painted mask ({bounds}){_steering(doc)}"
 
 
 def outpaint_region(task: Task, values: Values, doc: Document) -> str:
@@ -63,7 +65,16 @@ def outpaint_region(task: Task, values: Values, doc: Document) -> str:
     sides = ", ".join(f"{amount} px {side}" for side, amount in grow.items() if amount)
     width = doc.width + grow["left"] + grow["right"]
     height = doc.height + grow["top"] + grow["bottom"]
-    return f"Fills a new border ({sides}); the canvas becomes {width} x {height}"
+    steering = _steering(doc)
+    return f"Fills a new border ({sides}){steering}; the canvas becomes {width} x {height}"
+
+
+def _steering(doc: Document) -> str:
+    """ ", steered by 2 controls" when visible control layers steer the job, else nothing."""
+    count = len(active_controls(doc))
+    if not count:
+        return ""
+    return f", steered by {count} control" + ("s" if count > 1 else "")
 
 
 def _size(rect: Rect | None) -> str:

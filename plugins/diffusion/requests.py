@@ -1,6 +1,7 @@
 """The diffusion tasks' requests from the canvas (see app.model.requests): which pixels and
 mask each sends, where its step previews show and where its results go; and how a layer each
-made is regenerated. Qt-free.
+made is regenerated. Every request carries the visible control layers as its params'
+`controls`, each map cut to exactly the area the job covers. Qt-free.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from app.model.canvas_areas import (
     layers_below,
 )
 from app.model.compositing import composite
+from app.model.control_layers import active_controls, map_crop
 from app.model.document import Document
 from app.model.layers import RasterLayer
 from app.model.requests import Request, RequestError, images, make_params
@@ -32,7 +34,7 @@ from app.model.selection import Selection
 from app.model.tiles import Rect
 from plugins.api import Task
 from plugins.diffusion.mask_geometry import Box, clip_box, context_box
-from plugins.diffusion.params import ceil8
+from plugins.diffusion.params import ControlSpec, ceil8
 
 NO_MASK = "Select or paint the area to repaint first."
 NO_PICTURE = "The canvas is empty: paint, open or generate a picture first."
@@ -49,12 +51,14 @@ def txt2img(task: Task, values: Values, doc: Document, size: tuple[int, int]) ->
     """A picture of `size` that fills the selection's bounds or the canvas (see fill_rect)."""
     target = fill_target(doc)
     blank, base = active_selection(doc) is None and is_blank(doc), doc.size
-    params = make_params(task, {**values, "width": size[0], "height": size[1]})
+    place = fill_rect(size, target, blank)
+    sized = {**values, "width": size[0], "height": size[1]}
+    params = make_params(task, steered(sized, doc, place))
 
     def make(output) -> Candidate:
         return Candidate(output, fit_canvas=blank, base_size=base, target=target)
 
-    return Request(task, params, fill_rect(size, target, blank), images(make))
+    return Request(task, params, place, images(make))
 
 
 def img2img(task: Task, values: Values, doc: Document, size: tuple[int, int]) -> Request:
@@ -66,7 +70,7 @@ def img2img(task: Task, values: Values, doc: Document, size: tuple[int, int]) ->
         raise RequestError(NO_PICTURE)
     keep = selection.crop(rect) if selection is not None else None
     base = doc.size
-    params = make_params(task, values, image=picture)
+    params = make_params(task, steered(values, doc, rect), image=picture)
     return Request(task, params, rect, images(lambda o: region_candidate(o, rect, keep, base)))
 
 
@@ -76,7 +80,7 @@ def inpaint(task: Task, values: Values, doc: Document, size: tuple[int, int]) ->
     if mask is None:
         raise RequestError(NO_MASK)
     picture = doc.composite()
-    params = make_params(task, values, image=picture, mask=mask)
+    params = make_params(task, steered(values, doc, doc.rect), image=picture, mask=mask)
     margin = int(values.get("grow", 0)) + int(values.get("feather", 0))
     box = preview_box(Selection(mask).bbox() or doc.rect, margin, doc.size, values)
     base = doc.size
@@ -92,8 +96,9 @@ def outpaint(task: Task, values: Values, doc: Document, size: tuple[int, int]) -
     if not picture[..., 3].any():
         raise RequestError(NO_PICTURE)
     left, top, right, bottom = grow
-    params = make_params(task, {**values, **dict(zip(SIDES, grow, strict=True))}, image=picture)
     grown = (doc.width + left + right, doc.height + top + bottom)
+    sides = {**values, **dict(zip(SIDES, grow, strict=True))}
+    params = make_params(task, steered(sides, doc, Rect(-left, -top, *grown)), image=picture)
     new_area = Rect(0, 0, *grown) if min(grow) > 0 else _border_box(doc.size, grow)
     overlap = int(values.get("overlap", 0))
     preview = preview_box(new_area, overlap, grown, values).translated(-left, -top)
@@ -103,6 +108,27 @@ def outpaint(task: Task, values: Values, doc: Document, size: tuple[int, int]) -
         return repaint_candidate(output, picture, base, (left, top), grow)
 
     return Request(task, params, preview, images(make))
+
+
+def steered(values: Values, doc: Document, rect: Rect) -> dict[str, Any]:
+    """`values` with the document's controls for a job covering `rect` (canvas pixels)."""
+    return {**values, "controls": control_specs(doc, rect)}
+
+
+def control_specs(doc: Document, rect: Rect) -> tuple[ControlSpec, ...]:
+    """Each visible control layer with pixels as a control whose map is its map inside
+    `rect`, black where `rect` leaves the canvas (an outpaint's new border)."""
+    return tuple(
+        ControlSpec(
+            layer.control.kind,
+            map_crop(layer, rect),
+            layer.control.model,
+            layer.control.strength,
+            layer.control.start,
+            layer.control.end,
+        )
+        for layer in active_controls(doc)
+    )
 
 
 def outpaint_sides(values: Values) -> tuple[int, int, int, int]:
@@ -138,7 +164,7 @@ def regenerate_txt2img(task: Task, values: Values, doc: Document, layer: RasterL
     """A new picture into the layer's bounds."""
     box, base = layer.pixels.bbox(), doc.size
     make = images(lambda o: Candidate(o, base_size=base, target=box))
-    return Request(task, make_params(task, values), box, make)
+    return Request(task, make_params(task, steered(values, doc, box)), box, make)
 
 
 def regenerate_img2img(task: Task, values: Values, doc: Document, layer: RasterLayer) -> Request:
@@ -146,14 +172,15 @@ def regenerate_img2img(task: Task, values: Values, doc: Document, layer: RasterL
     box, base = layer.pixels.bbox(), doc.size
     region = composite(layers_below(doc, layer), box)
     keep = np.where(layer.pixels.read(box)[..., 3] > 0, 255, 0).astype(np.uint8)
-    params = make_params(task, values, image=region)
+    params = make_params(task, steered(values, doc, box), image=region)
     return Request(task, params, box, images(lambda o: region_candidate(o, box, keep, base)))
 
 
 def regenerate_inpaint(task: Task, values: Values, doc: Document, layer: RasterLayer) -> Request:
     """Repaint where the layer has paint, on the canvas under it."""
     picture, base = composite(layers_below(doc, layer), doc.rect), doc.size
-    params = make_params(task, values, image=picture, mask=_painted_area(layer, values))
+    mask = _painted_area(layer, values)
+    params = make_params(task, steered(values, doc, doc.rect), image=picture, mask=mask)
     make = images(lambda o: repaint_candidate(o, picture, base))
     return Request(task, params, layer.pixels.bbox(), make)
 
@@ -165,7 +192,7 @@ def regenerate_outpaint(task: Task, values: Values, doc: Document, layer: Raster
     if inner.w <= 0 or inner.h <= 0:
         raise RequestError("The canvas is smaller than this outpaint; it cannot be redone.")
     original = composite(layers_below(doc, layer), doc.rect)[inner.slices()]
-    params = make_params(task, values, image=original)
+    params = make_params(task, steered(values, doc, doc.rect), image=original)
     base = doc.size
     make = images(lambda o: repaint_candidate(o, original, base, (left, top)))
     return Request(task, params, doc.rect, make)
