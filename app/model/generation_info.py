@@ -15,6 +15,7 @@ from importlib import metadata
 from typing import Any
 
 from engine.untrusted import clean_text, parse_json
+from plugins.diffusion.lora_tags import find_tags_lenient, set_tag
 
 SOURCES = ("atelier", "a1111", "comfyui")
 
@@ -335,7 +336,65 @@ def info_from_recipe(recipe: Mapping[str, Any]) -> GenerationInfo:
     model = recipe.get("model")
     model_hash = model.get("hash") if isinstance(model, Mapping) else None
     info = _info_from_mapping({**params, "model_hash": model_hash})
-    return dataclasses.replace(info, recipe=dict(recipe))
+    prompt = prompt_with_loras(info.prompt, _records(params.get("loras")))
+    extras = {**info.extras, **steering_extras(recipe)}
+    return dataclasses.replace(info, prompt=prompt, extras=extras, recipe=dict(recipe))
+
+
+# ---- steering (LoRAs, embeddings, controls) in A1111's words ----------------------------------
+
+
+def _records(value: Any) -> list[Mapping[str, Any]]:
+    """The entries of a recipe list ("loras", "controls", "models") that are mappings."""
+    return [item for item in value if isinstance(item, Mapping)] if isinstance(value, list) else []
+
+
+def prompt_with_loras(prompt: str, loras: list[Mapping[str, Any]]) -> str:
+    """The prompt with a `<lora:name:weight>` tag for each recipe LoRA it has no tag of
+    (LoRAs given as params, not typed): the prompt alone then says every LoRA, as A1111's."""
+    tagged = {tag.name.casefold() for tag in find_tags_lenient(prompt)}
+    for lora in loras:
+        name, weight = lora.get("name"), _as_float(lora.get("weight"))
+        usable = isinstance(name, str) and name and weight is not None
+        if usable and name.casefold() not in tagged:
+            prompt = set_tag(prompt, name, weight)
+    return prompt
+
+
+def steering_extras(recipe: Mapping[str, Any]) -> dict[str, str]:
+    """A1111's fields for a recipe's LoRAs ("Lora hashes"), embeddings ("TI hashes") and
+    controls ("ControlNet 0", ...), with the files' hashes from the recipe's "models"."""
+    params = recipe.get("params")
+    params = params if isinstance(params, Mapping) else {}
+    hashes = {
+        m["name"]: m["hash"]
+        for m in _records(recipe.get("models"))
+        if isinstance(m.get("name"), str) and isinstance(m.get("hash"), str)
+    }
+    extras = {}
+    for key, field_name in (("Lora hashes", "loras"), ("TI hashes", "embeddings")):
+        names = [r.get("name") for r in _records(params.get(field_name))]
+        pairs = [f"{name}: {hashes[name]}" for name in names if name in hashes]
+        if pairs:
+            extras[key] = ", ".join(pairs)
+    for index, control in enumerate(_records(params.get("controls"))):
+        extras[f"ControlNet {index}"] = _control_text(control, hashes)
+    return extras
+
+
+_CONTROL_NUMBERS = (("Weight", "strength"), ("Guidance Start", "start"), ("Guidance End", "end"))
+
+
+def _control_text(control: Mapping[str, Any], hashes: Mapping[str, str]) -> str:
+    """One control as sd-webui-controlnet writes it: "Module: scribble, Model: name [hash],
+    Weight: 1.0, Guidance Start: 0.0, Guidance End: 1.0"."""
+    model = str(control.get("model") or "")
+    if model in hashes:
+        model += f" [{hashes[model]}]"
+    numbers = {label: _as_float(control.get(key)) for label, key in _CONTROL_NUMBERS}
+    parts = [f"Module: {control.get('kind', '')}", f"Model: {model}"]
+    parts += [f"{label}: {value}" for label, value in numbers.items() if value is not None]
+    return ", ".join(parts)
 
 
 def _info_from_mapping(data: Mapping[str, Any]) -> GenerationInfo:
