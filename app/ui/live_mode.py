@@ -147,6 +147,7 @@ class LiveMode(QObject):
                 self.view.show_status("Waiting for the job ahead\N{HORIZONTAL ELLIPSIS}")
             case JobStarted():
                 self.view.show_progress(0.0)
+                self.view.show_status("Painting\N{HORIZONTAL ELLIPSIS}")
             case JobProgress(fraction=fraction, preview=image):
                 self.view.show_progress(fraction)
                 if image is not None:

@@ -16,9 +16,11 @@ from PySide6.QtWidgets import (
 )
 
 from app.ui.images import pixmap_from_rgba
+from app.ui.theme import ACCENT
 from engine.protocol import ImageData
 
 PROGRESS_STEPS = 1000
+ON_STYLE = f"QToolButton:checked {{ background: {ACCENT}; border-color: {ACCENT}; color: white; }}"
 OFF_TEXT = "Live is off. Turn it on, then paint: the picture follows each stroke."
 
 
@@ -28,6 +30,7 @@ def toggle_button(toggle: QAction) -> QToolButton:
     button.setDefaultAction(toggle)
     button.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextOnly)
     button.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Fixed)
+    button.setStyleSheet(ON_STYLE)
     return button
 
 

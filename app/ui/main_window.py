@@ -76,6 +76,7 @@ log = logging.getLogger(__name__)
 # left to the engine's daemon thread, which does not keep the app alive.
 SHUTDOWN_WAIT_S = 1.0
 START_SIZE = (512, 512)
+LIVE_DOCK_WIDTH = 300
 
 
 class MainWindow(QMainWindow):
@@ -201,11 +202,18 @@ class MainWindow(QMainWindow):
         self.layers_dock = self._dock("Layers", "layers", self.layers_panel, right)
         self.history_panel = HistoryPanel(self.session)
         self.history_dock = self._dock("History", "history", self.history_panel, right)
-        self.live_dock = self._dock("Live", "live", self.live.view, right)
-        self.live_dock.hide()  # shown when Live turns on
-        self.live.action.toggled.connect(lambda on: on and self.live_dock.show())
+        self.live_dock = self._dock("Live", "live", self.live.view, left)
+        self.splitDockWidget(self.prompt_dock, self.live_dock, Qt.Orientation.Horizontal)
+        self.live_dock.hide()  # shown, between the panel and the canvas, when Live turns on
+        self.live.action.toggled.connect(self._show_live_dock)
         self.resizeDocks([self.layers_dock, self.history_dock], [520, 220], Qt.Orientation.Vertical)
         self.resizeDocks([self.layers_dock], [300], Qt.Orientation.Horizontal)
+
+    def _show_live_dock(self, on: bool) -> None:
+        """Live turned on: its dock shows, wide enough for the picture."""
+        if on and not self.live_dock.isVisible():
+            self.live_dock.show()
+            self.resizeDocks([self.live_dock], [LIVE_DOCK_WIDTH], Qt.Orientation.Horizontal)
 
     def _build_status(self) -> None:
         self.size_label = QLabel()
