@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from app.model.document import Document
-from app.model.layers import RasterLayer
+from app.model.layers import ControlLayer, RasterLayer
 from app.model.live_settings import (
     FAST_PRESETS,
     LIVE_MAX_STEPS,
@@ -18,7 +18,7 @@ from app.model.live_settings import (
 )
 from app.model.requests import RequestError
 from plugins.diffusion import IMG2IMG, INPAINT, OUTPAINT, TXT2IMG
-from plugins.diffusion.params import ControlSpec, LoraSpec
+from plugins.diffusion.params import LoraSpec
 
 TASKS = {task.id: task for task in (OUTPAINT, TXT2IMG, INPAINT, IMG2IMG)}
 FORM = {"prompt": "a red circle", "steps": 25, "cfg_scale": 7.0, "seed": -1, "batch_count": 4}
@@ -82,9 +82,11 @@ def test_text_to_image_gives_way_to_image_to_image_on_a_painted_canvas():
 
 def test_text_to_image_steered_by_a_control_stays_and_other_modes_are_kept():
     doc = painted()
-    scribble = ControlSpec("scribble", np.zeros((48, 64, 3), np.uint8))
-    steered = live_request(TASKS, TXT2IMG, {**FORM, "controls": (scribble,)}, doc, (64, 48))
-    assert steered.task_id == TXT2IMG.id
+    lines = np.zeros((48, 64, 4), np.uint8)
+    lines[20:24, 8:56] = 255
+    doc.layers.append(ControlLayer.from_array(lines, name="Scribble"))
+    steered = live_request(TASKS, TXT2IMG, FORM, doc, (64, 48))
+    assert steered.task_id == TXT2IMG.id and len(steered.params.controls) == 1
     assert live_request(TASKS, OUTPAINT, {**FORM, "left": 8}, doc, (64, 48)).task_id == OUTPAINT.id
     with pytest.raises(RequestError):  # inpaint with nothing selected says what to do
         live_request(TASKS, INPAINT, FORM, doc, (64, 48))

@@ -23,10 +23,10 @@ from app.model.candidates import is_blank
 from app.model.document import Document
 from app.model.requests import Request, build_request, generate_tasks
 from plugins.api import Task
+from plugins.diffusion.lora_tags import find_tags_lenient
 
 LIVE_MAX_STEPS = 12
 FAST_MAX_STEPS = 8
-LORA_TAG = re.compile(r"<lora:([^:>]+)(?::[^>]*)?>", re.IGNORECASE)
 _FAST_NAME = re.compile(r"(?<![a-z])(lcm|turbo|lightning|hyper)(?![a-z])", re.IGNORECASE)
 
 
@@ -51,7 +51,7 @@ FAST_PRESETS = {
 def lora_names(values: Mapping[str, Any]) -> list[str]:
     """The LoRAs a job's values name: its `loras` specs and the prompt's `<lora:...>` tags."""
     named = [str(getattr(spec, "name", "")) for spec in values.get("loras") or ()]
-    return named + LORA_TAG.findall(str(values.get("prompt", "")))
+    return named + [tag.name for tag in find_tags_lenient(str(values.get("prompt", "")))]
 
 
 def fast_preset(names: Iterable[str]) -> FastPreset | None:
