@@ -309,6 +309,7 @@ class MainWindow(QMainWindow):
         self.prompt_panel.set_models(
             checkpoints, default.name if default and not had_models else None
         )
+        self.prompt_panel.set_loras(listing.entries)
         self.stack.setCurrentWidget(self.prompt_scroll if checkpoints else self.empty_state)
         self.prompt_panel.set_running(self.generation.running)
         self._report_skipped_models(listing.problems)

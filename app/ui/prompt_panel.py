@@ -29,6 +29,8 @@ from PySide6.QtWidgets import (
 from app.model.requests import RequestError, generate_tasks
 from app.ui.empty_state import EXAMPLE_PROMPT
 from app.ui.generate_modes import SHARED_PARAMS, ModeForms, shared_fields
+from app.ui.lora_completer import LoraCompleter
+from app.ui.lora_picker import LoraPicker
 from app.ui.param_form import ParamForm
 from engine.model_families import family_label
 from engine.model_store import ModelEntry
@@ -91,6 +93,8 @@ class PromptPanel(QWidget):
         self.region_label.setWordWrap(True)
         self.region_label.hide()
         self.form = ParamForm(SHARED_PARAMS)
+        self.lora_picker = LoraPicker(self.form.widgets["prompt"])  # edits the prompt's tags
+        self.lora_completer = LoraCompleter(self.form.widgets["prompt"])
         self.mode_forms = ModeForms(self.modes)
         self.aspect_buttons = QButtonGroup(self)
         self.generate_button = QPushButton("Generate")
@@ -131,6 +135,7 @@ class PromptPanel(QWidget):
         width_row = self._row_of("width")
         self.aspect_row = self._aspect_widget()
         self.form.layout_.insertRow(width_row, "Aspect", self.aspect_row)
+        self.form.layout_.insertRow(self._row_of("prompt") + 1, "LoRAs", self.lora_picker)
         buttons = QHBoxLayout()
         buttons.addWidget(self.generate_button, 2)
         buttons.addWidget(self.cancel_button, 1)
@@ -214,6 +219,7 @@ class PromptPanel(QWidget):
         for name in self.form.widgets:
             self.form.set_row_visible(name, name in shared)
         self.form.layout_.setRowVisible(self.aspect_row, {"width", "height"} <= shared)
+        self.form.layout_.setRowVisible(self.lora_picker, "prompt" in shared)
         self.form.setVisible(bool(shared))
         fields = {f.name for f in dataclasses.fields(task.params_type)}
         self.model_row.setVisible("model" in fields)
@@ -258,6 +264,12 @@ class PromptPanel(QWidget):
         self.model_picker.setCurrentIndex(max(index, 0))
         self.model_picker.blockSignals(False)
         self._on_model_changed()
+
+    def set_loras(self, entries: Sequence[ModelEntry]) -> None:
+        """The installed LoRAs (the store's entries of kind "loras"), for the LoRA picker
+        and the prompt's `<lora:` completion."""
+        self.lora_picker.set_entries(entries)
+        self.lora_completer.set_names(self.lora_picker.names())
 
     def show_looking_for_models(self) -> None:
         """Until the first model scan is in: the picker says so, and Generate waits."""
