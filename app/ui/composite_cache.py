@@ -3,7 +3,9 @@
 A numpy array views the QImage's memory; `refresh(rect)` composites only that
 rectangle into it (touching only the tiles there), so a brush dab or an undo redraws a few
 tiles, never the whole 4096 x 4096 canvas. Standalone mask layers (painted inpaint masks)
-are not part of the image; visible ones are tinted on top so the designer sees them.
+and control layers are not part of the image; visible masks are tinted on top so the
+designer sees them, and shown control layers draw their maps over everything (see
+app.ui.control_previews; a map that changed beyond the rectangle is redrawn too).
 """
 
 from __future__ import annotations
@@ -14,7 +16,8 @@ from PySide6.QtGui import QImage
 from app.model.canvas_areas import standalone_masks
 from app.model.document import Document
 from app.model.layers import MaskLayer
-from app.model.tiles import Rect
+from app.model.tiles import Rect, union_rects
+from app.ui.control_previews import ControlPreviews
 from app.ui.images import rgba_from_qimage
 
 MASK_TINT = np.array([255, 64, 64, 255], np.float32)  # premultiplied red
@@ -30,6 +33,7 @@ class CompositeCache:
         self.image = QImage(doc.width, doc.height, QImage.Format.Format_RGBA8888_Premultiplied)
         rows = np.frombuffer(self.image.bits(), np.uint8).reshape(doc.height, -1)
         self.array = rows[:, : doc.width * 4].reshape(doc.height, doc.width, 4)  # a view
+        self.controls = ControlPreviews()
         self.refresh(doc.rect)
 
     @property
@@ -38,7 +42,9 @@ class CompositeCache:
         return self.doc.size != self.size
 
     def refresh(self, rect: Rect | None) -> Rect | None:
-        """Recomposite `rect` (clipped to the canvas); returns the part refreshed."""
+        """Recomposite `rect` (clipped to the canvas) and wherever a control layer's preview
+        changed; returns the part refreshed."""
+        rect = union_rects([rect, self.controls.stale_area(self.doc)])
         if rect is None:
             return None
         part = rect.intersect(self.doc.rect)
@@ -48,6 +54,7 @@ class CompositeCache:
         masks = standalone_masks(self.doc)
         if masks:
             pixels = tint_masks(pixels, masks, part)
+        pixels = self.controls.paint(pixels, self.doc, part)
         self.array[part.slices()] = pixels
         return part
 

@@ -1,6 +1,7 @@
 """Layer operations as QActions (shared by the Layer menu and the Layers panel's buttons):
 new layer, new mask layer, duplicate, delete, raise, lower, merge down, flatten; group
-(Ctrl+G) and ungroup (Ctrl+Shift+G) are in the Layer menu."""
+(Ctrl+G) and ungroup (Ctrl+Shift+G) are in the Layer menu, as are New control layer and
+Convert to control layer (one action per control kind, in submenus)."""
 
 from __future__ import annotations
 
@@ -17,8 +18,9 @@ from app.model.commands import (
     MoveLayer,
     RemoveLayer,
 )
+from app.model.control_layers import add_control_layer, convert_to_control
 from app.model.groups import group_layer, ungroup
-from app.model.layers import GroupLayer, MaskLayer, RasterLayer
+from app.model.layers import CONTROL_LABELS, ControlLayer, GroupLayer, MaskLayer, RasterLayer
 from app.ui.doc_session import DocumentSession
 from app.ui.tool_icons import tool_icon
 
@@ -41,6 +43,14 @@ class LayerActions(QObject):
         self.flatten = self._make("Flatten image", "flatten", self.flatten_all)
         self.group = self._make("New group from layer", "group", self.group_active, "Ctrl+G")
         self.ungroup = self._make("Ungroup", "ungroup", self.ungroup_active, "Ctrl+Shift+G")
+        self.new_control = {
+            kind: self._kind_action(label, f"new_control_{kind}", self.add_control, kind)
+            for kind, label in CONTROL_LABELS.items()
+        }
+        self.convert_control = {
+            kind: self._kind_action(label, f"convert_control_{kind}", self.convert_active, kind)
+            for kind, label in CONTROL_LABELS.items()
+        }
         session.active_changed.connect(self.update_enabled)
         session.layers_changed.connect(self.update_enabled)
         self.update_enabled()
@@ -52,6 +62,12 @@ class LayerActions(QObject):
         if key:
             action.setShortcut(QKeySequence(key))
         action.triggered.connect(lambda *_: slot())
+        return action
+
+    def _kind_action(self, text: str, name: str, slot: Callable[[str], None], kind: str) -> QAction:
+        action = QAction(text, self)
+        action.setObjectName(name)
+        action.triggered.connect(lambda *_: slot(kind))
         return action
 
     @property
@@ -66,6 +82,9 @@ class LayerActions(QObject):
         for action in (self.duplicate, self.delete, self.group):
             action.setEnabled(active is not None)
         self.ungroup.setEnabled(isinstance(active, GroupLayer))
+        convertible = isinstance(active, RasterLayer) and not isinstance(active, ControlLayer)
+        for action in self.convert_control.values():
+            action.setEnabled(convertible)
         if active is None:
             for action in (self.raise_, self.lower, self.merge):
                 action.setEnabled(False)
@@ -73,7 +92,12 @@ class LayerActions(QObject):
         group, index = self.session.doc.position(active.id)
         self.raise_.setEnabled(index < len(group.children) - 1)
         self.lower.setEnabled(index > 0)
-        self.merge.setEnabled(index > 0 and not isinstance(active, MaskLayer | GroupLayer))
+        below = group.children[index - 1] if index > 0 else None
+        self.merge.setEnabled(
+            isinstance(below, RasterLayer | GroupLayer)
+            and not isinstance(below, ControlLayer)
+            and not isinstance(active, MaskLayer | GroupLayer | ControlLayer)
+        )
 
     # -- the operations --------------------------------------------------------------------
 
@@ -96,6 +120,21 @@ class LayerActions(QObject):
 
     def add_mask(self) -> None:
         self.add(MaskLayer.blank(self.session.doc.size, name=MASK_NAME))
+
+    def add_control(self, kind: str) -> None:
+        """A new empty control layer of `kind` above the active layer, made active."""
+        group_id, index = self.insert_point()
+        command = add_control_layer(self.session.doc, kind, group_id, index)
+        if self.session.push(command):
+            self.session.set_active(command.layer.id)
+
+    def convert_active(self, kind: str) -> None:
+        """A control layer of `kind` from the active pixel layer's pixels, just above it."""
+        active = self.session.active
+        if isinstance(active, RasterLayer) and not isinstance(active, ControlLayer):
+            command = convert_to_control(self.session.doc, active.id, kind)
+            if self.session.push(command):
+                self.session.set_active(command.layer.id)
 
     def dup(self) -> None:
         active = self.session.active

@@ -1,15 +1,17 @@
 """Layer thumbnails for the Layers panel, read straight from the tiles (strided, so a
-4096 x 4096 layer costs a few kilobytes of copying, not a full read)."""
+4096 x 4096 layer costs a few kilobytes of copying, not a full read). A control layer's
+thumbnail is its control map, with a badge naming its kind."""
 
 from __future__ import annotations
 
 import math
 
 import numpy as np
-from PySide6.QtCore import Qt
+from PySide6.QtCore import QRect, Qt
 from PySide6.QtGui import QBrush, QColor, QIcon, QImage, QPainter, QPixmap
 
-from app.model.layers import Layer, MaskLayer, RasterLayer
+from app.model.control_layers import control_map_of
+from app.model.layers import ControlLayer, Layer, MaskLayer, RasterLayer
 from app.model.tiles import TILE, TiledRaster
 from app.ui.images import qimage_from_rgba
 from app.ui.thumb_icons import framed_icon, room
@@ -33,7 +35,12 @@ def sampled(raster: TiledRaster, longest: int = THUMB) -> np.ndarray:
 
 
 def layer_pixels(layer: Layer, longest: int) -> np.ndarray | None:
-    """RGBA thumbnail pixels of a raster or mask layer (None for groups)."""
+    """RGBA thumbnail pixels of a raster, control or mask layer (None for groups)."""
+    if isinstance(layer, ControlLayer):
+        lines = control_map_of(layer)
+        step = max(1, math.ceil(max(lines.shape[:2]) / longest))
+        rgb = lines[::step, ::step]
+        return np.dstack([rgb, np.full(rgb.shape[:2], 255, np.uint8)])
     if isinstance(layer, RasterLayer):
         return sampled(layer.pixels, longest)
     if isinstance(layer, MaskLayer):
@@ -57,7 +64,35 @@ def layer_icon(layer: Layer) -> QIcon:
         painter.fillRect(x, y, image.width(), image.height(), _checks())
         painter.drawImage(x, y, image)
         painter.end()
+    if isinstance(layer, ControlLayer):
+        _badge(canvas, BADGES[layer.control.kind])
     return framed_icon(canvas, THUMB)
+
+
+BADGES = {
+    "scribble": "SCR",
+    "lineart": "LINE",
+    "softedge": "SOFT",
+    "canny": "CANNY",
+    "depth": "DEPTH",
+    "pose": "POSE",
+}
+BADGE_COLOUR = QColor("#1f9bd1")
+
+
+def _badge(canvas: QPixmap, text: str) -> None:
+    """A small coloured label in the thumbnail's bottom-left corner naming a control's kind."""
+    painter = QPainter(canvas)
+    font = painter.font()
+    font.setPixelSize(10)
+    font.setBold(True)
+    painter.setFont(font)
+    width = painter.fontMetrics().horizontalAdvance(text) + 6
+    box = QRect(1, canvas.height() - 14, width, 13)
+    painter.fillRect(box, BADGE_COLOUR)
+    painter.setPen(QColor("white"))
+    painter.drawText(box, Qt.AlignmentFlag.AlignCenter, text)
+    painter.end()
 
 
 def _fitted(image: QImage, side: int) -> QImage:

@@ -3,8 +3,10 @@ its thumbnail, the active layer's blend mode and opacity, and buttons for the la
 
 Click a layer to paint on it; click its eye (or press Space) to show or hide it; double-click
 its name to rename it; right-click for "Reuse settings", "Regenerate" (layers made by
-generation) and more. Every change is a command: an opacity drag is one undo step (its steps
-share a merge key).
+generation), "Convert to control layer" and more. A control layer's thumbnail is its map
+with a badge naming its kind; while one is active its settings show under the opacity
+(app.ui.control_properties), and its opacity is its preview's on the canvas. Every change
+is a command: an opacity drag is one undo step (its steps share a merge key).
 """
 
 from __future__ import annotations
@@ -25,7 +27,7 @@ from PySide6.QtWidgets import (
 )
 
 from app.model.commands import SetLayerProps
-from app.model.layers import BlendMode, GroupLayer, Layer, MaskLayer, RasterLayer
+from app.model.layers import BlendMode, ControlLayer, GroupLayer, Layer, MaskLayer, RasterLayer
 from app.ui.doc_session import DocumentSession
 from app.ui.layer_actions import LayerActions
 from app.ui.layer_thumbs import THUMB, layer_icon
@@ -44,10 +46,14 @@ class LayersPanel(QWidget):
     export_requested = Signal(str)
 
     def __init__(
-        self, session: DocumentSession, actions: LayerActions, parent: QWidget | None = None
+        self,
+        session: DocumentSession,
+        actions: LayerActions,
+        parent: QWidget | None = None,
+        controls: QWidget | None = None,
     ) -> None:
         super().__init__(parent)
-        self.session, self.actions = session, actions
+        self.session, self.actions, self.controls = session, actions, controls
         self.tree = LayerTree()
         self.tree.setObjectName("layers")
         self.tree.setIconSize(QSize(THUMB, THUMB))
@@ -88,6 +94,8 @@ class LayersPanel(QWidget):
         column = QVBoxLayout(self)
         column.setContentsMargins(6, 6, 6, 6)
         column.addLayout(props)
+        if self.controls is not None:
+            column.addWidget(self.controls)
         column.addWidget(self.tree, 1)
         column.addLayout(buttons)
 
@@ -170,7 +178,7 @@ class LayersPanel(QWidget):
         with QSignalBlocker(self.tree):
             self.tree.setCurrentItem(item)
         enabled = active is not None
-        self.blend.setEnabled(enabled and not isinstance(active, MaskLayer))
+        self.blend.setEnabled(enabled and not isinstance(active, MaskLayer | ControlLayer))
         self.opacity.setEnabled(enabled)
         if active is None:
             return
@@ -253,6 +261,9 @@ class LayersPanel(QWidget):
             menu.addAction(
                 "Export layer\N{HORIZONTAL ELLIPSIS}", lambda: self.export_requested.emit(layer.id)
             )
+        if isinstance(layer, RasterLayer) and not isinstance(layer, ControlLayer):
+            convert = menu.addMenu("Convert to control layer")
+            convert.addActions(list(self.actions.convert_control.values()))
         return menu
 
 
@@ -274,6 +285,8 @@ def _find(item: QTreeWidgetItem, layer_id: str) -> QTreeWidgetItem | None:
 
 
 def _describe(layer: Layer) -> str:
+    if isinstance(layer, ControlLayer):
+        return f"{layer.control.label} control: steers generation, not part of the picture"
     kind = {RasterLayer: "Pixel layer", MaskLayer: "Mask", GroupLayer: "Group"}[type(layer)]
     recipe = getattr(layer, "recipe", None)
     if recipe:

@@ -39,6 +39,7 @@ from app.ui.background_scan import BackgroundScan
 from app.ui.canvas_generation import CanvasGeneration
 from app.ui.clipboard_edits import ClipboardEdits
 from app.ui.composite_settings import offer_composite
+from app.ui.control_properties import ControlProperties
 from app.ui.doc_session import DocumentSession
 from app.ui.document_canvas import DocumentCanvas
 from app.ui.document_files import DocumentFiles
@@ -198,7 +199,12 @@ class MainWindow(QMainWindow):
         column.addWidget(self.stack, 1)
         column.addWidget(toggle_button(self.live.action))
         self.prompt_dock = self._dock("Generate", "prompt", generate_column, left)
-        self.layers_panel = LayersPanel(self.session, self.layer_actions)
+        self.control_properties = ControlProperties(
+            self.session, self.store, self.prompt_panel.selected_model
+        )
+        self.layers_panel = LayersPanel(
+            self.session, self.layer_actions, controls=self.control_properties
+        )
         self.layers_dock = self._dock("Layers", "layers", self.layers_panel, right)
         self.history_panel = HistoryPanel(self.session)
         self.history_dock = self._dock("History", "history", self.history_panel, right)
@@ -241,6 +247,8 @@ class MainWindow(QMainWindow):
         self.files.saved.connect(lambda *_: self.autosave.forget(self.session.doc))
         self.files.replacing.connect(self.autosave.forget)
         self.autosave.failed.connect(self.report)
+        self.models_shown.connect(self.control_properties.refresh_models)
+        panel.model_picker.currentIndexChanged.connect(self.control_properties.refresh_models)
         self.layers_panel.reuse_requested.connect(self.gen.reuse_layer)
         self.layers_panel.regenerate_requested.connect(self.gen.regenerate_layer)
         self.layers_panel.export_requested.connect(lambda lid: self.files.export(layer_id=lid))

@@ -26,6 +26,7 @@ from app.ui.recent_files import RecentMenu
 from app.ui.shortcuts_dialog import ShortcutsDialog
 
 if TYPE_CHECKING:
+    from app.ui.layer_actions import LayerActions
     from app.ui.main_window import MainWindow
 
 ELLIPSIS = "\N{HORIZONTAL ELLIPSIS}"
@@ -49,6 +50,8 @@ def build_menus(w: MainWindow) -> None:
     layer_menu.addAction(w.layer_actions.group)
     layer_menu.addAction(w.layer_actions.ungroup)
     layer_menu.addSeparator()
+    _control_menus(layer_menu, w.layer_actions)
+    layer_menu.addSeparator()
     w.transform_action = add_action(
         layer_menu, f"Free &transform{ELLIPSIS}", w.free_transform.ask, "Ctrl+T"
     )
@@ -61,6 +64,16 @@ def build_menus(w: MainWindow) -> None:
     gen.addSeparator()
     gen.addAction(w.live.action)
     _help_menu(w)
+
+
+def _control_menus(menu: QMenu, actions: LayerActions) -> None:
+    """Layer > New control layer and Layer > Convert to control layer, a kind each."""
+    for title, by_kind in (
+        ("New &control layer", actions.new_control),
+        ("Con&vert to control layer", actions.convert_control),
+    ):
+        submenu = menu.addMenu(title)
+        submenu.addActions(list(by_kind.values()))
 
 
 def _file_menu(w: MainWindow) -> None:

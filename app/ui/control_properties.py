@@ -1,0 +1,187 @@
+"""The active control layer's settings, under the Layers panel's tree: kind, model, strength
+and the step range it acts in. Shown only while a control layer is active.
+
+The model list holds the ControlNets the model store found for the Generate panel's
+checkpoint's family, "Automatic" first (the first installed one of the kind). Every change
+is a SetControl command; a strength drag is one undo step.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from PySide6.QtCore import QSignalBlocker, Qt
+from PySide6.QtWidgets import (
+    QComboBox,
+    QFormLayout,
+    QHBoxLayout,
+    QLabel,
+    QSlider,
+    QSpinBox,
+    QWidget,
+)
+
+from app.model.control_layers import SetControl
+from app.model.layers import CONTROL_LABELS, MAX_CONTROL_STRENGTH, ControlLayer
+from app.ui.doc_session import DocumentSession
+from engine.model_store import ModelEntry, ModelStore
+from plugins.diffusion.control_maps import AS_IS_KINDS
+
+AUTOMATIC = "Automatic"
+AS_IS_NOTE = "The picture is used as it is: import or paint a {kind} map."
+MAP_NOTE = "What you draw or import becomes a {kind} map (shown on the canvas)."
+MISSING = "{name} (not installed)"
+
+
+class ControlProperties(QWidget):
+    """Edits the session's active control layer through commands."""
+
+    def __init__(
+        self,
+        session: DocumentSession,
+        store: ModelStore,
+        checkpoint: Callable[[], ModelEntry | None],
+        parent: QWidget | None = None,
+    ) -> None:
+        super().__init__(parent)
+        self.session, self.store, self.checkpoint = session, store, checkpoint
+        self.kind = QComboBox()
+        for kind, label in CONTROL_LABELS.items():
+            self.kind.addItem(label, kind)
+        self.kind.setToolTip("What the control map shows")
+        self.model = QComboBox()
+        self.model.setToolTip("The ControlNet that reads the map (Automatic: the first installed)")
+        self.strength = QSlider(Qt.Orientation.Horizontal)
+        self.strength.setRange(0, round(MAX_CONTROL_STRENGTH * 100))
+        self.strength.setToolTip("How strongly the map steers (100% is the model's own)")
+        self.strength_label = QLabel("100%")
+        self.strength_label.setFixedWidth(38)
+        self.start, self.end = _percent_box("Start"), _percent_box("End")
+        self.note = QLabel()
+        self.note.setObjectName("muted")
+        self.note.setWordWrap(True)
+        self._drag_key: object | None = None
+        self._build()
+        self._connect()
+        self.refresh()
+
+    def _build(self) -> None:
+        strength = QHBoxLayout()
+        strength.addWidget(self.strength, 1)
+        strength.addWidget(self.strength_label)
+        steps = QHBoxLayout()
+        steps.addWidget(self.start)
+        steps.addWidget(QLabel("to"))
+        steps.addWidget(self.end)
+        steps.addStretch(1)
+        form = QFormLayout(self)
+        form.setContentsMargins(0, 4, 0, 0)
+        form.addRow("Control", self.kind)
+        form.addRow("Model", self.model)
+        form.addRow("Strength", strength)
+        form.addRow("Steps", steps)
+        form.addRow(self.note)
+
+    def _connect(self) -> None:
+        self.session.active_changed.connect(self.refresh)
+        self.session.layers_changed.connect(self.refresh)
+        self.kind.activated.connect(lambda _: self._set(kind=self.kind.currentData()))
+        self.model.activated.connect(lambda _: self._set(model=self.model.currentData()))
+        self.strength.sliderPressed.connect(self._start_drag)
+        self.strength.sliderReleased.connect(self._end_drag)
+        self.strength.valueChanged.connect(self._on_strength)
+        self.start.valueChanged.connect(self._on_start)
+        self.end.valueChanged.connect(self._on_end)
+
+    # -- showing ---------------------------------------------------------------------------
+
+    @property
+    def layer(self) -> ControlLayer | None:
+        active = self.session.active
+        return active if isinstance(active, ControlLayer) else None
+
+    def refresh(self) -> None:
+        """Show the active control layer's settings (hidden when it is not one)."""
+        layer = self.layer
+        self.setVisible(layer is not None)
+        if layer is None:
+            return
+        control = layer.control
+        with (
+            QSignalBlocker(self.kind),
+            QSignalBlocker(self.strength),
+            QSignalBlocker(self.start),
+            QSignalBlocker(self.end),
+        ):
+            self.kind.setCurrentIndex(self.kind.findData(control.kind))
+            self.strength.setValue(round(control.strength * 100))
+            self.start.setValue(round(control.start * 100))
+            self.end.setValue(round(control.end * 100))
+        self.strength_label.setText(f"{round(control.strength * 100)}%")
+        template = AS_IS_NOTE if control.kind in AS_IS_KINDS else MAP_NOTE
+        self.note.setText(template.format(kind=control.label.lower()))
+        self.refresh_models()
+
+    def refresh_models(self) -> None:
+        """List the installed ControlNets of the checkpoint's family (all of them when the
+        checkpoint's family is unknown), "Automatic" first, the layer's choice selected."""
+        layer = self.layer
+        chosen = layer.control.model if layer is not None else ""
+        names = [entry.name for entry in self._controlnets()]
+        with QSignalBlocker(self.model):
+            self.model.clear()
+            self.model.addItem(AUTOMATIC, "")
+            for name in names:
+                self.model.addItem(name, name)
+            if chosen and chosen not in names:
+                self.model.addItem(MISSING.format(name=chosen), chosen)
+            self.model.setCurrentIndex(self.model.findData(chosen))
+
+    def _controlnets(self) -> list[ModelEntry]:
+        if not self.store.scanned:
+            return []
+        checkpoint = self.checkpoint()
+        family = checkpoint.family if checkpoint is not None else ""
+        return [
+            entry
+            for entry in self.store.listing().entries
+            if entry.kind == "controlnet" and (not family or entry.family == family)
+        ]
+
+    # -- editing ---------------------------------------------------------------------------
+
+    def _set(self, merge_key: object | None = None, **changes) -> None:
+        layer = self.layer
+        if layer is None:
+            return
+        changed = {k: v for k, v in changes.items() if getattr(layer.control, k) != v}
+        if changed:
+            self.session.push(SetControl(layer.id, merge_key=merge_key, **changed))
+
+    def _start_drag(self) -> None:
+        self._drag_key = object()
+
+    def _end_drag(self) -> None:
+        self._drag_key = None
+
+    def _on_strength(self, value: int) -> None:
+        self.strength_label.setText(f"{value}%")
+        key = ("control strength", self._drag_key) if self._drag_key else None
+        self._set(merge_key=key, strength=value / 100)
+
+    def _on_start(self, value: int) -> None:
+        """A start past the end moves the end with it (one step)."""
+        self._set(start=value / 100, end=max(value, self.end.value()) / 100)
+
+    def _on_end(self, value: int) -> None:
+        """An end before the start moves the start with it (one step)."""
+        self._set(start=min(value, self.start.value()) / 100, end=value / 100)
+
+
+def _percent_box(name: str) -> QSpinBox:
+    box = QSpinBox()
+    box.setRange(0, 100)
+    box.setSingleStep(5)
+    box.setSuffix("%")
+    box.setToolTip(f"{name} of the steps the control acts in (0% is the first step)")
+    return box
