@@ -20,6 +20,8 @@ _TRUSTED_LIBRARIES = ("diffusers", "transformers")
 _CLASS_FAMILY = {  # diffusers _class_name -> family, besides the Stable Diffusion pipelines
     "AutoencoderKL": "vae",
     "ControlNetModel": "controlnet",
+    "ControlNetUnionModel": "controlnet",
+    "T2IAdapter": "t2i_adapter",
     "MotionAdapter": "motion",
     "StableVideoDiffusionPipeline": "svd",
     "AudioLDM2Pipeline": "audioldm2",

@@ -10,10 +10,14 @@ import re
 import stat
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from engine.model_settings import ModelSettings
 from engine.protocol import JobError
 from engine.untrusted import display_path
+
+if TYPE_CHECKING:
+    from engine.control_models import ControlInfo
 
 _KIND_LABELS = {
     "checkpoints": "checkpoint",
@@ -46,6 +50,8 @@ class ModelEntry:
     variant: str = ""  # "inpaint": a dedicated inpainting checkpoint (9-channel UNet)
     # the folder's atelier.json (native size, defaults, example prompt); not part of identity
     settings: ModelSettings = field(default_factory=ModelSettings, compare=False)
+    # a control model (kind "controlnet"): what it is and what it fits (engine.control_models)
+    control: ControlInfo | None = field(default=None, compare=False)
 
     def weights_file(self) -> Path:
         """The file that identifies the weights: the file itself, or a folder's UNet weights."""

@@ -27,6 +27,7 @@ from engine.checkpoint_files import (
     safetensors_metadata,
     tensor_names,
 )
+from engine.control_models import ControlInfo, file_control, folder_control
 from engine.diffusers_folders import (
     config_class,
     custom_code_message,
@@ -38,7 +39,7 @@ from engine.diffusers_folders import (
 )
 from engine.home import MODEL_KINDS, models_dir
 from engine.model_entry import ModelEntry
-from engine.model_settings import read_model_settings
+from engine.model_settings import ModelSettings, read_model_settings
 from engine.protocol import JobError
 from engine.untrusted import (
     UntrustedInputError,
@@ -57,6 +58,7 @@ FAMILY_KIND = {
     "lora": "loras",
     "vae": "vae",
     "controlnet": "controlnet",
+    "t2i_adapter": "controlnet",
     "motion": "motion",
     "svd": "video",
     "audioldm2": "music",
@@ -86,7 +88,8 @@ MAX_SCAN_ENTRIES = 50_000  # folder entries one scan looks at, all folders toget
 MAX_FOLDER_ENTRIES = 20_000  # entries read from any one folder
 MODEL_CARD = "README.md"
 _README_PREFIX = 4000  # the model card's front matter (its licence) is at the top
-_family_cache: dict[tuple[str, int, int], tuple[str, str | None, str]] = {}
+_FileFamily = tuple[str, str | None, str, ControlInfo | None]  # family, licence, variant, control
+_family_cache: dict[tuple[str, int, int], _FileFamily] = {}
 
 
 class FolderScan:
@@ -197,7 +200,7 @@ class FolderScan:
     def _file_entry(self, path: Path, kind: str, source: str) -> ModelEntry | None:
         try:
             size = regular_file_size(path)  # never a pipe, a device or a folder
-            family, licence, variant = self._file_family(path, kind)
+            family, licence, variant, control = self._file_family(path, kind)
         except JobError as e:
             self._skip(path, e.message)
             return None
@@ -213,9 +216,11 @@ class FolderScan:
             return None
         kind = FAMILY_KIND.get(family, kind) if kind in SD_KINDS else kind
         name = clean_text(path.stem)
-        return ModelEntry(name, kind, family, "single_file", path, size, source, licence, variant)
+        return ModelEntry(
+            name, kind, family, "single_file", path, size, source, licence, variant, control=control
+        )
 
-    def _file_family(self, path: Path, kind: str) -> tuple[str, str | None, str]:
+    def _file_family(self, path: Path, kind: str) -> _FileFamily:
         st = path.stat()
         key = (str(path), st.st_size, st.st_mtime_ns)
         if key in _family_cache:
@@ -224,19 +229,18 @@ class FolderScan:
             header = read_safetensors_header(path)
             meta = safetensors_metadata(header)
             shapes = {k: v.get("shape", ()) for k, v in header.items() if isinstance(v, dict)}
-            result = (
-                detect_family(tensor_names(header)),
-                meta.get("modelspec.license") or meta.get("license") or None,
-                detect_variant(shapes),
-            )
+            family = detect_family(tensor_names(header))
+            licence = meta.get("modelspec.license") or meta.get("license") or None
         elif kind in SD_KINDS:
             state = load_ckpt_state_dict(path, mmap=True)
             shapes = {k: tuple(getattr(v, "shape", ())) for k, v in state.items()}
-            result = (detect_family(state), None, detect_variant(shapes))
+            family, licence = detect_family(state), None
         else:  # not opened: pickles elsewhere are the plugin's business
-            result = ("unknown", None, "")
+            shapes, family, licence = {}, "unknown", None
         if kind == "embeddings":  # textual inversions, known by their folder
-            result = ("embedding", *result[1:])
+            family = "embedding"
+        control = file_control(clean_text(path.stem), shapes) if family == "controlnet" else None
+        result = (family, licence, detect_variant(shapes), control)
         _family_cache[key] = result
         return result
 
@@ -261,9 +265,22 @@ class FolderScan:
         size = self._folder_size(path)
         licence = self._readme_licence(path)
         settings = read_model_settings(path, self.problems)
+        control = self._folder_control(path, name, kind, settings)
         return ModelEntry(
-            name, kind, family, "diffusers", path, size, source, licence, variant, settings
+            name, kind, family, "diffusers", path, size, source, licence, variant, settings, control
         )
+
+    def _folder_control(
+        self, path: Path, name: str, kind: str, settings: ModelSettings
+    ) -> ControlInfo | None:
+        """A control model folder's ControlInfo (engine.control_models); None for others."""
+        if kind != "controlnet":
+            return None
+        try:
+            return folder_control(path, name, settings)
+        except (OSError, UntrustedInputError) as e:
+            self.problems.append(f"{display_path(path)}: not classified: {_reason(e, path)}")
+            return None
 
     def _folder_size(self, folder: Path) -> int:
         """The bytes of the files under `folder`: links to files are followed (the HF

@@ -10,6 +10,9 @@
                 "bias": [0.0, 0.0, 0.0]}}
 ```
 
+A control model's folder (a ControlNet, a T2I-Adapter) may say what it steers and what it
+was made from: `{"control_kind": "scribble", "base": "atelier-demo"}` (engine.control_models).
+
 Every key is optional and unknown keys are ignored. A missing, unreadable or malformed
 file, or a value of the wrong type, counts as "no setting": a model's settings never stop
 it from loading. The "defaults" are raw values keyed by params field name; the tasks
@@ -54,6 +57,8 @@ class ModelSettings:
     example_prompt: str = ""
     about: str = ""  # what the model can make, in a sentence or two
     latent_rgb: LatentRgb | None = None  # its own preview map; None: the family's
+    control_kind: str = ""  # a control model: the kind of map it takes ("scribble", ...)
+    base: str = ""  # a control model: the checkpoint it was made from ("atelier-demo")
 
 
 def _rgb(value: Any) -> tuple[float, float, float] | None:
@@ -121,4 +126,6 @@ def read_model_settings(folder: Path, problems: list[str] | None = None) -> Mode
         example_prompt=_text(data.get("example_prompt")),
         about=_text(data.get("about")),
         latent_rgb=_latent_rgb(data.get("latent_rgb")),
+        control_kind=_text(data.get("control_kind")),
+        base=_text(data.get("base")),
     )

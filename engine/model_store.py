@@ -17,6 +17,7 @@ import threading
 from dataclasses import dataclass
 from pathlib import Path
 
+from engine.control_models import control_fits
 from engine.diffusers_folders import is_model_folder
 from engine.home import RESOURCES, atelier_home, extra_model_folders, models_dir
 from engine.model_entry import ModelEntry, kind_label  # importers take both from here too
@@ -77,6 +78,18 @@ class ModelListing:
             if same_family and _bare_name(other.name) in wanted:
                 return other
         return None
+
+    def controls_for(self, checkpoint: ModelEntry, kind: str = "") -> list[ModelEntry]:
+        """The control models that can steer `checkpoint` (engine.control_models
+        `control_fits`), those taking maps of `kind` when given, in the listing's order."""
+        return [
+            e
+            for e in self.entries
+            if e.kind == "controlnet"
+            and e.control is not None
+            and (not kind or e.control.takes(kind))
+            and control_fits(e, checkpoint)
+        ]
 
 
 class ModelStore:
@@ -170,6 +183,9 @@ class ModelStore:
 
     def inpainting_partner(self, entry: ModelEntry) -> ModelEntry | None:
         return self.listing().inpainting_partner(entry)
+
+    def controls_for(self, checkpoint: ModelEntry, kind: str = "") -> list[ModelEntry]:
+        return self.listing().controls_for(checkpoint, kind)
 
     def pick_checkpoint(self, name: str = "") -> ModelEntry:
         """The checkpoint called `name`, or the default one when `name` is ""; JobError

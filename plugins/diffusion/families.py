@@ -1,4 +1,5 @@
-"""The model families the diffusion plugin loads: Stable Diffusion checkpoints.
+"""The model families the diffusion plugin loads: Stable Diffusion checkpoints, and the
+control models that steer them (ControlNets, ControlNet-Union models, T2I-Adapters).
 
 Torch-free (the registry imports it); the loader is named as a string and imported on
 the engine thread.
@@ -7,10 +8,13 @@ the engine thread.
 from plugins.api import ModelFamily
 
 LOADER = "plugins.diffusion.pipelines:load_checkpoint"
+CONTROL_LOADER = "plugins.diffusion.control_loader:load_control"
 
 SD15 = ModelFamily("sd15", "Stable Diffusion 1.x", "checkpoints", LOADER)
 SD2 = ModelFamily("sd2", "Stable Diffusion 2.x", "checkpoints", LOADER)
 SDXL = ModelFamily("sdxl", "SDXL", "checkpoints", LOADER)
 SDXL_REFINER = ModelFamily("sdxl_refiner", "SDXL refiner", "checkpoints", LOADER)
-FAMILIES = (SD15, SD2, SDXL, SDXL_REFINER)
+CONTROLNET = ModelFamily("controlnet", "ControlNet", "controlnet", CONTROL_LOADER)
+T2I_ADAPTER = ModelFamily("t2i_adapter", "T2I-Adapter", "controlnet", CONTROL_LOADER)
+FAMILIES = (SD15, SD2, SDXL, SDXL_REFINER, CONTROLNET, T2I_ADAPTER)
 BY_ID = {family.id: family for family in FAMILIES}

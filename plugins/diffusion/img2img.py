@@ -13,6 +13,7 @@ from engine.context import JobContext
 from engine.model_entry import ModelEntry
 from engine.protocol import ImageData, TaskResult
 from plugins.diffusion import IMG2IMG
+from plugins.diffusion.controls import ControlArea, load_controls, with_controls
 from plugins.diffusion.mask_geometry import resize, rgba, work_size
 from plugins.diffusion.params import Img2ImgParams, native_size
 from plugins.diffusion.pipelines import require_family
@@ -34,8 +35,9 @@ PIPELINES = {
 
 
 def prepare(params: Img2ImgParams, ctx: JobContext) -> None:
-    """Load the pipeline `run` will use (the engine's warm-up)."""
-    pipeline(params, ctx)
+    """Load the pipeline and control models `run` will use (the engine's warm-up)."""
+    entry, pipe = pipeline(params, ctx)
+    load_controls(ctx, entry, pipe, params)
 
 
 def pipeline(params: Img2ImgParams, ctx: JobContext) -> tuple[ModelEntry, Any]:
@@ -53,6 +55,9 @@ def run(params: Img2ImgParams, ctx: JobContext) -> TaskResult:
     height, width = picture.shape[:2]
     work = work_size((width, height), params.work_size or native_size(entry))
     start = Image.fromarray(resize(picture[..., :3], work))
+    control = with_controls(ctx, entry, pipe, params, "img2img")
+    pipe = control.pipe
+    control_kwargs = control.call_kwargs(ControlArea((width, height), work))
     embeds, adapters = encode_with_adapters(ctx, entry, pipe, params)
     steps = denoising_steps(params.steps, params.strength)
     outputs = []
@@ -64,13 +69,14 @@ def run(params: Img2ImgParams, ctx: JobContext) -> TaskResult:
             num_inference_steps=params.steps,
             guidance_scale=params.cfg_scale,
             output_type="np",
+            **control_kwargs,
             **step_kwargs,
         )
         pixels = resize(float_to_rgba(result.images[0]), (width, height))
         pixels[..., 3] = picture[..., 3]
         extras = {"Denoising strength": f"{params.strength:g}"}
         meta = {
-            **resolved_meta(entry, seed, work[0], work[1], extras=extras, **adapters),
+            **resolved_meta(entry, seed, work[0], work[1], **adapters, **control.recipe(extras)),
             "crop_rect": [0, 0, width, height],
             "work_size": list(work),
         }

@@ -26,6 +26,7 @@ from engine.model_entry import ModelEntry
 from engine.protocol import ImageData, TaskResult
 from plugins.api import Task
 from plugins.diffusion import INPAINT
+from plugins.diffusion.controls import ControlArea, load_controls, with_controls
 from plugins.diffusion.mask_geometry import (
     bbox,
     block_mask,
@@ -56,8 +57,9 @@ BOTH_KINDS = frozenset({"", "inpaint"})  # ordinary and dedicated inpainting che
 
 
 def prepare(params: InpaintParams, ctx: JobContext) -> None:
-    """Load the pipeline `run` will use (the engine's warm-up)."""
-    load_repaint_pipeline(params, ctx, INPAINT)
+    """Load the pipeline and control models `run` will use (the engine's warm-up)."""
+    chosen, _, pipe = load_repaint_pipeline(params, ctx, INPAINT)
+    load_controls(ctx, chosen, pipe, params)
 
 
 def load_repaint_pipeline(
@@ -107,6 +109,9 @@ def repaint(
     model_mask = block_mask(resize(region.astype(np.uint8) * 255, work) > 0)
     mask_image = Image.fromarray(model_mask.astype(np.uint8) * 255)
     around = ring(region)
+    control = with_controls(ctx, chosen, pipe, params, "inpaint")
+    pipe = control.pipe
+    control_kwargs = control.call_kwargs(ControlArea((width, height), work, box))
     embeds, adapters = encode_with_adapters(ctx, entry, pipe, params)
     steps = denoising_steps(params.steps, params.strength)
     extras = {"Denoising strength": f"{params.strength:g}", **extras}
@@ -123,6 +128,7 @@ def repaint(
             num_inference_steps=params.steps,
             guidance_scale=params.cfg_scale,
             output_type="np",
+            **control_kwargs,
             **step_kwargs,
         )
         patch = resize(float_to_rgba(result.images[0])[..., :3], (box.w, box.h))
@@ -131,7 +137,13 @@ def repaint(
         pixels = paste_back(picture, patch, box, soft)
         info = {
             **resolved_meta(
-                chosen, seed, work[0], work[1], extras=extras, **adapters, **(resolved or {})
+                chosen,
+                seed,
+                work[0],
+                work[1],
+                **adapters,
+                **control.recipe(extras),
+                **(resolved or {}),
             ),
             "crop_rect": list(box),
             "work_size": list(work),

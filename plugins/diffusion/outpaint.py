@@ -12,14 +12,16 @@ from __future__ import annotations
 from engine.context import JobContext
 from engine.protocol import TaskResult
 from plugins.diffusion import OUTPAINT
+from plugins.diffusion.controls import load_controls
 from plugins.diffusion.inpaint import load_repaint_pipeline, repaint
 from plugins.diffusion.mask_geometry import extend_canvas, outpaint_mask, rgba
 from plugins.diffusion.params import OutpaintParams, outpaint_amounts
 
 
 def prepare(params: OutpaintParams, ctx: JobContext) -> None:
-    """Load the pipeline `run` will use (the engine's warm-up)."""
-    load_repaint_pipeline(params, ctx, OUTPAINT)
+    """Load the pipeline and control models `run` will use (the engine's warm-up)."""
+    chosen, _, pipe = load_repaint_pipeline(params, ctx, OUTPAINT)
+    load_controls(ctx, chosen, pipe, params)
 
 
 def run(params: OutpaintParams, ctx: JobContext) -> TaskResult:

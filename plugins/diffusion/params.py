@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from app.model.document import MAX_CANVAS_SIDE  # images to edit: inpaint works on a crop
+from engine.control_models import CONTROL_KINDS
 from plugins.api import Param, param, param_specs
 from plugins.diffusion.schedulers import SCHEDULER_NAMES
 
@@ -31,7 +32,7 @@ MAX_WORK_SIZE = 2048
 MAX_EXTEND = 2048  # outpaint: pixels per side in one go
 MASK_THRESHOLD = 128  # mask values from here up are repainted
 PX = "px"  # the unit of the fields that count pixels
-CONTROL_KINDS = ("scribble", "lineart", "softedge", "canny", "depth", "pose")
+MAX_CONTROL_STRENGTH = 2.0  # a control's strength and a reference's weight go up to this
 
 
 @dataclass(frozen=True)
@@ -326,6 +327,67 @@ def validate_sampling(params: SamplingParams) -> None:
         raise ValueError(f"Unknown scheduler '{params.scheduler}'; one of {', '.join(SCHEDULERS)}.")
     if params.seed < -1 or params.seed >= 2**32:
         raise ValueError("The seed must be -1 (random) or between 0 and 4294967295.")
+    for number, control in enumerate(params.controls, 1):
+        _check_control(control, number)
+    for number, reference in enumerate(params.references, 1):
+        _check_reference(reference, number)
+
+
+def active_controls(controls: tuple[ControlSpec, ...]) -> tuple[ControlSpec, ...]:
+    """The controls that steer: strength above 0 and a step range that is not empty (the
+    others are dropped, so they change nothing)."""
+    return tuple(c for c in controls if c.strength > 0 and c.start < c.end)
+
+
+def _check_control(control: Any, number: int) -> None:
+    if not isinstance(control, ControlSpec):
+        raise ValueError(f"Control {number} is not a control ({type(control).__name__}).")
+    if control.kind not in CONTROL_KINDS:
+        raise ValueError(
+            f"Control {number}: unknown kind '{control.kind}'; one of {', '.join(CONTROL_KINDS)}."
+        )
+    if not 0 <= control.strength <= MAX_CONTROL_STRENGTH:
+        raise ValueError(
+            f"Control {number} ({control.kind}): strength must be between 0 and "
+            f"{MAX_CONTROL_STRENGTH:g}, not {control.strength:g}."
+        )
+    if not 0 <= control.start <= control.end <= 1:
+        raise ValueError(
+            f"Control {number} ({control.kind}): its step range {control.start:g}-"
+            f"{control.end:g} must lie within 0-1, start first."
+        )
+    _check_rgb(control.image, f"Control {number} ({control.kind})")
+
+
+def _check_reference(reference: Any, number: int) -> None:
+    if not isinstance(reference, ReferenceSpec):
+        raise ValueError(
+            f"Reference {number} is not a reference image ({type(reference).__name__})."
+        )
+    if not 0 <= reference.weight <= MAX_CONTROL_STRENGTH:
+        raise ValueError(
+            f"Reference {number}: its weight must be between 0 and {MAX_CONTROL_STRENGTH:g}, "
+            f"not {reference.weight:g}."
+        )
+    _check_rgb(reference.image, f"Reference {number}")
+
+
+def _check_rgb(image: Any, what: str) -> None:
+    """A steering picture: (h, w, 3) uint8 of a usable size."""
+    if not (
+        isinstance(image, np.ndarray)
+        and image.dtype == np.uint8
+        and image.ndim == 3
+        and image.shape[2] == 3
+    ):
+        shape = getattr(image, "shape", type(image).__name__)
+        raise ValueError(f"{what}: its picture must be (height, width, 3) 8-bit RGB, not {shape}.")
+    height, width = image.shape[:2]
+    if min(width, height) < MIN_IMAGE_SIDE or max(width, height) > MAX_CANVAS_SIDE:
+        raise ValueError(
+            f"{what}: its picture is {width}x{height} pixels; it must be between "
+            f"{MIN_IMAGE_SIDE} and {MAX_CANVAS_SIDE} pixels in each direction."
+        )
 
 
 def validate_txt2img(params: Txt2ImgParams) -> None:

@@ -51,11 +51,12 @@ def encode_with_adapters(
 
 
 def each_image(
-    ctx: JobContext, params: SamplingParams, entry: ModelEntry, steps: int
+    ctx: JobContext, params: SamplingParams, entry: ModelEntry, steps: int, legacy: bool = False
 ) -> Iterator[tuple[int, dict[str, Any]]]:
     """For each image of the batch: its seed (consecutive from the first) and the
-    `generator` and step-reporting arguments of its pipeline call. Progress runs over the
-    batch; `steps` is the number of steps the pipeline will really run."""
+    `generator` and step-reporting arguments of its pipeline call (the older `callback`
+    ones with `legacy`, for pipelines without `callback_on_step_end`). Progress runs over
+    the batch; `steps` is the number of steps the pipeline will really run."""
     import torch
 
     previewer = LatentPreviewer(
@@ -74,7 +75,8 @@ def each_image(
             stage=f"image {index + 1} of {count}",
         )
         generator = torch.Generator("cpu").manual_seed(seed)
-        yield seed, {"generator": generator, **reporter.step_end_kwargs()}
+        report = reporter.legacy_kwargs() if legacy else reporter.step_end_kwargs()
+        yield seed, {"generator": generator, **report}
 
 
 def denoising_steps(steps: int, strength: float) -> int:

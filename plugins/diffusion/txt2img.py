@@ -8,6 +8,7 @@ from engine.context import JobContext
 from engine.model_entry import ModelEntry
 from engine.protocol import ImageData, TaskResult
 from plugins.diffusion import TXT2IMG
+from plugins.diffusion.controls import ControlArea, load_controls, with_controls
 from plugins.diffusion.params import Txt2ImgParams, native_size, resolved_size
 from plugins.diffusion.pipelines import pipeline_family_class, require_family
 from plugins.diffusion.sampling import (
@@ -23,8 +24,9 @@ FAMILIES = {"sd15", "sd2", "sdxl"}
 
 
 def prepare(params: Txt2ImgParams, ctx: JobContext) -> None:
-    """Load the pipeline `run` will use (the engine's warm-up)."""
-    pipeline(params, ctx)
+    """Load the pipeline and control models `run` will use (the engine's warm-up)."""
+    entry, pipe = pipeline(params, ctx)
+    load_controls(ctx, entry, pipe, params)
 
 
 def pipeline(params: Txt2ImgParams, ctx: JobContext) -> tuple[ModelEntry, Any]:
@@ -36,10 +38,13 @@ def pipeline(params: Txt2ImgParams, ctx: JobContext) -> tuple[ModelEntry, Any]:
 
 def run(params: Txt2ImgParams, ctx: JobContext) -> TaskResult:
     entry, pipe = pipeline(params, ctx)
+    control = with_controls(ctx, entry, pipe, params, "txt2img")
+    pipe = control.pipe
     width, height = resolved_size(params, native_size(entry))
+    control_kwargs = control.call_kwargs(ControlArea((width, height), (width, height)))
     embeds, adapters = encode_with_adapters(ctx, entry, pipe, params)
     outputs = []
-    for seed, step_kwargs in each_image(ctx, params, entry, params.steps):
+    for seed, step_kwargs in each_image(ctx, params, entry, params.steps, control.legacy_steps):
         result = pipe(
             **embeds.as_kwargs(),
             num_inference_steps=params.steps,
@@ -47,8 +52,9 @@ def run(params: Txt2ImgParams, ctx: JobContext) -> TaskResult:
             width=width,
             height=height,
             output_type="np",
+            **control_kwargs,
             **step_kwargs,
         )
-        meta = resolved_meta(entry, seed, width, height, **adapters)
+        meta = resolved_meta(entry, seed, width, height, **adapters, **control.recipe({}))
         outputs.append(ImageData(float_to_rgba(result.images[0]), meta))
     return TaskResult(tuple(outputs), prompt_warnings(embeds))
