@@ -67,18 +67,22 @@ def test_typed_tags_show_as_rows_and_the_picker_follows_edits(panel):
 def test_trigger_words_are_shown_and_inserted_in_one_click(panel, qtbot):
     picker = panel.lora_picker
     picker.add_loras(["ink"])
-    buttons = picker.rows[0].trigger_buttons
-    assert [b.text() for b in buttons] == ["inky", "bold lines"]
-    qtbot.mouseClick(buttons[1], Qt.MouseButton.LeftButton)
+    label = picker.rows[0].triggers_label
+    assert picker.rows[0].trigger_words == ("inky", "bold lines")
+    assert ">inky</a>" in label.text() and ">bold lines</a>" in label.text()
+    label.linkActivated.emit("1")  # what a click on the second word sends
     assert prompt(panel) == "a fox, bold lines <lora:ink:1>"
-    qtbot.mouseClick(buttons[1], Qt.MouseButton.LeftButton)  # once only
+    label.linkActivated.emit("1")  # once only
     assert prompt(panel) == "a fox, bold lines <lora:ink:1>"
+    picker.add_loras(["paper"])
+    assert not picker.rows[1].triggers_label.isVisibleTo(picker)  # no metadata: none shown
 
 
-def test_the_chooser_adds_several_loras_at_once(panel, monkeypatch):
+def test_the_chooser_adds_several_loras_at_once(panel, monkeypatch, qtbot):
     def tick_all(dialog):
         for index in range(dialog.list.count()):
-            dialog.list.item(index).setCheckState(Qt.CheckState.Checked)
+            rect = dialog.list.visualItemRect(dialog.list.item(index))
+            qtbot.mouseClick(dialog.list.viewport(), Qt.MouseButton.LeftButton, pos=rect.center())
         return QDialog.DialogCode.Accepted
 
     monkeypatch.setattr(LoraChooser, "exec", tick_all)

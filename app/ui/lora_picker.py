@@ -8,20 +8,22 @@ CLI send is the same prompt.
 
 from __future__ import annotations
 
+import html
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 from PySide6.QtCore import QSignalBlocker, Qt, Signal
 from PySide6.QtGui import QTextCursor
 from PySide6.QtWidgets import (
+    QAbstractItemView,
     QDialog,
     QDialogButtonBox,
     QHBoxLayout,
     QLabel,
     QListWidget,
-    QListWidgetItem,
     QPlainTextEdit,
     QPushButton,
+    QSizePolicy,
     QSlider,
     QToolButton,
     QVBoxLayout,
@@ -63,6 +65,7 @@ class LoraRow(QWidget):
         self.name = name
         self.label = QLabel(name if known else f"{name} (not installed)")
         self.label.setToolTip(f"<lora:{name}:weight> in the prompt")
+        self.label.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
         self.slider = QSlider(Qt.Orientation.Horizontal)
         self.slider.setObjectName(f"lora_weight_{name}")
         self.slider.setRange(round(MIN_WEIGHT / WEIGHT_STEP), round(MAX_WEIGHT / WEIGHT_STEP))
@@ -71,7 +74,8 @@ class LoraRow(QWidget):
         self.remove = QToolButton()
         self.remove.setText("\N{MULTIPLICATION SIGN}")
         self.remove.setToolTip(f"Remove {name}")
-        self.trigger_buttons = [self._trigger_button(word) for word in triggers]
+        self.trigger_words = tuple(triggers)
+        self.triggers_label = self._triggers_label()
         self._build()
         self.set_weight(weight)
         self.slider.valueChanged.connect(self._on_slider)
@@ -80,32 +84,32 @@ class LoraRow(QWidget):
     def _build(self) -> None:
         top = QHBoxLayout()
         top.setContentsMargins(0, 0, 0, 0)
-        top.addWidget(self.label, 2)
-        top.addWidget(self.slider, 3)
+        top.addWidget(self.label, 1)
         top.addWidget(self.value)
         top.addWidget(self.remove)
         column = QVBoxLayout(self)
-        column.setContentsMargins(0, 0, 0, 0)
+        column.setContentsMargins(0, 0, 0, 4)
         column.setSpacing(1)
         column.addLayout(top)
-        if self.trigger_buttons:
-            words = QHBoxLayout()
-            words.setContentsMargins(8, 0, 0, 0)
-            words.addWidget(QLabel("Trigger words:"))
-            for button in self.trigger_buttons:
-                words.addWidget(button)
-            words.addStretch(1)
-            column.addLayout(words)
+        column.addWidget(self.slider)
+        column.addWidget(self.triggers_label)
+        self.triggers_label.setVisible(bool(self.trigger_words))
 
-    def _trigger_button(self, word: str) -> QToolButton:
-        button = QToolButton()
-        button.setText(word)
-        button.setAutoRaise(True)
-        button.setToolTip(
-            f"Add \N{LEFT DOUBLE QUOTATION MARK}{word}\N{RIGHT DOUBLE QUOTATION MARK} to the prompt"
+    def _triggers_label(self) -> QLabel:
+        """The trigger words as links (wrapped to the panel's width); a click inserts one."""
+        links = ", ".join(
+            f'<a href="{index}">{html.escape(word)}</a>'
+            for index, word in enumerate(self.trigger_words)
         )
-        button.clicked.connect(lambda: self.trigger_requested.emit(word))
-        return button
+        label = QLabel(f"Trigger words: {links}")
+        label.setObjectName("muted")
+        label.setWordWrap(True)
+        label.setToolTip("Click a word to add it to the prompt")
+        label.linkActivated.connect(self._on_trigger_link)
+        return label
+
+    def _on_trigger_link(self, index: str) -> None:
+        self.trigger_requested.emit(self.trigger_words[int(index)])
 
     def weight(self) -> float:
         return round(self.slider.value() * WEIGHT_STEP, 2)
@@ -122,35 +126,28 @@ class LoraRow(QWidget):
 
 
 class LoraChooser(QDialog):
-    """Pick LoRAs to add: every installed one with a check box."""
+    """Pick LoRAs to add: every installed one, a click selects or unselects it."""
 
     def __init__(self, names: Sequence[str], parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setWindowTitle("Add LoRAs")
         self.list = QListWidget()
-        for name in names:
-            item = QListWidgetItem(name)
-            item.setFlags(item.flags() | Qt.ItemFlag.ItemIsUserCheckable)
-            item.setCheckState(Qt.CheckState.Unchecked)
-            self.list.addItem(item)
-        self.list.itemActivated.connect(self._toggle)
+        self.list.setSelectionMode(QAbstractItemView.SelectionMode.MultiSelection)
+        self.list.addItems(list(names))
         buttons = QDialogButtonBox(
             QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel
         )
         buttons.accepted.connect(self.accept)
         buttons.rejected.connect(self.reject)
         column = QVBoxLayout(self)
-        column.addWidget(QLabel("Tick the LoRAs to add to the prompt:"))
+        column.addWidget(QLabel("Click the LoRAs to add to the prompt (several at once):"))
         column.addWidget(self.list)
         column.addWidget(buttons)
 
-    def _toggle(self, item: QListWidgetItem) -> None:
-        checked = item.checkState() == Qt.CheckState.Checked
-        item.setCheckState(Qt.CheckState.Unchecked if checked else Qt.CheckState.Checked)
-
     def chosen(self) -> list[str]:
+        """The selected LoRAs, in the list's order."""
         items = (self.list.item(i) for i in range(self.list.count()))
-        return [item.text() for item in items if item.checkState() == Qt.CheckState.Checked]
+        return [item.text() for item in items if item.isSelected()]
 
 
 class LoraPicker(QWidget):
