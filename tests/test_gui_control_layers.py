@@ -36,6 +36,11 @@ def menu_action(win, *path: str):
     return action
 
 
+def settled(win, qtbot) -> None:
+    """Wait until the canvas shows every control layer's map as it is now."""
+    qtbot.waitUntil(lambda: not win.canvas.cache.controls.pending, timeout=5000)
+
+
 def scribble_circle(win) -> ControlLayer:
     """A new scribble layer with a black ring drawn on it by the brush."""
     menu_action(win, "Layer", "New control layer", "Scribble").trigger()
@@ -48,10 +53,11 @@ def scribble_circle(win) -> ControlLayer:
     return layer
 
 
-def test_a_scribble_drawn_with_the_brush_is_previewed_but_never_composited(canvas_window):
+def test_a_scribble_drawn_with_the_brush_is_previewed_but_never_composited(canvas_window, qtbot):
     win = canvas_window
     before = win.session.doc.composite()
     layer = scribble_circle(win)
+    settled(win, qtbot)
     assert win.session.history.undo_label == "Paint stroke"
     lines = control_map_of(layer)
     assert lines[32, 44].all() and not lines[32, 32].any()  # on the ring, not its middle
@@ -70,6 +76,7 @@ def test_a_scribble_drawn_with_the_brush_is_previewed_but_never_composited(canva
     win.toolbox.choose("eraser")
     win.canvas.settings.size = 40
     drag(win, [(20, 32), (44, 32)])
+    settled(win, qtbot)
     assert not control_map_of(layer).any()
     assert tuple(win.canvas.rendered_pixels()[32, 44]) == (255, 255, 255, 255)
 

@@ -55,6 +55,13 @@ def control_map_of(layer: ControlLayer) -> np.ndarray:
     return made
 
 
+def cached_map(layer: ControlLayer) -> np.ndarray | None:
+    """The layer's map when it is made already for its pixels and kind as they are now
+    (cheap: a checksum, no preprocessing); None when it would have to be made again."""
+    cached = _maps.get(layer.id)
+    return cached[1] if cached is not None and cached[0] == _fingerprint(layer) else None
+
+
 def _fingerprint(layer: ControlLayer) -> Hashable:
     """What the map depends on: the kind, the canvas size and each tile's checksum."""
     raster = layer.pixels

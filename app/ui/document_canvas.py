@@ -24,6 +24,7 @@ from app.ui.tool_base import Tool, ToolSettings
 from engine.protocol import ImageData
 
 MARCH_MS = 160
+CONTROL_RETRY_MS = 80  # how soon a control layer's map that is being remade shows again
 TABLET_EVENTS = {
     QEvent.Type.TabletPress: "press",
     QEvent.Type.TabletMove: "move",
@@ -58,6 +59,8 @@ class DocumentCanvas(ZoomPanView):
         self.previewing = False
         self._pressed = False
         self._ants = QTimer(self, interval=MARCH_MS, timeout=self.outline.march)
+        self._control_retry = QTimer(self, singleShot=True, interval=CONTROL_RETRY_MS)
+        self._control_retry.timeout.connect(lambda: self.redraw(None))
         self._connect()
         self.update_scene_rect()
         self.viewport().setMouseTracking(True)
@@ -94,6 +97,8 @@ class DocumentCanvas(ZoomPanView):
         part = self.cache.refresh(rect)
         if part is not None:
             self.item.update(QRectF(part.x, part.y, part.w, part.h))
+        if self.cache.controls.pending:  # a control's map is being remade: show it soon
+            self._control_retry.start()
 
     def redraw_all(self) -> None:
         self.redraw(self.session.doc.rect)
