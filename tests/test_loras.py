@@ -31,9 +31,12 @@ def lora_files(tmp_path_factory):
     tiny_loras.save_old_diffusers_lora(sd15, root / "style-diffusers.safetensors")
     tiny_loras.save_kohya_lora(sd15, root / "style-kohya.safetensors")
     tiny_loras.save_kohya_lora(sd15, root / "style-kohya-alpha2.safetensors", alpha=2)
+    tiny_loras.save_kohya_lora(sd15, root / "style-kohya-pickle.pt", alpha=2)
     other = tiny_loras.lora_weights("sd15", seed=5)
     tiny_loras.save_peft_lora(other, root / "other.safetensors")
-    tiny_loras.save_peft_lora(tiny_loras.lora_weights("sdxl"), root / "xl-style.safetensors")
+    sdxl = tiny_loras.lora_weights("sdxl")
+    tiny_loras.save_peft_lora(sdxl, root / "xl-style.safetensors")
+    tiny_loras.save_kohya_lora(sdxl, root / "xl-style-kohya.safetensors", alpha=1)
     return root
 
 
@@ -104,7 +107,7 @@ def test_params_loras_and_prompt_tags_agree(engine):
 
 def test_peft_diffusers_and_kohya_files_act_alike_and_alpha_is_honoured(engine):
     peft = image(engine, prompt="a red circle <lora:style-peft>")
-    for name in ("style-diffusers", "style-kohya", "style-kohya-alpha2"):
+    for name in ("style-diffusers", "style-kohya", "style-kohya-alpha2", "style-kohya-pickle"):
         assert close(image(engine, prompt=f"a red circle <lora:{name}>"), peft), name
     # the alpha-2 file's up weights are twice those of the others: ignoring its alpha
     # would double the LoRA, as weight 2 of the file written with alpha == rank does
@@ -116,6 +119,8 @@ def test_sdxl_lora_on_sdxl_and_a_wrong_family_is_refused(engine):
     base = image(engine, model="tiny-sdxl")
     styled = image(engine, model="tiny-sdxl", prompt="a red circle <lora:xl-style>")
     assert not close(base, styled)
+    kohya = image(engine, model="tiny-sdxl", prompt="a red circle <lora:xl-style-kohya>")
+    assert close(kohya, styled)
     assert np.array_equal(image(engine, model="tiny-sdxl"), base)
     event = generate(engine, prompt="a red circle <lora:xl-style>")
     assert isinstance(event, JobFailed) and event.kind == "invalid_input"
@@ -128,7 +133,7 @@ def test_unknown_lora_and_bad_weight_fail_with_one_sentence(engine):
     event = generate(engine, prompt="a red circle <lora:no-such-style:1>")
     assert isinstance(event, JobFailed) and event.kind == "missing_model"
     assert "No LoRA named 'no-such-style'" in event.message
-    assert "style-kohya, style-kohya-alpha2, style-peft" in event.message
+    assert "style-kohya, style-kohya-alpha2, style-kohya-pickle, style-peft" in event.message
     event = generate(engine, prompt="a red circle <lora:style-peft:strong>")
     assert isinstance(event, JobFailed) and event.kind == "invalid_input"
     assert "<lora:style-peft:strong>" in event.message
