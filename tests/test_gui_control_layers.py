@@ -6,6 +6,7 @@ sending the control."""
 from __future__ import annotations
 
 import numpy as np
+import pytest
 from PySide6.QtCore import Qt
 from PySide6.QtTest import QTest
 from PySide6.QtWidgets import QMenu
@@ -16,11 +17,16 @@ from app.ui.control_previews import LINE_TINT
 from plugins.diffusion import TXT2IMG
 from tests.canvas_helpers import (  # noqa: F401 (fixtures)
     canvas_window_fixture,
+    close_window,
+    diffusion_registry,
     drag,
     layer_named,
+    make_store,
+    make_window,
     qt_loop,
+    small_document,
 )
-from tests.test_gui_canvas_generate import choose_mode
+from tests.test_gui_canvas_generate import choose_mode, click_and_wait
 from tests.test_gui_main_window import fill
 from tests.test_gui_mode_region import region
 
@@ -143,7 +149,7 @@ def test_a_missing_model_is_named_and_automatic_can_be_chosen(canvas_window):
     props = win.control_properties
     layer = scribble_circle(win)
     win.session.push(SetControl(layer.id, model="control_sd15_scribble"))
-    assert props.model.currentText() == "control_sd15_scribble (not installed)"
+    assert props.model.currentText() == "control_sd15_scribble (not available)"
     props.model.setCurrentIndex(0)
     props.model.activated.emit(0)
     assert layer.control.model == ""
@@ -163,3 +169,43 @@ def test_generate_sends_the_scribble_as_a_control(canvas_window, qtbot, monkeypa
     assert spec.kind == "scribble" and spec.strength == 1.0
     assert spec.image.shape == (64, 64, 3)
     assert np.array_equal(spec.image, control_map_of(layer))
+
+
+@pytest.fixture
+def steered_window(qtbot, qt_loop, atelier_home, tiny_config_root, tmp_path):  # noqa: F811
+    """The canvas window with a tiny SD 1.x scribble ControlNet installed."""
+    from tests.fixtures.tiny_controls import save_tiny_controlnet
+
+    save_tiny_controlnet("sd15", atelier_home / "models" / "controlnet" / "tiny-sd15-scribble")
+    store = make_store(atelier_home, tmp_path, tiny_config_root)
+    win = make_window(qtbot, diffusion_registry(), store, close=False)
+    win.files.new(small_document())
+    win.canvas.actions_by_name["fit"].trigger()
+    yield win
+    close_window(win)
+
+
+@pytest.mark.usefixtures("unmarked_pixels")
+def test_a_scribble_steers_a_real_generation(steered_window, qtbot):
+    win = steered_window
+    choose_mode(win, TXT2IMG.id)
+    fill(win, qtbot, "a red circle")
+    layer = scribble_circle(win)
+    props = win.control_properties
+    assert [props.model.itemText(i) for i in range(props.model.count())] == [
+        "Automatic",
+        "tiny-sd15-scribble",
+    ]
+    props.model.setCurrentIndex(1)
+    props.model.activated.emit(1)
+    click_and_wait(win, qtbot)
+    steered = win.results.current
+    (control,) = steered.recipe["params"]["controls"]
+    assert control["kind"] == "scribble" and control["model"] == "tiny-sd15-scribble"
+
+    win.layers_panel.toggle_visibility(layer.id)
+    click_and_wait(win, qtbot)
+    plain = win.results.current
+    assert not plain.recipe["params"].get("controls")
+    difference = np.abs(steered.image.pixels.astype(int) - plain.image.pixels.astype(int))
+    assert difference.max() > 2  # the same seed, steered or not

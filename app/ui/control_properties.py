@@ -1,8 +1,9 @@
 """The active control layer's settings, under the Layers panel's tree: kind, model, strength
 and the step range it acts in. Shown only while a control layer is active.
 
-The model list holds the ControlNets the model store found for the Generate panel's
-checkpoint's family, "Automatic" first (the first installed one of the kind). Every change
+The model list holds the control models the store found that take the layer's kind of map
+and fit the Generate panel's checkpoint (its family and UNet; engine.control_models),
+"Automatic" first (the first installed one that fits). Every change
 is a SetControl command; a strength drag is one undo step.
 """
 
@@ -30,7 +31,7 @@ from plugins.diffusion.control_maps import AS_IS_KINDS
 AUTOMATIC = "Automatic"
 AS_IS_NOTE = "The picture is used as it is: import or paint a {kind} map."
 MAP_NOTE = "What you draw or import becomes a {kind} map (shown on the canvas)."
-MISSING = "{name} (not installed)"
+MISSING = "{name} (not available)"  # missing, or for another checkpoint or kind
 
 
 class ControlProperties(QWidget):
@@ -123,11 +124,14 @@ class ControlProperties(QWidget):
         self.refresh_models()
 
     def refresh_models(self) -> None:
-        """List the installed ControlNets of the checkpoint's family (all of them when the
-        checkpoint's family is unknown), "Automatic" first, the layer's choice selected."""
+        """List the installed control models for the layer's kind that fit the checkpoint
+        (of any checkpoint while none is chosen), "Automatic" first, the layer's choice
+        selected."""
         layer = self.layer
-        chosen = layer.control.model if layer is not None else ""
-        names = [entry.name for entry in self._controlnets()]
+        if layer is None:
+            return
+        chosen = layer.control.model
+        names = [entry.name for entry in self._controls(layer.control.kind)]
         with QSignalBlocker(self.model):
             self.model.clear()
             self.model.addItem(AUTOMATIC, "")
@@ -137,15 +141,16 @@ class ControlProperties(QWidget):
                 self.model.addItem(MISSING.format(name=chosen), chosen)
             self.model.setCurrentIndex(self.model.findData(chosen))
 
-    def _controlnets(self) -> list[ModelEntry]:
+    def _controls(self, kind: str) -> list[ModelEntry]:
         if not self.store.scanned:
             return []
         checkpoint = self.checkpoint()
-        family = checkpoint.family if checkpoint is not None else ""
+        if checkpoint is not None:
+            return self.store.controls_for(checkpoint, kind)
         return [
             entry
             for entry in self.store.listing().entries
-            if entry.kind == "controlnet" and (not family or entry.family == family)
+            if entry.control is not None and entry.control.takes(kind)
         ]
 
     # -- editing ---------------------------------------------------------------------------
