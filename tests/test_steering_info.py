@@ -12,6 +12,10 @@ from plugins.diffusion.lora_tags import merged_loras
 from plugins.diffusion.params import LoraSpec
 from plugins.image_export.writers import write_png
 
+CONTROL = (
+    "Module: scribble, Model: ctl-scribble [dddddddddd], Weight: 0.8, "
+    "Guidance Start: 0, Guidance End: 0.5"
+)
 RECIPE = {
     "task": "diffusion.txt2img",
     "version": 1,
@@ -21,10 +25,7 @@ RECIPE = {
         "seed": 5,
         "loras": [{"name": "ink", "weight": 0.6}, {"name": "grain", "weight": 0.3}],
         "embeddings": [{"name": "shiny"}],
-        "controls": [
-            {"kind": "scribble", "model": "ctl-scribble", "strength": 0.8, "start": 0.0,
-             "end": 0.5},
-        ],
+        "extras": {"ControlNet 0": CONTROL},  # as plugins.diffusion.controls writes it
     },
     "model": {"name": "base", "family": "sd15", "hash": "0123456789"},
     "models": [
@@ -34,14 +35,11 @@ RECIPE = {
         {"name": "shiny", "family": "embedding", "hash": "cccccccccc"},
         {"name": "ctl-scribble", "family": "controlnet", "hash": "dddddddddd"},
     ],
-}  # fmt: skip
-CONTROL = (
-    "Module: scribble, Model: ctl-scribble [dddddddddd], Weight: 0.8, "
-    "Guidance Start: 0.0, Guidance End: 0.5"
-)
+}
 
 
 def test_parameters_carry_lora_tags_hashes_embeddings_and_controls():
+    """LoRAs given as params get a tag; the controls' fields pass through."""
     text = format_parameters(info_from_recipe(RECIPE))
     assert text.startswith("a fox <lora:ink:0.6>, shiny <lora:grain:0.3>\n")
     assert 'Lora hashes: "ink: aaaaaaaaaa, grain: bbbbbbbbbb"' in text

@@ -362,8 +362,9 @@ def prompt_with_loras(prompt: str, loras: list[Mapping[str, Any]]) -> str:
 
 
 def steering_extras(recipe: Mapping[str, Any]) -> dict[str, str]:
-    """A1111's fields for a recipe's LoRAs ("Lora hashes"), embeddings ("TI hashes") and
-    controls ("ControlNet 0", ...), with the files' hashes from the recipe's "models"."""
+    """A1111's fields for a recipe's LoRAs ("Lora hashes") and embeddings ("TI hashes"),
+    with the files' hashes from the recipe's "models" (the controls' "ControlNet N" fields
+    come with the recipe's extras, from plugins.diffusion.controls)."""
     params = recipe.get("params")
     params = params if isinstance(params, Mapping) else {}
     hashes = {
@@ -377,24 +378,7 @@ def steering_extras(recipe: Mapping[str, Any]) -> dict[str, str]:
         pairs = [f"{name}: {hashes[name]}" for name in names if name in hashes]
         if pairs:
             extras[key] = ", ".join(pairs)
-    for index, control in enumerate(_records(params.get("controls"))):
-        extras[f"ControlNet {index}"] = _control_text(control, hashes)
     return extras
-
-
-_CONTROL_NUMBERS = (("Weight", "strength"), ("Guidance Start", "start"), ("Guidance End", "end"))
-
-
-def _control_text(control: Mapping[str, Any], hashes: Mapping[str, str]) -> str:
-    """One control as sd-webui-controlnet writes it: "Module: scribble, Model: name [hash],
-    Weight: 1.0, Guidance Start: 0.0, Guidance End: 1.0"."""
-    model = str(control.get("model") or "")
-    if model in hashes:
-        model += f" [{hashes[model]}]"
-    numbers = {label: _as_float(control.get(key)) for label, key in _CONTROL_NUMBERS}
-    parts = [f"Module: {control.get('kind', '')}", f"Model: {model}"]
-    parts += [f"{label}: {value}" for label, value in numbers.items() if value is not None]
-    return ", ".join(parts)
 
 
 def _info_from_mapping(data: Mapping[str, Any]) -> GenerationInfo:
