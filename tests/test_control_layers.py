@@ -94,7 +94,7 @@ def test_composites_never_show_a_control_layer():
 def test_control_layers_cannot_be_merged():
     doc = picture_doc()
     layer = scribbled(doc)
-    with pytest.raises(ValueError, match="control layers cannot be merged"):
+    with pytest.raises(ValueError, match="control and reference layers cannot be merged"):
         History(doc).push(MergeDown(layer.id))
 
 

@@ -15,7 +15,14 @@ import numpy as np
 from app.model import history_names as names
 from app.model.compositing import bake, tile_keys_of
 from app.model.document import Document
-from app.model.layers import BlendMode, ControlLayer, GroupLayer, Layer, MaskLayer, RasterLayer
+from app.model.layers import (
+    BlendMode,
+    GroupLayer,
+    Layer,
+    MaskLayer,
+    RasterLayer,
+    SteeringLayer,
+)
 from app.model.selection import Selection
 from app.model.tiles import Rect, TileDelta, TiledRaster, union_rects
 
@@ -292,8 +299,10 @@ class MergeDown(Command):
         upper, lower = group.children[index], group.children[index - 1]
         if isinstance(upper, MaskLayer) or isinstance(lower, MaskLayer):
             raise ValueError("mask layers cannot be merged")
-        if isinstance(upper, ControlLayer) or isinstance(lower, ControlLayer):
-            raise ValueError("control layers cannot be merged: they steer, they are not paint")
+        if isinstance(upper, SteeringLayer) or isinstance(lower, SteeringLayer):
+            raise ValueError(
+                "control and reference layers cannot be merged: they steer, they are not paint"
+            )
         base = lower.snapshot()
         base.blend, base.visible = BlendMode.NORMAL, True
         if isinstance(lower, RasterLayer) and lower.opacity == 1 and lower.mask is None:
@@ -324,7 +333,7 @@ class MergeDown(Command):
 
 class Flatten(Command):
     """Replace all layers by one raster layer of the visible image. Standalone mask layers
-    (e.g. an inpaint mask) and control layers stay, above it."""
+    (e.g. an inpaint mask) and control and reference layers stay, above it."""
 
     label = names.FLATTEN_IMAGE
 
@@ -334,7 +343,7 @@ class Flatten(Command):
     def do(self, doc: Document) -> Rect | None:
         if self.other is None:
             image = RasterLayer(pixels=bake(doc.layers, doc.size), name="Background")
-            kept = [lay for lay in doc.layers if isinstance(lay, MaskLayer | ControlLayer)]
+            kept = [lay for lay in doc.layers if isinstance(lay, MaskLayer | SteeringLayer)]
             self.other = [image, *kept]
         return self._swap(doc)
 

@@ -8,8 +8,8 @@ modes follow the W3C "Compositing and Blending" formulas for separable modes:
 
 with cs, cb premultiplied and Cs, Cb straight colours. Groups are isolated: their children
 are composited onto transparency first, then the result is blended with the group's
-opacity, mask and mode. Standalone mask layers and control layers are not part of the image
-(the canvas draws previews of them on top).
+opacity, mask and mode. Standalone mask layers and steering layers (control, reference)
+are not part of the image (the canvas draws previews of masks and controls on top).
 """
 
 from __future__ import annotations
@@ -18,7 +18,14 @@ from collections.abc import Callable, Iterable, Sequence
 
 import numpy as np
 
-from app.model.layers import BlendMode, ControlLayer, GroupLayer, Layer, MaskLayer, RasterLayer
+from app.model.layers import (
+    BlendMode,
+    GroupLayer,
+    Layer,
+    MaskLayer,
+    RasterLayer,
+    SteeringLayer,
+)
 from app.model.tiles import TILE, Key, Rect, TiledRaster, tile_parts, tile_rect
 
 F32 = np.float32
@@ -56,8 +63,8 @@ def bake(
 
 
 def tile_keys_of(layer: Layer) -> set[Key]:
-    """The tiles where a layer may show pixels (hidden layers, masks and controls show none)."""
-    if not layer.visible or isinstance(layer, MaskLayer | ControlLayer):
+    """The tiles where a layer may show pixels (hidden, mask and steering layers show none)."""
+    if not layer.visible or isinstance(layer, MaskLayer | SteeringLayer):
         return set()
     if isinstance(layer, GroupLayer):
         return {key for child in layer.children for key in tile_keys_of(child)}
@@ -69,7 +76,7 @@ def render_tile(layers: Sequence[Layer], key: Key, part: Rect) -> np.ndarray | N
     local = part.slices(key[0] * TILE, key[1] * TILE)
     acc: np.ndarray | None = None
     for layer in layers:
-        if not layer.visible or layer.opacity <= 0 or isinstance(layer, MaskLayer | ControlLayer):
+        if not layer.visible or layer.opacity <= 0 or isinstance(layer, MaskLayer | SteeringLayer):
             continue
         src = _source(layer, key, part, local)
         if src is not None:

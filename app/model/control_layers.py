@@ -85,17 +85,18 @@ def active_controls(doc: Document) -> list[ControlLayer]:
     holding some pixels; bottom first."""
     return [
         layer
-        for layer in _shown(doc.layers)
+        for layer in shown_layers(doc.layers)
         if isinstance(layer, ControlLayer) and layer.pixels.tiles
     ]
 
 
-def _shown(layers: list[Layer]) -> Iterator[Layer]:
+def shown_layers(layers: list[Layer]) -> Iterator[Layer]:
+    """The layers shown, with every group above them shown too, bottom first."""
     for layer in layers:
         if layer.visible:
             yield layer
             if isinstance(layer, GroupLayer):
-                yield from _shown(layer.children)
+                yield from shown_layers(layer.children)
 
 
 # ---- commands --------------------------------------------------------------------------------

@@ -48,7 +48,7 @@ MOVE_SELECTION = "Move selection"
 TRANSFORM_LAYER = "Transform layer"
 TRANSFORM_SELECTION = "Transform selection"
 
-# ---- control layers
+# ---- control and reference layers
 
 ADD_CONTROL_LAYER = "Add control layer"
 CONVERT_TO_CONTROL_LAYER = "Convert layer to control layer"
@@ -57,6 +57,9 @@ CHANGE_CONTROL_MODEL = "Change control model"
 CHANGE_CONTROL_STRENGTH = "Change control strength"
 CHANGE_CONTROL_STEPS = "Change control step range"
 CHANGE_CONTROL_SETTINGS = "Change control settings"  # several at once
+CONVERT_TO_REFERENCE = "Convert layer to reference"
+CONVERT_TO_PICTURE = "Convert reference to layer"
+CHANGE_REFERENCE_WEIGHT = "Change reference weight"
 
 # ---- the canvas
 

@@ -1,5 +1,5 @@
-"""Layers of a document: raster (pixels + recipe), control (pixels + control settings), group
-(children) and mask layers."""
+"""Layers of a document: raster (pixels + recipe), control (pixels + control settings),
+reference (a picture + its weight), group (children) and mask layers."""
 
 from __future__ import annotations
 
@@ -180,14 +180,35 @@ class ControlSettings:
 
 
 @dataclass(eq=False)
-class ControlLayer(RasterLayer):
+class SteeringLayer(RasterLayer):
+    """Pixels that steer generation instead of being part of the picture: never in the
+    composite (export, copy merged, the pictures jobs send), never merged; each shown one
+    with pixels goes with every job (plugins.diffusion.requests)."""
+
+
+@dataclass(eq=False)
+class ControlLayer(SteeringLayer):
     """Pixels the designer draws or imports, turned into a control map (its kind's
-    preprocessor, app.model.control_layers) that steers generation. Never part of the
-    composite: the canvas shows its map as a preview, and each visible control layer
-    becomes one control of a job."""
+    preprocessor, app.model.control_layers) that steers where things go. The canvas shows
+    its map as a preview; each shown control layer becomes one control of a job."""
 
     control: ControlSettings = field(default_factory=ControlSettings)
     name: str = "Control"
+
+
+@dataclass(eq=False)
+class ReferenceLayer(SteeringLayer):
+    """A picture whose style or subject steers a job (an IP-Adapter reference image) by
+    `weight` (0..MAX_CONTROL_STRENGTH). Its pixels are the picture; the canvas does not
+    show it (its thumbnail does)."""
+
+    weight: float = 0.6
+    name: str = "Reference"
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if not 0.0 <= self.weight <= MAX_CONTROL_STRENGTH:
+            raise ValueError(f"a reference's weight must be within 0..{MAX_CONTROL_STRENGTH:g}")
 
 
 @dataclass(eq=False)

@@ -1,12 +1,13 @@
 """The `.atelier` project file: a zip of manifest.json plus one PNG per layer and mask.
 
 manifest.json holds the format name and version, the document id and size and the layer
-tree (names, visibility, opacity, blend modes, recipes, control settings); each layer's
-pixels are a PNG of the bounding box of its content, placed at (x, y): RGBA for raster and
-control layers, grayscale for masks. A project with control layers is version 2 (an older
-Atelier asks to be updated); one without stays version 1, which every Atelier opens. The
-undo history is not saved. Saving builds the whole file in memory, then writes it
-atomically, so a failed save (disk full) leaves the previous file as it was.
+tree (names, visibility, opacity, blend modes, recipes, control settings, reference
+weights); each layer's pixels are a PNG of the bounding box of its content, placed at
+(x, y): RGBA for raster, control and reference layers, grayscale for masks. A project with
+control or reference layers is version 2 (an older Atelier asks to be updated); one
+without stays version 1, which every Atelier opens. The undo history is not saved. Saving
+builds the whole file in memory, then writes it atomically, so a failed save (disk full)
+leaves the previous file as it was.
 Saving then loading gives back exactly the same pixels, masks and properties.
 """
 
@@ -37,6 +38,8 @@ from app.model.layers import (
     Layer,
     MaskLayer,
     RasterLayer,
+    ReferenceLayer,
+    SteeringLayer,
 )
 from app.model.project_manifest import (
     ControlEntry,
@@ -45,6 +48,7 @@ from app.model.project_manifest import (
     MaskEntry,
     PixelsEntry,
     RasterEntry,
+    ReferenceEntry,
     tree_problem,
 )
 from app.model.selection import Selection
@@ -62,7 +66,7 @@ from engine.untrusted import (
 
 FORMAT = "atelier-project"
 VERSION = 2  # the newest this Atelier reads and writes
-PLAIN_VERSION = 1  # a project without control layers
+PLAIN_VERSION = 1  # a project without control or reference layers
 SUFFIX = ".atelier"
 MANIFEST = "manifest.json"
 
@@ -114,7 +118,8 @@ def project_bytes(doc: Document, extra: dict[str, Any] | None = None) -> bytes:
 
 def _version(doc: Document) -> int:
     """The oldest format version that holds `doc`, so older Ateliers open what they can."""
-    return VERSION if any(isinstance(lay, ControlLayer) for lay in doc.walk()) else PLAIN_VERSION
+    steered = any(isinstance(lay, SteeringLayer) for lay in doc.walk())
+    return VERSION if steered else PLAIN_VERSION
 
 
 def _entry(name: str, compression: int) -> zipfile.ZipInfo:
@@ -135,6 +140,10 @@ def _layer_entry(layer: Layer, assets: dict[str, bytes]) -> dict[str, Any]:
     if isinstance(layer, ControlLayer):
         entry["type"] = "control"
         entry["control"] = dataclasses.asdict(layer.control)
+        entry["pixels"] = _pixels_entry(layer.pixels, f"layers/{layer.id}.png", assets)
+    elif isinstance(layer, ReferenceLayer):
+        entry["type"] = "reference"
+        entry["weight"] = layer.weight
         entry["pixels"] = _pixels_entry(layer.pixels, f"layers/{layer.id}.png", assets)
     elif isinstance(layer, RasterLayer):
         entry["type"] = "raster"
@@ -366,7 +375,7 @@ def _document(manifest: Manifest, assets: _Assets) -> Document:
 
 
 def _layer(
-    entry: MaskEntry | RasterEntry | ControlEntry | GroupEntry,
+    entry: MaskEntry | RasterEntry | ControlEntry | ReferenceEntry | GroupEntry,
     size: tuple[int, int],
     assets: _Assets,
 ) -> Layer:
@@ -387,5 +396,8 @@ def _layer(
         pixels = assets.raster(entry.pixels, size, 4, 0)
         control = ControlSettings(**entry.control.model_dump())
         return ControlLayer(pixels=pixels, control=control, mask=mask, **props)
+    if isinstance(entry, ReferenceEntry):
+        pixels = assets.raster(entry.pixels, size, 4, 0)
+        return ReferenceLayer(pixels=pixels, weight=entry.weight, mask=mask, **props)
     children = [_layer(child, size, assets) for child in entry.children]
     return GroupLayer(children=children, mask=mask, **props)

@@ -2,7 +2,7 @@
 
 pydantic models with strict types: canvas sides within MAX_CANVAS_SIDE, finite opacity in
 0..1, ids that are safe as file names, a layer tree of known kinds (control layers with a
-known control kind and settings in range). Unknown keys are
+known control kind and settings in range, reference layers with a weight in range). Unknown keys are
 ignored (a newer Atelier may add some); `tree_problem` bounds the tree's depth and size.
 """
 
@@ -88,6 +88,13 @@ class ControlEntry(_LayerEntry):
     mask: MaskEntry | None = None
 
 
+class ReferenceEntry(_LayerEntry):
+    type: Literal["reference"]
+    weight: Annotated[float, Field(strict=True, ge=0, le=MAX_CONTROL_STRENGTH, allow_inf_nan=False)]
+    pixels: PixelsEntry | None
+    mask: MaskEntry | None = None
+
+
 class GroupEntry(_LayerEntry):
     type: Literal["group"]
     children: list[LayerEntry]
@@ -95,7 +102,8 @@ class GroupEntry(_LayerEntry):
 
 
 LayerEntry = Annotated[
-    MaskEntry | RasterEntry | ControlEntry | GroupEntry, Field(discriminator="type")
+    MaskEntry | RasterEntry | ControlEntry | ReferenceEntry | GroupEntry,
+    Field(discriminator="type"),
 ]
 
 

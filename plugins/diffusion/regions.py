@@ -1,6 +1,6 @@
 """What each diffusion mode works on, in one line for the Generate panel: the whole canvas,
 the selection, the painted mask or a new border, with its size in pixels, and how many
-control layers steer it. The same reading of the document as the requests
+control and reference layers steer it. The same reading of the document as the requests
 (plugins.diffusion.requests), so the line says what a Generate would do now. Qt-free.
 """
 
@@ -13,6 +13,7 @@ from app.model.candidates import is_blank
 from app.model.canvas_areas import MASK_LEVEL, active_selection, inpaint_mask
 from app.model.control_layers import active_controls
 from app.model.document import Document
+from app.model.reference_layers import active_references
 from app.model.selection import Selection
 from app.model.tiles import Rect
 from plugins.api import Task
@@ -70,11 +71,19 @@ def outpaint_region(task: Task, values: Values, doc: Document) -> str:
 
 
 def _steering(doc: Document) -> str:
-    """ ", steered by 2 controls" when visible control layers steer the job, else nothing."""
-    count = len(active_controls(doc))
-    if not count:
-        return ""
-    return f", steered by {count} control" + ("s" if count > 1 else "")
+    """What steers the job (e.g. ', steered by 2 controls and 1 reference'): the shown
+    control and reference layers; empty when none does."""
+    counts = [
+        _count(len(active_controls(doc)), "control"),
+        _count(len(active_references(doc)), "reference"),
+    ]
+    said = " and ".join(count for count in counts if count)
+    return f", steered by {said}" if said else ""
+
+
+def _count(number: int, noun: str) -> str:
+    """'2 controls', '1 reference'; empty for none."""
+    return f"{number} {noun}{'s' if number > 1 else ''}" if number else ""
 
 
 def _size(rect: Rect | None) -> str:

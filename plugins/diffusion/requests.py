@@ -1,7 +1,8 @@
 """The diffusion tasks' requests from the canvas (see app.model.requests): which pixels and
 mask each sends, where its step previews show and where its results go; and how a layer each
-made is regenerated. Every request carries the visible control layers as its params'
-`controls`, each map cut to exactly the area the job covers. Qt-free.
+made is regenerated. Every request carries the shown control layers as its params'
+`controls`, each map cut to exactly the area the job covers, and the shown reference layers
+as its `references`. Qt-free.
 """
 
 from __future__ import annotations
@@ -29,12 +30,13 @@ from app.model.compositing import composite
 from app.model.control_layers import active_controls, map_crop
 from app.model.document import Document
 from app.model.layers import RasterLayer
+from app.model.reference_layers import active_references, reference_picture
 from app.model.requests import Request, RequestError, images, make_params
 from app.model.selection import Selection
 from app.model.tiles import Rect
 from plugins.api import Task
 from plugins.diffusion.mask_geometry import Box, clip_box, context_box
-from plugins.diffusion.params import ControlSpec, ceil8
+from plugins.diffusion.params import ControlSpec, ReferenceSpec, ceil8
 
 NO_MASK = "Select or paint the area to repaint first."
 NO_PICTURE = "The canvas is empty: paint, open or generate a picture first."
@@ -111,8 +113,12 @@ def outpaint(task: Task, values: Values, doc: Document, size: tuple[int, int]) -
 
 
 def steered(values: Values, doc: Document, rect: Rect) -> dict[str, Any]:
-    """`values` with the document's controls for a job covering `rect` (canvas pixels)."""
-    return {**values, "controls": control_specs(doc, rect)}
+    """`values` with the document's controls for a job covering `rect` (canvas pixels) and
+    its reference pictures."""
+    references = tuple(
+        ReferenceSpec(reference_picture(layer), layer.weight) for layer in active_references(doc)
+    )
+    return {**values, "controls": control_specs(doc, rect), "references": references}
 
 
 def control_specs(doc: Document, rect: Rect) -> tuple[ControlSpec, ...]:
