@@ -1,7 +1,7 @@
 """Control layers in the window: Layer > New control layer and Convert to control layer, the
 brush drawing a scribble that the canvas previews but no composite holds, the properties
-under the Layers panel changing the settings through undoable commands, and Generate
-sending the control."""
+under the Layers panel changing the settings through undoable commands, Generate sending
+the control (and a tiny ControlNet steering a real job), and Use as reference."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from PySide6.QtTest import QTest
 from PySide6.QtWidgets import QMenu
 
 from app.model.control_layers import SetControl, control_map_of
-from app.model.layers import ControlLayer
+from app.model.layers import ControlLayer, RasterLayer, ReferenceLayer
 from app.ui.control_previews import LINE_TINT
 from plugins.diffusion import TXT2IMG
 from tests.canvas_helpers import (  # noqa: F401 (fixtures)
@@ -209,3 +209,35 @@ def test_a_scribble_steers_a_real_generation(steered_window, qtbot):
     assert not plain.recipe["params"].get("controls")
     difference = np.abs(steered.image.pixels.astype(int) - plain.image.pixels.astype(int))
     assert difference.max() > 2  # the same seed, steered or not
+
+
+def test_use_as_reference_toggles_the_layer_and_its_weight_is_one_step_per_drag(canvas_window):
+    win = canvas_window
+    paint = layer_named(win, "Paint")
+    win.session.set_active(paint.id)
+    use = menu_action(win, "Layer", "Use as reference")
+    assert use.isEnabled() and not use.isChecked()
+    use.trigger()
+    reference = win.session.active
+    assert isinstance(reference, ReferenceLayer) and reference.id == paint.id
+    assert use.isChecked() and win.session.history.undo_label == "Convert layer to reference"
+    assert "steered by" not in region(win)  # an empty layer steers nothing
+    props = win.reference_properties
+    assert props.isVisibleTo(win.layers_panel) and props.weight.value() == 60
+    assert not win.control_properties.isVisibleTo(win.layers_panel)
+    steps = len(win.session.history.entries())
+    props.weight.sliderPressed.emit()
+    for value in (80, 100, 120):
+        props.weight.setValue(value)
+    props.weight.sliderReleased.emit()
+    assert reference.weight == 1.2 and props.weight_label.text() == "1.20"
+    assert len(win.session.history.entries()) == steps + 1
+    assert "Reference picture (weight 1.20)" in win.layers_panel.item_of(paint.id).toolTip(0)
+    menu = win.layers_panel.context_menu(reference)
+    assert use in menu.actions()
+    use.trigger()  # back to a pixel layer
+    assert type(win.session.active) is RasterLayer and not use.isChecked()
+    assert not props.isVisibleTo(win.layers_panel)
+    for _ in range(3):
+        win.undo_action.trigger()
+    assert type(win.session.doc.find(paint.id)) is RasterLayer

@@ -1,7 +1,8 @@
 """Layer operations as QActions (shared by the Layer menu and the Layers panel's buttons):
 new layer, new mask layer, duplicate, delete, raise, lower, merge down, flatten; group
 (Ctrl+G) and ungroup (Ctrl+Shift+G) are in the Layer menu, as are New control layer and
-Convert to control layer (one action per control kind, in submenus)."""
+Convert to control layer (one action per control kind, in submenus) and Use as reference
+(checked while the active layer is a reference picture)."""
 
 from __future__ import annotations
 
@@ -20,7 +21,15 @@ from app.model.commands import (
 )
 from app.model.control_layers import add_control_layer, convert_to_control
 from app.model.groups import group_layer, ungroup
-from app.model.layers import CONTROL_LABELS, ControlLayer, GroupLayer, MaskLayer, RasterLayer
+from app.model.layers import (
+    CONTROL_LABELS,
+    GroupLayer,
+    MaskLayer,
+    RasterLayer,
+    ReferenceLayer,
+    SteeringLayer,
+)
+from app.model.reference_layers import use_as_picture, use_as_reference
 from app.ui.doc_session import DocumentSession
 from app.ui.tool_icons import tool_icon
 
@@ -51,6 +60,11 @@ class LayerActions(QObject):
             kind: self._kind_action(label, f"convert_control_{kind}", self.convert_active, kind)
             for kind, label in CONTROL_LABELS.items()
         }
+        self.reference = QAction("Use as reference", self)
+        self.reference.setObjectName("layer_reference")
+        self.reference.setCheckable(True)
+        self.reference.setToolTip("Let this picture's style or subject steer generation")
+        self.reference.triggered.connect(lambda *_: self.toggle_reference())
         session.active_changed.connect(self.update_enabled)
         session.layers_changed.connect(self.update_enabled)
         self.update_enabled()
@@ -82,9 +96,11 @@ class LayerActions(QObject):
         for action in (self.duplicate, self.delete, self.group):
             action.setEnabled(active is not None)
         self.ungroup.setEnabled(isinstance(active, GroupLayer))
-        convertible = isinstance(active, RasterLayer) and not isinstance(active, ControlLayer)
+        convertible = isinstance(active, RasterLayer) and not isinstance(active, SteeringLayer)
         for action in self.convert_control.values():
             action.setEnabled(convertible)
+        self.reference.setEnabled(convertible or isinstance(active, ReferenceLayer))
+        self.reference.setChecked(isinstance(active, ReferenceLayer))
         if active is None:
             for action in (self.raise_, self.lower, self.merge):
                 action.setEnabled(False)
@@ -95,8 +111,8 @@ class LayerActions(QObject):
         below = group.children[index - 1] if index > 0 else None
         self.merge.setEnabled(
             isinstance(below, RasterLayer | GroupLayer)
-            and not isinstance(below, ControlLayer)
-            and not isinstance(active, MaskLayer | GroupLayer | ControlLayer)
+            and not isinstance(below, SteeringLayer)
+            and not isinstance(active, MaskLayer | GroupLayer | SteeringLayer)
         )
 
     # -- the operations --------------------------------------------------------------------
@@ -131,10 +147,19 @@ class LayerActions(QObject):
     def convert_active(self, kind: str) -> None:
         """A control layer of `kind` from the active pixel layer's pixels, just above it."""
         active = self.session.active
-        if isinstance(active, RasterLayer) and not isinstance(active, ControlLayer):
+        if isinstance(active, RasterLayer) and not isinstance(active, SteeringLayer):
             command = convert_to_control(self.session.doc, active.id, kind)
             if self.session.push(command):
                 self.session.set_active(command.layer.id)
+
+    def toggle_reference(self) -> None:
+        """Make the active pixel layer a reference picture, or a reference a pixel layer."""
+        active, doc = self.session.active, self.session.doc
+        if isinstance(active, ReferenceLayer):
+            self.session.push(use_as_picture(doc, active.id))
+        elif isinstance(active, RasterLayer) and not isinstance(active, SteeringLayer):
+            self.session.push(use_as_reference(doc, active.id))
+        self.update_enabled()
 
     def dup(self) -> None:
         active = self.session.active

@@ -1,6 +1,7 @@
 """Layer thumbnails for the Layers panel, read straight from the tiles (strided, so a
 4096 x 4096 layer costs a few kilobytes of copying, not a full read). A control layer's
-thumbnail is its control map, with a badge naming its kind."""
+thumbnail is its control map, with a badge naming its kind; a reference layer's, its
+picture with a REF badge."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from PySide6.QtCore import QRect, Qt
 from PySide6.QtGui import QBrush, QColor, QIcon, QImage, QPainter, QPixmap
 
 from app.model.control_layers import control_map_of
-from app.model.layers import ControlLayer, Layer, MaskLayer, RasterLayer
+from app.model.layers import ControlLayer, Layer, MaskLayer, RasterLayer, ReferenceLayer
 from app.model.tiles import TILE, TiledRaster
 from app.ui.images import qimage_from_rgba
 from app.ui.thumb_icons import framed_icon, room
@@ -66,6 +67,8 @@ def layer_icon(layer: Layer) -> QIcon:
         painter.end()
     if isinstance(layer, ControlLayer):
         _badge(canvas, BADGES[layer.control.kind])
+    elif isinstance(layer, ReferenceLayer):
+        _badge(canvas, "REF")
     return framed_icon(canvas, THUMB)
 
 

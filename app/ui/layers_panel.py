@@ -3,13 +3,16 @@ its thumbnail, the active layer's blend mode and opacity, and buttons for the la
 
 Click a layer to paint on it; click its eye (or press Space) to show or hide it; double-click
 its name to rename it; right-click for "Reuse settings", "Regenerate" (layers made by
-generation), "Convert to control layer" and more. A control layer's thumbnail is its map
-with a badge naming its kind; while one is active its settings show under the opacity
-(app.ui.control_properties), and its opacity is its preview's on the canvas. Every change
+generation), "Convert to control layer", "Use as reference" and more. A control layer's
+thumbnail is its map with a badge naming its kind, a reference layer's has a REF badge;
+while one is active its settings show under the opacity (app.ui.control_properties,
+app.ui.reference_properties); a control's opacity is its preview's on the canvas. Every change
 is a command: an opacity drag is one undo step (its steps share a merge key).
 """
 
 from __future__ import annotations
+
+from collections.abc import Sequence
 
 from PySide6.QtCore import QSignalBlocker, QSize, Qt, QTimer, Signal
 from PySide6.QtGui import QBrush, QColor, QPalette
@@ -27,7 +30,16 @@ from PySide6.QtWidgets import (
 )
 
 from app.model.commands import SetLayerProps
-from app.model.layers import BlendMode, ControlLayer, GroupLayer, Layer, MaskLayer, RasterLayer
+from app.model.layers import (
+    BlendMode,
+    ControlLayer,
+    GroupLayer,
+    Layer,
+    MaskLayer,
+    RasterLayer,
+    ReferenceLayer,
+    SteeringLayer,
+)
 from app.ui.doc_session import DocumentSession
 from app.ui.layer_actions import LayerActions
 from app.ui.layer_thumbs import THUMB, layer_icon
@@ -50,10 +62,10 @@ class LayersPanel(QWidget):
         session: DocumentSession,
         actions: LayerActions,
         parent: QWidget | None = None,
-        controls: QWidget | None = None,
+        properties: Sequence[QWidget] = (),
     ) -> None:
         super().__init__(parent)
-        self.session, self.actions, self.controls = session, actions, controls
+        self.session, self.actions, self.properties = session, actions, list(properties)
         self.tree = LayerTree()
         self.tree.setObjectName("layers")
         self.tree.setIconSize(QSize(THUMB, THUMB))
@@ -94,8 +106,8 @@ class LayersPanel(QWidget):
         column = QVBoxLayout(self)
         column.setContentsMargins(6, 6, 6, 6)
         column.addLayout(props)
-        if self.controls is not None:
-            column.addWidget(self.controls)
+        for widget in self.properties:  # each shows itself for the layers it edits
+            column.addWidget(widget)
         column.addWidget(self.tree, 1)
         column.addLayout(buttons)
 
@@ -178,7 +190,7 @@ class LayersPanel(QWidget):
         with QSignalBlocker(self.tree):
             self.tree.setCurrentItem(item)
         enabled = active is not None
-        self.blend.setEnabled(enabled and not isinstance(active, MaskLayer | ControlLayer))
+        self.blend.setEnabled(enabled and not isinstance(active, MaskLayer | SteeringLayer))
         self.opacity.setEnabled(enabled)
         if active is None:
             return
@@ -261,9 +273,11 @@ class LayersPanel(QWidget):
             menu.addAction(
                 "Export layer\N{HORIZONTAL ELLIPSIS}", lambda: self.export_requested.emit(layer.id)
             )
-        if isinstance(layer, RasterLayer) and not isinstance(layer, ControlLayer):
+        if isinstance(layer, RasterLayer) and not isinstance(layer, SteeringLayer):
             convert = menu.addMenu("Convert to control layer")
             convert.addActions(list(self.actions.convert_control.values()))
+        if self.actions.reference.isEnabled():
+            menu.addAction(self.actions.reference)
         return menu
 
 
@@ -287,6 +301,8 @@ def _find(item: QTreeWidgetItem, layer_id: str) -> QTreeWidgetItem | None:
 def _describe(layer: Layer) -> str:
     if isinstance(layer, ControlLayer):
         return f"{layer.control.label} control: steers generation, not part of the picture"
+    if isinstance(layer, ReferenceLayer):
+        return f"Reference picture (weight {layer.weight:.2f}): steers style, not in the picture"
     kind = {RasterLayer: "Pixel layer", MaskLayer: "Mask", GroupLayer: "Group"}[type(layer)]
     recipe = getattr(layer, "recipe", None)
     if recipe:

@@ -59,6 +59,7 @@ from app.ui.mode_region import ModeRegion
 from app.ui.plugin_panels import add_plugin_panels
 from app.ui.prompt_panel import PromptPanel
 from app.ui.recovery import BackgroundAutosave, offer_recovery
+from app.ui.reference_properties import ReferenceProperties
 from app.ui.results_strip import ResultsStrip
 from app.ui.selection_edits import SelectionEdits
 from app.ui.size_dialogs import new_document
@@ -202,8 +203,11 @@ class MainWindow(QMainWindow):
         self.control_properties = ControlProperties(
             self.session, self.store, self.prompt_panel.selected_model
         )
+        self.reference_properties = ReferenceProperties(self.session)
         self.layers_panel = LayersPanel(
-            self.session, self.layer_actions, controls=self.control_properties
+            self.session,
+            self.layer_actions,
+            properties=(self.control_properties, self.reference_properties),
         )
         self.layers_dock = self._dock("Layers", "layers", self.layers_panel, right)
         self.history_panel = HistoryPanel(self.session)

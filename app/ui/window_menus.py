@@ -51,6 +51,7 @@ def build_menus(w: MainWindow) -> None:
     layer_menu.addAction(w.layer_actions.ungroup)
     layer_menu.addSeparator()
     _control_menus(layer_menu, w.layer_actions)
+    layer_menu.addAction(w.layer_actions.reference)
     layer_menu.addSeparator()
     w.transform_action = add_action(
         layer_menu, f"Free &transform{ELLIPSIS}", w.free_transform.ask, "Ctrl+T"
