@@ -5,7 +5,10 @@ name: "image" a picture (positional, PNG, JPEG or WebP, as pixels), "mask" `--ma
 (with an image also `--mask-from-alpha`), "folder" a folder and "clip" a video or audio
 file (positional, as paths). A params field "prompt" is the positional after them, every
 other Param field a flag; width and height also take `--size WxH`, a `model` field
-`--model`. `-o` names the file, written by the exporter of the task's output kind that
+`--model`. A field whose metadata has "cli_list" (a flag, a metavar, a help line and a
+"module:function" parser) is a repeatable flag, each use parsed with the app's picture
+reader into one item of the field's tuple (the diffusion tasks' `--control`, `--reference`
+and `--lora`). `-o` names the file, written by the exporter of the task's output kind that
 owns its suffix.
 """
 
@@ -19,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from engine.untrusted import clean_text
-from plugins.api import Exporter, Param, Task, param_specs
+from plugins.api import Exporter, Param, Task, param_specs, resolve
 from plugins.exporters import exporters_of
 
 log = logging.getLogger(__name__)
@@ -55,6 +58,7 @@ def add_task_command(
     if _has_field(task.params_type, "model"):
         parser.add_argument("--model", default="", help="model name (see `atelier models`)")
     add_param_flags(parser, task.params_type, skip={"prompt"})
+    add_list_flags(parser, task.params_type)
     suffixes = [s for e in exporters_of(exporters, task.output) for s in e.suffixes]
     written = ", ".join(suffixes) if suffixes else f"no installed plugin exports {task.output}"
     parser.add_argument(
@@ -117,7 +121,45 @@ def fixed_fields(task: Task, args: argparse.Namespace) -> dict[str, Any]:
         fields["width"], fields["height"] = args.size
     if _has_field(task.params_type, "model"):
         fields["model"] = args.model
+    for f, _ in list_fields(task.params_type):
+        if getattr(args, f.name, None):
+            fields[f.name] = tuple(getattr(args, f.name))
     return fields
+
+
+def list_fields(params_type: type) -> list[tuple[dataclasses.Field, Mapping[str, str]]]:
+    """The fields of a params dataclass filled by repeatable flags, with their "cli_list"."""
+    return [
+        (f, f.metadata["cli_list"])
+        for f in dataclasses.fields(params_type)
+        if "cli_list" in f.metadata
+    ]
+
+
+def add_list_flags(parser: argparse.ArgumentParser, params_type: type) -> None:
+    """One repeatable flag per "cli_list" field (see the module's doc); a use that its
+    parser refuses, or whose picture cannot be read, is an argparse error in one line."""
+    for f, spec in list_fields(params_type):
+        parser.add_argument(
+            spec["flag"],
+            dest=f.name,
+            action="append",
+            metavar=spec["metavar"],
+            type=_list_item(spec["parse"], spec["flag"]),
+            help=spec["help"],
+        )
+
+
+def _list_item(parse: str, flag: str) -> Callable[[str], Any]:
+    def convert(text: str) -> Any:
+        from app.model.image_import import read_image
+
+        try:
+            return resolve(parse)(clean_text(text), read_image)
+        except (ValueError, OSError) as exc:  # OSError: ImageReadError and unreadable files
+            raise argparse.ArgumentTypeError(f"{flag} {text}: {exc}") from None
+
+    return convert
 
 
 def _read_mask(path: Path | None, image: Any) -> Any:

@@ -35,6 +35,14 @@ PX = "px"  # the unit of the fields that count pixels
 MAX_CONTROL_STRENGTH = 2.0  # a control's strength and a reference's weight go up to this
 
 
+def cli_list(flag: str, metavar: str, parser: str, help: str) -> dict[str, Any]:
+    """The metadata of a params field filled by a repeatable CLI flag (app/cli_tasks.py):
+    each use is parsed by plugins.diffusion.steering_cli's `parser`, called with the text
+    and the app's picture reader."""
+    parse = f"plugins.diffusion.steering_cli:{parser}"
+    return {"cli_list": {"flag": flag, "metavar": metavar, "parse": parse, "help": help}}
+
+
 @dataclass(frozen=True)
 class ControlSpec:
     """One control of a job (a ControlNet or T2I-Adapter steering where things go).
@@ -101,9 +109,26 @@ class SamplingParams:
     model: str = field(default="")  # chosen with the model picker / --model; "" = default
     # Steering (no form fields: the Control and LoRA panels and the CLI's --control,
     # --reference and --lora fill them). `<lora:name:weight>` in the prompt adds LoRAs too.
-    controls: tuple[ControlSpec, ...] = field(default=())
-    references: tuple[ReferenceSpec, ...] = field(default=())
-    loras: tuple[LoraSpec, ...] = field(default=())
+    controls: tuple[ControlSpec, ...] = field(
+        default=(),
+        metadata=cli_list(
+            "--control",
+            "KIND:IMAGE[:MODEL][:STRENGTH][:START-END]",
+            "control",
+            "steer with a picture made into a control map (repeatable), e.g. "
+            "canny:photo.png or scribble:sketch.png::0.8:0-0.6",
+        ),
+    )
+    references: tuple[ReferenceSpec, ...] = field(
+        default=(),
+        metadata=cli_list(
+            "--reference", "IMAGE[:WEIGHT]", "reference", "a reference image (IP-Adapter)"
+        ),
+    )
+    loras: tuple[LoraSpec, ...] = field(
+        default=(),
+        metadata=cli_list("--lora", "NAME[:WEIGHT]", "lora", "add a LoRA (repeatable)"),
+    )
 
 
 NATIVE_HELP = (
