@@ -69,6 +69,26 @@ def stage_export_inpaint(args: Namespace, device: str, log) -> None:
     export_inpaint_pipeline(args.out, args.work / "inpaint" / "unet", args.inpaint_out, log)
 
 
+def stage_control_latents(args: Namespace, device: str, log) -> None:
+    from .control_training import cache_control_latents
+
+    path = args.work / "control_latents.pt"
+    cache_control_latents(args.out, path, args.control_samples, args.seed, log)
+
+
+def stage_control(args: Namespace, device: str, log) -> None:
+    from .control_training import train_control
+
+    steps, batch = args.control_steps, args.control_batch
+    train_control(args.out, args.work, steps, batch, args.seed, device, log)
+
+
+def stage_export_control(args: Namespace, device: str, log) -> None:
+    from .control_export import export_controlnet
+
+    export_controlnet(args.work / "control" / "controlnet", args.out, args.control_out, log)
+
+
 def run_stage(stage: str, args: Namespace, device: str, log) -> None:
     {
         "vae": stage_vae,
@@ -79,4 +99,7 @@ def run_stage(stage: str, args: Namespace, device: str, log) -> None:
         "inpaint-latents": stage_inpaint_latents,
         "inpaint": stage_inpaint,
         "export-inpaint": stage_export_inpaint,
+        "control-latents": stage_control_latents,
+        "control": stage_control,
+        "export-control": stage_export_control,
     }[stage](args, device, log)

@@ -9,8 +9,10 @@ weights at a larger batch and lower learning rate; GPU recipe only), export (fp1
 diffusers folder with its tokenizer, sampling defaults and model card); then the
 inpainting variant from the exported model: inpaint-latents (encode regions to repaint
 and their results), inpaint (the 9-channel UNet), export-inpaint (its own folder,
---inpaint-out). Every stage is seeded and saves a resumable checkpoint under --work every
-two minutes.
+--inpaint-out); and the scribble ControlNet from the exported model: control-latents
+(encode freely placed shapes), control (the ControlNet, scribbles drawn afresh each
+step), export-control (its own folder, --control-out). Every stage is seeded and saves a
+resumable checkpoint under --work every two minutes.
 
 The scene count and the UNet's steps and batches default to a recipe for the machine:
 on a CPU one that fits 90 minutes on two cores; on a GPU the one the shipped weights
@@ -37,6 +39,9 @@ STAGES = (
     "inpaint-latents",
     "inpaint",
     "export-inpaint",
+    "control-latents",
+    "control",
+    "export-control",
 )
 RECIPES = {
     "cpu": {
@@ -47,6 +52,9 @@ RECIPES = {
         "inpaint_samples": 12000,
         "inpaint_steps": 3200,
         "inpaint_batch": 64,
+        "control_samples": 12000,
+        "control_steps": 3000,
+        "control_batch": 32,
     },
     "cuda": {
         "scenes": 128000,
@@ -56,6 +64,9 @@ RECIPES = {
         "inpaint_samples": 64000,
         "inpaint_steps": 4000,
         "inpaint_batch": 256,
+        "control_samples": 64000,
+        "control_steps": 4000,
+        "control_batch": 256,
     },
 }
 
@@ -80,6 +91,12 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--inpaint-samples", type=int, help="default: the device's recipe")
     parser.add_argument("--inpaint-steps", type=int, help="default: the device's recipe")
     parser.add_argument("--inpaint-batch", type=int, help="default: the device's recipe")
+    parser.add_argument(
+        "--control-out", type=Path, help="default: beside --out, its name plus -scribble"
+    )
+    parser.add_argument("--control-samples", type=int, help="default: the device's recipe")
+    parser.add_argument("--control-steps", type=int, help="default: the device's recipe")
+    parser.add_argument("--control-batch", type=int, help="default: the device's recipe")
     parser.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: all)")
     return parser
 
@@ -96,6 +113,7 @@ def main(argv: list[str] | None = None) -> int:
     stages = STAGES if args.stage == "all" else (args.stage,)
     device = "cuda" if torch.cuda.is_available() else "cpu"
     args.inpaint_out = args.inpaint_out or args.out.with_name(args.out.name + "-inpaint")
+    args.control_out = args.control_out or args.out.with_name(args.out.name + "-scribble")
     for name, value in RECIPES[device].items():
         if getattr(args, name) is None:
             setattr(args, name, value)

@@ -20,6 +20,7 @@ TINY = ["--vae-steps", "2", "--vae-batch", "2", "--scenes", "16"]
 TINY += ["--unet-steps", "2", "--unet-batch", "4", "--threads", "1"]
 TINY += ["--refine-steps", "2", "--refine-batch", "4"]
 TINY += ["--inpaint-samples", "8", "--inpaint-steps", "2", "--inpaint-batch", "4"]
+TINY += ["--control-samples", "8", "--control-steps", "2", "--control-batch", "4"]
 
 
 def tokens(tokenizer: CLIPTokenizer, text: str) -> list[str]:
@@ -61,6 +62,26 @@ def test_the_run_exports_an_inpainting_partner_beside_the_model(trained):
     unet = json.loads((partner / "unet" / "config.json").read_text())
     assert unet["in_channels"] == 9
     assert (partner / "README.md").is_file() and (partner / "atelier.json").is_file()
+
+
+def test_the_run_exports_a_scribble_control_that_fits_the_model(trained):
+    root, out = trained
+    from diffusers import ControlNetModel, StableDiffusionControlNetPipeline
+
+    control = out.with_name("demo-scribble")
+    settings = json.loads((control / "atelier.json").read_text())
+    assert (settings["control_kind"], settings["base"]) == ("scribble", "demo")
+    assert (control / "README.md").is_file()
+    controlnet = ControlNetModel.from_pretrained(control, dtype=torch.float32)
+    pipe = StableDiffusionControlNetPipeline.from_pretrained(
+        out, controlnet=controlnet, dtype=torch.float32
+    )
+    scribble = np.zeros((128, 128, 3), np.float32)
+    scribble[30:40, 20:100] = 1.0
+    image = pipe(
+        "a red circle", image=scribble[None], num_inference_steps=2, output_type="np"
+    ).images[0]
+    assert image.shape == (128, 128, 3) and np.isfinite(image).all()
 
 
 def test_a_run_exports_a_model_the_store_loads_and_generates_with(trained, tmp_path):
