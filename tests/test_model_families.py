@@ -102,7 +102,8 @@ def test_the_engine_of_a_registry_loads_its_families_and_names_them():
     registry = Registry()
     registry.add(diffusion_plugin)
     engine = InlineEngine.from_registry(registry)
-    assert set(engine.models.families) == {"sd15", "sd2", "sdxl", "sdxl_refiner"}
+    checkpoints = {"sd15", "sd2", "sdxl", "sdxl_refiner"}
+    assert set(engine.models.families) == checkpoints | {"controlnet", "t2i_adapter"}
     families = engine.models.families
     assert family_label("sdxl", families) == "SDXL"
     assert family_label("lora", families) == "LoRA"  # an add-on: no plugin loads it alone
