@@ -234,6 +234,8 @@ def test_a_t2i_adapter_steers_text_to_image_and_says_it_cannot_do_more(engine):
     params = Img2ImgParams(prompt="x", steps=2, seed=1, image=PICTURE)
     message = failure(engine, IMG2IMG.id, params, controls=(adapter,)).message
     assert "T2I-Adapter" in message and "Use a ControlNet" in message
+    late = dataclasses.replace(adapter, start=0.2)
+    assert "act from the first step" in failure(engine, controls=(late,)).message
 
 
 def test_sdxl_controlnets_and_a_union_model_steer_sdxl(engine):

@@ -15,7 +15,7 @@ Only the engine thread imports this module (diffusers inside its functions).
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -74,7 +74,6 @@ class Controlled:
     controls: tuple[tuple[ControlSpec, ModelEntry], ...] = ()
     architecture: str = ""
     mode: str = "txt2img"
-    records: tuple[dict[str, Any], ...] = field(default=())
 
     @property
     def legacy_steps(self) -> bool:
@@ -117,7 +116,17 @@ class Controlled:
             )
             for i, (spec, entry) in enumerate(self.controls)
         }
-        return {"controls": list(self.records), "extras": {**extras, **fields}}
+        controls = [
+            {
+                "kind": s.kind,
+                "model": e.name,
+                "strength": s.strength,
+                "start": s.start,
+                "end": s.end,
+            }
+            for s, e in self.controls
+        ]
+        return {"controls": controls, "extras": {**extras, **fields}}
 
 
 def _each(values: list[float], one: bool) -> float | list[float]:
@@ -125,10 +134,13 @@ def _each(values: list[float], one: bool) -> float | list[float]:
 
 
 def _adapter_kwargs(specs: Sequence[ControlSpec], images: list[Any], one: bool) -> dict[str, Any]:
-    return {
+    kwargs = {
         "image": images[0] if one else images,
         "adapter_conditioning_scale": _each([s.strength for s in specs], one),
     }
+    if specs[0].end < 1:  # SDXL only (control_pipeline_class): the share of steps it acts in
+        kwargs["adapter_conditioning_factor"] = specs[0].end
+    return kwargs
 
 
 def with_controls(
@@ -150,17 +162,7 @@ def with_controls(
         pipe, **{key: models[0] if len(models) == 1 else models}
     )
     controlled.set_progress_bar_config(disable=True)
-    records = tuple(
-        {
-            "kind": spec.kind,
-            "model": entry.name,
-            "strength": spec.strength,
-            "start": spec.start,
-            "end": spec.end,
-        }
-        for spec, entry in chosen
-    )
-    return Controlled(controlled, tuple(chosen), architecture, mode, records)
+    return Controlled(controlled, tuple(chosen), architecture, mode)
 
 
 def refuse_references(params: SamplingParams) -> None:
@@ -204,10 +206,16 @@ def control_pipeline_class(
                 f"'{chosen[0][1].name}' is a T2I-Adapter; those steer only Text to image "
                 "(on SD 1.x and SDXL). Use a ControlNet for this task.",
             )
-        if family == "sd15" and any(s.start > 0 or s.end < 1 for s, _ in chosen):
+        ends = {s.end for s, _ in chosen}
+        if (
+            any(s.start > 0 for s, _ in chosen)
+            or len(ends) > 1
+            or (family == "sd15" and ends != {1})
+        ):
             raise JobError(
                 "invalid_input",
-                "T2I-Adapters on SD 1.x act over all the steps: set the step range to 0-1, "
+                "T2I-Adapters act from the first step: on SD 1.x over all the steps (range "
+                "0-1), on SDXL up to one end shared by all of them. Change the step ranges, "
                 "or use a ControlNet.",
             )
         return _ADAPTER_PIPELINES[family]
