@@ -22,6 +22,7 @@ MODEL_KINDS = (
     "loras",
     "embeddings",
     "controlnet",
+    "ipadapter",
     "motion",
     "video",
     "music",

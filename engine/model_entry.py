@@ -18,6 +18,7 @@ from engine.untrusted import display_path
 
 if TYPE_CHECKING:
     from engine.control_models import ControlInfo
+    from engine.ip_adapters import IpAdapterInfo
 
 _KIND_LABELS = {
     "checkpoints": "checkpoint",
@@ -25,6 +26,7 @@ _KIND_LABELS = {
     "embeddings": "embedding",
     "vae": "VAE",
     "controlnet": "ControlNet",
+    "ipadapter": "IP-Adapter",
     "motion": "motion module",
     "video": "video model",
     "music": "music model",
@@ -52,6 +54,8 @@ class ModelEntry:
     settings: ModelSettings = field(default_factory=ModelSettings, compare=False)
     # a control model (kind "controlnet"): what it is and what it fits (engine.control_models)
     control: ControlInfo | None = field(default=None, compare=False)
+    # an IP-Adapter (kind "ipadapter"): what it fits (engine.ip_adapters)
+    ip_adapter: IpAdapterInfo | None = field(default=None, compare=False)
 
     def weights_file(self) -> Path:
         """The file that identifies the weights: the file itself, or a folder's UNet weights."""

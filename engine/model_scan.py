@@ -38,6 +38,7 @@ from engine.diffusers_folders import (
     plain_name,
 )
 from engine.home import MODEL_KINDS, models_dir
+from engine.ip_adapters import IMAGE_ENCODER, file_ip_adapter
 from engine.model_entry import ModelEntry
 from engine.model_settings import ModelSettings, read_model_settings
 from engine.protocol import JobError
@@ -188,12 +189,16 @@ class FolderScan:
             self._skip(path, f"it cannot be read ({e.strerror or e})")
             return []
         entry = None
-        if is_folder and is_model_folder(path):
+        if is_folder and kind == "ipadapter" and path.name == IMAGE_ENCODER:
+            return []  # an IP-Adapter's image encoder, found by its adapter
+        if is_folder and is_model_folder(path) and kind != "ipadapter":
             if self._enter(path):
                 entry = self._folder_entry(path, clean_text(path.name), kind, source)
         elif is_folder:
             return self._walk(path, kind, source, depth - 1) if depth > 0 else []
-        elif path.name.lower().endswith(SINGLE_FILE_SUFFIXES):
+        elif path.name.lower().endswith(SINGLE_FILE_SUFFIXES) or (
+            kind == "ipadapter" and path.suffix.lower() == ".bin"  # h94's pickles: said why not
+        ):
             entry = self._file_entry(path, kind, source)
         return [entry] if entry else []
 
@@ -201,6 +206,7 @@ class FolderScan:
         try:
             size = regular_file_size(path)  # never a pipe, a device or a folder
             family, licence, variant, control = self._file_family(path, kind)
+            ip_adapter = file_ip_adapter(path) if kind == "ipadapter" else None
         except JobError as e:
             self._skip(path, e.message)
             return None
@@ -216,8 +222,20 @@ class FolderScan:
             return None
         kind = FAMILY_KIND.get(family, kind) if kind in SD_KINDS else kind
         name = clean_text(path.stem)
+        if ip_adapter:
+            family = "ip_adapter"
         return ModelEntry(
-            name, kind, family, "single_file", path, size, source, licence, variant, control=control
+            name,
+            kind,
+            family,
+            "single_file",
+            path,
+            size,
+            source,
+            licence,
+            variant,
+            control=control,
+            ip_adapter=ip_adapter,
         )
 
     def _file_family(self, path: Path, kind: str) -> _FileFamily:

@@ -148,8 +148,7 @@ def with_controls(
 ) -> Controlled:
     """`pipe` (the task's pipeline of `checkpoint`, in `mode`: one of TASK_MODES) with the
     params' active controls; JobError for a control that is missing, does not fit the
-    checkpoint, or cannot steer this task, and for reference images (no IP-Adapter yet)."""
-    refuse_references(params)
+    checkpoint, or cannot steer this task."""
     chosen = resolve_controls(ctx, checkpoint, pipe, params.controls)
     if not chosen:
         return Controlled(pipe, mode=mode)
@@ -163,17 +162,6 @@ def with_controls(
     )
     controlled.set_progress_bar_config(disable=True)
     return Controlled(controlled, tuple(chosen), architecture, mode)
-
-
-def refuse_references(params: SamplingParams) -> None:
-    """JobError("missing_model") for a reference image that would steer (weight above 0):
-    Atelier has no IP-Adapter to use it with yet."""
-    if any(reference.weight > 0 for reference in params.references):
-        raise JobError(
-            "missing_model",
-            "Reference images need an IP-Adapter, and no IP-Adapter is installed: Atelier "
-            "cannot use reference images yet. Remove the reference image, or set its weight to 0.",
-        )
 
 
 def load_controls(

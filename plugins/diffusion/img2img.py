@@ -17,6 +17,7 @@ from plugins.diffusion.controls import ControlArea, load_controls, with_controls
 from plugins.diffusion.mask_geometry import resize, rgba, work_size
 from plugins.diffusion.params import Img2ImgParams, native_size
 from plugins.diffusion.pipelines import require_family
+from plugins.diffusion.references import with_references
 from plugins.diffusion.sampling import (
     denoising_steps,
     each_image,
@@ -57,6 +58,7 @@ def run(params: Img2ImgParams, ctx: JobContext) -> TaskResult:
     start = Image.fromarray(resize(picture[..., :3], work))
     control = with_controls(ctx, entry, pipe, params, "img2img")
     pipe = control.pipe
+    references = with_references(ctx, entry, pipe, params)
     control_kwargs = control.call_kwargs(ControlArea((width, height), work))
     embeds, adapters = encode_with_adapters(ctx, entry, pipe, params)
     steps = denoising_steps(params.steps, params.strength)
@@ -70,13 +72,22 @@ def run(params: Img2ImgParams, ctx: JobContext) -> TaskResult:
             guidance_scale=params.cfg_scale,
             output_type="np",
             **control_kwargs,
+            **references.call_kwargs(),
             **step_kwargs,
         )
         pixels = resize(float_to_rgba(result.images[0]), (width, height))
         pixels[..., 3] = picture[..., 3]
         extras = {"Denoising strength": f"{params.strength:g}"}
         meta = {
-            **resolved_meta(entry, seed, work[0], work[1], **adapters, **control.recipe(extras)),
+            **resolved_meta(
+                entry,
+                seed,
+                work[0],
+                work[1],
+                **adapters,
+                **control.recipe(extras),
+                **references.recipe(),
+            ),
             "crop_rect": [0, 0, width, height],
             "work_size": list(work),
         }

@@ -42,6 +42,7 @@ from plugins.diffusion.mask_geometry import (
 )
 from plugins.diffusion.params import InpaintParams, OutpaintParams, native_size
 from plugins.diffusion.pipelines import pipeline_family_class, require_family
+from plugins.diffusion.references import with_references
 from plugins.diffusion.sampling import (
     denoising_steps,
     each_image,
@@ -111,6 +112,7 @@ def repaint(
     around = ring(region)
     control = with_controls(ctx, chosen, pipe, params, "inpaint")
     pipe = control.pipe
+    references = with_references(ctx, entry, pipe, params)
     control_kwargs = control.call_kwargs(ControlArea((width, height), work, box))
     embeds, adapters = encode_with_adapters(ctx, entry, pipe, params)
     steps = denoising_steps(params.steps, params.strength)
@@ -129,6 +131,7 @@ def repaint(
             guidance_scale=params.cfg_scale,
             output_type="np",
             **control_kwargs,
+            **references.call_kwargs(),
             **step_kwargs,
         )
         patch = resize(float_to_rgba(result.images[0])[..., :3], (box.w, box.h))
@@ -143,6 +146,7 @@ def repaint(
                 work[1],
                 **adapters,
                 **control.recipe(extras),
+                **references.recipe(),
                 **(resolved or {}),
             ),
             "crop_rect": list(box),

@@ -11,6 +11,7 @@ from plugins.diffusion import TXT2IMG
 from plugins.diffusion.controls import ControlArea, load_controls, with_controls
 from plugins.diffusion.params import Txt2ImgParams, native_size, resolved_size
 from plugins.diffusion.pipelines import pipeline_family_class, require_family
+from plugins.diffusion.references import with_references
 from plugins.diffusion.sampling import (
     each_image,
     encode_with_adapters,
@@ -40,6 +41,7 @@ def run(params: Txt2ImgParams, ctx: JobContext) -> TaskResult:
     entry, pipe = pipeline(params, ctx)
     control = with_controls(ctx, entry, pipe, params, "txt2img")
     pipe = control.pipe
+    references = with_references(ctx, entry, pipe, params)
     width, height = resolved_size(params, native_size(entry))
     control_kwargs = control.call_kwargs(ControlArea((width, height), (width, height)))
     embeds, adapters = encode_with_adapters(ctx, entry, pipe, params)
@@ -53,8 +55,17 @@ def run(params: Txt2ImgParams, ctx: JobContext) -> TaskResult:
             height=height,
             output_type="np",
             **control_kwargs,
+            **references.call_kwargs(),
             **step_kwargs,
         )
-        meta = resolved_meta(entry, seed, width, height, **adapters, **control.recipe({}))
+        meta = resolved_meta(
+            entry,
+            seed,
+            width,
+            height,
+            **adapters,
+            **control.recipe({}),
+            **references.recipe(),
+        )
         outputs.append(ImageData(float_to_rgba(result.images[0]), meta))
     return TaskResult(tuple(outputs), prompt_warnings(embeds))
