@@ -23,6 +23,7 @@ ADD_ON_LABELS = {  # families the store recognises that are added to a model
     "vae": "VAE",
     "controlnet": "ControlNet",
     "motion": "motion module",
+    "ip_adapter": "IP-Adapter",
 }
 
 
@@ -49,5 +50,5 @@ def loading_family(entry: ModelEntry, families: Mapping[str, ModelFamily]) -> Mo
     )
     if kinds and entry.kind not in kinds:
         wanted = " or ".join(kind_label(kind) for kind in kinds)
-        message += f" Choose a {wanted} to generate with."
+        message += f" A model of this kind is not loaded by itself: choose a {wanted}."
     raise JobError("invalid_input", message)

@@ -202,7 +202,8 @@ def test_a_lora_is_not_loaded_as_a_pipeline(tiny_models, store):
         load_pipeline(entry, store)
     message = err.value.message
     assert err.value.kind == "invalid_input" and "'ink' is a LoRA model (family 'lora'" in message
-    assert "no installed plugin loads it" in message and "Choose a checkpoint" in message
+    assert "no installed plugin loads it" in message
+    assert "not loaded by itself: choose a checkpoint" in message
     assert "Installed model families: ControlNet, SDXL, SDXL refiner, Stable Diffusion 1.x" in (
         message
     )

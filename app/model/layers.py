@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 
 from app.model.tiles import Rect, TiledRaster, union_rects
+from engine.control_models import CONTROL_KINDS
 
 
 class BlendMode(StrEnum):
@@ -138,16 +139,15 @@ class RasterLayer(Layer):
         return self.pixels.tiles_bbox()
 
 
-# The kinds of control a control layer can be, and their names in menus (the same kinds as
-# plugins.diffusion.params.CONTROL_KINDS; tests/test_control_layers.py checks they agree).
-CONTROL_LABELS = {
-    "scribble": "Scribble",
-    "lineart": "Line art",
-    "softedge": "Soft edge",
-    "canny": "Canny",
-    "depth": "Depth",
-    "pose": "Pose",
-}
+# The kinds of control a control layer can be (engine.control_models.CONTROL_KINDS, the
+# one list), with their names in menus.
+CONTROL_LABELS = dict(
+    zip(
+        CONTROL_KINDS,
+        ("Scribble", "Line art", "Soft edge", "Canny", "Depth", "Pose"),
+        strict=True,
+    )
+)
 MAX_CONTROL_STRENGTH = 2.0
 
 
