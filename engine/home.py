@@ -23,6 +23,7 @@ MODEL_KINDS = (
     "embeddings",
     "controlnet",
     "ipadapter",
+    "depth",
     "motion",
     "video",
     "music",

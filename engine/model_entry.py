@@ -27,6 +27,7 @@ _KIND_LABELS = {
     "vae": "VAE",
     "controlnet": "ControlNet",
     "ipadapter": "IP-Adapter",
+    "depth": "depth model",
     "motion": "motion module",
     "video": "video model",
     "music": "music model",

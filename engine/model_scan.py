@@ -89,6 +89,10 @@ MAX_SCAN_ENTRIES = 50_000  # folder entries one scan looks at, all folders toget
 MAX_FOLDER_ENTRIES = 20_000  # entries read from any one folder
 MODEL_CARD = "README.md"
 _README_PREFIX = 4000  # the model card's front matter (its licence) is at the top
+DEPTH_FOLDER = (  # what a depth model must be (weights as safetensors only: never unpickled)
+    "a depth model is a transformers folder: config.json, model.safetensors and "
+    "preprocessor_config.json"
+)
 _FileFamily = tuple[str, str | None, str, ControlInfo | None]  # family, licence, variant, control
 _family_cache: dict[tuple[str, int, int], _FileFamily] = {}
 
@@ -196,6 +200,8 @@ class FolderScan:
                 entry = self._folder_entry(path, clean_text(path.name), kind, source)
         elif is_folder:
             return self._walk(path, kind, source, depth - 1) if depth > 0 else []
+        elif kind == "depth" and path.name.lower().endswith(SINGLE_FILE_SUFFIXES):
+            self._skip(path, f"{DEPTH_FOLDER}; a single file is not one")
         elif path.name.lower().endswith(SINGLE_FILE_SUFFIXES) or (
             kind == "ipadapter" and path.suffix.lower() == ".bin"  # h94's pickles: said why not
         ):
@@ -274,6 +280,9 @@ class FolderScan:
             return None
         if custom and (family != "unknown" or source != "hf_cache"):
             self._skip(path, custom_code_message(custom))
+            return None
+        if kind == "depth" and not any(path.glob("*.safetensors")):
+            self._skip(path, f"{DEPTH_FOLDER}; this one has no .safetensors weights")
             return None
         if family == "unknown" and kind in SD_KINDS:
             if source != "hf_cache":

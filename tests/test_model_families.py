@@ -103,7 +103,8 @@ def test_the_engine_of_a_registry_loads_its_families_and_names_them():
     registry.add(diffusion_plugin)
     engine = InlineEngine.from_registry(registry)
     checkpoints = {"sd15", "sd2", "sdxl", "sdxl_refiner"}
-    assert set(engine.models.families) == checkpoints | {"controlnet", "t2i_adapter"}
+    controls, depth = {"controlnet", "t2i_adapter"}, {"dpt", "depth_anything"}
+    assert set(engine.models.families) == checkpoints | controls | depth
     families = engine.models.families
     assert family_label("sdxl", families) == "SDXL"
     assert family_label("lora", families) == "LoRA"  # an add-on: no plugin loads it alone

@@ -1,12 +1,14 @@
-"""The diffusion plugin: text to image, image to image, inpaint and outpaint."""
+"""The diffusion plugin: text to image, image to image, inpaint, outpaint and depth maps."""
 
 from plugins.api import Plugin, Task
 from plugins.diffusion.families import FAMILIES
 from plugins.diffusion.params import (
+    DepthParams,
     Img2ImgParams,
     InpaintParams,
     OutpaintParams,
     Txt2ImgParams,
+    validate_depth,
     validate_img2img,
     validate_inpaint,
     validate_outpaint,
@@ -76,11 +78,27 @@ OUTPAINT = Task(
     inputs=("image",),
     cli="outpaint",
 )
+DEPTH = Task(
+    id="diffusion.depth",
+    version=1,
+    title="Depth map",
+    params_type=DepthParams,
+    runner="plugins.diffusion.depth:run",
+    prepare="plugins.diffusion.depth:prepare",
+    validate=validate_depth,
+    tip="Make the depth map of the canvas (or the selection) with a depth model: near is "
+    "white. Turn it into a Depth control layer to steer by it.",
+    request="plugins.diffusion.requests:depth_map",
+    region="plugins.diffusion.regions:depth_region",
+    order=50,
+    inputs=("image",),
+    cli="depth",
+)
 
 plugin = Plugin(
     id="diffusion",
     version="0.1.0",
     title="Diffusion",
-    tasks=(TXT2IMG, IMG2IMG, INPAINT, OUTPAINT),
+    tasks=(TXT2IMG, IMG2IMG, INPAINT, OUTPAINT, DEPTH),
     families=FAMILIES,
 )

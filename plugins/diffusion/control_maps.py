@@ -4,7 +4,8 @@ Each preprocessor takes an (h, w, 3|4) uint8 picture and returns the (h, w, 3) u
 a ControlNet of that kind expects: white lines on black. Torch-free and Qt-free, so the
 window (a control layer's preview) and the CLI (`--control canny:photo.png`) make the same
 map. Depth and pose need models (depth) or are imported as they are (an OpenPose-style
-picture); they are not made here.
+picture); they are not made here. A depth picture that `is_photo` (it has colour) gets its
+depth map from a depth model on the engine thread (plugins.diffusion.depth).
 """
 
 from __future__ import annotations
@@ -100,6 +101,18 @@ def as_is(image: np.ndarray) -> np.ndarray:
     if image.shape[2] == 4:
         rgb = (rgb.astype(np.float32) * (image[..., 3:4] / 255.0)).round().astype(np.uint8)
     return np.ascontiguousarray(rgb)
+
+
+COLOUR_LEVELS = 8  # channels further apart than this make a pixel coloured
+PHOTO_SHARE = 0.01  # a picture with more coloured pixels than this is a photo
+
+
+def is_photo(image: np.ndarray) -> bool:
+    """Whether a depth control's picture is a photo rather than a depth map: a depth map is
+    grey (its channels alike, up to a JPEG's noise), a photo has colour."""
+    rgb = image[..., :3].astype(np.int16)
+    spread = rgb.max(axis=2) - rgb.min(axis=2)
+    return float(np.mean(spread > COLOUR_LEVELS)) > PHOTO_SHARE
 
 
 PREPROCESSORS: dict[str, Callable[[np.ndarray], np.ndarray]] = {

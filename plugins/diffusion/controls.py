@@ -7,7 +7,8 @@ model of their kind that fits the checkpoint; a model made for another family or
 UNet gets a message naming both. The task's pipeline becomes its control version with
 diffusers' `from_pipe` (the checkpoint's loaded parts shared, nothing reloaded), with the
 control models loaded through the job context (so the recipe records them with their
-hashes), and each control map is brought to the exact area the pipeline generates.
+hashes), and each control map is brought to the exact area the pipeline generates. A depth
+control's photo becomes its depth map first (plugins.diffusion.depth).
 
 Only the engine thread imports this module (diffusers inside its functions).
 """
@@ -27,6 +28,7 @@ from engine.model_entry import ModelEntry
 from engine.model_families import family_label
 from engine.protocol import JobError
 from plugins.diffusion.control_loader import control_label, with_article
+from plugins.diffusion.depth import depth_controls
 from plugins.diffusion.families import BY_ID
 from plugins.diffusion.mask_geometry import Box, resize
 from plugins.diffusion.params import ControlSpec, SamplingParams, active_controls
@@ -74,6 +76,7 @@ class Controlled:
     controls: tuple[tuple[ControlSpec, ModelEntry], ...] = ()
     architecture: str = ""
     mode: str = "txt2img"
+    warnings: tuple[str, ...] = ()  # for the job's result (a photo steering as it is)
 
     @property
     def legacy_steps(self) -> bool:
@@ -152,6 +155,7 @@ def with_controls(
     chosen = resolve_controls(ctx, checkpoint, pipe, params.controls)
     if not chosen:
         return Controlled(pipe, mode=mode)
+    chosen, warnings = depth_controls(ctx, chosen)
     architecture = _one_architecture(chosen)
     models = [ctx.model(entry) for _, entry in chosen]
     ctx.check_cancelled()
@@ -161,7 +165,7 @@ def with_controls(
         pipe, **{key: models[0] if len(models) == 1 else models}
     )
     controlled.set_progress_bar_config(disable=True)
-    return Controlled(controlled, tuple(chosen), architecture, mode)
+    return Controlled(controlled, tuple(chosen), architecture, mode, warnings)
 
 
 def load_controls(

@@ -92,4 +92,4 @@ def run(params: Img2ImgParams, ctx: JobContext) -> TaskResult:
             "work_size": list(work),
         }
         outputs.append(ImageData(pixels, meta))
-    return TaskResult(tuple(outputs), prompt_warnings(embeds))
+    return TaskResult(tuple(outputs), prompt_warnings(embeds) + control.warnings)

@@ -155,4 +155,4 @@ def repaint(
             **meta,
         }
         outputs.append(ImageData(pixels, info))
-    return TaskResult(tuple(outputs), prompt_warnings(embeds))
+    return TaskResult(tuple(outputs), prompt_warnings(embeds) + control.warnings)

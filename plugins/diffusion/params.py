@@ -228,6 +228,19 @@ class Img2ImgParams(SamplingParams):
 
 
 @dataclass(frozen=True)
+class DepthParams:
+    """Make a picture's depth map with a depth model (DPT, Depth Anything)."""
+
+    depth_model: str = param(
+        "",
+        "Depth model",
+        advanced=True,
+        help="The depth model's name (see `atelier models`); empty = the first installed.",
+    )
+    image: np.ndarray | None = _pixels()  # (h, w, 4) uint8 RGBA
+
+
+@dataclass(frozen=True)
 class InpaintParams(SamplingParams):
     """Repaint the masked part of a picture; the rest stays exactly as it was."""
 
@@ -431,6 +444,10 @@ def validate_img2img(params: Img2ImgParams) -> None:
     _check_image(params.image, "Image to image")
     _check_strength(params)
     validate_sampling(params)
+
+
+def validate_depth(params: DepthParams) -> None:
+    _check_image(params.image, "Depth map")
 
 
 def validate_inpaint(params: InpaintParams) -> None:

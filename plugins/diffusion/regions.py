@@ -44,6 +44,16 @@ def img2img_region(task: Task, values: Values, doc: Document) -> str:
     return f"Repaints the whole canvas ({_size(doc.rect)}){_steering(doc)}"
 
 
+def depth_region(task: Task, values: Values, doc: Document) -> str:
+    """The selection when there is one, else the canvas (as img2img_region)."""
+    if is_blank(doc):
+        return NO_PICTURE
+    selection = active_selection(doc)
+    if selection is not None:
+        return f"Maps the selection's depth ({_size(selection.bbox())})"
+    return f"Maps the whole canvas's depth ({_size(doc.rect)})"
+
+
 def inpaint_region(task: Task, values: Values, doc: Document) -> str:
     """The selection, else the painted mask layers (as app.model.canvas_areas.inpaint_mask)."""
     mask = inpaint_mask(doc)

@@ -65,14 +65,29 @@ def txt2img(task: Task, values: Values, doc: Document, size: tuple[int, int]) ->
 
 def img2img(task: Task, values: Values, doc: Document, size: tuple[int, int]) -> Request:
     """Repaint the canvas, or the selection's bounds cut to the selection."""
+    return _on_picture(task, steered(values, doc, _picture_rect(doc)), doc)
+
+
+def depth_map(task: Task, values: Values, doc: Document, size: tuple[int, int]) -> Request:
+    """The depth map of the canvas, or of the selection's bounds cut to the selection."""
+    return _on_picture(task, values, doc)
+
+
+def _picture_rect(doc: Document) -> Rect:
     selection = active_selection(doc)
-    rect = selection.bbox() if selection is not None else doc.rect
+    return selection.bbox() if selection is not None else doc.rect
+
+
+def _on_picture(task: Task, values: Values, doc: Document) -> Request:
+    """A job on the canvas's picture, or the selection's bounds, whose result goes back
+    there cut to the selection."""
+    selection, rect = active_selection(doc), _picture_rect(doc)
     picture = doc.composite(rect)
     if not picture[..., 3].any():
         raise RequestError(NO_PICTURE)
     keep = selection.crop(rect) if selection is not None else None
     base = doc.size
-    params = make_params(task, steered(values, doc, rect), image=picture)
+    params = make_params(task, values, image=picture)
     return Request(task, params, rect, images(lambda o: region_candidate(o, rect, keep, base)))
 
 

@@ -68,4 +68,4 @@ def run(params: Txt2ImgParams, ctx: JobContext) -> TaskResult:
             **references.recipe(),
         )
         outputs.append(ImageData(float_to_rgba(result.images[0]), meta))
-    return TaskResult(tuple(outputs), prompt_warnings(embeds))
+    return TaskResult(tuple(outputs), prompt_warnings(embeds) + control.warnings)
