@@ -141,3 +141,11 @@ def test_generate_steers_by_the_depth_of_a_photo(
     assert "no depth model" not in capsys.readouterr().err
     a, b = read_image(as_is).astype(int), read_image(estimated).astype(int)
     assert np.abs(a - b).max() > 2  # the photo's depth map steered, not the photo
+
+
+def test_a_depth_model_whose_preprocessor_config_is_unusable_says_so(engine, home):
+    config = home / "models" / "depth" / "tiny-dpt" / "preprocessor_config.json"
+    config.write_text('{"size": {"height": 100000, "width": 32}}', encoding="utf-8")
+    event = engine.submit(DEPTH.id, DepthParams(image=photo(1))).future.result()
+    assert isinstance(event, JobFailed) and event.kind == "invalid_input"
+    assert "'tiny-dpt' cannot be used: its preprocessor_config.json is not usable" in event.message
