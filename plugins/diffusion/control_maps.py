@@ -125,17 +125,22 @@ PREPROCESSORS: dict[str, Callable[[np.ndarray], np.ndarray]] = {
 }
 
 
+def is_picture(image: object) -> bool:
+    """Whether `image` is an (h, w, 3|4) uint8 array: the pictures jobs take."""
+    return (
+        isinstance(image, np.ndarray)
+        and image.dtype == np.uint8
+        and image.ndim == 3
+        and image.shape[2] in (3, 4)
+    )
+
+
 def control_map(kind: str, image: np.ndarray) -> np.ndarray:
     """`image` as a control map of `kind` ((h, w, 3) uint8); ValueError for an unknown kind
     or a picture that is not (h, w, 3|4) uint8."""
     if kind not in PREPROCESSORS:
         raise ValueError(f"Unknown control kind '{kind}'; one of {', '.join(PREPROCESSORS)}.")
-    if not (
-        isinstance(image, np.ndarray)
-        and image.dtype == np.uint8
-        and image.ndim == 3
-        and image.shape[2] in (3, 4)
-    ):
+    if not is_picture(image):
         shape = getattr(image, "shape", type(image).__name__)
         raise ValueError(f"A control picture must be (height, width, 3 or 4) 8-bit, not {shape}.")
     return PREPROCESSORS[kind](image)

@@ -17,6 +17,7 @@ import numpy as np
 from app.model.document import MAX_CANVAS_SIDE  # images to edit: inpaint works on a crop
 from engine.control_models import CONTROL_KINDS
 from plugins.api import Param, param, param_specs
+from plugins.diffusion.control_maps import is_picture
 from plugins.diffusion.schedulers import SCHEDULER_NAMES
 
 if TYPE_CHECKING:
@@ -488,12 +489,7 @@ def validate_outpaint(params: OutpaintParams) -> None:
 def _check_image(image: Any, feature: str) -> None:
     if image is None:
         raise ValueError(f"{feature} needs a picture to start from: open or paint one first.")
-    if not (
-        isinstance(image, np.ndarray)
-        and image.dtype == np.uint8
-        and image.ndim == 3
-        and image.shape[2] in (3, 4)
-    ):
+    if not is_picture(image):
         shape = getattr(image, "shape", type(image).__name__)
         raise ValueError(f"The picture must be (height, width, 4) 8-bit RGBA, not {shape}.")
     height, width = image.shape[:2]
