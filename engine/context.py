@@ -64,11 +64,19 @@ class JobContext:
         then, as `progress` drops any other unseen (and so unchecked)."""
         return self.preview_pace.due()
 
-    def progress(self, fraction: float, stage: str, preview: ImageData | None = None) -> None:
-        """Report progress; `preview` goes with it only when one is due (see preview_due)."""
+    def progress(
+        self,
+        fraction: float,
+        stage: str,
+        preview: ImageData | None = None,
+        metrics: Mapping[str, float] | None = None,
+    ) -> None:
+        """Report progress; `preview` goes with it only when one is due (see preview_due);
+        `metrics`: numbers for a panel to plot (JobProgress.metrics)."""
         if preview is not None and not self.preview_pace.due():
             preview = None
-        self.emit(JobProgress(self.job_id, min(max(fraction, 0.0), 1.0), stage, preview))
+        fraction = min(max(fraction, 0.0), 1.0)
+        self.emit(JobProgress(self.job_id, fraction, stage, preview, dict(metrics or {})))
         if preview is not None:
             self.preview_pace.shown()  # after the engine checked and sent it
 

@@ -59,6 +59,9 @@ class ModelSettings:
     latent_rgb: LatentRgb | None = None  # its own preview map; None: the family's
     control_kind: str = ""  # a control model: the kind of map it takes ("scribble", ...)
     base: str = ""  # a control model: the checkpoint it was made from ("atelier-demo")
+    # a checkpoint: LoRA training settings that replace the preset's, by name (a small
+    # model such as the built-in one trains with other steps and rates than SD 1.5)
+    lora_training: dict[str, Any] = field(default_factory=dict, hash=False)
 
 
 def _rgb(value: Any) -> tuple[float, float, float] | None:
@@ -119,13 +122,17 @@ def read_model_settings(folder: Path, problems: list[str] | None = None) -> Mode
     sized = isinstance(native, int) and not isinstance(native, bool)
     if not (sized and MIN_NATIVE <= native <= MAX_NATIVE):
         native = None
-    defaults = data.get("defaults")
     return ModelSettings(
         native_size=native,
-        defaults=dict(defaults) if isinstance(defaults, dict) else {},
+        defaults=_mapping(data.get("defaults")),
         example_prompt=_text(data.get("example_prompt")),
         about=_text(data.get("about")),
         latent_rgb=_latent_rgb(data.get("latent_rgb")),
         control_kind=_text(data.get("control_kind")),
         base=_text(data.get("base")),
+        lora_training=_mapping(data.get("lora_training")),
     )
+
+
+def _mapping(value: Any) -> dict[str, Any]:
+    return dict(value) if isinstance(value, dict) else {}

@@ -60,7 +60,19 @@ class VideoData:
     meta: Mapping[str, Any] = field(default_factory=dict)
 
 
-Output = ImageData | MaskData | AudioData | VideoData
+@dataclass(frozen=True, eq=False)
+class ModelData:
+    """A model a job made (a trained LoRA), to be written as one `.safetensors` file: its
+    tensors by name (numpy, e.g. float16), the file's string metadata, and a picture of
+    what it makes (checked and watermarked by the safety step like every image output)."""
+
+    tensors: Mapping[str, np.ndarray]
+    metadata: Mapping[str, str] = field(default_factory=dict)
+    thumbnail: ImageData | None = None
+    meta: Mapping[str, Any] = field(default_factory=dict)
+
+
+Output = ImageData | MaskData | AudioData | VideoData | ModelData
 
 
 @dataclass(frozen=True)
@@ -81,6 +93,9 @@ class JobProgress:
     fraction: float
     stage: str
     preview: ImageData | None = None
+    # numbers a panel may plot or show, by name (a training job's "step", "steps",
+    # "loss", "eta_s"); empty for most jobs
+    metrics: Mapping[str, float] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

@@ -14,6 +14,7 @@ the output checks and marks last, after every hook).
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import threading
 import traceback
@@ -219,7 +220,7 @@ class _EngineBase:
                         preview = resolve(hook.preview)(job.task.id, job.params, preview)
                 if preview is not None:
                     preview = safety_step.check_preview(job.task.id, job.params, preview)
-                event = JobProgress(event.job_id, event.fraction, event.stage, preview)
+                event = dataclasses.replace(event, preview=preview)
             self._emit_for(job, event)
 
         return emit

@@ -1,0 +1,384 @@
+"""The LoRA training job: check the photos, choose the settings, encode once, train the
+adapter with checkpoints, and hand back a kohya-format LoRA with a sample picture.
+
+Read top to bottom: `run` is the whole job. A cancel (or a crash) keeps the checkpoint of
+the last step done; the same photos and settings train again from there. A loss that is not
+a finite number stops the job and keeps the last good checkpoint.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from engine.context import JobContext
+from engine.model_entry import ModelEntry
+from engine.protocol import ImageData, JobCancelledError, JobError, ModelData, TaskResult
+from engine.recipes import RESOLVED
+from plugins.diffusion.adapters import set_loras
+from plugins.diffusion.params import native_size
+from plugins.diffusion.pipelines import pipeline_family_class, require_family
+from plugins.diffusion.sampling import float_to_rgba, load_pipeline
+from plugins.lora_training.adapter_training import AdapterTraining, Diverged, adapter_on
+from plugins.lora_training.checkpoints import load_checkpoint, save_checkpoint
+from plugins.lora_training.folder_check import (
+    FolderReport,
+    check_folder,
+    require_usable,
+    tag_frequency,
+)
+from plugins.lora_training.kohya_format import lora_metadata, peft_to_kohya
+from plugins.lora_training.params import TrainLoraParams, lora_name
+from plugins.lora_training.photo_prep import PreparedPhoto, prepare_photos
+from plugins.lora_training.presets import (
+    DeviceInfo,
+    TrainingSettings,
+    describe,
+    resolve_settings,
+)
+from plugins.lora_training.run_folder import CACHE_FILE, CHECKPOINT_FILE, run_folder, run_key
+from plugins.lora_training.training_data import (
+    Example,
+    batch_at,
+    encode_examples,
+    load_cache,
+    save_cache,
+    stack,
+)
+
+FAMILIES = {"sd15", "sd2", "sdxl"}
+TITLE = "LoRA training"
+ENCODE_SHARE = 0.05  # of the progress bar: encoding the photos (and making class pictures)
+SAMPLE_SEED = 1234
+
+
+@dataclasses.dataclass
+class Run:
+    """What the job works with once the photos are checked and the settings chosen."""
+
+    entry: ModelEntry
+    pipe: Any
+    params: TrainLoraParams
+    settings: TrainingSettings
+    photos: list[PreparedPhoto]
+    report: FolderReport
+    folder: Path
+    key: str
+    notes: list[str]  # what the settings' choice changed, for the warnings
+
+
+def run(params: TrainLoraParams, ctx: JobContext) -> TaskResult:
+    job = _start(params, ctx)
+    photos, classes = _examples(job, ctx)
+    with adapter_on(job.pipe, job.settings, params.seed) as training:
+        step, losses = _resume(job, training, ctx)
+        _train(job, training, photos, classes, step, losses, ctx)
+        thumbnail = _sample(job, ctx)
+        tensors = peft_to_kohya(training.lora_state(), job.settings.alpha)
+    tensors = {name: np.asarray(t) for name, t in tensors.items()}
+    model = ModelData(tensors, _metadata(job), thumbnail, {RESOLVED: _resolved(job)})
+    return TaskResult((model,), tuple(_notes(job)))
+
+
+# ---- before training
+
+
+def _start(params: TrainLoraParams, ctx: JobContext) -> Run:
+    """The checkpoint, the usable photos and the settings, or a JobError saying why not."""
+    entry = ctx.store.pick_checkpoint(params.model)
+    require_family(entry, FAMILIES, TITLE, families=ctx.families)
+    native = native_size(entry)
+    ctx.progress(0.0, "Checking the photos")
+    report = check_folder(Path(params.folder or "."), min_side=max(64, native // 2))
+    try:
+        require_usable(report)
+    except ValueError as e:
+        raise JobError("invalid_input", str(e)) from None
+    ctx.check_cancelled()
+    cls = pipeline_family_class(entry.family)
+    pipe = load_pipeline(ctx, entry, cls, entry.settings.defaults.get("scheduler", "DDIM"))
+    set_loras(ctx, entry, pipe, [])  # the adapter trains alone, on the checkpoint as it is
+    settings, notes = resolve_settings(
+        params,
+        entry.family,
+        native,
+        device_info(ctx),
+        len(report.photos),
+        _model_bytes(pipe),
+        entry.settings.lora_training,
+    )
+    photos = prepare_photos(
+        report.photos, settings.resolution, params.crop, params.trigger, params.class_word
+    )
+    key = run_key(
+        entry.short_hash(),
+        [(p.source.name, *p.pixels.shape[1::-1], p.caption) for p in photos],
+        [params.trigger, params.class_word, params.crop],
+        dataclasses.asdict(settings),
+        params.seed,
+    )
+    folder = run_folder(lora_name(params), key)
+    return Run(entry, pipe, params, settings, photos, report, folder, key, notes)
+
+
+def device_info(ctx: JobContext) -> DeviceInfo:
+    """Where the job trains: the device policy's device, its memory and abilities."""
+    import importlib.util
+
+    from engine.job_cost import physical_memory
+
+    device = ctx.device.device
+    if device == "cuda":
+        total = torch.cuda.get_device_properties(0).total_memory
+        bnb = importlib.util.find_spec("bitsandbytes") is not None
+        return DeviceInfo("cuda", total, torch.cuda.is_bf16_supported(), bnb)
+    return DeviceInfo(device, physical_memory() or 8 * 1024**3)
+
+
+def _model_bytes(pipe: Any) -> int:
+    parts = [
+        getattr(pipe, name, None) for name in ("unet", "vae", "text_encoder", "text_encoder_2")
+    ]
+    return sum(
+        p.numel() * p.element_size()
+        for part in parts
+        if part is not None
+        for p in part.parameters()
+    )
+
+
+def _examples(job: Run, ctx: JobContext) -> tuple[list[Example], list[Example]]:
+    """The photos and class pictures encoded, from the run's cache when it has them."""
+    cache = job.folder / CACHE_FILE
+    count = job.settings.prior_images
+    cached = load_cache(cache, len(job.photos), count)
+    if cached is not None:
+        return cached
+    total = len(job.photos) + 2 * count
+
+    def check(done: int) -> None:
+        ctx.check_cancelled()
+        ctx.progress(ENCODE_SHARE * done / total, "Preparing the photos")
+
+    pictures = [(p.pixels, p.caption) for p in job.photos]
+    photos = encode_examples(job.pipe, pictures, check)
+    classes = _class_examples(job, ctx, lambda i: check(len(job.photos) + i))
+    save_cache(cache, photos, classes)
+    return photos, classes
+
+
+def _class_examples(job: Run, ctx: JobContext, check: Any) -> list[Example]:
+    """Prior preservation: pictures of the class made by the base model, encoded."""
+    count, size = job.settings.prior_images, job.settings.resolution
+    pictures = []
+    for i in range(count):
+        check(i)
+        pictures.append((_draw(job, job.params.class_word, size, seed=i), job.params.class_word))
+    return encode_examples(job.pipe, pictures, lambda i: check(count + i))
+
+
+def _draw(job: Run, prompt: str, size: int, seed: int) -> np.ndarray:
+    """One picture from the pipeline (with whatever adapter is on it), (h, w, 3) uint8."""
+    defaults = job.entry.settings.defaults
+    result = job.pipe(
+        prompt=prompt,
+        num_inference_steps=int(defaults.get("steps", 20)),
+        guidance_scale=float(defaults.get("cfg_scale", 7.0)),
+        width=size,
+        height=size,
+        generator=torch.Generator().manual_seed(seed),
+        output_type="np",
+    )
+    return float_to_rgba(result.images[0])[..., :3]
+
+
+# ---- training
+
+
+def _resume(job: Run, training: AdapterTraining, ctx: JobContext) -> tuple[int, list[float]]:
+    """The step to start at and the losses so far: from the run's checkpoint when the
+    params ask to resume and there is one, else 0 and none."""
+    path = job.folder / CHECKPOINT_FILE
+    if not job.params.resume:
+        path.unlink(missing_ok=True)
+        return 0, []
+    try:
+        checkpoint = load_checkpoint(path)
+    except ValueError as e:
+        ctx.log.warning("starting afresh: %s", e)
+        return 0, []
+    if checkpoint is None:
+        return 0, []
+    training.load_lora_state(checkpoint.lora)
+    training.optimizer.load_state_dict(checkpoint.optimizer)
+    return int(checkpoint.info["step"]), [float(v) for v in checkpoint.info["losses"]]
+
+
+def _train(
+    job: Run,
+    training: AdapterTraining,
+    photos: list[Example],
+    classes: list[Example],
+    start: int,
+    losses: list[float],
+    ctx: JobContext,
+) -> None:
+    """Steps from `start` to the end, a checkpoint every so often and when cancelled."""
+    settings, seed = job.settings, job.params.seed
+    sizes = [example.size for example in photos]
+    dtype = training.unet.dtype
+    clock = _Clock(start)
+    saved = start
+    step = start
+    try:
+        for step in range(start, settings.steps):
+            ctx.check_cancelled()
+            batch = [photos[i] for i in batch_at(sizes, settings.batch_size, seed, step)]
+            prior = _prior_batch(classes, len(batch), step)
+            try:
+                loss = training.step(
+                    stack(batch, training.device, dtype),
+                    None if prior is None else stack(prior, training.device, dtype),
+                    step,
+                    seed,
+                )
+            except Diverged as e:
+                raise _diverged(job, step, saved, e) from None
+            losses.append(loss)
+            done = step + 1
+            if done % settings.checkpoint_every == 0 or done == settings.steps:
+                _save(job, training, done, losses)
+                saved = done
+            _report(job, ctx, done, loss, clock)
+            if settings.sample_every and done % settings.sample_every == 0 and ctx.preview_due():
+                _send_sample(job, ctx, done)
+    except JobCancelledError:
+        if step > saved:
+            _save(job, training, step, losses)
+        raise
+
+
+def _prior_batch(classes: Sequence[Example], count: int, step: int) -> list[Example] | None:
+    if not classes:
+        return None
+    return [classes[(step * count + i) % len(classes)] for i in range(count)]
+
+
+def _save(job: Run, training: AdapterTraining, step: int, losses: list[float]) -> None:
+    info = {"step": step, "losses": losses, "key": job.key, "lora": lora_name(job.params)}
+    save_checkpoint(
+        job.folder / CHECKPOINT_FILE, training.lora_state(), training.optimizer.state_dict(), info
+    )
+
+
+def _diverged(job: Run, step: int, saved: int, e: Diverged) -> JobError:
+    kept = (
+        f"the checkpoint of step {saved} is kept, and training again resumes from it"
+        if saved
+        else "no checkpoint was written yet"
+    )
+    return JobError(
+        "internal",
+        f"Training stopped at step {step + 1}: the loss became {e.args[0]} (the learning "
+        f"rate {job.settings.learning_rate:g} is too high for these photos); {kept}. "
+        "Lower the learning rate in Advanced and train again.",
+    )
+
+
+class _Clock:
+    """The time left, from the pace of the steps done in this try."""
+
+    def __init__(self, start: int) -> None:
+        self.start, self.began = start, time.monotonic()
+
+    def eta(self, done: int, total: int) -> float:
+        pace = (time.monotonic() - self.began) / max(1, done - self.start)
+        return pace * (total - done)
+
+
+def _report(job: Run, ctx: JobContext, done: int, loss: float, clock: _Clock) -> None:
+    total = job.settings.steps
+    fraction = ENCODE_SHARE + (1 - ENCODE_SHARE) * done / total
+    metrics = {"step": done, "steps": total, "loss": loss, "eta_s": clock.eta(done, total)}
+    ctx.progress(fraction, f"Training: step {done} of {total}", metrics=metrics)
+
+
+# ---- samples and the result
+
+
+def sample_prompt(params: TrainLoraParams) -> str:
+    return f"{params.trigger} {params.class_word}"
+
+
+def _sample_image(job: Run) -> ImageData:
+    job.pipe.unet.eval()
+    try:
+        pixels = _draw(job, sample_prompt(job.params), job.settings.resolution, SAMPLE_SEED)
+    finally:
+        job.pipe.unet.train()
+    alpha = np.full(pixels.shape[:2] + (1,), 255, np.uint8)
+    return ImageData(np.concatenate([pixels, alpha], axis=2))
+
+
+def _send_sample(job: Run, ctx: JobContext, done: int) -> None:
+    total = job.settings.steps
+    metrics = {"step": done, "steps": total, "sample_step": done}
+    fraction = ENCODE_SHARE + (1 - ENCODE_SHARE) * done / total
+    ctx.progress(fraction, f"Sample at step {done}", _sample_image(job), metrics)
+
+
+def _sample(job: Run, ctx: JobContext) -> ImageData:
+    ctx.progress(1.0, "Making a sample picture")
+    return _sample_image(job)
+
+
+def _metadata(job: Run) -> dict[str, str]:
+    s, p = job.settings, job.params
+    return lora_metadata(
+        trigger=p.trigger,
+        class_word=p.class_word,
+        name=lora_name(p),
+        base_name=job.entry.name,
+        base_hash=job.entry.short_hash(),
+        family=job.entry.family,
+        rank=s.rank,
+        alpha=s.alpha,
+        steps=s.steps,
+        resolution=s.resolution,
+        learning_rate=s.learning_rate,
+        batch_size=s.batch_size,
+        photo_count=len(job.photos),
+        tag_frequency=tag_frequency(photo.caption for photo in job.photos),
+        created=datetime.now(UTC).isoformat(timespec="seconds"),
+    )
+
+
+def _resolved(job: Run) -> dict[str, Any]:
+    """What the recipe records beyond the form: the settings the job chose."""
+    s = job.settings
+    return {
+        "model": job.entry.name,
+        "train_steps": s.steps,
+        "rank": s.rank,
+        "learning_rate": s.learning_rate,
+        "batch_size": s.batch_size,
+        "resolution": s.resolution,
+        "photos": len(job.photos),
+        "settings": describe(s),
+    }
+
+
+def _notes(job: Run) -> list[str]:
+    notes = [f"Trained with {describe(job.settings)}."]
+    notes += job.notes
+    skipped = [problem for problem in job.report.problems if problem.skipped]
+    if skipped:
+        notes.append(job.report.summary())
+    return notes
