@@ -2,12 +2,12 @@
 prompt check before a job; the output check, watermark and provenance record on everything
 it makes; the output check on live previews; and marking exports.
 
-Every ImageData / VideoData / AudioData output leaves the engine watermarked with the
-payload of its recipe (the same recipe, the same mark) and with meta["provenance"]:
-software, time, digital source type, the watermark (payload, id, method), every mark the
-pixels carry with where it lies (`marks`: a repaint's new area, the input's marks it kept;
-see mark_areas), the safety record (prompt and output checks, scores, what was done) and
-the safety settings in force.
+Every ImageData / VideoData / AudioData output, and every ModelData's sample picture (its
+thumbnail), leaves the engine watermarked with the payload of its recipe (the same recipe,
+the same mark) and with meta["provenance"]: software, time, digital source type, the
+watermark (payload, id, method), every mark the pixels carry with where it lies (`marks`:
+a repaint's new area, the input's marks it kept; see mark_areas), the safety record
+(prompt and output checks, scores, what was done) and the safety settings in force.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from typing import Any
 
 import numpy as np
 
-from engine.protocol import AudioData, ImageData, JobError, Output, VideoData
+from engine.protocol import AudioData, ImageData, JobError, ModelData, Output, VideoData
 from plugins.provenance import output_check, prompt_check
 from plugins.provenance.mark_areas import Box, Mark, marks_in, mask_boxes
 from plugins.provenance.settings import SafetySettings, safety_settings
@@ -100,31 +100,38 @@ def check_preview(task_id: str, params: Any, image: ImageData) -> ImageData | No
 def after_job(
     task_id: str, params: Any, outputs: Sequence[Output], ctx: Any
 ) -> tuple[tuple[Output, ...], tuple[str, ...]]:
-    """Check, then watermark, every media output; record what was found and done."""
+    """Check, then watermark, every media output and every model's sample picture; record
+    what was found and done. A withheld sample picture is dropped, its model delivered."""
     settings = safety_settings()
     models_home = getattr(getattr(ctx, "store", None), "home", None)
     prompt_record, warnings = _prompt_record(params, settings)
-    checked = _output_verdicts(outputs, settings, models_home, warnings)
+    outputs = [_with_recipe_thumbnail(o) if isinstance(o, ModelData) else o for o in outputs]
+    pictures = [o.thumbnail for o in outputs if isinstance(o, ModelData) and o.thumbnail]
+    checked = _output_verdicts([*outputs, *pictures], settings, models_home, warnings)
     kept: list[Output] = []
     withheld: list[str] = []
     media = [o for o in outputs if isinstance(o, ImageData | VideoData | AudioData)]
     for number, output in enumerate(outputs, 1):
-        if not isinstance(output, ImageData | VideoData | AudioData):
-            kept.append(output)
-            continue
-        verdict = checked.get(id(output))
-        output, action = _apply_policy(output, verdict, settings)
         where = f"Result {number} of {len(outputs)}" if len(outputs) > 1 else "The result"
-        if action == "blocked":
-            withheld.append(_why(verdict))
-            warnings.append(f"{where} was withheld by the safety check: {_why(verdict)}.")
-            continue
-        if action == "blurred":
-            warnings.append(f"{where} was blurred by the safety check: {_why(verdict)}.")
-        elif action == "kept":
-            warnings.append(f"{where} was flagged by the safety check: {_why(verdict)}.")
-        safety = {"prompt": prompt_record, "output": _output_record(verdict, settings, action)}
-        kept.append(mark_output(output, task_id, safety, settings))
+        if isinstance(output, ModelData) and output.thumbnail is not None:
+            picture = output.thumbnail
+            verdict = checked.get(id(picture))
+            where = f"The sample picture of {where[0].lower()}{where[1:]}"
+            marked = _checked_output(
+                picture, verdict, where, task_id, prompt_record, settings, warnings
+            )
+            kept.append(dataclasses.replace(output, thumbnail=marked))
+        elif isinstance(output, ImageData | VideoData | AudioData):
+            verdict = checked.get(id(output))
+            marked = _checked_output(
+                output, verdict, where, task_id, prompt_record, settings, warnings
+            )
+            if marked is None:
+                withheld.append(_why(verdict))
+            else:
+                kept.append(marked)
+        else:
+            kept.append(output)
     if media and len(withheld) == len(media):
         raise JobError(
             "blocked_by_safety",
@@ -132,6 +139,39 @@ def after_job(
             'The output check is set to "block".',
         )
     return tuple(kept), tuple(warnings)
+
+
+def _with_recipe_thumbnail(model: ModelData) -> ModelData:
+    """The model with its recipe on its sample picture too (the picture is marked with the
+    id of the recipe that made the model)."""
+    picture = model.thumbnail
+    if picture is None or "recipe" in picture.meta or "recipe" not in model.meta:
+        return model
+    meta = {**picture.meta, "recipe": model.meta["recipe"]}
+    return dataclasses.replace(model, thumbnail=ImageData(picture.pixels, meta))
+
+
+def _checked_output(
+    output: ImageData | VideoData | AudioData,
+    verdict: output_check.Verdict | str | None,
+    where: str,
+    task_id: str,
+    prompt_record: Mapping[str, Any],
+    settings: SafetySettings,
+    warnings: list[str],
+) -> ImageData | VideoData | AudioData | None:
+    """The output as the policy delivers it, marked; None when it is withheld. What was
+    done is said in `warnings` (`where` names the output)."""
+    output, action = _apply_policy(output, verdict, settings)
+    if action == "blocked":
+        warnings.append(f"{where} was withheld by the safety check: {_why(verdict)}.")
+        return None
+    if action == "blurred":
+        warnings.append(f"{where} was blurred by the safety check: {_why(verdict)}.")
+    elif action == "kept":
+        warnings.append(f"{where} was flagged by the safety check: {_why(verdict)}.")
+    safety = {"prompt": prompt_record, "output": _output_record(verdict, settings, action)}
+    return mark_output(output, task_id, safety, settings)
 
 
 # ---- the output check --------------------------------------------------------------------
