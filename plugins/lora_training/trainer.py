@@ -96,7 +96,7 @@ def _start(params: TrainLoraParams, ctx: JobContext) -> Run:
     require_family(entry, FAMILIES, TITLE, families=ctx.families)
     native = native_size(entry)
     ctx.progress(0.0, "Checking the photos")
-    report = check_folder(Path(params.folder or "."), min_side=max(64, native // 2))
+    report = check_folder(Path(params.folder or "."), min_side=min_side(params.resolution, native))
     try:
         require_usable(report)
     except ValueError as e:
@@ -128,6 +128,12 @@ def _start(params: TrainLoraParams, ctx: JobContext) -> Run:
     return Run(entry, pipe, params, settings, photos, report, folder, key, notes)
 
 
+def min_side(resolution: int, native: int) -> int:
+    """The least short side a photo needs: half the training resolution (the one asked
+    for, else the model's native size); a photo is never enlarged more than twice."""
+    return max(64, (resolution or native) // 2)
+
+
 def device_info(ctx: JobContext) -> DeviceInfo:
     """Where the job trains: the device policy's device, its memory and abilities."""
     import importlib.util
@@ -143,15 +149,11 @@ def device_info(ctx: JobContext) -> DeviceInfo:
 
 
 def _model_bytes(pipe: Any) -> int:
+    """The checkpoint's size at 4 bytes a parameter, as the memory estimate counts it."""
     parts = [
         getattr(pipe, name, None) for name in ("unet", "vae", "text_encoder", "text_encoder_2")
     ]
-    return sum(
-        p.numel() * p.element_size()
-        for part in parts
-        if part is not None
-        for p in part.parameters()
-    )
+    return 4 * sum(p.numel() for part in parts if part is not None for p in part.parameters())
 
 
 def _examples(job: Run, ctx: JobContext) -> tuple[list[Example], list[Example]]:

@@ -30,7 +30,12 @@ class Example:
 def encode_prompt(pipe: Any, text: str) -> tuple[torch.Tensor, torch.Tensor | None]:
     """The conditioning of `text` as the pipeline makes it: (embeddings, pooled or None)."""
     with torch.no_grad():
-        encoded = pipe.encode_prompt(text, pipe.device, 1, False)
+        encoded = pipe.encode_prompt(
+            prompt=text,
+            device=pipe.device,
+            num_images_per_prompt=1,
+            do_classifier_free_guidance=False,
+        )
     pooled = encoded[2] if len(encoded) == 4 else None
     return encoded[0][0].float().cpu(), None if pooled is None else pooled[0].float().cpu()
 
