@@ -122,6 +122,9 @@ class AppContext(Protocol):
     - `dialog_folder(action)`: where the panel's file dialog for `action` (a name of the
       panel's own, e.g. "verify") opens: the document's folder, else the last folder used
       for it, else Pictures; `remember_dialog_folder(action, chosen)` after a choice.
+    - `use_new_model(kind, name, words)`: a panel saved a model file into the model folders
+      (kind as the store's, e.g. "loras"): rescan the store and make it ready to use (a LoRA
+      goes into the prompt through the LoRA picker, with `words`, its trigger words).
     """
 
     @property
@@ -144,6 +147,8 @@ class AppContext(Protocol):
     def dialog_folder(self, action: str) -> Path: ...
 
     def remember_dialog_folder(self, action: str, chosen: Path) -> None: ...
+
+    def use_new_model(self, kind: str, name: str, words: Sequence[str] = ()) -> None: ...
 
 
 @dataclass(frozen=True)

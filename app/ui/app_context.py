@@ -11,7 +11,7 @@ the user's files are; nothing else of the window.
 from __future__ import annotations
 
 import weakref
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -58,9 +58,11 @@ class WindowContext:
         registry: Registry,
         bridge: EngineBridge,
         messages: MessageBar,
+        use_model: Callable[[str, str, Sequence[str]], None] | None = None,
     ) -> None:
         self._session, self._store, self._registry = session, store, registry
         self._bridge, self._messages = bridge, messages
+        self._use_model = use_model  # the window's (MainWindow.use_new_model)
         self._jobs: weakref.WeakSet[PanelJob] = weakref.WeakSet()
 
     @property
@@ -99,6 +101,13 @@ class WindowContext:
 
     def remember_dialog_folder(self, action: str, chosen: Path) -> None:
         remember_folder(action, chosen)
+
+    def use_new_model(self, kind: str, name: str, words: Sequence[str] = ()) -> None:
+        """A panel saved a model into the model folders: the window rescans them and puts
+        it to use (a LoRA into the prompt, with its trigger words)."""
+        if self._use_model is None:
+            raise RuntimeError("this context has no window to show new models in")
+        self._use_model(kind, name, tuple(words))
 
     def cancel_jobs(self) -> None:
         """Cancel every job the panels run (the window's Cancel)."""

@@ -10,7 +10,7 @@ happens on the engine thread, so nothing here blocks while an image is made.
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -111,7 +111,9 @@ class MainWindow(QMainWindow):
         )
         self.image_edits = ImageEdits(self.session, self)
         self.autosave = BackgroundAutosave(self.session, self.store.home, self)
-        self.context = WindowContext(self.session, store, registry, self.bridge, self.messages)
+        self.context = WindowContext(
+            self.session, store, registry, self.bridge, self.messages, self.use_new_model
+        )
         self.plugin_docks: dict[str, QDockWidget] = {}
         self.live = LiveMode(self)
         self._engine_down = False
@@ -363,6 +365,21 @@ class MainWindow(QMainWindow):
         )
         self.refresh_models()
         return True
+
+    def use_new_model(self, kind: str, name: str, words: Sequence[str] = ()) -> None:
+        """A panel saved a model into the model folders: rescan them; then a LoRA goes into
+        the prompt through the LoRA picker, its trigger words with it."""
+        if kind == "loras":
+            self.models_shown.connect(
+                lambda: self._add_lora(name, words), Qt.ConnectionType.SingleShotConnection
+            )
+        self.refresh_models()
+
+    def _add_lora(self, name: str, words: Sequence[str]) -> None:
+        picker = self.prompt_panel.lora_picker
+        for word in words:  # first: the picker skips a word the prompt holds, tags included
+            picker.insert_trigger(word)
+        picker.add_loras([name])
 
     def open_models_folder(self) -> None:
         folder = ensure_model_dirs(self.store.home) / "checkpoints"
