@@ -17,7 +17,17 @@ import torch.nn.functional as F
 from plugins.lora_training.presets import TrainingSettings
 
 ADAPTER = "atelier_training"
-TARGET_MODULES = ["to_k", "to_q", "to_v", "to_out.0"]  # attention, as kohya's and diffusers'
+# the transformer blocks' layers, as kohya's LoRA trains them: attention, projections, MLP
+TARGET_MODULES = [
+    "to_k",
+    "to_q",
+    "to_v",
+    "to_out.0",
+    "proj_in",
+    "proj_out",
+    "ff.net.0.proj",
+    "ff.net.2",
+]
 AUTOCAST = {"fp16": torch.float16, "bf16": torch.bfloat16}
 
 

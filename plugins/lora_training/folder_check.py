@@ -287,6 +287,15 @@ def caption_for(photo: Photo, trigger: str, class_word: str) -> str:
     return f"{trigger}, {photo.caption}"
 
 
+def class_caption(caption: str, trigger: str, class_word: str) -> str:
+    """A training caption with the subject made generic, for prior preservation's class
+    pictures: "<trigger> <class>" and the trigger alone become the class word, so the base
+    model draws an ordinary member of the class in the same setting."""
+    words = re.compile(rf"(?<!\w){re.escape(trigger)}(\s+{re.escape(class_word)})?(?!\w)", re.I)
+    generic = words.sub(class_word, caption)
+    return re.sub(rf"^{re.escape(class_word)},\s*(?=.*{re.escape(class_word)})", "", generic)
+
+
 def tag_frequency(captions: Iterable[str]) -> dict[str, int]:
     """How often each comma-separated tag appears in the captions (kohya's
     ss_tag_frequency for one folder), tags stripped, empty ones left out."""

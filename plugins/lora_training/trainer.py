@@ -31,6 +31,7 @@ from plugins.lora_training.checkpoints import load_checkpoint, save_checkpoint
 from plugins.lora_training.folder_check import (
     FolderReport,
     check_folder,
+    class_caption,
     require_usable,
     tag_frequency,
 )
@@ -177,12 +178,14 @@ def _examples(job: Run, ctx: JobContext) -> tuple[list[Example], list[Example]]:
 
 
 def _class_examples(job: Run, ctx: JobContext, check: Any) -> list[Example]:
-    """Prior preservation: pictures of the class made by the base model, encoded."""
-    count, size = job.settings.prior_images, job.settings.resolution
+    """Prior preservation: pictures the base model makes of the class, in the settings of
+    the photos' captions (the subject made generic, `class_caption`), encoded."""
+    count, size, p = job.settings.prior_images, job.settings.resolution, job.params
     pictures = []
     for i in range(count):
         check(i)
-        pictures.append((_draw(job, job.params.class_word, size, seed=i), job.params.class_word))
+        caption = class_caption(job.photos[i % len(job.photos)].caption, p.trigger, p.class_word)
+        pictures.append((_draw(job, caption, size, seed=i), caption))
     return encode_examples(job.pipe, pictures, lambda i: check(count + i))
 
 
