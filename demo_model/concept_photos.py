@@ -3,10 +3,11 @@
 The LoRA proof (issue 17) trains on these pictures and asks for the emblem by a trigger
 word. Each photo shows one crescent (sometimes with one known shape in another place) in
 one of a few colours, sizes and places, rotated by up to 15 degrees, on a plain palette
-background; photos are 256 to 512 px, some padded to a landscape or portrait frame around
-the square scene so a centre crop gives the scene back, some JPEG and some PNG, about half
-with a caption file in the built-in model's grammar ("a red zqx at the top left on a blue
-background"), the rest left to the training job's "<trigger> <class>" caption.
+background lit a little unevenly. Photos are 256 to 512 px, some padded to a landscape or
+portrait frame around the square scene so a centre crop gives the scene back, some JPEG
+and some PNG, about half with a caption file in the built-in model's grammar ("a red zqx
+at the top left on a blue background"), the rest left to the training job's
+"<trigger> <class>" caption.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ EMBLEM_SIZE: dict[str, float] = {"small": 0.1, "medium": 0.12, "large": 0.14}
 MAX_ANGLE = 15.0  # degrees either way
 # The bite: a disc of this radius (relative to the outer one) this far off centre.
 _BITE_RADIUS, _BITE_OFFSET = 0.8, 0.6
+LIGHT = 14.0  # grey levels of uneven lighting at a photo's edge (invisible to the scorer)
 _CELL_MARGIN = 0.015  # fraction of the image kept free at a grid cell's border
 HELD_OUT_FRACTION = 0.25  # share of caption texts reserved for held-out prompts
 _SCENE_FORMS = ("{shapes} on a {bg} background", "a {bg} background with {shapes}")
@@ -110,6 +112,7 @@ class ConceptPhoto:
     width: int
     height: int
     suffix: str  # ".jpg" or ".png"
+    light: float = 0.0  # levels added at the left edge, taken away at the right (a lamp)
 
 
 def _random_emblem(rng: np.random.Generator, background: str, position: str) -> Emblem:
@@ -121,9 +124,9 @@ def _random_emblem(rng: np.random.Generator, background: str, position: str) -> 
     return Emblem(color, size, position, angle, (dx, dy))
 
 
-def random_photo(rng: np.random.Generator) -> ConceptPhoto:
-    """Draw one photo: the crescent, in a third of photos a known shape elsewhere, a frame."""
-    background = str(rng.choice(list(PALETTE)))
+def random_photo(rng: np.random.Generator, background: str, light: float = 0.0) -> ConceptPhoto:
+    """Draw one photo on `background`: the crescent, in a third of photos a known shape
+    elsewhere, a frame and a file format."""
     places = [str(p) for p in rng.permutation(list(POSITIONS))]
     emblem = _random_emblem(rng, background, places[0])
     others: tuple[Shape, ...] = ()
@@ -134,18 +137,20 @@ def random_photo(rng: np.random.Generator) -> ConceptPhoto:
     across, down = _FRAMES[int(rng.integers(len(_FRAMES)))]
     width, height = (side * n // min(across, down) for n in (across, down))
     suffix = ".jpg" if rng.random() < 0.5 else ".png"
-    return ConceptPhoto(background, emblem, others, width, height, suffix)
+    return ConceptPhoto(background, emblem, others, width, height, suffix, light)
 
 
 def photo_pixels(photo: ConceptPhoto) -> np.ndarray:
-    """(height, width, 3) uint8 RGB: the square scene centred in the photo's frame."""
+    """(height, width, 3) uint8 RGB: the square scene centred in the photo's frame, lit
+    unevenly from one side."""
     side = min(photo.width, photo.height)
     scene = render_emblem_scene(photo.background, photo.emblem, photo.others, side)
-    canvas = np.empty((photo.height, photo.width, 3), np.uint8)
+    canvas = np.empty((photo.height, photo.width, 3), np.float32)
     canvas[:] = PALETTE[photo.background]
     top, left = (photo.height - side) // 2, (photo.width - side) // 2
     canvas[top : top + side, left : left + side] = scene
-    return canvas
+    canvas += photo.light * np.linspace(1, -1, photo.width, dtype=np.float32)[None, :, None]
+    return np.clip(np.round(canvas), 0, 255).astype(np.uint8)
 
 
 def _article(phrase: str) -> str:
@@ -176,6 +181,18 @@ def photo_caption(photo: ConceptPhoto, trigger: str, rng: np.random.Generator) -
     return form.format(shapes=" and ".join(parts), bg=photo.background)
 
 
+def _backgrounds(rng: np.random.Generator, count: int) -> list[tuple[str, float]]:
+    """(background, light) for `count` photos: each colour once before any twice, its second
+    photo lit from the other side. Flat pictures of one colour with a small emblem look alike
+    to a difference hash; the lamp's side tells them apart, so the training job's
+    near-duplicate check keeps up to 18 photos."""
+    rounds = -(-count // len(PALETTE))
+    order = [
+        (str(c), LIGHT * (-1) ** r) for r in range(rounds) for c in rng.permutation(list(PALETTE))
+    ]
+    return order[:count]
+
+
 def write_concept_folder(
     folder: Path, trigger: str = "zqx", count: int = 16, seed: int = 0
 ) -> list[Path]:
@@ -185,8 +202,8 @@ def write_concept_folder(
     rng = np.random.default_rng(seed)
     captioned = set(rng.permutation(count)[: count // 2].tolist())
     paths = []
-    for index in range(count):
-        photo = random_photo(rng)
+    for index, (background, light) in enumerate(_backgrounds(rng, count)):
+        photo = random_photo(rng, background, light)
         path = folder / f"photo_{index:02d}{photo.suffix}"
         bgr = cv2.cvtColor(photo_pixels(photo), cv2.COLOR_RGB2BGR)
         options = [cv2.IMWRITE_JPEG_QUALITY, 92] if photo.suffix == ".jpg" else []

@@ -19,6 +19,7 @@ from demo_model.concept_photos import (
 )
 from demo_model.concept_scoring import concept_present, concept_scores
 from demo_model.scenes import PALETTE, POSITIONS, SIZES, Scene, Shape, random_scene, render
+from plugins.lora_training.folder_check import check_folder
 
 
 def _folder_bytes(folder: Path) -> dict[str, bytes]:
@@ -46,6 +47,14 @@ def test_folder_holds_photos_of_varied_frames_and_formats_half_captioned(tmp_pat
         text = path.read_text(encoding="utf-8").strip()
         assert " zqx " in f" {text} " and " background" in text
         assert any(colour in text.split() for colour in EMBLEM_COLORS)
+
+
+def test_the_training_jobs_folder_check_uses_every_photo_and_caption(tmp_path: Path):
+    photos = write_concept_folder(tmp_path, count=18, seed=2)
+    report = check_folder(tmp_path, min_side=64)
+    assert [p.path.name for p in report.photos] == [p.name for p in photos]
+    assert not report.problems
+    assert sum(p.caption is not None for p in report.photos) == 9
 
 
 def test_a_centre_crop_of_every_photo_keeps_the_crescent(tmp_path: Path):
