@@ -3,8 +3,8 @@
 The LoRA proof (issue 17) trains on these pictures and asks for the emblem by a trigger
 word. Each photo shows one crescent (sometimes with one known shape in another place) in
 one of a few colours, sizes and places, rotated by up to 15 degrees, on a plain palette
-background lit a little unevenly. Photos are 256 to 512 px, some padded to a landscape or
-portrait frame around the square scene so a centre crop gives the scene back, some JPEG
+background lit a little unevenly. Photos are 256 to 512 px, half padded to a landscape or
+portrait frame around the square scene (any square crop keeps the shapes), some JPEG
 and some PNG, about half with a caption file in the built-in model's grammar ("a red zqx
 at the top left on a blue background"), the rest left to the training job's
 "<trigger> <class>" caption.
@@ -34,7 +34,9 @@ _CELL_MARGIN = 0.015  # fraction of the image kept free at a grid cell's border
 HELD_OUT_FRACTION = 0.25  # share of caption texts reserved for held-out prompts
 _SCENE_FORMS = ("{shapes} on a {bg} background", "a {bg} background with {shapes}")
 _SQUARE_SIDES = (256, 320, 384, 448, 512)
-_FRAMES = ((1, 1), (4, 3), (3, 4), (3, 2))  # width:height, the scene square in the middle
+# width:height around the scene square: near square, so a 128 px run buckets them square
+# and a crop anywhere in the frame moves the scene by at most an eighth of its side
+_FRAMES = ((1, 1), (1, 1), (5, 4), (4, 5))
 
 
 def crescent_outline(angle: float = 0.0, points: int = 48) -> np.ndarray:
@@ -125,17 +127,22 @@ def _random_emblem(rng: np.random.Generator, background: str, position: str) -> 
 
 
 def random_photo(rng: np.random.Generator, background: str, light: float = 0.0) -> ConceptPhoto:
-    """Draw one photo on `background`: the crescent, in a third of photos a known shape
-    elsewhere, a frame and a file format."""
+    """Draw one photo on `background`: a frame, the crescent, in a third of photos a known
+    shape elsewhere, and a file format. In a landscape frame the shapes stand in the middle
+    column, in a portrait one in the middle row: a square crop anywhere in the frame then
+    holds them whole, each in the place its caption names."""
+    side = int(rng.choice(_SQUARE_SIDES))
+    across, down = _FRAMES[int(rng.integers(len(_FRAMES)))]
+    width, height = (side * n // min(across, down) for n in (across, down))
     places = [str(p) for p in rng.permutation(list(POSITIONS))]
+    if across != down:
+        axis = 0 if across > down else 1
+        places = [p for p in places if POSITIONS[p][axis] == 1]
     emblem = _random_emblem(rng, background, places[0])
     others: tuple[Shape, ...] = ()
     if rng.random() < 1 / 3:
         color = str(rng.choice([c for c in PALETTE if c not in (background, emblem.color)]))
         others = (Shape(str(rng.choice(KINDS)), color, str(rng.choice(SIZES)), places[1]),)
-    side = int(rng.choice(_SQUARE_SIDES))
-    across, down = _FRAMES[int(rng.integers(len(_FRAMES)))]
-    width, height = (side * n // min(across, down) for n in (across, down))
     suffix = ".jpg" if rng.random() < 0.5 else ".png"
     return ConceptPhoto(background, emblem, others, width, height, suffix, light)
 

@@ -9,7 +9,7 @@ import cv2
 import numpy as np
 import pytest
 
-from demo_model.captions import normalize
+from demo_model.captions import POSITION_WORDS, normalize
 from demo_model.concept_photos import (
     EMBLEM_COLORS,
     Emblem,
@@ -17,9 +17,10 @@ from demo_model.concept_photos import (
     render_emblem_scene,
     write_concept_folder,
 )
-from demo_model.concept_scoring import concept_present, concept_scores
+from demo_model.concept_scoring import MARGIN, concept_present, concept_scores, outlines
 from demo_model.scenes import PALETTE, POSITIONS, SIZES, Scene, Shape, random_scene, render
 from plugins.lora_training.folder_check import check_folder
+from plugins.lora_training.photo_prep import prepare_photos
 
 
 def _folder_bytes(folder: Path) -> dict[str, bytes]:
@@ -41,7 +42,7 @@ def test_folder_holds_photos_of_varied_frames_and_formats_half_captioned(tmp_pat
     captions = [p.with_suffix(".txt") for p in photos if p.with_suffix(".txt").exists()]
     assert len(captions) == 8
     shapes = [cv2.imread(str(p)).shape[:2] for p in photos]
-    assert all(256 <= min(s) <= 512 and max(s) <= 768 for s in shapes)
+    assert all(256 <= min(s) <= 512 and max(s) <= 640 for s in shapes)
     assert any(h != w for h, w in shapes) and any(h == w for h, w in shapes)
     for path in captions:
         text = path.read_text(encoding="utf-8").strip()
@@ -57,14 +58,18 @@ def test_the_training_jobs_folder_check_uses_every_photo_and_caption(tmp_path: P
     assert sum(p.caption is not None for p in report.photos) == 9
 
 
-def test_a_centre_crop_of_every_photo_keeps_the_crescent(tmp_path: Path):
-    for path in write_concept_folder(tmp_path, count=12, seed=1):
-        bgr = cv2.imread(str(path))
-        h, w = bgr.shape[:2]
-        side = min(h, w)
-        crop = bgr[(h - side) // 2 : (h + side) // 2, (w - side) // 2 : (w + side) // 2]
-        small = cv2.resize(crop, (128, 128), interpolation=cv2.INTER_AREA)
-        assert concept_present(cv2.cvtColor(small, cv2.COLOR_BGR2RGB)), path.name
+@pytest.mark.parametrize("crop", ["center", "saliency"])
+def test_the_jobs_crops_keep_the_crescent_whole_in_the_captioned_place(tmp_path: Path, crop: str):
+    write_concept_folder(tmp_path, count=16, seed=1)
+    report = check_folder(tmp_path, min_side=64)
+    for photo in prepare_photos(report.photos, 128, crop, "zqx", "emblem"):
+        found = [o for o in outlines(photo.pixels) if o.margin > MARGIN]
+        assert len(found) == 1, photo.source.name
+        if photo.caption != "zqx emblem":
+            said = photo.caption.split("zqx ", 1)[1]
+            phrases = [(w, p) for p, words in POSITION_WORDS.items() for w in words]
+            _, place = max((pair for pair in phrases if said.startswith(pair[0])), key=lambda pair: len(pair[0]))
+            assert found[0].position == place, photo.caption
 
 
 def test_held_out_prompts_are_seeded_and_never_a_training_caption(tmp_path: Path):
