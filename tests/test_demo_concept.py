@@ -68,7 +68,7 @@ def test_the_jobs_crops_keep_the_crescent_whole_in_the_captioned_place(tmp_path:
         if photo.caption != "zqx emblem":
             said = photo.caption.split("zqx ", 1)[1]
             phrases = [(w, p) for p, words in POSITION_WORDS.items() for w in words]
-            _, place = max((pair for pair in phrases if said.startswith(pair[0])), key=lambda pair: len(pair[0]))
+            _, place = max((len(w), p) for w, p in phrases if said.startswith(w))
             assert found[0].position == place, photo.caption
 
 
