@@ -178,6 +178,44 @@ def test_a_diverging_loss_stops_and_keeps_the_last_good_checkpoint(atelier_home,
     assert path.read_bytes() == before
 
 
+def _fixed_loss(photos_folder: Path, home: Path, checkpoint=None) -> float:
+    """The loss over every cached photo with fixed noise and timesteps: the base model's
+    (a fresh adapter adds nothing) or with the checkpoint's adapter."""
+    from diffusers import StableDiffusionPipeline
+
+    from plugins.lora_training.adapter_training import adapter_on
+    from plugins.lora_training.presets import TrainingSettings
+    from plugins.lora_training.run_folder import CACHE_FILE
+    from plugins.lora_training.training_data import load_cache, stack
+
+    pipe = StableDiffusionPipeline.from_pretrained(
+        home / "models" / "checkpoints" / "tiny-sd15", safety_checker=None
+    )
+    settings = TrainingSettings(4, 4.0, 1e-3, 1, 1, 64, False, "fp32", "adamw", 0, 50, 0)
+    from safetensors import safe_open
+
+    cache = run_folder_of(home) / CACHE_FILE
+    with safe_open(str(cache), "pt") as f:
+        count = int(f.metadata()["photos"])
+    examples, _ = load_cache(cache, count, 0)
+    with adapter_on(pipe, settings, seed=0) as training, torch.no_grad():
+        if checkpoint is not None:
+            training.load_lora_state(checkpoint.lora)
+        losses = [
+            training._loss(stack([e], "cpu", torch.float32), torch.Generator().manual_seed(i))
+            for i, e in enumerate(examples)
+        ]
+    return float(torch.stack(losses).mean())
+
+
+def test_a_short_run_lowers_the_loss(atelier_home, photos):
+    assert isinstance(train(params(photos, train_steps=30, learning_rate=5e-3)), JobFinished)
+    trained = load_checkpoint(run_folder_of(atelier_home) / CHECKPOINT_FILE)
+    before = _fixed_loss(photos, atelier_home)
+    after = _fixed_loss(photos, atelier_home, trained)
+    assert after < 0.95 * before
+
+
 def _unet_output(pipe, prompt: str) -> torch.Tensor:
     embeds = pipe.encode_prompt(prompt, "cpu", 1, False)[0]
     latents = torch.randn((1, 4, 8, 8), generator=torch.Generator().manual_seed(0))
@@ -192,7 +230,9 @@ def test_the_lora_changes_the_trigger_prompt_more_and_loads_in_diffusers(
 
     from plugins.lora_training.model_export import write_model
 
-    event = train(params(photos, train_steps=40, learning_rate=1e-2, rank=8))
+    event = train(
+        params(photos, train_steps=40, learning_rate=1e-2, rank=8, layers="cross_attention")
+    )
     assert isinstance(event, JobFinished), event
     path = write_model(tmp_path / "zqx.safetensors", event.outputs[0])
     pipe = StableDiffusionPipeline.from_pretrained(

@@ -17,17 +17,22 @@ import torch.nn.functional as F
 from plugins.lora_training.presets import TrainingSettings
 
 ADAPTER = "atelier_training"
-# the transformer blocks' layers, as kohya's LoRA trains them: attention, projections, MLP
-TARGET_MODULES = [
-    "to_k",
-    "to_q",
-    "to_v",
-    "to_out.0",
-    "proj_in",
-    "proj_out",
-    "ff.net.0.proj",
-    "ff.net.2",
-]
+# the layers an adapter trains, by TrainingSettings.layers (PEFT target_modules)
+TARGETS: dict[str, Any] = {
+    # kohya's LoRA: the transformer blocks' attention, projections and MLP
+    "blocks": [
+        "to_k",
+        "to_q",
+        "to_v",
+        "to_out.0",
+        "proj_in",
+        "proj_out",
+        "ff.net.0.proj",
+        "ff.net.2",
+    ],
+    # the cross-attention that reads the prompt, alone
+    "cross_attention": r".*attn2\.(to_k|to_q|to_v|to_out\.0)",
+}
 AUTOCAST = {"fp16": torch.float16, "bf16": torch.bfloat16}
 
 
@@ -46,7 +51,7 @@ def adapter_on(pipe: Any, settings: TrainingSettings, seed: int) -> Iterator[Ada
         r=settings.rank,
         lora_alpha=settings.alpha,
         init_lora_weights="gaussian",
-        target_modules=TARGET_MODULES,
+        target_modules=TARGETS[settings.layers],
     )
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)

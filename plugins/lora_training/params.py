@@ -29,6 +29,7 @@ CROP_MODES = ("auto", "face", "saliency", "center")
 SWITCHES = ("auto", "on", "off")
 PRECISIONS = ("auto", "fp32", "fp16", "bf16")
 OPTIMIZERS = ("auto", "adamw", "adamw8bit")
+LAYERS = ("auto", "blocks", "cross_attention")
 MAX_CLASS_WORDS = 4
 _WORD = re.compile(r"^[^\s<>:,]+$")  # a trigger is one word a prompt can hold as it is
 
@@ -98,6 +99,14 @@ class TrainLoraParams:
         choices=OPTIMIZERS,
         advanced=True,
         help="adamw8bit needs bitsandbytes and a GPU.",
+    )
+    layers: str = param(
+        "auto",
+        "Layers",
+        choices=LAYERS,
+        advanced=True,
+        help="blocks: attention, projections and MLP (kohya's); cross_attention: only the "
+        "layers that read the prompt (changes prompts without the trigger least).",
     )
     crop: str = param(
         "auto",

@@ -46,6 +46,11 @@ class TrainingSettings:
     prior_images: int  # class pictures for prior preservation (0: none)
     prior_weight: float = 1.0
     warmup_steps: int = 0
+    # which UNet layers the adapter trains (adapter_training.TARGETS): "blocks", kohya's
+    # default (attention, projections and MLP of the transformer blocks), or
+    # "cross_attention" (only the layers that read the prompt: the least drift for prompts
+    # without the trigger, as Custom Diffusion found)
+    layers: str = "blocks"
 
 
 TRAINABLE_FAMILIES = ("sd15", "sd2", "sdxl")
@@ -57,7 +62,11 @@ MAX_DEFAULT_PRIOR_IMAGES = 200
 SDXL_BIG_RANK_MEMORY = 16 * GiB  # SDXL gets rank 32 on GPUs with this much, else 16
 MEMORY_SHARE = 0.9  # of device.memory_bytes a run may plan to use
 PRECISION_BYTES = {"fp32": 4, "fp16": 2, "bf16": 2}
-_CHOICES = {"precision": tuple(PRECISION_BYTES), "optimizer": ("adamw", "adamw8bit")}
+_CHOICES = {
+    "precision": tuple(PRECISION_BYTES),
+    "optimizer": ("adamw", "adamw8bit"),
+    "layers": ("blocks", "cross_attention"),
+}
 _LABELS = {
     "gradient_checkpointing": "gradient checkpointing",
     "optimizer": "optimizer",
@@ -274,7 +283,7 @@ def _asked(params: TrainLoraParams, preset_steps: int, photo_count: int) -> dict
             asked[name] = getattr(params, name)
     if params.gradient_checkpointing != "auto":
         asked["gradient_checkpointing"] = params.gradient_checkpointing == "on"
-    for name in ("precision", "optimizer"):
+    for name in ("precision", "optimizer", "layers"):
         if getattr(params, name) != "auto":
             asked[name] = getattr(params, name)
     if params.prior_preservation:

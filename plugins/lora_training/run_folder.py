@@ -13,7 +13,7 @@ from pathlib import Path
 
 from engine.home import atelier_home
 
-KEY_SETTINGS = ("rank", "alpha", "resolution", "prior_images")  # the adapter's shape and data
+KEY_SETTINGS = ("rank", "alpha", "resolution", "prior_images", "layers")  # the adapter's shape and data
 CACHE_FILE, CHECKPOINT_FILE = "cache.safetensors", "checkpoint.safetensors"
 
 

@@ -264,7 +264,7 @@ def _train(
             _report(job, ctx, done, loss, clock)
             if settings.sample_every and done % settings.sample_every == 0 and ctx.preview_due():
                 _send_sample(job, ctx, done)
-    except JobCancelledError:
+    except (JobCancelledError, KeyboardInterrupt):  # Ctrl+C in `atelier train-lora` too
         if step > saved:
             _save(job, training, step, losses)
         raise
