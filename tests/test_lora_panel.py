@@ -38,6 +38,7 @@ ADVANCED = [
     "gradient_checkpointing",
     "precision",
     "optimizer",
+    "layers",
     "crop",
     "prior_images",
     "sample_every",
