@@ -355,7 +355,12 @@ def train_proof(folder: Path, home: Path, steps: int) -> tuple[float, str]:
 
     engine = InlineEngine.from_registry(discover(), preview_interval_s=None)
     params = TrainLoraParams(
-        folder=folder, model=DEMO, trigger=TRIGGER, class_word="emblem", train_steps=steps
+        folder=folder,
+        model=DEMO,
+        trigger=TRIGGER,
+        class_word="emblem",
+        train_steps=steps,
+        prior_preservation=True,  # class pictures keep prompts without the trigger as they were
     )
     began = time.perf_counter()
     event = engine.submit(TASK, params).future.result()

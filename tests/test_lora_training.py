@@ -264,3 +264,18 @@ def test_the_cli_trains_and_writes_the_file(atelier_home, photos, tmp_path, caps
     empty.mkdir()
     assert main(["train-lora", str(empty), "--trigger", "zqx", "-o", str(out)]) == 1
     assert "photo" in capsys.readouterr().err
+
+
+def test_training_leaves_the_shared_checkpoint_as_it_was(atelier_home, photos, unmarked_pixels):
+    from plugins.diffusion.params import Txt2ImgParams
+
+    engine = InlineEngine.from_registry(discover(), preview_interval_s=None)
+    ask = Txt2ImgParams(
+        prompt="zqx emblem", model="tiny-sd15", seed=4, steps=3, width=64, height=64
+    )
+    before = engine.submit("diffusion.txt2img", ask).future.result()
+    assert isinstance(
+        engine.submit(TASK, params(photos, train_steps=3)).future.result(), JobFinished
+    )
+    after = engine.submit("diffusion.txt2img", ask).future.result()
+    np.testing.assert_array_equal(after.outputs[0].pixels, before.outputs[0].pixels)

@@ -65,6 +65,8 @@ def adapter_on(pipe: Any, settings: TrainingSettings, seed: int) -> Iterator[Ada
         unet.eval()
         unet.requires_grad_(False)
         unet.delete_adapters(ADAPTER)
+        if not getattr(unet, "peft_config", None):  # no other LoRA on it: unwrap its layers
+            unet.unload_lora()
 
 
 class AdapterTraining:

@@ -29,7 +29,6 @@ from plugins.diffusion.sampling import float_to_rgba, load_pipeline
 from plugins.lora_training.adapter_training import AdapterTraining, Diverged, adapter_on
 from plugins.lora_training.checkpoints import load_checkpoint, save_checkpoint
 from plugins.lora_training.folder_check import (
-    FolderReport,
     check_folder,
     class_caption,
     require_usable,
@@ -69,7 +68,7 @@ class Run:
     params: TrainLoraParams
     settings: TrainingSettings
     photos: list[PreparedPhoto]
-    report: FolderReport
+    skipped: str  # the folder check's summary when it skipped files, else ""
     folder: Path
     key: str
     notes: list[str]  # what the settings' choice changed, for the warnings
@@ -126,7 +125,9 @@ def _start(params: TrainLoraParams, ctx: JobContext) -> Run:
         params.seed,
     )
     folder = run_folder(lora_name(params), key)
-    return Run(entry, pipe, params, settings, photos, report, folder, key, notes)
+    skipped = report.summary() if any(p.skipped for p in report.problems) else ""
+    # the photos at full size are let go here: only the prepared crops are kept
+    return Run(entry, pipe, params, settings, photos, skipped, folder, key, notes)
 
 
 def min_side(resolution: int, native: int) -> int:
@@ -383,7 +384,4 @@ def _resolved(job: Run) -> dict[str, Any]:
 def _notes(job: Run) -> list[str]:
     notes = [f"Trained with {describe(job.settings)}."]
     notes += job.notes
-    skipped = [problem for problem in job.report.problems if problem.skipped]
-    if skipped:
-        notes.append(job.report.summary())
-    return notes
+    return notes + [job.skipped] if job.skipped else notes
