@@ -13,7 +13,8 @@ from pathlib import Path
 
 from engine.home import atelier_home
 
-KEY_SETTINGS = ("rank", "alpha", "resolution", "prior_images", "layers")  # the adapter's shape and data
+# the settings that shape the adapter and its data (the others may change on resume)
+KEY_SETTINGS = ("rank", "alpha", "resolution", "prior_images", "layers")
 CACHE_FILE, CHECKPOINT_FILE = "cache.safetensors", "checkpoint.safetensors"
 
 
