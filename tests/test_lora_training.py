@@ -279,3 +279,14 @@ def test_training_leaves_the_shared_checkpoint_as_it_was(atelier_home, photos, u
     )
     after = engine.submit("diffusion.txt2img", ask).future.result()
     np.testing.assert_array_equal(after.outputs[0].pixels, before.outputs[0].pixels)
+
+
+def test_encoding_upcasts_the_shared_vae_and_gives_its_precision_back():
+    from plugins.lora_training.training_data import vae_for_encoding
+    from tests.fixtures.tiny_models import build_tiny_pipeline
+
+    vae = build_tiny_pipeline("sdxl").vae.to(torch.float16)
+    vae.register_to_config(force_upcast=True)
+    with vae_for_encoding(vae) as encoding:
+        assert encoding.dtype == torch.float32
+    assert vae.dtype == torch.float16

@@ -4,7 +4,8 @@ and reused when the run resumes; and the order batches are drawn in, fixed by th
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+import contextlib
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -40,18 +41,27 @@ def encode_prompt(pipe: Any, text: str) -> tuple[torch.Tensor, torch.Tensor | No
     return encoded[0][0].float().cpu(), None if pooled is None else pooled[0].float().cpu()
 
 
-def encode_latent(pipe: Any, pixels: np.ndarray) -> torch.Tensor:
+def encode_latent(vae: Any, pixels: np.ndarray) -> torch.Tensor:
     """The VAE latent (mean, scaled) of an (h, w, 3) uint8 picture."""
-    vae = pipe.vae
     x = torch.from_numpy(pixels).permute(2, 0, 1)[None].float() / 127.5 - 1.0
-    dtype = torch.float32 if getattr(vae.config, "force_upcast", False) else vae.dtype
     with torch.no_grad():
-        if dtype != vae.dtype:
-            vae = vae.to(dtype)
-        latent = vae.encode(x.to(vae.device, dtype)).latent_dist.mean
-        if vae is not pipe.vae:
-            pipe.vae.to(dtype=pipe.vae.dtype)
+        latent = vae.encode(x.to(vae.device, vae.dtype)).latent_dist.mean
     return (latent[0] * vae.config.scaling_factor).float().cpu()
+
+
+@contextlib.contextmanager
+def vae_for_encoding(vae: Any) -> Iterator[Any]:
+    """The VAE in float32 while encoding when its config asks for that (SDXL's overflows in
+    float16), its own precision given back after: the model cache shares it with every job."""
+    dtype = vae.dtype
+    upcast = getattr(vae.config, "force_upcast", False) and dtype != torch.float32
+    if upcast:
+        vae.to(torch.float32)
+    try:
+        yield vae
+    finally:
+        if upcast:
+            vae.to(dtype)
 
 
 def encode_examples(
@@ -61,10 +71,11 @@ def encode_examples(
 ) -> list[Example]:
     """Encode each (pixels, caption); `check(i)` runs before each (progress, cancel)."""
     examples = []
-    for i, (pixels, caption) in enumerate(pictures):
-        check(i)
-        embeds, pooled = encode_prompt(pipe, caption)
-        examples.append(Example(encode_latent(pipe, pixels), embeds, pooled))
+    with vae_for_encoding(pipe.vae) as vae:
+        for i, (pixels, caption) in enumerate(pictures):
+            check(i)
+            embeds, pooled = encode_prompt(pipe, caption)
+            examples.append(Example(encode_latent(vae, pixels), embeds, pooled))
     return examples
 
 
