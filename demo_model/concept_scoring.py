@@ -21,10 +21,9 @@ import numpy as np
 from .concept_photos import Emblem, render_emblem_scene
 from .scenes import KINDS, SIZES, Scene, Shape, position_of_cell, render
 from .scoring import (
-    _FOREGROUND_DISTANCE,
-    _MIN_AREA_FRACTION,
     _sharp_outline,
     background_rgb,
+    foreground,
     nearest_color,
     radial_harmonics,
 )
@@ -59,16 +58,11 @@ def outline_features(contour: np.ndarray) -> np.ndarray:
 def _outlines(image: np.ndarray) -> list[tuple[np.ndarray, str]]:
     """Each blob's sharp outline and colour name, the way scoring.find_blobs finds them."""
     h, w = image.shape[:2]
-    bg = background_rgb(image)
+    fg = foreground(image)
+    bg, distance, mask = fg.bg, fg.distance, fg.mask
     pixels = image.astype(np.float32)
-    distance = np.linalg.norm(pixels - bg, axis=2)
-    mask = (distance > _FOREGROUND_DISTANCE).astype(np.uint8)
-    mask = cv2.morphologyEx(mask, cv2.MORPH_OPEN, np.ones((2, 2), np.uint8))
-    contours, _ = cv2.findContours(mask, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_NONE)
     found = []
-    for contour in contours:
-        if cv2.contourArea(contour) < _MIN_AREA_FRACTION * h * w:
-            continue
+    for contour in fg.contours:
         filled = np.zeros((h, w), np.uint8)
         cv2.drawContours(filled, [contour], -1, 1, -1)
         inside = filled.astype(bool) & mask.astype(bool)

@@ -95,20 +95,38 @@ def _sharp_outline(distance: np.ndarray, blob: np.ndarray, contrast: float) -> n
     return best if best is not None and cv2.contourArea(best) > 0 else None
 
 
-def find_blobs(image: np.ndarray) -> tuple[str, list[Blob]]:
-    """Background colour name and the shapes found in an (H, W, 3) RGB uint8 image."""
+@dataclass(frozen=True, eq=False)
+class Foreground:
+    """What differs from an image's background: its RGB, each pixel's distance from it,
+    the mask of pixels far enough, and the outer contours of the blobs large enough."""
+
+    bg: np.ndarray
+    distance: np.ndarray
+    mask: np.ndarray
+    contours: list[np.ndarray]
+
+
+def foreground(image: np.ndarray) -> Foreground:
+    """The foreground of an (H, W, 3) RGB uint8 image (see Foreground)."""
     h, w = image.shape[:2]
     bg = background_rgb(image)
-    pixels = image.astype(np.float32)
-    distance = np.linalg.norm(pixels - bg, axis=2)
+    distance = np.linalg.norm(image.astype(np.float32) - bg, axis=2)
     mask = (distance > _FOREGROUND_DISTANCE).astype(np.uint8)
     mask = cv2.morphologyEx(mask, cv2.MORPH_OPEN, np.ones((2, 2), np.uint8))
     contours, _ = cv2.findContours(mask, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_NONE)
+    large = [c for c in contours if cv2.contourArea(c) >= _MIN_AREA_FRACTION * h * w]
+    return Foreground(bg, distance, mask, large)
+
+
+def find_blobs(image: np.ndarray) -> tuple[str, list[Blob]]:
+    """Background colour name and the shapes found in an (H, W, 3) RGB uint8 image."""
+    h, w = image.shape[:2]
+    found = foreground(image)
+    bg, distance, mask = found.bg, found.distance, found.mask
+    pixels = image.astype(np.float32)
     blobs = []
-    for contour in contours:
+    for contour in found.contours:
         area = cv2.contourArea(contour)
-        if area < _MIN_AREA_FRACTION * h * w:
-            continue
         filled = np.zeros((h, w), np.uint8)
         cv2.drawContours(filled, [contour], -1, 1, -1)
         inner = cv2.erode(filled, np.ones((3, 3), np.uint8))
