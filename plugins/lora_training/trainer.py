@@ -186,12 +186,12 @@ def _class_examples(job: Run, ctx: JobContext, check: Any) -> list[Example]:
     for i in range(count):
         check(i)
         caption = class_caption(job.photos[i % len(job.photos)].caption, p.trigger, p.class_word)
-        pictures.append((_draw(job, caption, size, seed=i), caption))
+        pictures.append((_draw(job, caption, size, seed=i)[..., :3], caption))
     return encode_examples(job.pipe, pictures, lambda i: check(count + i))
 
 
 def _draw(job: Run, prompt: str, size: int, seed: int) -> np.ndarray:
-    """One picture from the pipeline (with whatever adapter is on it), (h, w, 3) uint8."""
+    """One picture from the pipeline (with whatever adapter is on it), opaque RGBA."""
     defaults = job.entry.settings.defaults
     result = job.pipe(
         prompt=prompt,
@@ -202,7 +202,7 @@ def _draw(job: Run, prompt: str, size: int, seed: int) -> np.ndarray:
         generator=torch.Generator().manual_seed(seed),
         output_type="np",
     )
-    return float_to_rgba(result.images[0])[..., :3]
+    return float_to_rgba(result.images[0])
 
 
 # ---- training
@@ -311,9 +311,13 @@ class _Clock:
 
 def _report(job: Run, ctx: JobContext, done: int, loss: float, clock: _Clock) -> None:
     total = job.settings.steps
-    fraction = ENCODE_SHARE + (1 - ENCODE_SHARE) * done / total
     metrics = {"step": done, "steps": total, "loss": loss, "eta_s": clock.eta(done, total)}
-    ctx.progress(fraction, f"Training: step {done} of {total}", metrics=metrics)
+    ctx.progress(_fraction(job, done), f"Training: step {done} of {total}", metrics=metrics)
+
+
+def _fraction(job: Run, done: int) -> float:
+    """The progress bar's share after `done` steps: encoding first, then the steps."""
+    return ENCODE_SHARE + (1 - ENCODE_SHARE) * done / job.settings.steps
 
 
 # ---- samples and the result
@@ -329,15 +333,13 @@ def _sample_image(job: Run) -> ImageData:
         pixels = _draw(job, sample_prompt(job.params), job.settings.resolution, SAMPLE_SEED)
     finally:
         job.pipe.unet.train()
-    alpha = np.full(pixels.shape[:2] + (1,), 255, np.uint8)
-    return ImageData(np.concatenate([pixels, alpha], axis=2))
+    return ImageData(pixels)
 
 
 def _send_sample(job: Run, ctx: JobContext, done: int) -> None:
     total = job.settings.steps
     metrics = {"step": done, "steps": total, "sample_step": done}
-    fraction = ENCODE_SHARE + (1 - ENCODE_SHARE) * done / total
-    ctx.progress(fraction, f"Sample at step {done}", _sample_image(job), metrics)
+    ctx.progress(_fraction(job, done), f"Sample at step {done}", _sample_image(job), metrics)
 
 
 def _sample(job: Run, ctx: JobContext) -> ImageData:
