@@ -2,7 +2,8 @@
 cleaning up what a killed write left behind.
 
 `write_atomic` writes a temporary file beside the target and renames it over the target,
-so a crash or a full disk leaves the previous file whole. Temps are named
+so a crash or a full disk leaves the previous file whole; `temp_beside` does the same for
+writers that need a file name (ffmpeg). Temps are named
 `.{name}.{pid}-{random}.atelier-tmp`, so that a later start can tell which are ours and
 whether their writer still runs (`remove_stale_temps`).
 """
@@ -15,7 +16,7 @@ import os
 import secrets
 import stat
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 TEMP_SUFFIX = ".atelier-tmp"
@@ -40,6 +41,30 @@ def write_atomic(path: Path, data: bytes, mode: int | None = None) -> None:
                 os.fchmod(f.fileno(), keep_mode)
             f.write(data)
             f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+
+
+@contextlib.contextmanager
+def temp_beside(path: Path) -> Iterator[Path]:
+    """For a writer that needs a file name (ffmpeg): an empty temp file beside `path`, with
+    the permissions `write_atomic` would give, renamed over `path` when the block ends and
+    removed when it raises. A read-only existing file is not replaced (PermissionError)."""
+    path = Path(path)
+    remove_stale_temps(path.parent, path.name)
+    keep_mode = _existing_mode(path)
+    fd, tmp = _create_temp(path, 0o666)
+    try:
+        try:
+            if keep_mode is not None:
+                os.fchmod(fd, keep_mode)
+        finally:
+            os.close(fd)
+        yield tmp
+        with open(tmp, "rb+") as f:
             os.fsync(f.fileno())
         os.replace(tmp, path)
     except BaseException:
