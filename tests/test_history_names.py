@@ -17,7 +17,7 @@ VERBS = {
     "Edit",
     *("Erase", "Feather", "Fill", "Flatten", "Flip", "Generate", "Grow", "Group", "Hide"),
     *("Invert", "Merge", "Move", "Open", "Paint", "Paste", "Remove", "Rename", "Resize"),
-    *("Rotate", "Select", "Shrink", "Show", "Transform", "Ungroup"),
+    *("Rotate", "Select", "Shrink", "Show", "Split", "Transform", "Trim", "Ungroup"),
 }
 # "Verb object": a capitalised verb (a colon may follow it), then lower-case words, numbers
 # and units; no layer names, no trailing stop, single spaces

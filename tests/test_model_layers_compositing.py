@@ -9,6 +9,7 @@ from app.model.compositing import bake, composite
 from app.model.document import Document, LayerNotFound
 from app.model.layers import BlendMode, GroupLayer, MaskLayer, RasterLayer
 from app.model.tiles import Rect
+from app.model.timeline import Timeline
 
 SIZE = (300, 280)  # not a multiple of the tile size
 
@@ -151,6 +152,6 @@ def test_document_finds_layers_and_their_place():
     assert doc.owner_of_mask(mask.id) is group
     with pytest.raises(LayerNotFound):
         doc.find("nope")
-    assert doc.timeline is None and doc.size == SIZE
+    assert doc.timeline == Timeline() and doc.size == SIZE
     copy = doc.snapshot()
     assert copy.find(inner.id) is not inner and copy.id == doc.id

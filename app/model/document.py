@@ -10,6 +10,7 @@ from app.model.compositing import composite
 from app.model.layers import GroupLayer, Layer, RasterLayer, new_id
 from app.model.selection import Selection
 from app.model.tiles import Rect, union_rects
+from app.model.timeline import MediaStore, Timeline
 
 MAX_CANVAS_SIDE = 16384  # the largest canvas File > New makes and a project may hold
 
@@ -23,15 +24,17 @@ class Document:
 
     Edit it through commands (app.model.commands) pushed on a History, so every change can
     be undone; the methods here are the primitives those commands use. `revision` grows
-    with every change (autosave watches it). `timeline` is a placeholder for now.
+    with every change (autosave watches it). `timeline` is the video timeline (a value,
+    app/model/timeline.py, replaced by its edits) and `media` the store of its media's data.
     """
 
     def __init__(
         self,
         size: tuple[int, int],
         layers: list[Layer] | None = None,
-        timeline: object | None = None,
+        timeline: Timeline | None = None,
         *,
+        media: MediaStore | None = None,
         id: str | None = None,
     ) -> None:
         width, height = size
@@ -39,7 +42,8 @@ class Document:
             raise ValueError(f"a document needs a positive size, got {width}x{height}")
         self.size = (int(width), int(height))
         self.root = GroupLayer(name="root", children=list(layers or []))
-        self.timeline = timeline
+        self.timeline = timeline if timeline is not None else Timeline()
+        self.media = media if media is not None else MediaStore()
         self.selection: Selection | None = None
         self.id = id or new_id()
         self.revision = 0
@@ -148,7 +152,7 @@ class Document:
         """An independent copy with the same ids sharing the immutable tiles (for saving in
         the background while editing goes on)."""
         layers = [layer.snapshot() for layer in self.layers]
-        twin = Document(self.size, layers, self.timeline, id=self.id)
+        twin = Document(self.size, layers, self.timeline, media=self.media, id=self.id)
         twin.selection, twin.revision = self.selection, self.revision
         return twin
 

@@ -85,6 +85,25 @@ SHRINK_SELECTION = "Shrink selection"
 FEATHER_SELECTION = "Feather selection"
 
 
+# ---- the timeline
+
+ADD_TRACK = "Add track"
+DELETE_TRACK = "Delete track"
+ADD_MEDIA = "Add media"
+ADD_CLIP = "Add clip"
+MOVE_CLIP = "Move clip"
+TRIM_CLIP_START = "Trim clip start"
+TRIM_CLIP_END = "Trim clip end"
+SPLIT_CLIP = "Split clip"
+DELETE_CLIP = "Delete clip"
+RIPPLE_DELETE_CLIP = "Delete clip and close gap"
+CHANGE_STILL_DURATION = "Change still duration"
+CHANGE_CLIP_OPACITY = "Change clip opacity"
+CHANGE_CLIP_FADES = "Change clip fades"
+CHANGE_CLIP_GAIN = "Change clip gain"
+CHANGE_VIDEO_FORMAT = "Change video format"  # the timeline's frame rate and size
+
+
 def control_settings(changed: set[str]) -> str:
     """A change of one control layer's `changed` settings (kind, model, strength, start,
     end)."""
