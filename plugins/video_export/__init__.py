@@ -11,28 +11,28 @@ MP4 = Exporter(
     title="MP4 video (H.264)",
     output="video",
     suffixes=(".mp4",),
-    write="plugins.video_export.exporters:write_mp4",
+    write="plugins.video_export.exporters:write",
 )
 WEBM = Exporter(
     id="video_export.webm",
     title="WebM video (VP9)",
     output="video",
     suffixes=(".webm",),
-    write="plugins.video_export.exporters:write_webm",
+    write="plugins.video_export.exporters:write",
 )
 GIF = Exporter(
     id="video_export.gif",
     title="Animated GIF",
     output="video",
     suffixes=(".gif",),
-    write="plugins.video_export.exporters:write_gif",
+    write="plugins.video_export.exporters:write",
 )
 PNG_SEQUENCE = Exporter(
     id="video_export.png_sequence",
     title="PNG sequence (a folder of frames)",
     output="video",
     suffixes=(".png",),
-    write="plugins.video_export.exporters:write_png_sequence",
+    write="plugins.video_export.exporters:write",
 )
 
 plugin = Plugin(
