@@ -5,10 +5,15 @@ tree (names, visibility, opacity, blend modes, recipes, control settings, refere
 weights); each layer's pixels are a PNG of the bounding box of its content, placed at
 (x, y): RGBA for raster, control and reference layers, grayscale for masks. A project with
 control or reference layers is version 2 (an older Atelier asks to be updated); one
-without stays version 1, which every Atelier opens. The undo history is not saved. Saving
-builds the whole file in memory, then writes it atomically, so a failed save (disk full)
-leaves the previous file as it was.
-Saving then loading gives back exactly the same pixels, masks and properties.
+without stays version 1, which every Atelier opens. A project whose timeline is not empty
+is version 3: the manifest holds its tracks, clips and media items (times as "num/den"
+texts) and each media item's data is a file: `media/<id>.npz` (one array, compressed,
+lossless) for media made in Atelier, `media/<id><suffix>` for an imported file, copied as
+it was (when opened, it is unpacked to a temporary folder and decoded when first needed).
+The undo history is not saved. Saving builds the whole file in memory, then writes it
+atomically, so a failed save (disk full) leaves the previous file as it was.
+Saving then loading gives back exactly the same pixels, masks, properties, timeline and
+media.
 """
 
 from __future__ import annotations
@@ -18,8 +23,12 @@ import dataclasses
 import io
 import json
 import lzma
+import math
 import os
+import shutil
 import struct
+import tempfile
+import weakref
 import zipfile
 import zlib
 from collections.abc import Iterator
@@ -49,10 +58,17 @@ from app.model.project_manifest import (
     PixelsEntry,
     RasterEntry,
     ReferenceEntry,
+    TimelineEntry,
     tree_problem,
 )
 from app.model.selection import Selection
 from app.model.tiles import TiledRaster
+from app.model.timeline import Clip, MediaItem, MediaStore, Timeline, Track
+from app.model.timeline_media import (
+    MAX_DECODED_BYTES,
+    MAX_MEDIA_FILE_BYTES,
+    file_loader,
+)
 from engine.file_writing import write_atomic, write_failure
 from engine.untrusted import (
     MAX_JSON_BYTES,
@@ -60,13 +76,15 @@ from engine.untrusted import (
     UntrustedInputError,
     display_path,
     parse_json,
+    read_file_bytes,
     regular_file_size,
     validate,
 )
 
 FORMAT = "atelier-project"
-VERSION = 2  # the newest this Atelier reads and writes
-PLAIN_VERSION = 1  # a project without control or reference layers
+VERSION = 3  # the newest this Atelier reads and writes
+STEERED_VERSION = 2  # a project with control or reference layers and no timeline
+PLAIN_VERSION = 1  # a project without control or reference layers or a timeline
 SUFFIX = ".atelier"
 MANIFEST = "manifest.json"
 
@@ -107,6 +125,8 @@ def project_bytes(doc: Document, extra: dict[str, Any] | None = None) -> bytes:
         "selection": _selection_entry(doc.selection, assets),
         "extra": dict(extra or {}),
     }
+    if doc.timeline != Timeline():
+        manifest["timeline"] = _timeline_entry(doc.timeline, doc.media, assets)
     text = json.dumps(manifest, ensure_ascii=False, indent=1, default=_json_value)
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w") as archive:
@@ -118,8 +138,10 @@ def project_bytes(doc: Document, extra: dict[str, Any] | None = None) -> bytes:
 
 def _version(doc: Document) -> int:
     """The oldest format version that holds `doc`, so older Ateliers open what they can."""
+    if doc.timeline != Timeline():
+        return VERSION
     steered = any(isinstance(lay, SteeringLayer) for lay in doc.walk())
-    return VERSION if steered else PLAIN_VERSION
+    return STEERED_VERSION if steered else PLAIN_VERSION
 
 
 def _entry(name: str, compression: int) -> zipfile.ZipInfo:
@@ -326,10 +348,11 @@ def _manifest(archive: zipfile.ZipFile, path: Path) -> tuple[dict[str, Any], Man
 
 
 class _Assets:
-    """Reads the PNGs of one open project, checking they fit the canvas."""
+    """Reads the PNGs of one open project, checking they fit the canvas, and its media."""
 
     def __init__(self, archive: zipfile.ZipFile, path: Path) -> None:
         self.archive, self.path = archive, path
+        self.folder: Path | None = None  # where imported media files are unpacked
 
     def raster(
         self, entry: PixelsEntry | None, size: tuple[int, int], channels: int, fill: int
@@ -345,6 +368,46 @@ class _Assets:
 
     def mask(self, name: str, size: tuple[int, int]) -> np.ndarray:
         return self._decode(name, size, 1)[..., 0]
+
+    def array(self, name: str, item: MediaItem) -> np.ndarray:
+        """The array in the .npz `name`, which must be what `item` says (its shape and type
+        are checked in the header, before anything is allocated)."""
+        dtype = np.dtype(np.float32 if item.kind == "audio" else np.uint8)
+        size = math.prod(item.shape) * dtype.itemsize
+        if size > MAX_DECODED_BYTES:
+            raise _damaged(self.path, f"{name} is too large ({size} bytes)")
+        data = _read_entry(self.archive, self.path, name, size + size // 50 + MiB)
+        try:
+            limit = size + 64 * 1024  # the array and its header
+            with zipfile.ZipFile(io.BytesIO(data)) as inner, inner.open("data.npy") as member:
+                npy = member.read(limit + 1)
+            if len(npy) > limit:
+                raise ValueError("it holds more than its media")
+            stream = io.BytesIO(npy)
+            version = np.lib.format.read_magic(stream)
+            read_header = (
+                np.lib.format.read_array_header_1_0
+                if version == (1, 0)
+                else np.lib.format.read_array_header_2_0
+            )
+            shape, fortran, found = read_header(stream)
+            if shape != item.shape or found != dtype or fortran:
+                raise ValueError(f"it holds {shape} {found}, not {item.shape} {dtype}")
+            stream.seek(0)
+            return np.lib.format.read_array(stream, allow_pickle=False)
+        except (*_STREAM_ERRORS, ValueError, KeyError, NotImplementedError, RuntimeError) as exc:
+            raise _damaged(self.path, f"{name} is damaged ({exc})") from None
+
+    def unpack(self, name: str, media: MediaStore) -> Path:
+        """The imported file `name` written to a temporary folder that lives as long as
+        `media` (its data is decoded from there when first needed)."""
+        data = _read_entry(self.archive, self.path, name, MAX_MEDIA_FILE_BYTES)
+        if self.folder is None:
+            self.folder = Path(tempfile.mkdtemp(prefix="atelier-media-"))
+            weakref.finalize(media, shutil.rmtree, self.folder, ignore_errors=True)
+        target = self.folder / Path(name).name
+        target.write_bytes(data)
+        return target
 
     def _decode(self, name: str, size: tuple[int, int], channels: int) -> np.ndarray:
         """The (h, w, channels) pixels of PNG `name`, which must be `size` (w, h)."""
@@ -365,7 +428,10 @@ def _document(manifest: Manifest, assets: _Assets) -> Document:
     info = manifest.document
     size = (info.width, info.height)
     layers = [_layer(entry, size, assets) for entry in manifest.layers]
-    doc = Document(size, layers, id=info.id)
+    timeline, media = Timeline(), MediaStore()
+    if manifest.timeline is not None:
+        timeline = _timeline(manifest.timeline, media, assets)
+    doc = Document(size, layers, timeline, media=media, id=info.id)
     ids = [layer.id for layer in doc.walk()]
     if len(ids) != len(set(ids)):
         raise ValueError("two layers share an id")
@@ -401,3 +467,101 @@ def _layer(
         return ReferenceLayer(pixels=pixels, weight=entry.weight, mask=mask, **props)
     children = [_layer(child, size, assets) for child in entry.children]
     return GroupLayer(children=children, mask=mask, **props)
+
+
+# ---- the timeline ----------------------------------------------------------------------------
+
+
+def _timeline_entry(timeline: Timeline, media: MediaStore, assets: dict[str, bytes]) -> dict:
+    width, height = timeline.size or (None, None)
+    return {
+        "fps": _time_text(timeline.fps),
+        "width": width,
+        "height": height,
+        "tracks": [
+            {
+                "id": track.id,
+                "kind": track.kind,
+                "name": track.name,
+                "clips": [_clip_entry(clip) for clip in track.clips],
+            }
+            for track in timeline.tracks
+        ],
+        "media": [_media_entry(item, media, assets) for item in timeline.media],
+    }
+
+
+def _clip_entry(clip: Clip) -> dict[str, Any]:
+    entry: dict[str, Any] = {"id": clip.id, "media": clip.media_id}
+    for name in ("start", "in_point", "out_point", "fade_in", "fade_out"):
+        entry[name] = _time_text(getattr(clip, name))
+    entry.update(opacity=clip.opacity, gain_db=clip.gain_db)
+    return entry
+
+
+def _time_text(time: Any) -> str:
+    return f"{time.numerator}/{time.denominator}"
+
+
+def _media_entry(item: MediaItem, media: MediaStore, assets: dict[str, bytes]) -> dict:
+    width, height = item.size or (None, None)
+    entry: dict[str, Any] = {
+        "id": item.id, "kind": item.kind, "name": item.name, "width": width, "height": height,
+        "fps": _time_text(item.fps) if item.fps is not None else None, "rate": item.rate,
+        "channels": item.channels, "length": item.length, "file": item.file,
+    }  # fmt: skip
+    if item.id not in media:
+        raise ValueError(f"the data of {item.name!r} is missing")
+    path = media.file(item.id)
+    if path is None:
+        assets[f"media/{item.id}.npz"] = _npz(media.data(item))
+        return entry
+    entry["suffix"] = path.suffix.lower()
+    try:
+        assets[f"media/{item.id}{entry['suffix']}"] = read_file_bytes(
+            path, "a media file", MAX_MEDIA_FILE_BYTES
+        )
+    except (OSError, UntrustedInputError) as exc:
+        reason = exc.reason if isinstance(exc, UntrustedInputError) else exc.strerror or exc
+        raise ValueError(
+            f"the imported file {display_path(path)} cannot be read ({reason})"
+        ) from None
+    return entry
+
+
+def _npz(array: np.ndarray) -> bytes:
+    """An .npz holding `array` as "data", deflated fast, with fixed dates (the same array
+    always gives the same bytes)."""
+    npy = io.BytesIO()
+    np.lib.format.write_array(npy, np.ascontiguousarray(array), allow_pickle=False)
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", allowZip64=True) as archive:
+        info = _entry("data.npy", zipfile.ZIP_DEFLATED)
+        archive.writestr(info, npy.getvalue(), compresslevel=1)
+    return buffer.getvalue()
+
+
+def _timeline(entry: TimelineEntry, media: MediaStore, assets: _Assets) -> Timeline:
+    """The timeline a manifest describes, its media's data put in `media`. Raises
+    ProjectFileError for damaged data, TimelineError (a ValueError) for clips that do not
+    fit together."""
+    items = []
+    for m in entry.media:
+        size = (m.width, m.height) if m.width and m.height else None
+        item = MediaItem(m.id, m.kind, m.name, size, m.fps, m.rate, m.channels, m.length, m.file)
+        if m.suffix is None:
+            media.add(item, assets.array(f"media/{m.id}.npz", item))
+        else:
+            path = assets.unpack(f"media/{m.id}{m.suffix}", media)
+            media.add_file(item, path, file_loader(item, path))
+        items.append(item)
+    tracks = [Track(t.id, t.kind, t.name, tuple(_clip(c) for c in t.clips)) for t in entry.tracks]
+    size = (entry.width, entry.height) if entry.width and entry.height else None
+    return Timeline(tuple(tracks), tuple(items), entry.fps, size)
+
+
+def _clip(c: Any) -> Clip:
+    return Clip(
+        c.id, c.media, c.start, c.in_point, c.out_point, c.opacity, c.fade_in, c.fade_out,
+        c.gain_db,
+    )  # fmt: skip

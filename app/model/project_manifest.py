@@ -2,16 +2,20 @@
 
 pydantic models with strict types: canvas sides within MAX_CANVAS_SIDE, finite opacity in
 0..1, ids that are safe as file names, a layer tree of known kinds (control layers with a
-known control kind and settings in range, reference layers with a weight in range). Unknown keys are
-ignored (a newer Atelier may add some); `tree_problem` bounds the tree's depth and size.
+known control kind and settings in range, reference layers with a weight in range), a
+timeline of bounded tracks, clips and media with times as exact "num/den" fractions.
+Unknown keys are ignored (a newer Atelier may add some); `tree_problem` bounds the tree's
+depth and size.
 """
 
 from __future__ import annotations
 
+from fractions import Fraction as _Fraction
 from typing import Annotated, Any, Literal
 
 from pydantic import (
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Field,
     StrictBool,
@@ -107,6 +111,89 @@ LayerEntry = Annotated[
 ]
 
 
+# ---- the timeline (app/model/timeline.py) ----------------------------------------------------
+
+MAX_TRACKS = 256
+MAX_CLIPS = 100_000  # on one track
+MAX_MEDIA = 4_000  # media items; each is one file in the project
+MAX_TIME = 10**7  # seconds (115 days), and the largest numerator or denominator is 10**15
+MAX_FRAMES = 10**7
+MAX_SAMPLES = 10**10
+MAX_RATE = 768_000  # audio samples per second
+MAX_CHANNELS = 64
+
+
+def _time(value: Any) -> _Fraction:
+    """A time as a "num/den" text (or an integer text) or a [num, den] pair of integers,
+    0..MAX_TIME seconds, with terms of at most 15 digits."""
+    if isinstance(value, str) and len(value) <= 40:
+        num, _, den = value.partition("/")
+        terms = [num, den or "1"]
+        if not all(t.isascii() and t.isdigit() for t in terms):
+            raise ValueError('a time is written "num/den"')
+        value = [int(t) for t in terms]
+    if not (
+        isinstance(value, list)
+        and len(value) == 2
+        and all(type(t) is int and 0 <= t <= 10**15 for t in value)
+        and value[1] > 0
+    ):
+        raise ValueError('a time is "num/den" or [num, den] with 0 <= num and 0 < den')
+    time = _Fraction(value[0], value[1])
+    if time > MAX_TIME:
+        raise ValueError(f"a time must be at most {MAX_TIME} s")
+    return time
+
+
+Time = Annotated[_Fraction, BeforeValidator(_time)]
+
+
+class MediaItemEntry(_Entry):
+    """A media item and where its data is: `media/<id>.npz` (made in Atelier: one array
+    "data", compressed) or `media/<id><suffix>` (an imported file, as it was)."""
+
+    id: Id
+    kind: Literal["video", "image", "audio"]
+    name: Annotated[str, StringConstraints(strict=True, max_length=1000)]
+    width: Side | None = None
+    height: Side | None = None
+    fps: Time | None = None
+    rate: Annotated[int, Field(strict=True, ge=1, le=MAX_RATE)] | None = None
+    channels: Annotated[int, Field(strict=True, ge=0, le=MAX_CHANNELS)] = 0
+    length: Annotated[int, Field(strict=True, ge=0, le=MAX_SAMPLES)] = 0
+    file: Annotated[str, StringConstraints(strict=True, max_length=4096)] | None = None
+    suffix: Annotated[str, StringConstraints(strict=True, pattern=r"^\.[a-z0-9]{1,5}$")] | None = (
+        None  # an imported file's; None: the data is media/<id>.npz
+    )
+
+
+class ClipEntry(_Entry):
+    id: Id
+    media: Id
+    start: Time
+    in_point: Time
+    out_point: Time
+    opacity: Fraction = 1.0
+    fade_in: Time = _Fraction(0)
+    fade_out: Time = _Fraction(0)
+    gain_db: Annotated[float, Field(strict=True, ge=-60, le=24, allow_inf_nan=False)] = 0.0
+
+
+class TrackEntry(_Entry):
+    id: Id
+    kind: Literal["video", "image", "audio"]
+    name: Annotated[str, StringConstraints(strict=True, max_length=1000)]
+    clips: Annotated[list[ClipEntry], Field(max_length=MAX_CLIPS)]
+
+
+class TimelineEntry(_Entry):
+    fps: Time
+    width: Side | None = None
+    height: Side | None = None
+    tracks: Annotated[list[TrackEntry], Field(max_length=MAX_TRACKS)]
+    media: Annotated[list[MediaItemEntry], Field(max_length=MAX_MEDIA)]
+
+
 class DocumentEntry(_Entry):
     id: Id
     width: Side
@@ -128,6 +215,7 @@ class Manifest(_Entry):
     layers: list[LayerEntry]
     selection: StrictStr | None = None
     extra: ProjectExtra = ProjectExtra()
+    timeline: TimelineEntry | None = None  # none: an empty timeline
 
 
 GroupEntry.model_rebuild()
