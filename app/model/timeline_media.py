@@ -115,12 +115,15 @@ def add_picture(store: MediaStore, pixels: np.ndarray, name: str) -> MediaItem:
     return item
 
 
-def import_file(store: MediaStore, path: str | os.PathLike[str]) -> MediaItem:
+def import_file(
+    store: MediaStore, path: str | os.PathLike[str], kind: str | None = None
+) -> MediaItem:
     """A new media item for a video, picture or sound file, kept in `store` by its path:
     a video is probed now and decoded when first shown; pictures and sounds are decoded
-    now (probing them reads them whole)."""
+    now (probing them reads them whole). `kind` "audio" takes the sound of any file (a
+    video's); by default the kind follows the file's suffix."""
     path = Path(path)
-    kind = media_kind(path)
+    kind = kind or media_kind(path)
     if kind == "video":
         item = probe_video(path)
         store.add_file(item, path, file_loader(item, path))
