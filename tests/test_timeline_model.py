@@ -19,6 +19,7 @@ from app.model.timeline_edits import (
     DeleteClip,
     DeleteTrack,
     MoveClip,
+    OpenTimeline,
     RippleDelete,
     SetFades,
     SetGain,
@@ -94,6 +95,7 @@ EDITS = [
     lambda: DeleteTrack("a1"),
     lambda: AddMedia(picture()),
     lambda: SetVideoFormat(F(30000, 1001), (640, 360)),
+    lambda: OpenTimeline(Timeline(fps=F(25))),
 ]
 
 

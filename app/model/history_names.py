@@ -102,6 +102,7 @@ CHANGE_CLIP_OPACITY = "Change clip opacity"
 CHANGE_CLIP_FADES = "Change clip fades"
 CHANGE_CLIP_GAIN = "Change clip gain"
 CHANGE_VIDEO_FORMAT = "Change video format"  # the timeline's frame rate and size
+OPEN_TIMELINE = "Open timeline"  # one read from a file (OpenTimelineIO) replaces it
 
 
 def control_settings(changed: set[str]) -> str:

@@ -141,6 +141,20 @@ class SetVideoFormat(TimelineEdit):
         return replace(timeline, fps=fps, size=self.size or timeline.size)
 
 
+class OpenTimeline(TimelineEdit):
+    """Replace the whole timeline (one read from an .otio file; its media's data must be
+    in `doc.media`)."""
+
+    label = names.OPEN_TIMELINE
+
+    def __init__(self, timeline: Timeline) -> None:
+        super().__init__()
+        self.timeline = timeline
+
+    def changed(self, timeline: Timeline) -> Timeline:
+        return self.timeline
+
+
 # ---- clips -----------------------------------------------------------------------------------
 
 
