@@ -318,7 +318,7 @@ class _Encoder:
         return [*command, "-f", self.kind, str(out)]
 
     def video_codec(self) -> list[str]:
-        """The encoder flags after the inputs (shared with bench/export.py's bare write)."""
+        """The encoder's flags, after the inputs."""
         if self.kind == "mp4":
             crf = _crf(self.quality, _X264_CRF)
             codec = ["-c:v", "libx264", "-preset", "medium", "-crf", crf]
