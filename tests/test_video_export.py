@@ -246,8 +246,15 @@ def test_a_failing_frame_source_leaves_nothing(tmp_path):
         yield from clip(3, 64, 64)
         raise RuntimeError("the timeline could not render frame 4")
 
+    def gone():
+        yield from clip(3, 64, 64)
+        raise FileNotFoundError(2, "No such file or directory", "walk.mp4")
+
     with pytest.raises(RuntimeError, match="frame 4"):
         write_video(tmp_path / "clip.mp4", broken(), fps=FPS)
+    with pytest.raises(FileNotFoundError) as caught:  # the source's error, not a write's
+        write_video(tmp_path / "clip.png", gone(), fps=FPS)
+    assert caught.value.filename == "walk.mp4"
     with pytest.raises(ValueError, match="frame 3 is 32x32 pixels, the first was 64x64"):
         write_video(tmp_path / "clip.webm", [*clip(2, 64, 64), clip(1, 32, 32)[0]], fps=FPS)
     assert list(tmp_path.iterdir()) == []

@@ -73,6 +73,14 @@ class VideoWriteError(OSError):
     `errno` is set where the system gave one)."""
 
 
+class _SourceError(Exception):
+    """An error of the frames' source, carried past the writer's own error handling."""
+
+    def __init__(self, error: OSError) -> None:
+        super().__init__(str(error))
+        self.error = error
+
+
 Quality = str | int  # "high", "medium", "small", or an encoder CRF
 
 
@@ -101,7 +109,8 @@ def write_video(
     padded with silence to the frames' length: `frames` without a len() and with sound
     need `total_frames`, and frames that end before or after it are refused.
     ValueError for bad arguments or frames, VideoWriteError (an OSError) when the file
-    cannot be written; in every failure nothing is left behind."""
+    cannot be written (an error of the frames' source comes through as it was); in every
+    failure nothing is left behind."""
     path = Path(path)
     kind = video_kind(path)
     rate = frame_rate(fps)
@@ -112,24 +121,29 @@ def write_video(
         raise ValueError("give total_frames with the sound, to fit it to the video's length")
     sound = _sound(audio, audio_rate, rate, total_frames) if kind in ("mp4", "webm") else None
     stream = _frames(frames)
-    first = next(stream, None)
-    if first is None:
-        raise ValueError("there are no frames to write")
-    out_size = _output_size(kind, (first.shape[1], first.shape[0]), size)
-    _check_folder(path)
-    pace = _Pace(on_progress, is_cancelled)
     try:
-        if kind == "png":
-            return _write_png_sequence(path, first, stream, out_size, metadata, provenance, pace)
-        with temp_beside(path) as tmp:
-            encoder = _Encoder(kind, rate, out_size, quality, sound, audio_rate, total_frames)
-            encoder.run(tmp, first, stream, _tags(provenance, metadata), pace)
-            if kind == "mp4" and provenance:
-                tmp.write_bytes(add_xmp_mp4(tmp.read_bytes(), xmp_packet(provenance)))
-    except VideoWriteError:
-        raise
-    except OSError as exc:
-        raise _write_error(path, exc) from exc
+        first = next(stream, None)
+        if first is None:
+            raise ValueError("there are no frames to write")
+        out_size = _output_size(kind, (first.shape[1], first.shape[0]), size)
+        _check_folder(path)
+        pace = _Pace(on_progress, is_cancelled)
+        try:
+            if kind == "png":
+                return _write_png_sequence(
+                    path, first, stream, out_size, metadata, provenance, pace
+                )
+            with temp_beside(path) as tmp:
+                encoder = _Encoder(kind, rate, out_size, quality, sound, audio_rate, total_frames)
+                encoder.run(tmp, first, stream, _tags(provenance, metadata), pace)
+                if kind == "mp4" and provenance:
+                    tmp.write_bytes(add_xmp_mp4(tmp.read_bytes(), xmp_packet(provenance)))
+        except VideoWriteError:
+            raise
+        except OSError as exc:
+            raise _write_error(path, exc) from exc
+    except _SourceError as failed:
+        raise failed.error from None
     return path
 
 
@@ -184,9 +198,16 @@ def _sound(
 
 
 def _frames(frames: Iterable[np.ndarray]) -> Iterator[np.ndarray]:
-    """The frames as contiguous (H, W, 3) uint8, each the first one's size."""
-    shape = None
-    for number, frame in enumerate(frames, 1):
+    """The frames as contiguous (H, W, 3) uint8, each the first one's size; an OSError of
+    the source (a clip's file gone) comes as _SourceError, so it is not taken for a write's."""
+    shape, source = None, iter(frames)
+    for number in itertools.count(1):
+        try:
+            frame = next(source)
+        except StopIteration:
+            return
+        except OSError as exc:
+            raise _SourceError(exc) from exc
         pixels = np.asarray(frame)
         if pixels.dtype != np.uint8 or pixels.ndim != 3 or pixels.shape[2] not in (3, 4):
             got = f"{pixels.shape} {pixels.dtype}"
@@ -201,7 +222,9 @@ def _frames(frames: Iterable[np.ndarray]) -> Iterator[np.ndarray]:
         yield pixels
 
 
-def _output_size(kind: str, frame_size: tuple[int, int], size: tuple[int, int] | None):
+def _output_size(
+    kind: str, frame_size: tuple[int, int], size: tuple[int, int] | None
+) -> tuple[int, int]:
     """(width, height) written: the size asked or the frames', even for H.264 and VP9."""
     width, height = size or frame_size
     if width < 1 or height < 1 or width > 16384 or height > 16384:
