@@ -89,6 +89,26 @@ def stage_export_control(args: Namespace, device: str, log) -> None:
     export_controlnet(args.work / "control" / "controlnet", args.out, args.control_out, log)
 
 
+def stage_motion_latents(args: Namespace, device: str, log) -> None:
+    from .motion_training import cache_motion_latents
+
+    path = args.work / "motion_latents.pt"
+    cache_motion_latents(args.out, path, args.motion_clips, args.seed, log)
+
+
+def stage_motion(args: Namespace, device: str, log) -> None:
+    from .motion_training import train_motion
+
+    steps, batch = args.motion_steps, args.motion_batch
+    train_motion(args.out, args.work, steps, batch, args.seed, device, log)
+
+
+def stage_export_motion(args: Namespace, device: str, log) -> None:
+    from .motion_export import export_motion_adapter
+
+    export_motion_adapter(args.work / "motion" / "adapter", args.out, args.motion_out, log)
+
+
 def run_stage(stage: str, args: Namespace, device: str, log) -> None:
     {
         "vae": stage_vae,
@@ -102,4 +122,7 @@ def run_stage(stage: str, args: Namespace, device: str, log) -> None:
         "control-latents": stage_control_latents,
         "control": stage_control,
         "export-control": stage_export_control,
+        "motion-latents": stage_motion_latents,
+        "motion": stage_motion,
+        "export-motion": stage_export_motion,
     }[stage](args, device, log)

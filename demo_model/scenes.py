@@ -86,8 +86,9 @@ def random_scene(rng: np.random.Generator, max_shapes: int = 3) -> Scene:
     return Scene(background, tuple(shapes))
 
 
-def _outline(kind: str, cx: float, cy: float, h: float) -> np.ndarray:
-    """Polygon vertices of a kind centred at (cx, cy) with half-extent h (pixels)."""
+def _outline(kind: str, cx: float, cy: float, h: float, angle: float = 0.0) -> np.ndarray:
+    """Polygon vertices of a kind centred at (cx, cy) with half-extent h (pixels), turned
+    clockwise by `angle` degrees."""
     if kind == "square":
         s = 0.9 * h
         pts = [(cx - s, cy - s), (cx + s, cy - s), (cx + s, cy + s), (cx - s, cy + s)]
@@ -102,17 +103,30 @@ def _outline(kind: str, cx: float, cy: float, h: float) -> np.ndarray:
         pts = list(zip(cx + radii * np.cos(angles), cy + radii * np.sin(angles), strict=True))
     else:
         raise ValueError(f"no polygon for {kind!r}")
-    return np.round(np.array(pts, dtype=np.float64)).astype(np.int32)
+    points = np.array(pts, dtype=np.float64)
+    if angle:
+        turn = np.deg2rad(angle)
+        rotation = np.array([[np.cos(turn), -np.sin(turn)], [np.sin(turn), np.cos(turn)]])
+        points = (points - (cx, cy)) @ rotation.T + (cx, cy)
+    return np.round(points).astype(np.int32)
 
 
 def fill_shape(
-    image: np.ndarray, kind: str, cx: float, cy: float, h: float, value, line_type: int
+    image: np.ndarray,
+    kind: str,
+    cx: float,
+    cy: float,
+    h: float,
+    value,
+    line_type: int,
+    angle: float = 0.0,
 ) -> None:
-    """Fill a kind centred at (cx, cy) with half-extent h (pixels of `image`) with `value`."""
+    """Fill a kind centred at (cx, cy) with half-extent h (pixels of `image`), turned by
+    `angle` degrees, with `value`."""
     if kind == "circle":
         cv2.circle(image, (round(cx), round(cy)), round(h), value, -1, line_type)
     else:
-        cv2.fillPoly(image, [_outline(kind, cx, cy, h)], value, line_type)
+        cv2.fillPoly(image, [_outline(kind, cx, cy, h, angle)], value, line_type)
 
 
 def reach(kind: str) -> float:
@@ -132,13 +146,14 @@ def _draw(image: np.ndarray, shape: Shape, value, line_type: int) -> None:
 @dataclass(frozen=True)
 class PlacedShape:
     """A shape placed freely (not on the grid): centre and half-extent as fractions of the
-    image side."""
+    image side, turned clockwise by `angle` degrees."""
 
     kind: str
     color: str
     cx: float
     cy: float
     half: float
+    angle: float = 0.0
 
 
 def shape_center(shape: Shape) -> tuple[float, float]:
@@ -157,9 +172,8 @@ def render(scene: Scene, size: int = 128, placed: tuple[PlacedShape, ...] = ()) 
         _draw(image, shape, PALETTE[shape.color], cv2.LINE_AA)
     for shape in placed:
         colour = PALETTE[shape.color]
-        fill_shape(
-            image, shape.kind, shape.cx * big, shape.cy * big, shape.half * big, colour, cv2.LINE_AA
-        )
+        cx, cy, half = shape.cx * big, shape.cy * big, shape.half * big
+        fill_shape(image, shape.kind, cx, cy, half, colour, cv2.LINE_AA, shape.angle)
     return cv2.resize(image, (size, size), interpolation=cv2.INTER_AREA)
 
 

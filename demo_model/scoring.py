@@ -18,12 +18,14 @@ _FOREGROUND_DISTANCE = 60.0  # RGB distance from the background that counts as a
 
 @dataclass(frozen=True)
 class Blob:
-    """A shape found in an image: its colour name, kind, grid position and area."""
+    """A shape found in an image: its colour name, kind, grid position, area and centre
+    (fractions of the image's width and height)."""
 
     color: str
     kind: str
     position: str
     area: float
+    center: tuple[float, float] = (0.5, 0.5)
 
 
 def nearest_color(rgb: np.ndarray) -> str:
@@ -138,7 +140,8 @@ def find_blobs(image: np.ndarray) -> tuple[str, list[Blob]]:
         moments = cv2.moments(contour)
         cx, cy = moments["m10"] / moments["m00"], moments["m01"] / moments["m00"]
         cell = (min(2, int(3 * cx / w)), min(2, int(3 * cy / h)))
-        blobs.append(Blob(color, classify_contour(contour), position_of_cell(*cell), area))
+        kind, position = classify_contour(contour), position_of_cell(*cell)
+        blobs.append(Blob(color, kind, position, area, (cx / w, cy / h)))
     blobs.sort(key=lambda b: -b.area)
     return nearest_color(bg), blobs
 

@@ -2,6 +2,7 @@
 
     python -m demo_model.train                 # all stages, resuming where a run stopped
     python -m demo_model.train --stage vae     # one stage
+    python -m demo_model.train --stage motion-latents motion export-motion
 
 Stages: vae (autoencoder on drawn scenes), latents (encode a fixed set of scenes),
 unet (UNet + text encoder on the cached latents), refine (a second run from those
@@ -11,7 +12,10 @@ inpainting variant from the exported model: inpaint-latents (encode regions to r
 and their results), inpaint (the 9-channel UNet), export-inpaint (its own folder,
 --inpaint-out); and the scribble ControlNet from the exported model: control-latents
 (encode freely placed shapes), control (the ControlNet, scribbles drawn afresh each
-step), export-control (its own folder, --control-out). Every stage is seeded and saves a
+step), export-control (its own folder, --control-out); and the motion adapter from the exported
+model: motion-latents (encode procedural animations), motion (the adapter's temporal
+layers, clips played forwards and backwards), export-motion (its own folder,
+--motion-out). Every stage is seeded and saves a
 resumable checkpoint under --work every two minutes.
 
 The scene count and the UNet's steps and batches default to a recipe for the machine:
@@ -42,6 +46,9 @@ STAGES = (
     "control-latents",
     "control",
     "export-control",
+    "motion-latents",
+    "motion",
+    "export-motion",
 )
 RECIPES = {
     "cpu": {
@@ -55,6 +62,9 @@ RECIPES = {
         "control_samples": 12000,
         "control_steps": 3000,
         "control_batch": 32,
+        "motion_clips": 2000,
+        "motion_steps": 2400,
+        "motion_batch": 2,
     },
     "cuda": {
         "scenes": 128000,
@@ -67,13 +77,16 @@ RECIPES = {
         "control_samples": 64000,
         "control_steps": 4000,
         "control_batch": 256,
+        "motion_clips": 16000,
+        "motion_steps": 6000,
+        "motion_batch": 16,
     },
 }
 
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m demo_model.train", description=__doc__)
-    parser.add_argument("--stage", choices=(*STAGES, "all"), default="all")
+    parser.add_argument("--stage", nargs="+", choices=(*STAGES, "all"), default=["all"])
     parser.add_argument("--out", type=Path, default=RESOURCES / "models" / "atelier-demo")
     parser.add_argument("--work", type=Path, default=Path("build") / "demo_model")
     parser.add_argument("--seed", type=int, default=20261125)
@@ -97,6 +110,12 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--control-samples", type=int, help="default: the device's recipe")
     parser.add_argument("--control-steps", type=int, help="default: the device's recipe")
     parser.add_argument("--control-batch", type=int, help="default: the device's recipe")
+    parser.add_argument(
+        "--motion-out", type=Path, help="default: beside --out, its name plus -motion"
+    )
+    parser.add_argument("--motion-clips", type=int, help="default: the device's recipe")
+    parser.add_argument("--motion-steps", type=int, help="default: the device's recipe")
+    parser.add_argument("--motion-batch", type=int, help="default: the device's recipe")
     parser.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: all)")
     return parser
 
@@ -110,10 +129,11 @@ def main(argv: list[str] | None = None) -> int:
     if args.threads:
         torch.set_num_threads(args.threads)
     args.work.mkdir(parents=True, exist_ok=True)
-    stages = STAGES if args.stage == "all" else (args.stage,)
+    stages = STAGES if "all" in args.stage else tuple(args.stage)
     device = "cuda" if torch.cuda.is_available() else "cpu"
     args.inpaint_out = args.inpaint_out or args.out.with_name(args.out.name + "-inpaint")
     args.control_out = args.control_out or args.out.with_name(args.out.name + "-scribble")
+    args.motion_out = args.motion_out or args.out.with_name(args.out.name + "-motion")
     for name, value in RECIPES[device].items():
         if getattr(args, name) is None:
             setattr(args, name, value)
