@@ -43,15 +43,18 @@ class JobCost:
 
 def job_size(params: Any) -> JobSize | None:
     """The size of a job from its params' `width`, `height`, `steps` and `batch_count`
-    fields; None for params without a set width and height (those work at a model's
-    native size, or a bounded work size)."""
+    fields (times `frames` for a video: each frame costs what an image does); None for
+    params without a set width and height (those work at a model's native size, or a
+    bounded work size)."""
     width, height = getattr(params, "width", 0), getattr(params, "height", 0)
     steps = getattr(params, "steps", 0)
     if not (isinstance(width, int) and isinstance(height, int) and isinstance(steps, int)):
         return None
     if width <= 0 or height <= 0 or steps <= 0:
         return None
-    return JobSize(width, height, steps, max(1, int(getattr(params, "batch_count", 1))))
+    batch = max(1, int(getattr(params, "batch_count", 1)))
+    frames = max(1, int(getattr(params, "frames", 1)))
+    return JobSize(width, height, steps, batch * frames)
 
 
 def estimate(size: JobSize, device: str = "cpu", dtype: str = "float32") -> JobCost:

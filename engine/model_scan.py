@@ -62,6 +62,8 @@ FAMILY_KIND = {
     "t2i_adapter": "controlnet",
     "motion": "motion",
     "svd": "video",
+    "wan": "video",
+    "cogvideox": "video",
     "audioldm2": "music",
     "musicldm": "music",
     "stable_audio": "music",

@@ -12,6 +12,8 @@
 
 A control model's folder (a ControlNet, a T2I-Adapter) may say what it steers and what it
 was made from: `{"control_kind": "scribble", "base": "atelier-demo"}` (engine.control_models).
+A motion adapter's may name its checkpoint the same way, and the clip it was trained on:
+`{"base": "atelier-demo", "frames": 16, "fps": 8}` (plugins.video).
 
 Every key is optional and unknown keys are ignored. A missing, unreadable or malformed
 file, or a value of the wrong type, counts as "no setting": a model's settings never stop
@@ -37,6 +39,7 @@ from engine.untrusted import UntrustedInputError, clean_text, display_path, read
 SETTINGS_FILE = "atelier.json"
 MAX_SETTINGS_BYTES = 1024 * 1024  # a real one is a few hundred bytes
 MIN_NATIVE, MAX_NATIVE = 64, 4096
+MAX_FRAMES, MAX_FPS = 1024, 240
 
 
 @dataclass(frozen=True)
@@ -58,7 +61,9 @@ class ModelSettings:
     about: str = ""  # what the model can make, in a sentence or two
     latent_rgb: LatentRgb | None = None  # its own preview map; None: the family's
     control_kind: str = ""  # a control model: the kind of map it takes ("scribble", ...)
-    base: str = ""  # a control model: the checkpoint it was made from ("atelier-demo")
+    base: str = ""  # a control or motion model: the checkpoint it was made from
+    frames: int | None = None  # a motion model: the frames of the clips it was trained on
+    fps: float | None = None  # a motion model: their frame rate
     # a checkpoint: LoRA training settings that replace the preset's, by name (a small
     # model such as the built-in one trains with other steps and rates than SD 1.5)
     lora_training: dict[str, Any] = field(default_factory=dict, hash=False)
@@ -130,8 +135,16 @@ def read_model_settings(folder: Path, problems: list[str] | None = None) -> Mode
         latent_rgb=_latent_rgb(data.get("latent_rgb")),
         control_kind=_text(data.get("control_kind")),
         base=_text(data.get("base")),
+        frames=_count(data.get("frames"), MAX_FRAMES),
+        fps=_count(data.get("fps"), MAX_FPS),
         lora_training=_mapping(data.get("lora_training")),
     )
+
+
+def _count(value: Any, most: int) -> Any:
+    """A positive number up to `most` (an int stays an int); None for anything else."""
+    number = isinstance(value, (int, float)) and not isinstance(value, bool)
+    return value if number and 0 < value <= most else None
 
 
 def _mapping(value: Any) -> dict[str, Any]:
