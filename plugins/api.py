@@ -116,6 +116,7 @@ class AppContext(Protocol):
     - `show_message(text, level)`: the window's message bar ("info", "warning", "error").
     - `document`: the current document (app.model.document.Document; read it, change it
       only through `push`). `store`: the model store. `tasks`: the registered tasks.
+    - `active_layer`: the layer chosen in the Layers panel (None when there is none).
     - `on_document_changed(callback)`: call `callback()` on the GUI thread after every
       recorded change of the document (an edit, undo, redo) and when another document
       replaces it (new, open); returns a function that stops the calls.
@@ -135,6 +136,9 @@ class AppContext(Protocol):
 
     @property
     def tasks(self) -> Mapping[str, Task]: ...
+
+    @property
+    def active_layer(self) -> Any: ...
 
     def run(self, task_id: str, params: Any) -> AsyncIterator[Any]: ...
 

@@ -17,6 +17,7 @@ from typing import Any
 
 from app.model.commands import Command
 from app.model.document import Document
+from app.model.layers import Layer
 from app.ui.dialog_folders import remember_folder, start_folder
 from app.ui.doc_session import DocumentSession
 from app.ui.engine_bridge import EngineBridge
@@ -76,6 +77,10 @@ class WindowContext:
     @property
     def tasks(self) -> Mapping[str, Task]:
         return self._registry.tasks
+
+    @property
+    def active_layer(self) -> Layer | None:
+        return self._session.active
 
     def run(self, task_id: str, params: Any) -> PanelJob:
         job = PanelJob(self._bridge, task_id, params)
