@@ -155,13 +155,23 @@ class AppContext(Protocol):
     def use_new_model(self, kind: str, name: str, words: Sequence[str] = ()) -> None: ...
 
 
+PANEL_AREAS = ("right", "left", "bottom")
+
+
 @dataclass(frozen=True)
 class Panel:
-    """A GUI panel; `factory` ("module:function") builds a QWidget from an AppContext."""
+    """A GUI panel; `factory` ("module:function") builds a QWidget from an AppContext.
+    `area` is where the window docks it first: "right", "left" or "bottom" (a wide panel
+    such as a timeline)."""
 
     id: str
     title: str
     factory: str
+    area: str = "right"
+
+    def __post_init__(self) -> None:
+        if self.area not in PANEL_AREAS:
+            raise ValueError(f"panel {self.id}: area must be one of {PANEL_AREAS}")
 
 
 @dataclass(frozen=True)

@@ -11,6 +11,11 @@ from app.ui.app_context import WindowContext
 from plugins.api import Panel, resolve
 
 log = logging.getLogger(__name__)
+AREAS = {
+    "right": Qt.DockWidgetArea.RightDockWidgetArea,
+    "left": Qt.DockWidgetArea.LeftDockWidgetArea,
+    "bottom": Qt.DockWidgetArea.BottomDockWidgetArea,
+}
 
 
 def build_panel(panel: Panel, context: WindowContext, window: QMainWindow) -> QDockWidget:
@@ -25,7 +30,8 @@ def build_panel(panel: Panel, context: WindowContext, window: QMainWindow) -> QD
 
 
 def add_plugin_panels(window: QMainWindow, context: WindowContext) -> list[str]:
-    """Dock every registered panel on the right; returns the problems of those that failed."""
+    """Dock every registered panel in its area (right by default); returns the problems
+    of those that failed."""
     errors = []
     for panel in window.registry.panels:
         try:
@@ -34,7 +40,7 @@ def add_plugin_panels(window: QMainWindow, context: WindowContext) -> list[str]:
             log.warning("panel %s failed: %s", panel.id, exc, exc_info=True)
             errors.append(f"panel {panel.title}: {exc}")
             continue
-        window.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, dock)
+        window.addDockWidget(AREAS[panel.area], dock)
         window.plugin_docks[panel.id] = dock
         window.view_menu.addAction(dock.toggleViewAction())
     return errors
