@@ -53,6 +53,19 @@ def test_frame_n_is_the_picture_at_n_over_fps(doc):
     assert [int(f[0, 0, 0]) for f in sixth] == [60, 80, 100]
 
 
+def test_a_frame_filling_opaque_clip_is_shown_as_it_is_and_never_shared(doc):
+    video = VideoData(np.random.default_rng(0).integers(0, 256, (4, 8, 16, 3), np.uint8), 24)
+    below = add_picture(doc.media, solid((200, 0, 0, 255)), "red")
+    push(doc, AddClip(below, "v1", F(0)))
+    push(doc, AddClip(add_output(doc.media, video, "noise"), "v2", F(0)))
+    shown = frame_at(doc.timeline, doc.media, F(1, 24), size=(16, 8))
+    assert np.array_equal(shown, video.frames[1])
+    shown[:] = 0  # the caller's copy: the clip's media are untouched
+    assert np.array_equal(frame_at(doc.timeline, doc.media, F(1, 24), (16, 8)), video.frames[1])
+    bigger = frame_at(doc.timeline, doc.media, F(1, 24), size=(32, 16))
+    assert bigger.shape == (16, 32, 3) and not (bigger == (200, 0, 0)).all(axis=2).any()
+
+
 def test_pictures_are_letterboxed_into_the_timeline_size(doc):
     item = add_picture(doc.media, solid((200, 100, 50, 255), size=(8, 8)), "square")
     push(doc, AddClip(item, "v1", F(0)))

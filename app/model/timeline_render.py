@@ -46,7 +46,7 @@ def frame_at(
     timeline's frame size). Raises the media's read error when an imported file is gone."""
     t = as_time(t)
     width, height = size or timeline.frame_size
-    canvas = np.zeros((height, width, 3), np.float32)
+    shown = []  # (picture, weight) in drawing order
     for track in timeline.tracks:
         if track.kind not in VISUAL:
             continue
@@ -55,9 +55,24 @@ def frame_at(
                 weight = clip.opacity * fade_gain(clip, t)
                 if weight > 0:
                     item = timeline.item(clip.media_id)
-                    _draw(canvas, _source_picture(item, media, clip.source_time(t)), weight)
+                    shown.append((_source_picture(item, media, clip.source_time(t)), weight))
                 break
+    if shown and _fills(*shown[-1], width, height):  # nothing under it shows: no blending
+        top = shown[-1][0]
+        fitted = _fitted(top, width, height)
+        return fitted.copy() if fitted is top else fitted
+    canvas = np.zeros((height, width, 3), np.float32)
+    for picture, weight in shown:
+        _draw(canvas, picture, weight)
     return np.rint(canvas).astype(np.uint8)
+
+
+def _fills(picture: np.ndarray, weight: float, width: int, height: int) -> bool:
+    """Whether an opaque RGB `picture` drawn fully covers a width x height frame."""
+    src_h, src_w = picture.shape[:2]
+    scale = min(width / src_w, height / src_h)
+    covers = (round(src_w * scale), round(src_h * scale)) == (width, height)
+    return weight >= 1 and picture.shape[2] == 3 and covers
 
 
 def _source_picture(item: MediaItem, media: MediaStore, source_time: Fraction) -> np.ndarray:
@@ -74,14 +89,8 @@ def _draw(canvas: np.ndarray, picture: np.ndarray, weight: float) -> None:
     """Blend `picture`, letterboxed (scaled to fit, centred), over `canvas` by `weight`
     times its alpha."""
     height, width = canvas.shape[:2]
-    src_h, src_w = picture.shape[:2]
-    scale = min(width / src_w, height / src_h)
-    fit_w, fit_h = max(1, round(src_w * scale)), max(1, round(src_h * scale))
-    if (fit_w, fit_h) != (src_w, src_h):
-        shrink = fit_w < src_w
-        picture = cv2.resize(
-            picture, (fit_w, fit_h), interpolation=cv2.INTER_AREA if shrink else cv2.INTER_LINEAR
-        )
+    picture = _fitted(picture, width, height)
+    fit_h, fit_w = picture.shape[:2]
     x, y = (width - fit_w) // 2, (height - fit_h) // 2
     area = canvas[y : y + fit_h, x : x + fit_w]
     rgb = picture[..., :3].astype(np.float32)
@@ -89,6 +98,18 @@ def _draw(canvas: np.ndarray, picture: np.ndarray, weight: float) -> None:
     if picture.shape[2] == 4:
         alpha = picture[..., 3:4].astype(np.float32) * np.float32(weight / 255)
     area += (rgb - area) * alpha
+
+
+def _fitted(picture: np.ndarray, width: int, height: int) -> np.ndarray:
+    """`picture` scaled to fit inside width x height, its aspect kept."""
+    src_h, src_w = picture.shape[:2]
+    scale = min(width / src_w, height / src_h)
+    fit_w, fit_h = max(1, round(src_w * scale)), max(1, round(src_h * scale))
+    if (fit_w, fit_h) == (src_w, src_h):
+        return picture
+    shrink = fit_w < src_w
+    interpolation = cv2.INTER_AREA if shrink else cv2.INTER_LINEAR
+    return cv2.resize(picture, (fit_w, fit_h), interpolation=interpolation)
 
 
 def frames(
