@@ -51,7 +51,12 @@ def test_engine_model_and_plugins_import_without_qt():
         "engine",
         "app/model",
         "plugins",
-        exclude=("plugins.diffusion.ui", "plugins.provenance.ui", "plugins.lora_training.panel"),
+        exclude=(
+            "plugins.diffusion.ui",
+            "plugins.provenance.ui",
+            "plugins.lora_training.panel",
+            "plugins.timeline.ui",
+        ),
     )
     assert "engine.worker" in modules and "plugins.diffusion.txt2img" in modules
     import_without(GUI_ONLY, modules)
