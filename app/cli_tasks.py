@@ -183,7 +183,7 @@ def add_param_flags(parser: argparse.ArgumentParser, params_type: type, skip: se
     """One flag per Param field of a params dataclass, typed and ranged from its spec; text
     that is not UTF-8 (from a file in another encoding) has its odd bytes made U+FFFD."""
     for f, spec in param_specs(params_type):
-        if f.name in skip:
+        if f.name in skip or "cli_list" in f.metadata:  # a repeatable flag of its own
             continue
         flag = spec.cli or "--" + f.name.replace("_", "-")
         kwargs: dict[str, Any] = {"dest": f.name, "default": None, "help": spec.help or spec.label}

@@ -23,7 +23,18 @@ from engine.untrusted import (
     validate,
 )
 
-FAMILIES = ("sd15", "sd2", "sdxl", "sdxl_refiner", "lora", "vae", "controlnet", "motion", "unknown")
+FAMILIES = (
+    "sd15",
+    "sd2",
+    "sdxl",
+    "sdxl_refiner",
+    "lora",
+    "motion_lora",
+    "vae",
+    "controlnet",
+    "motion",
+    "unknown",
+)
 MAX_HEADER_BYTES = 100 * 1024 * 1024  # the safetensors format's own limit
 _UNET_FIRST_CONV = (  # the UNet's first convolution: its input channels tell inpainting models
     "model.diffusion_model.input_blocks.0.0.weight",
@@ -180,13 +191,13 @@ def detect_family(keys: Iterable[str]) -> str:
 
     Understands original LDM/A1111 naming for full checkpoints and both LDM and
     diffusers naming for LoRAs, VAEs, ControlNets and motion modules. Returns one of
-    FAMILIES: "sd15", "sd2", "sdxl", "sdxl_refiner", "lora", "vae", "controlnet",
-    "motion" or "unknown". A UNet alone (no text encoder) is "unknown": it cannot be
-    loaded as a checkpoint.
+    FAMILIES: "sd15", "sd2", "sdxl", "sdxl_refiner", "lora", "motion_lora" (a LoRA whose
+    tensors all target motion modules), "vae", "controlnet", "motion" or "unknown". A
+    UNet alone (no text encoder) is "unknown": it cannot be loaded as a checkpoint.
     """
     keys = [k for k in keys if k != "__metadata__"]
     if any(_LORA_KEY.search(k) for k in keys):
-        return "lora"
+        return "motion_lora" if all(_motion_key(k) for k in keys) else "lora"
     if _has_prefix(keys, "conditioner.embedders.1.model."):
         return "sdxl"
     if _has_prefix(keys, "conditioner.embedders.0.model."):
@@ -197,13 +208,17 @@ def detect_family(keys: Iterable[str]) -> str:
         return "sd15"
     if _has_prefix(keys, "control_model.") or any("controlnet_cond_embedding" in k for k in keys):
         return "controlnet"
-    if any(".motion_modules." in k or k.startswith("motion_modules.") for k in keys):
+    if any(_motion_key(k) for k in keys):
         return "motion"
     unet = _has_prefix(keys, "model.diffusion_model.", "unet.", "down_blocks.", "input_blocks.")
     vae_keys = ("decoder.conv_in.weight", "first_stage_model.decoder.conv_in.weight")
     if not unet and any(k in vae_keys or k == "vae." + vae_keys[0] for k in keys):
         return "vae"
     return "unknown"
+
+
+def _motion_key(key: str) -> bool:
+    return ".motion_modules." in key or key.startswith("motion_modules.")
 
 
 def detect_variant(shapes: Mapping[str, Sequence[int]]) -> str:

@@ -23,6 +23,7 @@ _CLASS_FAMILY = {  # diffusers _class_name -> family, besides the Stable Diffusi
     "ControlNetUnionModel": "controlnet",
     "T2IAdapter": "t2i_adapter",
     "MotionAdapter": "motion",
+    "SparseControlNetModel": "sparsectrl",
     "StableVideoDiffusionPipeline": "svd",
     "WanPipeline": "wan",
     "WanImageToVideoPipeline": "wan",

@@ -23,6 +23,7 @@ ADD_ON_LABELS = {  # families the store recognises that are added to a model
     "vae": "VAE",
     "controlnet": "ControlNet",
     "motion": "motion module",
+    "motion_lora": "motion LoRA",
     "ip_adapter": "IP-Adapter",
 }
 

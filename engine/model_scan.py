@@ -61,6 +61,8 @@ FAMILY_KIND = {
     "controlnet": "controlnet",
     "t2i_adapter": "controlnet",
     "motion": "motion",
+    "motion_lora": "motion",  # AnimateDiff's add-ons are motion models, whichever folder
+    "sparsectrl": "motion",
     "svd": "video",
     "wan": "video",
     "cogvideox": "video",

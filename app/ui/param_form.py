@@ -3,8 +3,9 @@
 Multiline text -> QPlainTextEdit, choices -> QComboBox, int/float -> spin boxes with the
 declared range, step and unit (shown after the number: "8 px"; a float from 0 to 1 gets a
 slider too), bool -> QCheckBox, `seed`
--> a number with a "Random" toggle. Fields without a Param (like `model`) are not shown;
-pass them to `params(**extra)`. `fields` picks (and orders) a subset of the Param fields.
+-> a number with a "Random" toggle, a tuple of LoraSpec (motion LoRAs) -> one line of
+"NAME:WEIGHT, ...". Fields without a Param (like `model`) are not shown; pass them to
+`params(**extra)`. `fields` picks (and orders) a subset of the Param fields.
 
 A number field says its range in its tooltip and takes a number typed beyond it (rather than
 cutting it to fit, which hides the mistake): the field turns red and a line under the form
@@ -36,9 +37,12 @@ from PySide6.QtWidgets import (
 
 from app.ui.seed_field import SeedField
 from plugins.api import Param, param_specs
+from plugins.diffusion.params import LoraSpec
+from plugins.diffusion.steering_cli import loras_from_text, loras_text
 
 INT_LIMIT = 2**31 - 1  # QSpinBox holds a C int
 INVALID_STYLE = "color: #ff6b6b;"  # a number out of range, until it is fixed
+LORA_LIST = tuple[LoraSpec, ...]  # a field of LoRAs: one line of NAME:WEIGHT, ...
 
 
 class ParamForm(QWidget):
@@ -127,6 +131,8 @@ class ParamForm(QWidget):
                 return widget.value()
             case QPlainTextEdit():
                 return widget.toPlainText()
+            case QLineEdit() if self.types.get(name) == LORA_LIST:
+                return loras_from_text(widget.text())
             case QLineEdit():
                 return widget.text()
         raise TypeError(f"no reader for {type(widget).__name__}")
@@ -215,6 +221,8 @@ class ParamForm(QWidget):
                     widget.setValue(self._number(name, kind(raw)))
                 case QPlainTextEdit():
                     widget.setPlainText(str(raw))
+                case QLineEdit() if kind == LORA_LIST:
+                    widget.setText(loras_text(raw))
                 case QLineEdit():
                     widget.setText(str(raw))
 

@@ -1,6 +1,6 @@
 """The command line's steering flags: `--control KIND:IMAGE[:MODEL][:STRENGTH][:START-END]`,
 `--reference IMAGE[:WEIGHT]` and `--lora NAME[:WEIGHT]` read into ControlSpec,
-ReferenceSpec and LoraSpec.
+ReferenceSpec and LoraSpec; and a list of LoRAs as one line of text, for a form field.
 
 The params fields name these parsers in their metadata (`cli_list`), so app/cli_tasks.py
 adds the flags for any params type that has such fields, naming no task. A picture is read
@@ -12,8 +12,9 @@ and a scribble drawn dark on light both work. Torch-free; a bad spec is one Valu
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -90,3 +91,24 @@ def lora(text: str, read_image: ReadImage) -> LoraSpec:
     if not name or _number(weight.lstrip("-")) is None:
         return LoraSpec(text)
     return LoraSpec(name, float(weight))
+
+
+def loras_from_text(text: str) -> tuple[LoraSpec, ...]:
+    """LoRAs written in one line as `NAME[:WEIGHT]`, separated by commas (a form field)."""
+    return tuple(lora(item.strip(), None) for item in text.split(",") if item.strip())
+
+
+def loras_text(loras: Any) -> str:
+    """LoRAs (LoraSpecs, or a recipe's {"name", "weight"} records) as loras_from_text reads
+    them: "zoom-in:0.8, pan-left"."""
+    if isinstance(loras, str):
+        return loras
+    items = []
+    for spec in loras or ():
+        name, weight = (
+            (spec.get("name"), spec.get("weight", 1.0))
+            if isinstance(spec, Mapping)
+            else (spec.name, spec.weight)
+        )
+        items.append(f"{name}:{float(weight):g}" if float(weight) != 1 else str(name))
+    return ", ".join(items)
