@@ -1,7 +1,9 @@
 """Image to video: a still set moving. Stable Video Diffusion when one is installed (its
-motion amount, noise on the still and frame rate), else AnimateDiff video-to-video on the
-still repeated for every frame, at a strength, with the motion adapter that fits the
-checkpoint. Decoding and post-processing as for text to video.
+motion amount, noise on the still and frame rate), else AnimateDiff with the motion adapter
+that fits the checkpoint: steered by an RGB SparseCtrl made for the checkpoint's UNet,
+the still the first frame's condition, when one is installed and the clip fits the
+adapter's window; else video-to-video on the still repeated for every frame, at a
+strength. Decoding and post-processing as for text to video.
 """
 
 from __future__ import annotations
@@ -9,6 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from engine.context import JobContext
+from engine.home import models_dir
 from engine.model_entry import ModelEntry
 from engine.protocol import JobError, TaskResult
 from plugins.diffusion.mask_geometry import resize, rgba, work_size
@@ -24,7 +27,8 @@ from plugins.video.clips import (
 )
 from plugins.video.decoding import decode_or_keep, kept_latents, latents_key, latents_path
 from plugins.video.params import DEFAULT_FRAMES, ImageToVideoParams
-from plugins.video.text_to_video import animatediff, animatediff_clip
+from plugins.video.sparse_control import rgb_sparsectrl_for
+from plugins.video.text_to_video import animatediff, animatediff_clip, context_window
 
 TASK_ID = "video.image_to_video"
 TITLE = "Image to video"
@@ -34,8 +38,18 @@ SVD_FRAME_AXIS = 1  # SVD's latents: (batch, frames, channels, h, w)
 
 
 def svd_entry(ctx: JobContext, params: ImageToVideoParams) -> ModelEntry | None:
-    """The Stable Video Diffusion model the params ask for (None: AnimateDiff instead)."""
-    if params.method == "animatediff":
+    """The Stable Video Diffusion model the params ask for (None: AnimateDiff instead;
+    "auto" takes AnimateDiff when motion LoRAs are asked for: only its motion modules
+    take them)."""
+    if params.method in ("animatediff", "sparsectrl"):
+        return None
+    if params.motion_loras and params.method == "svd":
+        raise JobError(
+            "invalid_input",
+            "Motion LoRAs act on AnimateDiff's motion modules, and Stable Video Diffusion "
+            "has none: remove them, or choose another method.",
+        )
+    if params.motion_loras:
         return None
     if params.video_model:
         entry = ctx.store.find(params.video_model, "video")
@@ -60,8 +74,11 @@ def prepare(params: ImageToVideoParams, ctx: JobContext) -> None:
     entry = svd_entry(ctx, params)
     if entry is not None:
         ctx.model(entry)
-    else:
-        animatediff(params, ctx, TITLE)
+        return
+    checkpoint, _, _ = animatediff(params, ctx, TITLE)
+    control = rgb_sparsectrl_for(ctx.store, checkpoint)
+    if control is not None and params.method in ("auto", "sparsectrl"):
+        ctx.model(control)
 
 
 def run(params: ImageToVideoParams, ctx: JobContext) -> TaskResult:
@@ -127,13 +144,55 @@ def run_svd(params: ImageToVideoParams, ctx: JobContext, entry: ModelEntry) -> T
     return TaskResult((finished_clip(ctx, pixels, fps, params, resolved),), notes)
 
 
+def sparse_control(
+    ctx: JobContext, params: ImageToVideoParams, checkpoint: ModelEntry, frames: int, window: int
+) -> ModelEntry | None:
+    """The RGB SparseCtrl the clip is steered by, or None for video to video on the still:
+    "auto" takes one that fits `checkpoint` when the clip fits the motion window (SparseCtrl
+    has no sliding windows); "sparsectrl" insists, with a sentence when it cannot."""
+    if params.method not in ("auto", "sparsectrl"):
+        return None
+    control = rgb_sparsectrl_for(ctx.store, checkpoint)
+    if params.method == "auto":
+        return control if frames <= window else None
+    if control is None:
+        raise JobError(
+            "missing_model",
+            f"No RGB SparseCtrl fits '{checkpoint.name}'. Put a SparseCtrl RGB folder "
+            f"(diffusers format) made for it in {models_dir('motion', ctx.store.home)}, or "
+            "choose another method.",
+        )
+    if frames > window:
+        raise JobError(
+            "invalid_input",
+            f"SparseCtrl makes at most {window} frames at once with this motion model; ask "
+            "for fewer frames, or choose the AnimateDiff method.",
+        )
+    return control
+
+
 def run_animatediff(params: ImageToVideoParams, ctx: JobContext) -> TaskResult:
-    from diffusers import AnimateDiffVideoToVideoPipeline
+    from diffusers import AnimateDiffSparseControlNetPipeline, AnimateDiffVideoToVideoPipeline
 
     entry, adapter, view = animatediff(params, ctx, TITLE)
-    pipe = with_scheduler(AnimateDiffVideoToVideoPipeline.from_pipe(view), params.scheduler)
     still, size = still_at(params, native_size(entry))
     frames = params.frames or int(adapter.settings.frames or DEFAULT_FRAMES)
+    control = sparse_control(ctx, params, entry, frames, context_window(params, adapter, view))
+    if control is not None:
+        ctx.progress(0.0, f"loading {control.name}")
+        steered = AnimateDiffSparseControlNetPipeline.from_pipe(view, controlnet=ctx.model(control))
+        pipe = with_scheduler(steered, params.scheduler)
+        return animatediff_clip(
+            ctx,
+            params,
+            TASK_ID,
+            (entry, adapter, pipe),
+            size,
+            frames,
+            conditioning_frames=[still],
+            controlnet_frame_indices=[0],
+        )
+    pipe = with_scheduler(AnimateDiffVideoToVideoPipeline.from_pipe(view), params.scheduler)
     steps = denoising_steps(params.steps, params.strength)
     models = (entry, adapter, pipe)
     return animatediff_clip(

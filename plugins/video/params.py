@@ -3,7 +3,8 @@ counts and sizes. Torch- and Qt-free.
 
 The prompt, steps, CFG, seed, scheduler, size and LoRA fields are the diffusion tasks'
 own (the same specs), so the Generate panel shows them in its shared form and the CLI
-gives them the same flags; the rest are the video tasks' own.
+gives them the same flags; the rest are the video tasks' own (motion LoRAs: a form field
+and `--motion-lora NAME[:WEIGHT]`, read like `--lora`).
 """
 
 from __future__ import annotations
@@ -15,11 +16,12 @@ from typing import Any
 
 import numpy as np
 
-from plugins.api import param
+from plugins.api import Param, param
 from plugins.diffusion.params import (
     Img2ImgParams,
     LoraSpec,
     Txt2ImgParams,
+    cli_list,
     validate_img2img,
     validate_txt2img,
 )
@@ -28,7 +30,7 @@ MAX_FRAMES = 256
 MAX_FPS = 60
 DEFAULT_FRAMES = 16
 DEFAULT_FPS = 8  # AnimateDiff's clips: 16 frames at 8 per second
-METHODS = ("auto", "svd", "animatediff")
+METHODS = ("auto", "svd", "sparsectrl", "animatediff")
 STRIP_FRAMES = 4  # frames side by side in a step preview
 # Wan and CogVideoX: frames of 4k+1 and 8N+1 (their VAEs compress 4 frames into one latent
 # frame, plus the first), sides multiples of 16 (8x VAE and 2x2 patches)
@@ -71,6 +73,18 @@ def _motion() -> Any:
         advanced=True,
         help="The AnimateDiff motion adapter's name; empty = one made for the checkpoint.",
     )
+
+
+def _motion_loras() -> Any:
+    """LoRAs of the motion modules (camera moves such as AnimateDiff's ZoomIn): a form field
+    (advanced) and a repeatable CLI flag, both NAME[:WEIGHT]."""
+    shown = Param(
+        "Motion LoRAs",
+        help="Motion LoRAs (camera moves) as NAME:WEIGHT, separated by commas; empty = none.",
+        advanced=True,
+    )
+    flag = cli_list("--motion-lora", "NAME[:WEIGHT]", "lora", "add a motion LoRA (repeatable)")
+    return field(default=(), metadata={"param": shown, **flag})
 
 
 def _context() -> Any:
@@ -118,6 +132,7 @@ class VideoOptions:
     scheduler: str = _shared("scheduler")
     model: str = field(default="")  # an SD 1.x checkpoint; "" = the default one
     loras: tuple[LoraSpec, ...] = _shared("loras")
+    motion_loras: tuple[LoraSpec, ...] = _motion_loras()
 
 
 @dataclass(frozen=True)
@@ -150,7 +165,8 @@ class ImageToVideoParams(VideoOptions):
         "auto",
         "Method",
         choices=METHODS,
-        help="auto: Stable Video Diffusion when one is installed, else AnimateDiff.",
+        help="auto: Stable Video Diffusion when one is installed, else SparseCtrl (the still "
+        "as the first frame) when one fits the checkpoint, else AnimateDiff on the still.",
     )
     frames: int = _frames(0)
     fps: float = _fps()
@@ -245,6 +261,9 @@ def _check_video(params: VideoOptions) -> None:
         raise ValueError("The context window must be 0 (the motion model's) or 2 to 64 frames.")
     if not 0 <= params.decode_chunk <= MAX_FRAMES:
         raise ValueError(f"Decode chunk must be between 0 and {MAX_FRAMES} frames.")
+    for spec in params.motion_loras:
+        if not spec.name.strip() or not math.isfinite(spec.weight):
+            raise ValueError(f"Write each motion LoRA as NAME:WEIGHT, not '{spec.name}'.")
 
 
 def as_image_params(params: VideoOptions, image_type: type) -> Any:

@@ -27,6 +27,7 @@ from plugins.video.clips import (
 from plugins.video.decoding import decode_or_keep, kept_latents, latents_key, latents_path
 from plugins.video.motion import motion_pipeline
 from plugins.video.motion_choice import adapter_window, pick_motion_adapter
+from plugins.video.motion_loras import lora_layers_set_aside, set_motion_loras
 from plugins.video.params import DEFAULT_FPS, TextToVideoParams
 
 TASK_ID = "video.text_to_video"
@@ -70,17 +71,20 @@ def prompt_kwargs(pipe: Any, prompt: str, negative: str, free_noise: bool) -> tu
 def denoise(pipe: Any, window: int, frames: int, **call: Any) -> Any:
     """Run an AnimateDiff pipeline to latents, (frames, C, h, w); FreeNoise's sliding
     window when the clip is longer than `window`, switched off again afterwards. A video
-    to video call counts its frames from its `video`."""
+    to video call counts its frames from its `video`. FreeNoise rebuilds the motion
+    blocks, so motion LoRAs are set aside meanwhile and put back into the new blocks."""
     free_noise = frames > window
     if "video" not in call:
         call["num_frames"] = frames
     if free_noise:
-        pipe.enable_free_noise(context_length=window, context_stride=max(1, window // 4))
+        with lora_layers_set_aside(pipe.motion_adapter):
+            pipe.enable_free_noise(context_length=window, context_stride=max(1, window // 4))
     try:
         result = pipe(output_type="latent", **call)
     finally:
         if free_noise:
-            pipe.disable_free_noise()
+            with lora_layers_set_aside(pipe.motion_adapter):
+                pipe.disable_free_noise()
     return result.frames[0].movedim(1, 0)
 
 
@@ -112,11 +116,13 @@ def animatediff_clip(
     **call: Any,
 ) -> TaskResult:
     """One clip from an AnimateDiff pipeline (text to video, or video to video with the
-    `call`'s video and strength): the job's LoRAs on the checkpoint, the latents kept
+    `call`'s video and strength, or SparseCtrl's conditioning): the job's LoRAs on the
+    checkpoint and its motion LoRAs on the motion modules, the latents kept
     from an earlier run of the same job or denoised (`steps`: the steps the pipeline will
     really run), decoded in chunks and post-processed."""
     entry, adapter, pipe = models
     steering = apply_adapters(ctx, entry, ctx.model(entry), params)
+    motion_loras = set_motion_loras(ctx, adapter, pipe.motion_adapter, params.motion_loras)
     window = context_window(params, adapter, pipe)
     seed = resolved_seed(params.seed)
     key = latents_key(task_id, params, seed, ctx.models_used)
@@ -151,6 +157,7 @@ def animatediff_clip(
         "model": entry.name,
         "motion": adapter.name,
         "context": window,
+        "motion_loras": motion_loras,
         **steering.resolved,
     }
     notes = warnings + free_noise_note(frames, window)

@@ -73,7 +73,7 @@ def run_text(params: TextToVideoParams, ctx: JobContext) -> TaskResult:
             f"'{entry.name}' does not make clips from a prompt; choose a Wan or CogVideoX "
             "text-to-video model, or leave Video model empty for AnimateDiff.",
         )
-    if params.loras:
+    if params.loras or params.motion_loras:
         raise JobError("invalid_input", f"LoRAs are not used with {entry.name} yet; remove them.")
     ctx.progress(0.0, f"loading {entry.name}")
     pipe = ctx.model(entry)
