@@ -1,6 +1,6 @@
 """The `atelier` command: the window by default, or without one a subcommand of each
 registered task that has one (generate, img2img, inpaint, outpaint, and any plugin's: see
-app/cli_tasks.py), and models / info / verify."""
+app/cli_tasks.py), and models / info / verify / export."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from app.cli_export import add_export_command
 from app.cli_tasks import add_task_command, cli_tasks, fixed_fields, params_from_args
 from app.cli_verify import add_verify_command
 from plugins.api import Task
@@ -20,7 +21,7 @@ if TYPE_CHECKING:
     from engine.model_store import ModelStore
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
-OTHER_COMMANDS = ("models", "info", "verify")  # and "gui", which opens the window
+OTHER_COMMANDS = ("models", "info", "verify", "export")  # and "gui", which opens the window
 
 
 def commands(registry: Registry) -> tuple[str, ...]:
@@ -94,6 +95,7 @@ def _parser(registry: Registry | None = None) -> argparse.ArgumentParser:
     info.set_defaults(handler=_info)
 
     add_verify_command(subparsers)
+    add_export_command(subparsers)
     return parser
 
 
