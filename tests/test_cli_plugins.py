@@ -184,7 +184,8 @@ def test_inputs_and_outputs_that_cannot_work_are_refused_before_running(
 def test_a_command_name_already_taken_gets_no_subcommand(fake_plugins):
     first, again, models = fake_task("album"), fake_task("album"), fake_task("models")
     assert cli_tasks([models, first, again], taken=("models",)) == [first]
-    assert commands(fake_plugins) == ("album", "animate", "still", "models", "info", "verify")
+    others = ("models", "info", "verify", "export")
+    assert commands(fake_plugins) == ("album", "animate", "still", *others)
 
 
 def test_an_output_the_exporter_refuses_is_one_line_and_exit_1(fake_plugins, tmp_path, capsys):
