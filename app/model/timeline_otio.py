@@ -3,10 +3,11 @@ open the cut with its media, and .otio files opened as a timeline; Qt-free.
 
 Export writes `<name>.otio` and, next to it, `<name>_media/` holding every media item as
 a file the clips reference by absolute file URL: an imported file copied as it was, a
-generated video as high-quality H.264 MP4 (CRF 12), a picture as PNG, a sound as 24-bit
-WAV. Tracks keep their order and kind (image tracks are video tracks marked as such),
-gaps are Gaps, each clip's source range is its in and out points; every time is a
-RationalTime at the timeline's frame rate, exact for times on frame boundaries. Atelier's
+generated video as high-quality H.264 MP4 (CRF 12, by the one video writer, write_video),
+a picture as PNG, a sound as 24-bit WAV. Tracks keep their order and kind (image tracks
+are video tracks marked as such), gaps are Gaps, each clip's source range is its in and
+out points; every time is a RationalTime at the timeline's frame rate, exact for times on
+frame boundaries. Atelier's
 own values (opacity, fades, gain, ids, the frame size) ride in `metadata["atelier"]`,
 which other editors keep and ignore.
 
@@ -53,9 +54,10 @@ from engine.untrusted import (
     parse_json,
     read_file_bytes,
 )
+from plugins.video_export.encoding import write_video
 
 SUFFIX = ".otio"
-MP4_CRF = "12"  # visually lossless H.264 that every editor decodes
+MP4_CRF = 12  # visually lossless H.264 that every editor decodes
 
 
 class OtioError(Exception):
@@ -150,27 +152,7 @@ def _write_media(item: MediaItem, media: MediaStore, folder: Path) -> Path:
         assert item.rate is not None
         return _write_wav(stem.with_suffix(".wav"), data, item.rate)
     assert item.fps is not None
-    return _write_mp4(stem.with_suffix(".mp4"), data, item.fps)
-
-
-def _write_mp4(path: Path, frames: np.ndarray, fps: Fraction) -> Path:
-    import imageio_ffmpeg
-
-    height, width = frames.shape[1:3]
-    writer = imageio_ffmpeg.write_frames(
-        str(path),
-        (width, height),
-        fps=float(fps),
-        codec="libx264",
-        macro_block_size=2,
-        output_params=["-crf", MP4_CRF, "-r", _text(fps)],
-        ffmpeg_log_level="error",
-    )
-    writer.send(None)
-    for frame in frames:
-        writer.send(np.ascontiguousarray(frame))
-    writer.close()
-    return path
+    return write_video(stem.with_suffix(".mp4"), data, fps=item.fps, quality=MP4_CRF)
 
 
 def _write_wav(path: Path, samples: np.ndarray, rate: int) -> Path:
