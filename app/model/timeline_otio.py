@@ -7,9 +7,8 @@ generated video as high-quality H.264 MP4 (CRF 12, by the one video writer, writ
 a picture as PNG, a sound as 24-bit WAV. Tracks keep their order and kind (image tracks
 are video tracks marked as such), gaps are Gaps, each clip's source range is its in and
 out points; every time is a RationalTime at the timeline's frame rate, exact for times on
-frame boundaries. Atelier's
-own values (opacity, fades, gain, ids, the frame size) ride in `metadata["atelier"]`,
-which other editors keep and ignore.
+frame boundaries. Atelier's own values (opacity, fades, gain, ids, the frame size) ride
+in `metadata["atelier"]`, which other editors keep and ignore.
 
 Import reads a .otio (bounded in size and depth), its tracks, gaps, clips and source
 ranges, imports each referenced file as a media item (app/model/timeline_media.py) and
