@@ -339,3 +339,28 @@ def test_export_dialog_follows_the_format_and_the_timeline(window, panel, tmp_pa
     settings = dialog.settings()
     assert settings.path == tmp_path / "film.gif" and settings.fps == 24
     assert settings.size == SIDE and settings.quality == "medium"
+
+
+# ---- results to the timeline --------------------------------------------------------------
+
+
+def test_a_generated_video_in_the_results_strip_goes_onto_the_timeline(window, panel):
+    from app.model.clip_candidates import ClipCandidate
+    from engine.protocol import VideoData
+
+    frames = np.stack([np.full((48, 64, 3), frame_colour(n), np.uint8) for n in range(8)])
+    candidate = ClipCandidate(VideoData(frames, 8.0), title="Text to video")
+    window.results.add_candidates([candidate])
+    assert window.results.current is candidate and window.results.images == []
+    assert window.results.item(0).toolTip().startswith("Video, 64 x 48, 8 frames at 8 fps")
+    assert window.apply_button.text() == "Add to timeline" and window.apply_button.isEnabled()
+    window.apply_button.click()
+    (clip,) = clips(panel)
+    assert (clip.start, clip.duration) == (0, 1)
+    assert panel.view.timeline is panel.context.document.timeline
+    assert "to the timeline" in window.statusBar().currentMessage()
+    window.apply_button.click()  # applied again: a second clip after the first
+    assert [c.start for c in clips(panel)] == [0, 1]
+    window.session.undo()
+    window.session.undo()
+    assert panel.context.document.timeline.tracks == ()

@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from app.model.candidates import Candidate
+from app.model.clip_candidates import ClipCandidate
 from app.model.document import Document
 from app.model.layers import RasterLayer
 from app.model.tiles import Rect
@@ -33,9 +34,10 @@ from engine.protocol import ImageData
 from engine.recipes import recipe_problem
 from plugins.api import Task, resolve
 
-# Where one output goes: a candidate for the canvas, or None when it has no place there yet
-# (video, audio and model files get theirs with the timeline and the exporters).
-Placement = Callable[[Any], Candidate | None]
+# Where one output goes: a candidate for the canvas, a clip for the timeline (video and
+# sound: app.model.clip_candidates.clip_placement), or None when it has no place (model
+# files go to their exporter).
+Placement = Callable[[Any], Candidate | ClipCandidate | None]
 
 
 class RequestError(ValueError):
@@ -55,8 +57,9 @@ class Request:
     def task_id(self) -> str:
         return self.task.id
 
-    def candidates(self, outputs: Iterable[Any]) -> list[Candidate]:
-        """The outputs that go onto the canvas, titled after the task that made them."""
+    def candidates(self, outputs: Iterable[Any]) -> list[Candidate | ClipCandidate]:
+        """The outputs that have a place (the canvas, the timeline), titled after the task
+        that made them."""
         placed = (self.place(output) for output in outputs)
         return [dataclasses.replace(c, title=self.task.title) for c in placed if c is not None]
 

@@ -1,6 +1,7 @@
 """Generation on the canvas, as the window runs it: build the request for the chosen mode
 (its task's request builder), run it, float previews over the area being made, put the
-results in the strip as candidates, and apply one as a new layer. Also "Reuse settings" and
+results in the strip as candidates, and apply one as a new layer (a video or sound: as a
+clip at the end of the timeline). Also "Reuse settings" and
 "Regenerate" of a layer made by generation (its recipe is saved with the project, so they
 work after reopening); a recipe of a task that is not installed, or of a newer version of
 it, says so.
@@ -15,6 +16,7 @@ from PySide6.QtCore import QObject, QRectF
 
 from app.model.candidates import ApplyError, Candidate, apply_command
 from app.model.canvas_areas import fill_target
+from app.model.clip_candidates import ClipCandidate, apply_clip_command
 from app.model.layers import RasterLayer
 from app.model.requests import Request, RequestError, build_request, regenerate_request
 from app.model.tiles import Rect
@@ -53,7 +55,10 @@ class CanvasGeneration(QObject):
         self.hide()
 
     def _update_apply(self, *_: object) -> None:
-        self.w.apply_button.setEnabled(self.w.results.current is not None)
+        current = self.w.results.current
+        self.w.apply_button.setEnabled(current is not None)
+        clip = isinstance(current, ClipCandidate)
+        self.w.apply_button.setText("Add to timeline" if clip else "Apply as layer")
 
     # -- running ---------------------------------------------------------------------------
 
@@ -109,9 +114,11 @@ class CanvasGeneration(QObject):
         self.w.prompt_panel.show_seed([s for s in seeds if s is not None])
         took = time.monotonic() - self._started_at
         self.w.prompt_panel.show_done(f"Done in {took:.1f} s")
-        made = f"{len(candidates)} image{'s' if len(candidates) != 1 else ''}"
+        clips = sum(isinstance(c, ClipCandidate) for c in candidates)
+        noun, where = ("clip", "to the timeline") if clips else ("image", "as a layer")
+        made = f"{len(candidates)} {noun}{'s' if len(candidates) != 1 else ''}"
         self.w.statusBar().showMessage(
-            f"Made {made} in {took:.1f} s. Double-click one (or Apply) to add it as a layer.",
+            f"Made {made} in {took:.1f} s. Double-click one (or Apply) to add it {where}.",
             15000,
         )
         unplaced = len(event.outputs) - len(candidates)
@@ -137,8 +144,10 @@ class CanvasGeneration(QObject):
 
     # -- candidates ------------------------------------------------------------------------
 
-    def show(self, candidate: Candidate | None) -> None:
-        """Float a candidate over the canvas where it would go."""
+    def show(self, candidate: Candidate | ClipCandidate | None) -> None:
+        """Float a candidate over the canvas where it would go (a clip has no place there)."""
+        if isinstance(candidate, ClipCandidate):
+            candidate = None
         rect = qrect(candidate.rect_now()) if candidate is not None else None
         self.w.canvas.show_candidate(candidate.image if candidate else None, rect)
         self.w.hide_button.setEnabled(candidate is not None)
@@ -147,11 +156,15 @@ class CanvasGeneration(QObject):
         self.w.canvas.show_candidate(None)
         self.w.hide_button.setEnabled(False)
 
-    def apply(self, candidate: Candidate | None = None) -> RasterLayer | None:
-        """Add the candidate (default: the strip's current one) as a new layer; undoable."""
+    def apply(self, candidate: Candidate | ClipCandidate | None = None) -> RasterLayer | None:
+        """Add the candidate (default: the strip's current one) as a new layer, or a clip
+        at the end of the timeline; undoable."""
         candidate = candidate or self.w.results.current
         if candidate is None:
             self.w.messages.show_error("Generate something first, then apply it as a layer.")
+            return None
+        if isinstance(candidate, ClipCandidate):
+            self.apply_clip(candidate)
             return None
         session = self.w.session
         group_id, index = self.w.layer_actions.insert_point()
@@ -166,6 +179,16 @@ class CanvasGeneration(QObject):
         self.hide()
         self.w.statusBar().showMessage(f"Added the layer \u201c{layer.name}\u201d", 8000)
         return layer
+
+    def apply_clip(self, candidate: ClipCandidate) -> str | None:
+        """Add a video or sound at the end of the timeline in one undo step; the clip's id."""
+        command, clip_id = apply_clip_command(self.w.session.doc, candidate)
+        if not self.w.session.push(command):
+            return None
+        self.w.statusBar().showMessage(
+            f"Added the clip \u201c{candidate.clip_name()}\u201d to the timeline", 8000
+        )
+        return clip_id
 
     # -- layers made by generation ---------------------------------------------------------
 

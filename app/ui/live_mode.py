@@ -160,8 +160,8 @@ class LiveMode(QObject):
                 self.view.show_status("Cancelled; the next stroke paints again.")
 
     def _show_result(self, job: LiveJob, outputs: tuple) -> None:
-        candidates = job.request.candidates(outputs)
-        self.candidate = candidates[0] if candidates else None
+        candidates = [c for c in job.request.candidates(outputs) if isinstance(c, Candidate)]
+        self.candidate = candidates[0] if candidates else None  # pictures only: no clips
         if self.candidate is not None:
             self.view.show_image(self.candidate.image)
         self.view.show_progress(1.0)

@@ -1,20 +1,26 @@
-"""The results strip: a thumbnail for every candidate made this session. Clicking one floats it
-over the canvas; double-clicking (or the window's Apply button) adds it as a new layer."""
+"""The results strip: a thumbnail for every candidate made this session. Clicking a picture
+floats it over the canvas; double-clicking (or the window's Apply button) adds it as a new
+layer. A video or sound (app/model/clip_candidates.py) shows its first frame or its
+waveform with a caption ("16 frames"); applying it adds a clip at the end of the timeline."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable
 
-from PySide6.QtCore import QSize, Qt, Signal
-from PySide6.QtGui import QColor, QPainter
+import numpy as np
+from PySide6.QtCore import QPointF, QRectF, QSize, Qt, Signal
+from PySide6.QtGui import QColor, QPainter, QPixmap, QPolygonF
 from PySide6.QtWidgets import QListView, QListWidget, QListWidgetItem, QWidget
 
 from app.model.candidates import Candidate
+from app.model.clip_candidates import ClipCandidate
+from app.model.timeline_render import waveform
 from app.ui.images import pixmap_from_rgba
 from app.ui.thumb_icons import framed_icon, room
-from engine.protocol import ImageData
+from engine.protocol import ImageData, VideoData
 
 THUMB = 88
+CAPTION_H = 16
 EMPTY_TEXT = (
     "Images you make appear here: click one to see it on the canvas, "
     "double-click to add it as a layer."
@@ -24,8 +30,8 @@ EMPTY_TEXT = (
 class ResultsStrip(QListWidget):
     """Newest first; results are only ever added, so a failed job never loses earlier ones."""
 
-    chosen = Signal(object)  # Candidate
-    applied = Signal(object)  # Candidate (double-click)
+    chosen = Signal(object)  # Candidate or ClipCandidate
+    applied = Signal(object)  # Candidate or ClipCandidate (double-click)
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -41,14 +47,14 @@ class ResultsStrip(QListWidget):
         self.setHorizontalScrollMode(QListView.ScrollMode.ScrollPerPixel)
         self.itemClicked.connect(self._on_clicked)
         self.itemDoubleClicked.connect(self._on_double_clicked)
-        self.candidates: list[Candidate] = []
+        self.candidates: list[Candidate | ClipCandidate] = []
 
     @property
     def images(self) -> list[ImageData]:
-        return [c.image for c in self.candidates]
+        return [c.image for c in self.candidates if isinstance(c, Candidate)]
 
     @property
-    def current(self) -> Candidate | None:
+    def current(self) -> Candidate | ClipCandidate | None:
         row = self.currentRow()
         return self.candidates[row] if 0 <= row < len(self.candidates) else None
 
@@ -66,25 +72,35 @@ class ResultsStrip(QListWidget):
         """Add plain images (placed at the canvas's top-left) as candidates."""
         self.add_candidates(Candidate(i) for i in images if isinstance(i, ImageData))
 
-    def add_candidates(self, candidates: Iterable[Candidate]) -> None:
+    def add_candidates(self, candidates: Iterable[Candidate | ClipCandidate]) -> None:
         """Add a batch at the front, in batch order, and select its first one."""
         batch = list(candidates)
         for position, candidate in enumerate(batch):
             self.candidates.insert(position, candidate)
-            self.insertItem(position, self._item(candidate.image))
+            item = self._clip_item(candidate) if isinstance(candidate, ClipCandidate) else None
+            self.insertItem(position, item or self._item(candidate.image))
         if batch:
             self.setCurrentRow(0)
 
     def _item(self, image: ImageData) -> QListWidgetItem:
-        thumb = pixmap_from_rgba(image.pixels).scaled(
-            room(THUMB),
-            room(THUMB),
-            Qt.AspectRatioMode.KeepAspectRatio,
-            Qt.TransformationMode.SmoothTransformation,
-        )
-        item = QListWidgetItem(framed_icon(thumb, THUMB), "")
+        item = QListWidgetItem(framed_icon(_fitted(image.pixels), THUMB), "")
         width, height = image.size
         item.setToolTip(f"{width} x {height}")
+        return item
+
+    def _clip_item(self, candidate: ClipCandidate) -> QListWidgetItem:
+        """A video's first frame, or a sound's waveform, captioned with its length."""
+        first = candidate.thumbnail()
+        thumb = _fitted(first) if first is not None else _wave_thumb(candidate.output.samples)
+        thumb = _captioned(thumb, candidate.caption)
+        item = QListWidgetItem(framed_icon(thumb, THUMB), "")
+        output = candidate.output
+        if isinstance(output, VideoData):
+            height, width = output.frames.shape[1:3]
+            what = f"Video, {width} x {height}, {candidate.caption} at {output.fps:g} fps"
+        else:
+            what = f"Sound, {candidate.caption}"
+        item.setToolTip(f"{what}: double-click (or Add to timeline) to add it as a clip")
         return item
 
     def _on_clicked(self, item: QListWidgetItem) -> None:
@@ -92,3 +108,43 @@ class ResultsStrip(QListWidget):
 
     def _on_double_clicked(self, item: QListWidgetItem) -> None:
         self.applied.emit(self.candidates[self.row(item)])
+
+
+def _fitted(pixels: np.ndarray) -> QPixmap:
+    return pixmap_from_rgba(pixels).scaled(
+        room(THUMB),
+        room(THUMB),
+        Qt.AspectRatioMode.KeepAspectRatio,
+        Qt.TransformationMode.SmoothTransformation,
+    )
+
+
+def _wave_thumb(samples: np.ndarray) -> QPixmap:
+    """A sound's waveform in a thumbnail's room."""
+    side = room(THUMB)
+    pixmap = QPixmap(side, side * 2 // 3)
+    pixmap.fill(QColor("#1f3a2e"))
+    peaks = waveform(samples, side)
+    middle, half = pixmap.height() / 2, pixmap.height() / 2 - 4
+    upper = [QPointF(x + 0.5, middle - float(p) * half) for x, p in enumerate(peaks[1])]
+    lower = [QPointF(x + 0.5, middle - float(p) * half) for x, p in enumerate(peaks[0])]
+    painter = QPainter(pixmap)
+    painter.setPen(Qt.PenStyle.NoPen)
+    painter.setBrush(QColor("#7fd1a8"))
+    painter.drawPolygon(QPolygonF([*upper, *reversed(lower)]))
+    painter.end()
+    return pixmap
+
+
+def _captioned(thumb: QPixmap, caption: str) -> QPixmap:
+    """`thumb` with a film badge and `caption` on a dark band along its bottom."""
+    out = QPixmap(thumb)
+    painter = QPainter(out)
+    band = QRectF(0, out.height() - CAPTION_H, out.width(), CAPTION_H)
+    painter.fillRect(band, QColor(0, 0, 0, 170))
+    painter.setPen(QColor("#f5f7fa"))
+    painter.drawText(
+        band.adjusted(4, 0, -2, 0), Qt.AlignmentFlag.AlignVCenter, "\N{FILM FRAMES} " + caption
+    )
+    painter.end()
+    return out
