@@ -1,15 +1,19 @@
 """The video modes in the window and on the command line: text to video and image to video
 are Generate modes, their requests take the canvas (or the selection) like image to image
-and place nothing, a finished clip leaves the window working, and `atelier video` /
+and offer their clips for the timeline, a finished clip goes to the timeline from the
+results strip and leaves the window working, and `atelier video` /
 `atelier animate` write clips."""
 
 from __future__ import annotations
+
+from fractions import Fraction
 
 import numpy as np
 import pytest
 from PySide6.QtCore import Qt
 from PySide6.QtTest import QTest
 
+from app.model.clip_candidates import ClipCandidate
 from app.model.document import Document
 from app.model.layers import RasterLayer
 from app.model.requests import RequestError, build_request
@@ -38,13 +42,14 @@ def motion_home(atelier_home):
     return atelier_home
 
 
-def test_text_to_video_asks_for_the_panels_size_and_places_nothing():
+def test_text_to_video_asks_for_the_panels_size_and_offers_its_clip_for_the_timeline():
     doc = small_document()
     request = build_request(TEXT_TO_VIDEO, FORM, doc, (96, 64))
     assert (request.params.width, request.params.height, request.params.frames) == (96, 64, 3)
     assert request.preview == Rect(0, 0, doc.width, doc.height // 3)  # a strip of 3 frames
     clip = VideoData(np.zeros((3, 64, 96, 3), np.uint8), 8.0)
-    assert request.candidates([clip]) == []
+    (candidate,) = request.candidates([clip])
+    assert isinstance(candidate, ClipCandidate) and candidate.output is clip
 
 
 def test_image_to_video_takes_the_selection_like_image_to_image():
@@ -60,7 +65,7 @@ def test_image_to_video_takes_the_selection_like_image_to_image():
         build_request(IMAGE_TO_VIDEO, FORM, blank, (64, 64))
 
 
-def test_a_finished_clip_leaves_the_window_working(
+def test_a_finished_clip_goes_to_the_timeline_and_the_window_keeps_working(
     qtbot,
     qt_loop,  # noqa: F811
     motion_home,
@@ -81,8 +86,13 @@ def test_a_finished_clip_leaves_the_window_working(
         qtbot.waitUntil(lambda: not window.generation.running, timeout=WAIT_MS)
         (clip,) = finished.args[0].outputs
         assert isinstance(clip, VideoData) and clip.frames.shape == (3, 64, 64, 3)
-        assert window.results.current is None  # nothing to place on the canvas yet
-        assert "cannot be shown on the canvas yet" in window.messages.text
+        assert window.results.current.output is clip
+        window.apply_button.click()
+        (track,) = window.session.doc.timeline.tracks
+        assert track.kind == "video" and len(track.clips) == 1
+        assert track.clips[0].duration == Fraction(3) / Fraction(clip.fps)
+        window.session.undo()
+        assert window.session.doc.timeline.tracks == ()
         QTest.mouseClick(mode_button(panel, "diffusion.txt2img"), Qt.MouseButton.LeftButton)
         with qtbot.waitSignal(window.generation.finished, timeout=WAIT_MS):
             QTest.mouseClick(panel.generate_button, Qt.MouseButton.LeftButton)

@@ -1,7 +1,8 @@
 """The video tasks' requests from the canvas: text to video makes a clip of the panel's
 size; image to video starts from the canvas, or the selection's bounds, as image to image
-takes its picture. Step previews (a strip of frames) float over that area. The clips have
-no place on the canvas yet (the timeline will take them), so nothing is placed. Qt-free.
+takes its picture. Step previews (a strip of frames) float over that area. A finished
+clip goes to the results strip as a clip candidate, which Apply adds to the timeline
+(app/model/clip_candidates.py). Qt-free.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from app.model.canvas_areas import fill_target
+from app.model.clip_candidates import clip_placement
 from app.model.document import Document
 from app.model.requests import Request, RequestError, make_params
 from app.model.tiles import Rect
@@ -18,11 +20,6 @@ from plugins.diffusion.requests import NO_PICTURE
 from plugins.video.params import STRIP_FRAMES
 
 Values = Mapping[str, Any]
-
-
-def no_place(output: Any) -> None:
-    """Clips are not placed on the canvas (DESIGN.md section 7)."""
-    return None
 
 
 def strip_rect(area: Rect, frames: int) -> Rect:
@@ -37,7 +34,7 @@ def text_to_video(task: Task, values: Values, doc: Document, size: tuple[int, in
     shape of the canvas or selection)."""
     params = make_params(task, {**values, "width": size[0], "height": size[1]})
     preview = strip_rect(fill_target(doc), params.frames)
-    return Request(task, params, preview, no_place)
+    return Request(task, params, preview, clip_placement)
 
 
 def image_to_video(task: Task, values: Values, doc: Document, size: tuple[int, int]) -> Request:
@@ -47,4 +44,4 @@ def image_to_video(task: Task, values: Values, doc: Document, size: tuple[int, i
     if not picture[..., 3].any():
         raise RequestError(NO_PICTURE)
     params = make_params(task, values, image=picture)
-    return Request(task, params, strip_rect(rect, params.frames), no_place)
+    return Request(task, params, strip_rect(rect, params.frames), clip_placement)
