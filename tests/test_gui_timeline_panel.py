@@ -18,6 +18,7 @@ from PySide6.QtWidgets import QApplication
 
 from app.model.commands import AddLayer
 from app.model.layers import RasterLayer
+from app.model.timeline_edits import TrimEnd
 from app.ui.main_window import MainWindow
 from plugins.registry import Registry
 from plugins.timeline import plugin as timeline_plugin
@@ -364,3 +365,21 @@ def test_a_generated_video_in_the_results_strip_goes_onto_the_timeline(window, p
     window.session.undo()
     window.session.undo()
     assert panel.context.document.timeline.tracks == ()
+
+
+def test_opentimelineio_out_and_back_in_is_one_undo_step(window, panel, tmp_path, video_file):
+    panel.add_file(video_file)
+    panel.push(TrimEnd(clips(panel)[0].id, Fraction(1, 2)))
+    panel.export_otio(tmp_path / "cut.otio")
+    assert (tmp_path / "cut.otio").is_file() and (tmp_path / "cut_media").is_dir()
+    window.session.undo()
+    window.session.undo()
+    assert panel.context.document.timeline.tracks == ()
+    panel.import_otio(tmp_path / "cut.otio")
+    (clip,) = clips(panel)
+    assert (clip.start, clip.end) == (0, Fraction(1, 2))
+    window.session.undo()
+    assert panel.context.document.timeline.tracks == ()
+    (tmp_path / "broken.otio").write_text("{not json")
+    panel.import_otio(tmp_path / "broken.otio")
+    assert "broken.otio" in window.messages.text

@@ -21,6 +21,7 @@ from engine.protocol import ImageData, VideoData
 
 THUMB = 88
 CAPTION_H = 16
+PERFORATION_H = 7  # a video's film-strip badge
 EMPTY_TEXT = (
     "Images you make appear here: click one to see it on the canvas, "
     "double-click to add it as a layer."
@@ -92,7 +93,7 @@ class ResultsStrip(QListWidget):
         """A video's first frame, or a sound's waveform, captioned with its length."""
         first = candidate.thumbnail()
         thumb = _fitted(first) if first is not None else _wave_thumb(candidate.output.samples)
-        thumb = _captioned(thumb, candidate.caption)
+        thumb = _captioned(thumb, candidate.caption, film=first is not None)
         item = QListWidgetItem(framed_icon(thumb, THUMB), "")
         output = candidate.output
         if isinstance(output, VideoData):
@@ -136,15 +137,20 @@ def _wave_thumb(samples: np.ndarray) -> QPixmap:
     return pixmap
 
 
-def _captioned(thumb: QPixmap, caption: str) -> QPixmap:
-    """`thumb` with a film badge and `caption` on a dark band along its bottom."""
+def _captioned(thumb: QPixmap, caption: str, film: bool) -> QPixmap:
+    """`thumb` with `caption` on a dark band along its bottom and, for a video, a film
+    strip's perforations along its top."""
     out = QPixmap(thumb)
     painter = QPainter(out)
     band = QRectF(0, out.height() - CAPTION_H, out.width(), CAPTION_H)
     painter.fillRect(band, QColor(0, 0, 0, 170))
+    if film:
+        painter.fillRect(QRectF(0, 0, out.width(), PERFORATION_H), QColor(0, 0, 0, 200))
+        painter.setBrush(QColor("#f5f7fa"))
+        painter.setPen(Qt.PenStyle.NoPen)
+        for x in range(3, out.width() - 4, 8):
+            painter.drawRoundedRect(QRectF(x, 2, 4, PERFORATION_H - 4), 1, 1)
     painter.setPen(QColor("#f5f7fa"))
-    painter.drawText(
-        band.adjusted(4, 0, -2, 0), Qt.AlignmentFlag.AlignVCenter, "\N{FILM FRAMES} " + caption
-    )
+    painter.drawText(band.adjusted(4, 0, -2, 0), Qt.AlignmentFlag.AlignVCenter, caption)
     painter.end()
     return out

@@ -29,7 +29,6 @@ from PySide6.QtWidgets import (
     QScrollArea,
     QSizePolicy,
     QSplitter,
-    QToolButton,
     QVBoxLayout,
     QWidget,
 )
@@ -99,6 +98,7 @@ class TimelinePanel(QWidget):
         self.shown_frame: np.ndarray | None = None  # the preview's picture (for tests)
         self.clock: PlaybackClock | None = None
         self.export_run: ExportRun | None = None
+        self._sized = False  # the splitter's first sizes were set
         self.play_timer = QTimer(self)
         self.play_timer.setTimerType(Qt.TimerType.PreciseTimer)
         self.play_timer.timeout.connect(self._tick)
@@ -127,11 +127,10 @@ class TimelinePanel(QWidget):
         self.add_file_button.setToolTip("Add a video, picture or sound file at the end")
         self.add_layer_button = self._button("Add layer", self.add_layer)
         self.add_layer_button.setToolTip("Add the current canvas layer as a still")
-        self.track_button = QToolButton(text="Track", objectName="timelineAddTrack")
-        self.track_button.setPopupMode(QToolButton.ToolButtonPopupMode.InstantPopup)
+        self.track_button = QPushButton("Add track", objectName="timelineAddTrack")
         tracks = QMenu(self.track_button)
         for kind in ("video", "image", "audio"):
-            tracks.addAction(f"Add {kind} track", lambda k=kind: self.push(AddTrack(k)))
+            tracks.addAction(f"{kind.title()} track", lambda k=kind: self.push(AddTrack(k)))
         self.track_button.setMenu(tracks)
         self.play_button = self._button("Play", self.toggle_play)
         self.play_button.setToolTip("Play or pause (Space)")
@@ -140,8 +139,8 @@ class TimelinePanel(QWidget):
         zoom_out.setToolTip("Zoom out (Ctrl+wheel)")
         zoom_in = self._button("+", lambda: self.view.zoom(1.25))
         zoom_in.setToolTip("Zoom in (Ctrl+wheel)")
-        self.otio_button = QToolButton(text="OpenTimelineIO", objectName="timelineOtio")
-        self.otio_button.setPopupMode(QToolButton.ToolButtonPopupMode.InstantPopup)
+        self.otio_button = QPushButton("OTIO", objectName="timelineOtio")
+        self.otio_button.setToolTip("Exchange the cut with other editors as OpenTimelineIO")
         otio = QMenu(self.otio_button)
         otio.addAction("Import .otio\N{HORIZONTAL ELLIPSIS}", self.import_otio)
         otio.addAction("Export .otio\N{HORIZONTAL ELLIPSIS}", self.export_otio)
@@ -186,11 +185,28 @@ class TimelinePanel(QWidget):
         return button
 
     def resizeEvent(self, event: QResizeEvent) -> None:  # noqa: N802 (Qt's name)
-        """Preview beside the tracks in a wide dock, above them in a tall one."""
+        """Preview beside the tracks in a wide dock, above them in a tall one; the preview
+        first as large as the film's shape allows, the tracks taking the rest."""
         wide = event.size().width() > 1.4 * event.size().height()
-        self.splitter.setOrientation(Qt.Orientation.Horizontal if wide else Qt.Orientation.Vertical)
+        orientation = Qt.Orientation.Horizontal if wide else Qt.Orientation.Vertical
+        if orientation != self.splitter.orientation() or not self._sized:
+            self.splitter.setOrientation(orientation)
+            QTimer.singleShot(0, self._size_preview)
         super().resizeEvent(event)
         QTimer.singleShot(0, self.show_frame)
+
+    def _size_preview(self) -> None:
+        total = sum(self.splitter.sizes())
+        if total <= 0:
+            return
+        width, height = self.timeline.frame_size
+        if self.splitter.orientation() == Qt.Orientation.Horizontal:
+            side = round(self.splitter.height() * width / height)
+        else:
+            side = round(self.splitter.width() * height / width)
+        side = min(max(side, PREVIEW_MIN[0]), total // 2)
+        self.splitter.setSizes([side, total - side])
+        self._sized = True
 
     # ---- the document --------------------------------------------------------------------
 

@@ -334,7 +334,9 @@ class TracksView(QWidget):
         label = item.name if clip.opacity >= 1 else f"{item.name} ({clip.opacity:.0%})"
         if item.kind == "audio" and clip.gain_db:
             label = f"{item.name} ({clip.gain_db:+.1f} dB)"
-        painter.drawText(box.adjusted(5, 1, -4, 0), Qt.AlignmentFlag.AlignTop, label)
+        left = max(box.left(), HEADER_W)  # the name stays in view when the clip starts left of it
+        shown = QRectF(left, box.top(), box.right() - left, box.height())
+        painter.drawText(shown.adjusted(5, 1, -4, 0), Qt.AlignmentFlag.AlignTop, label)
 
     def _paint_thumbs(self, painter: QPainter, body: QRectF, item: MediaItem, clip: Clip) -> None:
         height = max(8, int(body.height()))
