@@ -509,6 +509,7 @@ def _media_entry(item: MediaItem, media: MediaStore, assets: dict[str, bytes]) -
         "id": item.id, "kind": item.kind, "name": item.name, "width": width, "height": height,
         "fps": _time_text(item.fps) if item.fps is not None else None, "rate": item.rate,
         "channels": item.channels, "length": item.length, "file": item.file,
+        "provenance": item.provenance,
     }  # fmt: skip
     if item.id not in media:
         raise ValueError(f"the data of {item.name!r} is missing")
@@ -548,7 +549,9 @@ def _timeline(entry: TimelineEntry, media: MediaStore, assets: _Assets) -> Timel
     items = []
     for m in entry.media:
         size = (m.width, m.height) if m.width and m.height else None
-        item = MediaItem(m.id, m.kind, m.name, size, m.fps, m.rate, m.channels, m.length, m.file)
+        item = MediaItem(
+            m.id, m.kind, m.name, size, m.fps, m.rate, m.channels, m.length, m.file, m.provenance
+        )
         if m.suffix is None:
             media.add(item, assets.array(f"media/{m.id}.npz", item))
         else:

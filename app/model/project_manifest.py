@@ -148,6 +148,9 @@ def _time(value: Any) -> _Fraction:
 Time = Annotated[_Fraction, BeforeValidator(_time)]
 
 
+MAX_PROVENANCE = 256 * 1024  # characters of a generated media item's provenance JSON
+
+
 class MediaItemEntry(_Entry):
     """A media item and where its data is: `media/<id>.npz` (made in Atelier: one array
     "data", compressed) or `media/<id><suffix>` (an imported file, as it was)."""
@@ -165,6 +168,7 @@ class MediaItemEntry(_Entry):
     suffix: Annotated[str, StringConstraints(strict=True, pattern=r"^\.[a-z0-9]{1,5}$")] | None = (
         None  # an imported file's; None: the data is media/<id>.npz
     )
+    provenance: Annotated[str, StringConstraints(strict=True, max_length=MAX_PROVENANCE)] = ""
 
 
 class ClipEntry(_Entry):

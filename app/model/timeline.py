@@ -55,6 +55,8 @@ class MediaItem:
 
     `length` counts frames (video) or samples (audio); images have none. `file` is the
     file it was imported from (None: made in Atelier); the project keeps a copy either way.
+    `provenance` is the JSON text of a generated output's provenance record (its watermark,
+    task, safety; empty: not generated), which a timeline export names in its metadata.
     """
 
     id: str
@@ -66,6 +68,7 @@ class MediaItem:
     channels: int = 0  # audio
     length: int = 0  # frames (video) or samples (audio)
     file: str | None = None
+    provenance: str = ""
 
     def __post_init__(self) -> None:
         if self.kind not in ACCEPTS:

@@ -9,11 +9,13 @@ MAX_DECODED_BYTES of frames or samples; anything else is one MediaFileError sent
 
 from __future__ import annotations
 
+import dataclasses
+import json
 import os
 import re
 import subprocess
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from fractions import Fraction
 from pathlib import Path
 from typing import IO
@@ -97,13 +99,17 @@ def frame_rate(fps: float | Fraction) -> Fraction:
 def add_output(
     store: MediaStore, output: VideoData | ImageData | AudioData, name: str
 ) -> MediaItem:
-    """A new media item holding a job's output (the results strip), its data kept in `store`."""
+    """A new media item holding a job's output (the results strip), its data kept in `store`
+    and its provenance record in the item."""
     if isinstance(output, VideoData):
         item, data = video_item(output.frames, frame_rate(output.fps), name), output.frames
     elif isinstance(output, ImageData):
         item, data = image_item(output.pixels, name), output.pixels
     else:
         item, data = audio_item(output.samples, output.rate, name), output.samples
+    record = output.meta.get("provenance")
+    if isinstance(record, Mapping):
+        item = dataclasses.replace(item, provenance=json.dumps(record, sort_keys=True, default=str))
     store.add(item, data)
     return item
 

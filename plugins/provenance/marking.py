@@ -412,6 +412,36 @@ def mark_export_with_provenance(
     return out, record
 
 
+def timeline_export_record(
+    generated: Sequence[tuple[str, Mapping[str, Any]]], only_generated: bool
+) -> dict[str, Any] | None:
+    """The provenance record of a film cut from clips: `generated` holds each generated
+    clip's name and its media's provenance record, in timeline order. Their frames keep
+    the marks their jobs wrote (an export adds none), so the record lists those marks, and
+    the first as the file's watermark; None when no clip was generated. `only_generated`:
+    every picture in the film was generated (else it is a composite)."""
+    marks, tasks = [], []
+    for name, record in generated:
+        stamp = record.get("watermark")
+        payload = stamp.get("payload") if isinstance(stamp, Mapping) else None
+        if isinstance(payload, int) and payload not in {mark.payload for mark in marks}:
+            marks.append(Mark(payload, None, False, f"clip {name}"))
+        if record.get("task") and record["task"] not in tasks:
+            tasks.append(str(record["task"]))
+    if not marks:
+        return None
+    safety = {"output": {"checked": False, "reason": "exported timeline: clips checked when made"}}
+    return provenance_record(
+        marks[0].payload,
+        "video",
+        safety,
+        None,
+        ", ".join(tasks),
+        source_type=TRAINED if only_generated else COMPOSITE,
+        marks=marks,
+    )
+
+
 def mark_export(rgba: np.ndarray, layers: Sequence[GeneratedLayer]) -> np.ndarray:
     """A flattened canvas, watermarked when it contains generated layers (see above)."""
     return mark_export_with_provenance(rgba, layers)[0]

@@ -4,13 +4,15 @@ Timeline panel and `atelier export`."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
 
-from app.model.timeline import MediaStore, Timeline
+from app.model.timeline import VISUAL, MediaStore, Timeline
 from app.model.timeline_render import frame_count, frames, mix_audio
+from plugins.provenance.marking import timeline_export_record
 from plugins.video_export.encoding import Quality, video_kind, write_video
 
 AUDIO_RATE = 48000
@@ -50,6 +52,32 @@ def export_frame_count(timeline: Timeline, settings: ExportSettings) -> int:
     return frame_count(end - start, settings.fps or timeline.fps)
 
 
+def export_provenance(timeline: Timeline, start: Fraction, end: Fraction) -> dict | None:
+    """The provenance record of the film cut from `start` to `end`: the marks and tasks
+    of the generated clips in it (None: none was generated)."""
+    shown = [
+        (track, clip) for track, clip in timeline.clips() if start < clip.end and clip.start < end
+    ]
+    records = {clip.id: _record(timeline.item(clip.media_id).provenance) for _, clip in shown}
+    generated = [
+        (timeline.item(clip.media_id).name, records[clip.id])
+        for _, clip in shown
+        if records[clip.id] is not None
+    ]
+    pictures = [clip.id for track, clip in shown if track.kind in VISUAL]
+    all_generated = bool(pictures) and all(records[clip_id] for clip_id in pictures)
+    return timeline_export_record(generated, all_generated)
+
+
+def _record(text: str) -> dict | None:
+    """A media item's provenance record, or None (none, or not a JSON object)."""
+    try:
+        record = json.loads(text) if text else None
+    except ValueError:
+        return None
+    return record if isinstance(record, dict) else None
+
+
 def export_timeline(
     timeline: Timeline,
     media: MediaStore,
@@ -78,6 +106,7 @@ def export_timeline(
         audio_rate=AUDIO_RATE,
         quality=settings.quality,
         metadata={"comment": "Made with Atelier's timeline"},
+        provenance=export_provenance(timeline, start, end),
         on_progress=on_progress,
         is_cancelled=is_cancelled,
         total_frames=total,
