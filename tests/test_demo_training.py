@@ -21,6 +21,7 @@ TINY += ["--unet-steps", "2", "--unet-batch", "4", "--threads", "1"]
 TINY += ["--refine-steps", "2", "--refine-batch", "4"]
 TINY += ["--inpaint-samples", "8", "--inpaint-steps", "2", "--inpaint-batch", "4"]
 TINY += ["--control-samples", "8", "--control-steps", "2", "--control-batch", "4"]
+TINY += ["--motion-clips", "2", "--motion-steps", "2", "--motion-batch", "1"]
 
 
 def tokens(tokenizer: CLIPTokenizer, text: str) -> list[str]:
@@ -82,6 +83,16 @@ def test_the_run_exports_a_scribble_control_that_fits_the_model(trained):
         "a red circle", image=scribble[None], num_inference_steps=2, output_type="np"
     ).images[0]
     assert image.shape == (128, 128, 3) and np.isfinite(image).all()
+
+
+def test_the_run_exports_a_motion_adapter_made_for_the_model(trained, tmp_path):
+    root, out = trained
+    motion = out.with_name("demo-motion")
+    assert json.loads((motion / "atelier.json").read_text())["base"] == "demo"
+    store = ModelStore(home=tmp_path, builtin_dir=root / "models")
+    from plugins.video.motion_choice import pick_motion_adapter
+
+    assert pick_motion_adapter(store, store.default_checkpoint()).name == "demo-motion"
 
 
 def test_a_run_exports_a_model_the_store_loads_and_generates_with(trained, tmp_path):
