@@ -33,11 +33,17 @@ def export_controlnet(trained: Path, base: Path, out: Path, log=print) -> None:
         "example_prompt": "a red circle on a blue background",
         "about": ABOUT,
     }
+    write_model_folder(controlnet, settings, MODEL_CARD, out, log)
+
+
+def write_model_folder(model, settings: dict, card: Path, out: Path, log=print) -> None:
+    """A model's diffusers folder with its atelier.json and model card, into `out`, replaced
+    whole: built beside it, then renamed, so a failed export leaves the old folder."""
     staging = out.with_name(out.name + ".partial")
     shutil.rmtree(staging, ignore_errors=True)
-    controlnet.save_pretrained(staging, safe_serialization=True)
+    model.save_pretrained(staging, safe_serialization=True)
     (staging / "atelier.json").write_text(json.dumps(settings, indent=2) + "\n", encoding="utf-8")
-    shutil.copyfile(MODEL_CARD, staging / "README.md")
+    shutil.copyfile(card, staging / "README.md")
     shutil.rmtree(out, ignore_errors=True)
     staging.rename(out)
     size = sum(p.stat().st_size for p in out.rglob("*") if p.is_file())

@@ -8,13 +8,12 @@ are that model's, not SD 1.5's.
 
 from __future__ import annotations
 
-import json
-import shutil
 from pathlib import Path
 
 import torch
 from diffusers import MotionAdapter
 
+from .control_export import write_model_folder
 from .motion_clips import FPS, FRAMES
 
 ABOUT = (
@@ -39,12 +38,4 @@ def export_motion_adapter(trained: Path, base: Path, out: Path, log=print) -> No
         "example_prompt": EXAMPLE_PROMPT,
         "about": ABOUT,
     }
-    staging = out.with_name(out.name + ".partial")
-    shutil.rmtree(staging, ignore_errors=True)
-    adapter.save_pretrained(staging, safe_serialization=True)
-    (staging / "atelier.json").write_text(json.dumps(settings, indent=2) + "\n", encoding="utf-8")
-    shutil.copyfile(MODEL_CARD, staging / "README.md")
-    shutil.rmtree(out, ignore_errors=True)
-    staging.rename(out)
-    size = sum(p.stat().st_size for p in out.rglob("*") if p.is_file())
-    log(f"export: {out} ({size / 2**20:.1f} MB)")
+    write_model_folder(adapter, settings, MODEL_CARD, out, log)
