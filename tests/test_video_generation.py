@@ -148,7 +148,9 @@ def test_a_lora_acts_in_the_clip_and_weight_0_is_none(engine, store, unmarked_fr
     assert np.array_equal(base, clip(run(engine, FAST)).frames)
 
 
-def test_cancel_stops_a_clip_within_a_step(store):
+def cancelled_at_the_first_step(store, task_id: str, params) -> list[JobProgress]:
+    """Run a job on a threaded engine, cancel it at its first step's progress, check it
+    ends cancelled, and return the step events seen."""
     engine = Engine(TASKS, store=store, families=FAMILIES)
     steps_seen = []
 
@@ -160,11 +162,16 @@ def test_cancel_stops_a_clip_within_a_step(store):
 
     engine.subscribe(on_event)
     try:
-        handle = engine.submit(TEXT_TO_VIDEO.id, dataclasses.replace(FAST, steps=40))
+        handle = engine.submit(task_id, params)
         assert isinstance(handle.future.result(60), JobCancelled)
-        assert len(steps_seen) <= 2
     finally:
         engine.shutdown()
+    return steps_seen
+
+
+def test_cancel_stops_a_clip_within_a_step(store):
+    params = dataclasses.replace(FAST, steps=40)
+    assert len(cancelled_at_the_first_step(store, TEXT_TO_VIDEO.id, params)) <= 2
 
 
 def test_smooth_and_upscale_double_frames_and_size(engine):

@@ -17,14 +17,14 @@ import numpy as np
 import pytest
 
 from engine.model_store import ModelStore
-from engine.protocol import JobCancelled, JobFailed, JobProgress, VideoData
-from engine.worker import Engine, InlineEngine
+from engine.protocol import JobFailed, VideoData
+from engine.worker import InlineEngine
 from plugins.diffusion.families import BY_ID as DIFFUSION_FAMILIES
 from plugins.video import IMAGE_TO_VIDEO, TEXT_TO_VIDEO
 from plugins.video.families import BY_ID as VIDEO_FAMILIES
 from plugins.video.params import ImageToVideoParams, TextToVideoParams
 from tests.fixtures.tiny_video import save_tiny_motion_adapter, save_tiny_sparsectrl
-from tests.test_video_generation import clip, run
+from tests.test_video_generation import cancelled_at_the_first_step, clip, run
 
 TASKS = {t.id: t for t in (TEXT_TO_VIDEO, IMAGE_TO_VIDEO)}
 FAMILIES = {**DIFFUSION_FAMILIES, **VIDEO_FAMILIES}
@@ -145,20 +145,5 @@ def test_a_clip_past_the_motion_window_is_not_made_with_sparsectrl(engine, store
 
 def test_cancel_stops_a_sparsectrl_clip_within_a_step(store, tiny_sparsectrl):
     install_sparsectrl(store, tiny_sparsectrl)
-    engine = Engine(TASKS, store=store, families=FAMILIES)
-    steps_seen = []
-
-    def on_event(event):
-        if isinstance(event, JobProgress) and "step" in event.stage:
-            steps_seen.append(event)
-            if len(steps_seen) == 1:
-                engine.cancel(event.job_id)
-
-    engine.subscribe(on_event)
-    try:
-        params = dataclasses.replace(PARAMS, steps=40, method="sparsectrl")
-        handle = engine.submit(IMAGE_TO_VIDEO.id, params)
-        assert isinstance(handle.future.result(60), JobCancelled)
-        assert len(steps_seen) <= 2
-    finally:
-        engine.shutdown()
+    params = dataclasses.replace(PARAMS, steps=40, method="sparsectrl")
+    assert len(cancelled_at_the_first_step(store, IMAGE_TO_VIDEO.id, params)) <= 2
