@@ -16,7 +16,8 @@ VERBS = {
     *("Add", "Change", "Convert", "Create", "Crop", "Cut", "Delete", "Deselect", "Duplicate"),
     "Edit",
     *("Erase", "Feather", "Fill", "Flatten", "Flip", "Generate", "Grow", "Group", "Hide"),
-    *("Invert", "Merge", "Move", "Open", "Paint", "Paste", "Remove", "Rename", "Resize"),
+    *("Invert", "Merge", "Move", "Normalise", "Open", "Paint", "Paste", "Remove"),
+    *("Rename", "Resize"),
     *("Rotate", "Select", "Shrink", "Show", "Split", "Transform", "Trim", "Ungroup"),
 }
 # "Verb object": a capitalised verb (a colon may follow it), then lower-case words, numbers

@@ -50,6 +50,42 @@ class Command:
         return False
 
 
+class ValueEdit(Command):
+    """A change of one of the document's values that edits replace whole (a frozen value
+    such as `doc.timeline` or `doc.audio`, named by `attribute`): `changed(old)` makes the
+    new value at the first do; undo puts the old value back and redo the new one, so both
+    are exact. Steps with the same `merge_key` become one undo step."""
+
+    attribute = ""
+
+    def __init__(self, merge_key: Hashable | None = None) -> None:
+        self.merge_key = merge_key
+        self.before: Any = None
+        self.after: Any = None
+
+    def changed(self, value: Any) -> Any:
+        """The value after this edit (raise a ValueError when it cannot be made)."""
+        raise NotImplementedError
+
+    def do(self, doc: Document) -> Rect | None:
+        if self.after is None:
+            old = getattr(doc, self.attribute)
+            self.before, self.after = old, self.changed(old)
+        setattr(doc, self.attribute, self.after)
+        return None  # nothing on the canvas changed
+
+    def undo(self, doc: Document) -> Rect | None:
+        assert self.before is not None
+        setattr(doc, self.attribute, self.before)
+        return None
+
+    def merge(self, later: Command) -> bool:
+        if not isinstance(later, type(self)) or later.before is not self.after:
+            return False
+        self.after = later.after
+        return True
+
+
 # ---- pixels ----------------------------------------------------------------------------------
 
 

@@ -6,6 +6,7 @@ from collections.abc import Iterator
 
 import numpy as np
 
+from app.model.audio_clips import AudioLibrary
 from app.model.compositing import composite
 from app.model.layers import GroupLayer, Layer, RasterLayer, new_id
 from app.model.selection import Selection
@@ -25,7 +26,8 @@ class Document:
     Edit it through commands (app.model.commands) pushed on a History, so every change can
     be undone; the methods here are the primitives those commands use. `revision` grows
     with every change (autosave watches it). `timeline` is the video timeline (a value,
-    app/model/timeline.py, replaced by its edits) and `media` the store of its media's data.
+    app/model/timeline.py, replaced by its edits), `audio` the Audio panel's sounds (a
+    value, app/model/audio_clips.py) and `media` the store of both's media data.
     """
 
     def __init__(
@@ -36,6 +38,7 @@ class Document:
         *,
         media: MediaStore | None = None,
         id: str | None = None,
+        audio: AudioLibrary | None = None,
     ) -> None:
         width, height = size
         if width <= 0 or height <= 0:
@@ -44,6 +47,7 @@ class Document:
         self.root = GroupLayer(name="root", children=list(layers or []))
         self.timeline = timeline if timeline is not None else Timeline()
         self.media = media if media is not None else MediaStore()
+        self.audio = audio if audio is not None else AudioLibrary()
         self.selection: Selection | None = None
         self.id = id or new_id()
         self.revision = 0
@@ -152,7 +156,9 @@ class Document:
         """An independent copy with the same ids sharing the immutable tiles (for saving in
         the background while editing goes on)."""
         layers = [layer.snapshot() for layer in self.layers]
-        twin = Document(self.size, layers, self.timeline, media=self.media, id=self.id)
+        twin = Document(
+            self.size, layers, self.timeline, media=self.media, id=self.id, audio=self.audio
+        )
         twin.selection, twin.revision = self.selection, self.revision
         return twin
 

@@ -104,6 +104,15 @@ CHANGE_CLIP_GAIN = "Change clip gain"
 CHANGE_VIDEO_FORMAT = "Change video format"  # the timeline's frame rate and size
 OPEN_TIMELINE = "Open timeline"  # one read from a file (OpenTimelineIO) replaces it
 
+# ---- the Audio panel's sounds
+
+ADD_SOUND = "Add sound"
+DELETE_SOUND = "Delete sound"
+TRIM_SOUND = "Trim sound"
+CHANGE_SOUND_FADES = "Change sound fades"
+CHANGE_SOUND_GAIN = "Change sound gain"
+NORMALISE_SOUND = "Normalise sound"  # its gain set to reach a loudness
+
 
 def control_settings(changed: set[str]) -> str:
     """A change of one control layer's `changed` settings (kind, model, strength, start,

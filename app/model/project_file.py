@@ -10,10 +10,13 @@ is version 3: the manifest holds its tracks, clips and media items (times as "nu
 texts) and each media item's data is a file: `media/<id>.npz` (one array, compressed,
 lossless) for media made in Atelier, `media/<id><suffix>` for an imported file, copied as
 it was (when opened, it is unpacked to a temporary folder and decoded when first needed).
+A project with sounds in the Audio panel is version 4: the manifest's "audio" lists each
+sound's settings and the media items of their sources that the timeline does not list,
+their data saved the same way.
 The undo history is not saved. Saving builds the whole file in memory, then writes it
 atomically, so a failed save (disk full) leaves the previous file as it was.
-Saving then loading gives back exactly the same pixels, masks, properties, timeline and
-media.
+Saving then loading gives back exactly the same pixels, masks, properties, timeline,
+sounds and media.
 """
 
 from __future__ import annotations
@@ -38,6 +41,7 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
+from app.model.audio_clips import AudioClip, AudioLibrary
 from app.model.document import Document
 from app.model.generation_info import atelier_version
 from app.model.layers import (
@@ -51,10 +55,12 @@ from app.model.layers import (
     SteeringLayer,
 )
 from app.model.project_manifest import (
+    AudioEntry,
     ControlEntry,
     GroupEntry,
     Manifest,
     MaskEntry,
+    MediaItemEntry,
     PixelsEntry,
     RasterEntry,
     ReferenceEntry,
@@ -82,7 +88,8 @@ from engine.untrusted import (
 )
 
 FORMAT = "atelier-project"
-VERSION = 3  # the newest this Atelier reads and writes
+VERSION = 4  # the newest this Atelier reads and writes
+TIMELINE_VERSION = 3  # a project with a timeline and no sounds in the Audio panel
 STEERED_VERSION = 2  # a project with control or reference layers and no timeline
 PLAIN_VERSION = 1  # a project without control or reference layers or a timeline
 SUFFIX = ".atelier"
@@ -127,6 +134,8 @@ def project_bytes(doc: Document, extra: dict[str, Any] | None = None) -> bytes:
     }
     if doc.timeline != Timeline():
         manifest["timeline"] = _timeline_entry(doc.timeline, doc.media, assets)
+    if doc.audio.clips:
+        manifest["audio"] = _audio_entry(doc, assets)
     text = json.dumps(manifest, ensure_ascii=False, indent=1, default=_json_value)
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w") as archive:
@@ -138,8 +147,10 @@ def project_bytes(doc: Document, extra: dict[str, Any] | None = None) -> bytes:
 
 def _version(doc: Document) -> int:
     """The oldest format version that holds `doc`, so older Ateliers open what they can."""
-    if doc.timeline != Timeline():
+    if doc.audio.clips:
         return VERSION
+    if doc.timeline != Timeline():
+        return TIMELINE_VERSION
     steered = any(isinstance(lay, SteeringLayer) for lay in doc.walk())
     return STEERED_VERSION if steered else PLAIN_VERSION
 
@@ -428,10 +439,12 @@ def _document(manifest: Manifest, assets: _Assets) -> Document:
     info = manifest.document
     size = (info.width, info.height)
     layers = [_layer(entry, size, assets) for entry in manifest.layers]
-    timeline, media = Timeline(), MediaStore()
+    timeline, media, audio = Timeline(), MediaStore(), AudioLibrary()
     if manifest.timeline is not None:
         timeline = _timeline(manifest.timeline, media, assets)
-    doc = Document(size, layers, timeline, media=media, id=info.id)
+    if manifest.audio is not None:
+        audio = _audio(manifest.audio, timeline, media, assets)
+    doc = Document(size, layers, timeline, media=media, id=info.id, audio=audio)
     ids = [layer.id for layer in doc.walk()]
     if len(ids) != len(set(ids)):
         raise ValueError("two layers share an id")
@@ -546,18 +559,7 @@ def _timeline(entry: TimelineEntry, media: MediaStore, assets: _Assets) -> Timel
     """The timeline a manifest describes, its media's data put in `media`. Raises
     ProjectFileError for damaged data, TimelineError (a ValueError) for clips that do not
     fit together."""
-    items = []
-    for m in entry.media:
-        size = (m.width, m.height) if m.width and m.height else None
-        item = MediaItem(
-            m.id, m.kind, m.name, size, m.fps, m.rate, m.channels, m.length, m.file, m.provenance
-        )
-        if m.suffix is None:
-            media.add(item, assets.array(f"media/{m.id}.npz", item))
-        else:
-            path = assets.unpack(f"media/{m.id}{m.suffix}", media)
-            media.add_file(item, path, file_loader(item, path))
-        items.append(item)
+    items = _media_items(entry.media, media, assets)
     tracks = [Track(t.id, t.kind, t.name, tuple(_clip(c) for c in t.clips)) for t in entry.tracks]
     size = (entry.width, entry.height) if entry.width and entry.height else None
     return Timeline(tuple(tracks), tuple(items), entry.fps, size)
@@ -568,3 +570,77 @@ def _clip(c: Any) -> Clip:
         c.id, c.media, c.start, c.in_point, c.out_point, c.opacity, c.fade_in, c.fade_out,
         c.gain_db,
     )  # fmt: skip
+
+
+def _media_items(
+    entries: list[MediaItemEntry], media: MediaStore, assets: _Assets
+) -> list[MediaItem]:
+    """The media items the entries describe, their data put in `media`."""
+    items = []
+    for m in entries:
+        size = (m.width, m.height) if m.width and m.height else None
+        item = MediaItem(
+            m.id, m.kind, m.name, size, m.fps, m.rate, m.channels, m.length, m.file, m.provenance
+        )
+        if m.suffix is None:
+            media.add(item, assets.array(f"media/{m.id}.npz", item))
+        else:
+            path = assets.unpack(f"media/{m.id}{m.suffix}", media)
+            media.add_file(item, path, file_loader(item, path))
+        items.append(item)
+    return items
+
+
+# ---- the Audio panel's sounds ----------------------------------------------------------------
+
+
+def _audio_entry(doc: Document, assets: dict[str, bytes]) -> dict[str, Any]:
+    """The sounds' settings, and the media items of their sources the timeline lacks."""
+    listed = {item.id for item in doc.timeline.media}
+    clips = [
+        {
+            "id": clip.id,
+            "media": clip.item.id,
+            "start": _time_text(clip.start),
+            "end": _time_text(clip.end),
+            "fade_in": _time_text(clip.fade_in),
+            "fade_out": _time_text(clip.fade_out),
+            "gain_db": clip.gain_db,
+            "loudness_target": clip.loudness_target,
+            "recipe": clip.recipe,
+        }  # fmt: skip
+        for clip in doc.audio.clips
+    ]
+    media = [
+        _media_entry(item, doc.media, assets) for item in doc.audio.media if item.id not in listed
+    ]
+    return {"clips": clips, "media": media}
+
+
+def _audio(
+    entry: AudioEntry, timeline: Timeline, media: MediaStore, assets: _Assets
+) -> AudioLibrary:
+    """The sounds a manifest lists, their own sources' data put in `media`. Raises
+    ProjectFileError for damaged data, AudioError (a ValueError) for settings that do not
+    fit their source."""
+    items = {item.id: item for item in timeline.media}
+    for item in _media_items(entry.media, media, assets):
+        items.setdefault(item.id, item)
+    clips = []
+    for c in entry.clips:
+        if c.media not in items:
+            raise ValueError(f"the sound {c.id!r} has no media")
+        clips.append(
+            AudioClip(
+                c.id,
+                items[c.media],
+                c.start,
+                c.end,
+                c.fade_in,
+                c.fade_out,
+                c.gain_db,
+                c.loudness_target,
+                c.recipe,
+            )  # fmt: skip
+        )
+    return AudioLibrary(tuple(clips))

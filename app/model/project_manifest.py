@@ -3,7 +3,8 @@
 pydantic models with strict types: canvas sides within MAX_CANVAS_SIDE, finite opacity in
 0..1, ids that are safe as file names, a layer tree of known kinds (control layers with a
 known control kind and settings in range, reference layers with a weight in range), a
-timeline of bounded tracks, clips and media with times as exact "num/den" fractions.
+timeline of bounded tracks, clips and media with times as exact "num/den" fractions, the
+Audio panel's sounds with their settings.
 Unknown keys are ignored (a newer Atelier may add some); `tree_problem` bounds the tree's
 depth and size.
 """
@@ -149,6 +150,7 @@ Time = Annotated[_Fraction, BeforeValidator(_time)]
 
 
 MAX_PROVENANCE = 256 * 1024  # characters of a generated media item's provenance JSON
+Gain = Annotated[float, Field(strict=True, ge=-60, le=24, allow_inf_nan=False)]  # dB
 
 
 class MediaItemEntry(_Entry):
@@ -180,7 +182,7 @@ class ClipEntry(_Entry):
     opacity: Fraction = 1.0
     fade_in: Time = _Fraction(0)
     fade_out: Time = _Fraction(0)
-    gain_db: Annotated[float, Field(strict=True, ge=-60, le=24, allow_inf_nan=False)] = 0.0
+    gain_db: Gain = 0.0
 
 
 class TrackEntry(_Entry):
@@ -196,6 +198,33 @@ class TimelineEntry(_Entry):
     height: Side | None = None
     tracks: Annotated[list[TrackEntry], Field(max_length=MAX_TRACKS)]
     media: Annotated[list[MediaItemEntry], Field(max_length=MAX_MEDIA)]
+
+
+# ---- the Audio panel's sounds (app/model/audio_clips.py) -------------------------------------
+
+MAX_SOUNDS = 4_000
+
+
+class SoundEntry(_Entry):
+    """A sound: its source (a media item of the timeline's or the audio's list) and its
+    settings."""
+
+    id: Id
+    media: Id
+    start: Time
+    end: Time
+    fade_in: Time = _Fraction(0)
+    fade_out: Time = _Fraction(0)
+    gain_db: Gain = 0.0
+    loudness_target: (
+        Annotated[float, Field(strict=True, ge=-70, le=0, allow_inf_nan=False)] | None
+    ) = None
+    recipe: Annotated[str, StringConstraints(strict=True, max_length=MAX_PROVENANCE)] = ""
+
+
+class AudioEntry(_Entry):
+    clips: Annotated[list[SoundEntry], Field(max_length=MAX_SOUNDS)]
+    media: Annotated[list[MediaItemEntry], Field(max_length=MAX_MEDIA)]  # not the timeline's
 
 
 class DocumentEntry(_Entry):
@@ -220,6 +249,7 @@ class Manifest(_Entry):
     selection: StrictStr | None = None
     extra: ProjectExtra = ProjectExtra()
     timeline: TimelineEntry | None = None  # none: an empty timeline
+    audio: AudioEntry | None = None  # none: no sounds in the Audio panel
 
 
 GroupEntry.model_rebuild()

@@ -1,11 +1,11 @@
 """Timeline edits as undoable commands, and the snapping a timeline panel drags with.
 
-Each edit is a `TimelineEdit`, a Command like the layer edits (app/model/commands.py):
-pushed on the document's History, Edit > Undo undoes it. Its `changed(timeline)` makes the
-new Timeline value from the old one at the first do; undo puts the old value back and redo
-the new one, so both are exact. An edit that cannot be made (an overlap, a time out of
-the media) raises TimelineError before anything changes. Give a `merge_key` (one per drag)
-to make the steps of one drag a single undo step.
+Each edit is a `TimelineEdit`, a Command (a `ValueEdit`, app/model/commands.py) like the
+layer edits: pushed on the document's History, Edit > Undo undoes it. Its
+`changed(timeline)` makes the new Timeline value from the old one at the first do; undo
+puts the old value back and redo the new one, so both are exact. An edit that cannot be
+made (an overlap, a time out of the media) raises TimelineError before anything changes.
+Give a `merge_key` (one per drag) to make the steps of one drag a single undo step.
 
 Times are Fractions of a second; round them to frames with `quantize` or `snap` first.
 Clips on a track never overlap: a move, trim or add that would overlap is refused.
@@ -18,10 +18,8 @@ from dataclasses import replace
 from fractions import Fraction
 
 from app.model import history_names as names
-from app.model.commands import Command
-from app.model.document import Document
+from app.model.commands import ValueEdit
 from app.model.layers import new_id
-from app.model.tiles import Rect
 from app.model.timeline import (
     ACCEPTS,
     DEFAULT_STILL,
@@ -40,34 +38,14 @@ MIN_GAIN_DB, MAX_GAIN_DB = -60.0, 24.0
 _TRACK_NAMES = {"video": "Video", "image": "Image", "audio": "Audio"}
 
 
-class TimelineEdit(Command):
+class TimelineEdit(ValueEdit):
     """One undoable change of `doc.timeline`; subclasses say what in `changed`."""
 
-    def __init__(self, merge_key: Hashable | None = None) -> None:
-        self.merge_key = merge_key
-        self.before: Timeline | None = None
-        self.after: Timeline | None = None
+    attribute = "timeline"
 
     def changed(self, timeline: Timeline) -> Timeline:
         """The timeline after this edit (TimelineError when it cannot be made)."""
         raise NotImplementedError
-
-    def do(self, doc: Document) -> Rect | None:
-        if self.after is None:
-            self.before, self.after = doc.timeline, self.changed(doc.timeline)
-        doc.timeline = self.after
-        return None  # nothing on the canvas changed
-
-    def undo(self, doc: Document) -> Rect | None:
-        assert self.before is not None
-        doc.timeline = self.before
-        return None
-
-    def merge(self, later: Command) -> bool:
-        if not isinstance(later, type(self)) or later.before is not self.after:
-            return False
-        self.after = later.after
-        return True
 
 
 # ---- tracks and media ------------------------------------------------------------------------
