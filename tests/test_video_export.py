@@ -8,6 +8,7 @@ import json
 import os
 import shutil
 import subprocess
+from collections.abc import Iterator
 from fractions import Fraction
 from pathlib import Path
 
@@ -271,29 +272,48 @@ def test_a_path_whose_folder_is_a_file_is_refused_with_a_reason(tmp_path):
     assert [p.name for p in tmp_path.iterdir()] == ["file.txt"]
 
 
-@pytest.mark.skipif(not hasattr(os, "geteuid") or os.geteuid() == 0, reason="root ignores modes")
-def test_a_read_only_folder_is_refused_with_a_reason(tmp_path):
-    folder = tmp_path / "locked"
+needs_modes = pytest.mark.skipif(
+    not hasattr(os, "geteuid") or os.geteuid() == 0, reason="root ignores modes"
+)
+
+
+@contextlib.contextmanager
+def read_only_folder(parent: Path) -> Iterator[Path]:
+    """A new folder that may not be written in, while the block runs."""
+    folder = parent / "locked"
     folder.mkdir()
     folder.chmod(0o500)
     try:
-        with pytest.raises(VideoWriteError, match="Atelier may not write there"):
-            write_video(folder / "clip.mp4", clip(2, 32, 32), fps=FPS)
+        yield folder
     finally:
         folder.chmod(0o700)
-    assert list(folder.iterdir()) == []
 
 
-@pytest.mark.skipif(not Path("/dev/full").exists(), reason="needs /dev/full")
-def test_a_full_disk_says_so_and_leaves_no_temp(tmp_path, monkeypatch):
-    made = []
+@needs_modes
+def test_a_read_only_folder_is_refused_with_a_reason(tmp_path):
+    with read_only_folder(tmp_path) as folder:
+        with pytest.raises(VideoWriteError, match="Atelier may not write there"):
+            write_video(folder / "clip.mp4", clip(2, 32, 32), fps=FPS)
+        assert list(folder.iterdir()) == []
+
+
+def fill_the_disk(monkeypatch, module) -> list[Path]:
+    """Make `module`'s temps /dev/full, where every write fails with ENOSPC; the targets
+    it was asked temps for are listed."""
+    made: list[Path] = []
 
     @contextlib.contextmanager
     def full_disk(path):
         made.append(path)
-        yield Path("/dev/full")  # every write fails with ENOSPC
+        yield Path("/dev/full")
 
-    monkeypatch.setattr(encoding, "temp_beside", full_disk)
+    monkeypatch.setattr(module, "temp_beside", full_disk)
+    return made
+
+
+@pytest.mark.skipif(not Path("/dev/full").exists(), reason="needs /dev/full")
+def test_a_full_disk_says_so_and_leaves_no_temp(tmp_path, monkeypatch):
+    made = fill_the_disk(monkeypatch, encoding)
     with pytest.raises(VideoWriteError, match="the disk is full") as caught:
         write_video(tmp_path / "clip.mp4", clip(24, 64, 64), fps=FPS, audio=tone(1.0))
     assert caught.value.errno == 28 and str(tmp_path / "clip.mp4") in str(caught.value)

@@ -1,9 +1,12 @@
-"""The AI-generated claim for video and audio files: XMP in MP4 and WAV, tags for ffmpeg.
+"""The AI-generated claim for video and audio files: XMP in MP4, WAV and MP3, tags for ffmpeg.
 
-For the video and music features: `add_xmp_mp4` / `add_xmp_wav` put the same XMP packet
-as images carry into an MP4 (a top-level `uuid` XMP box) or a WAV (a `_PMX` chunk);
-`ffmpeg_metadata_args` gives the `-metadata` flags that write the claim as container tags
-(MP4, FLAC, MP3, Ogg) when ffmpeg writes the file; `read_media_claims` reads them back.
+For the video and music features: `add_xmp_mp4` / `add_xmp_wav` / `add_xmp_mp3` put the
+same XMP packet as images carry into an MP4 or M4A (a top-level `uuid` XMP box), a WAV (a
+`_PMX` chunk) or an MP3 (an ID3v2 `PRIV` frame owned by "XMP"), the places the XMP
+specification names; a FLAC carries it in its `XMP` Vorbis comment (`TAG_XMP`), which
+ffmpeg writes. `ffmpeg_tag_args` gives the `-metadata` flags that write the claim as
+container tags (MP4, FLAC, MP3, Ogg) when ffmpeg writes the file; `read_media_claims`
+reads the packet and the FLAC tags back.
 """
 
 from __future__ import annotations
@@ -17,6 +20,8 @@ from plugins.provenance.xmp import TRAINED, riff_chunks, riff_file
 XMP_UUID = bytes.fromhex("BE7ACFCB97A942E89C71999491E3AFAC")
 TAG_SOURCE = "DIGITAL_SOURCE_TYPE"
 TAG_WATERMARK = "ATELIER_WATERMARK_ID"
+TAG_XMP = "XMP"
+ID3_XMP_OWNER = b"XMP\x00"
 
 
 # ---- MP4 -------------------------------------------------------------------------------------
@@ -80,6 +85,59 @@ def read_xmp_wav(data: bytes) -> str | None:
     return None
 
 
+# ---- MP3 (ID3v2) -----------------------------------------------------------------------------
+
+
+def _syncsafe(raw: bytes) -> int:
+    return (raw[0] & 0x7F) << 21 | (raw[1] & 0x7F) << 14 | (raw[2] & 0x7F) << 7 | raw[3] & 0x7F
+
+
+def _to_syncsafe(size: int) -> bytes:
+    return bytes([size >> 21 & 0x7F, size >> 14 & 0x7F, size >> 7 & 0x7F, size & 0x7F])
+
+
+def id3_frames(data: bytes) -> tuple[int, list[tuple[bytes, bytes, bytes]], int]:
+    """The ID3v2 tag at the start of an MP3: (major version, its frames as (id, flags,
+    body), where the audio begins); (4, [], 0) when the file has none."""
+    if data[:3] != b"ID3":
+        return 4, [], 0
+    version, flags = data[3], data[5]
+    if version not in (3, 4):
+        raise ValueError(f"unsupported ID3v2.{version} tag")
+    end = 10 + _syncsafe(data[6:10])
+    pos = 10
+    if flags & 0x40:  # an extended header: its size counts itself in v2.4, not in v2.3
+        size = data[10:14]
+        pos += _syncsafe(size) if version == 4 else 4 + struct.unpack(">I", size)[0]
+    frames = []
+    while pos + 10 <= end and data[pos] != 0:  # a zero byte starts the padding
+        raw = data[pos + 4 : pos + 8]
+        size = _syncsafe(raw) if version == 4 else struct.unpack(">I", raw)[0]
+        frames.append(
+            (data[pos : pos + 4], data[pos + 8 : pos + 10], data[pos + 10 : pos + 10 + size])
+        )
+        pos += 10 + size
+    return version, frames, end + (10 if version == 4 and flags & 0x10 else 0)  # a footer
+
+
+def add_xmp_mp3(data: bytes, packet: str) -> bytes:
+    """The MP3 with the packet in an ID3v2 `PRIV` frame owned by "XMP" (an older one is
+    dropped); the tag is rebuilt in front of the unchanged audio."""
+    version, frames, end = id3_frames(data)
+    kept = [f for f in frames if not (f[0] == b"PRIV" and f[2].startswith(ID3_XMP_OWNER))]
+    kept.append((b"PRIV", b"\x00\x00", ID3_XMP_OWNER + packet.encode("utf-8")))
+    size = _to_syncsafe if version == 4 else (lambda n: struct.pack(">I", n))
+    body = b"".join(kind + size(len(b)) + flags + b for kind, flags, b in kept)
+    return b"ID3" + bytes([version, 0, 0]) + _to_syncsafe(len(body)) + body + data[end:]
+
+
+def read_xmp_mp3(data: bytes) -> str | None:
+    for kind, _flags, body in id3_frames(data)[1]:
+        if kind == b"PRIV" and body.startswith(ID3_XMP_OWNER):
+            return body[len(ID3_XMP_OWNER) :].decode("utf-8", "replace")
+    return None
+
+
 # ---- container tags (ffmpeg) -----------------------------------------------------------------
 
 
@@ -91,19 +149,29 @@ def claim_tags(provenance: Mapping[str, Any]) -> dict[str, str]:
             f"AI-generated with {provenance.get('software', 'Atelier')} "
             f"(IPTC digital source type: {provenance.get('digital_source_type', TRAINED)})"
         ),
-        "encoder": str(provenance.get("software", "Atelier")),
+        "encoded_by": str(provenance.get("software", "Atelier")),  # ffmpeg sets "encoder"
         TAG_SOURCE: str(provenance.get("digital_source_type", TRAINED)),
         TAG_WATERMARK: str(watermark.get("id", "")),
     }
 
 
+def ffmpeg_tag_args(
+    provenance: Mapping[str, Any] | None, metadata: Mapping[str, str] | None = None
+) -> list[str]:
+    """`-metadata key=value` flags for ffmpeg: the provenance claim, then `metadata` (which
+    may override it); empty values are left out."""
+    tags = {**(claim_tags(provenance) if provenance else {}), **(metadata or {})}
+    args: list[str] = []
+    for key, value in tags.items():
+        if value:
+            args += ["-metadata", f"{key}={value}"]
+    return args
+
+
 def ffmpeg_metadata_args(provenance: Mapping[str, Any], container: str = "mp4") -> list[str]:
     """`-metadata key=value` flags for ffmpeg; for MP4/MOV also the flag that lets custom
     keys through (`-movflags use_metadata_tags`)."""
-    args: list[str] = []
-    for key, value in claim_tags(provenance).items():
-        if value:
-            args += ["-metadata", f"{key}={value}"]
+    args = ffmpeg_tag_args(provenance)
     if container.lower() in ("mp4", "mov", "m4a"):
         args += ["-movflags", "+use_metadata_tags"]
     return args
@@ -137,12 +205,16 @@ def flac_tags(data: bytes) -> dict[str, str]:
 
 
 def read_media_claims(data: bytes) -> dict[str, Any]:
-    """What a video/audio file claims: its XMP packet (MP4, WAV) and FLAC tags."""
+    """What a video/audio file claims: its XMP packet (MP4, M4A, WAV, MP3, FLAC) and FLAC
+    tags."""
     claims: dict[str, Any] = {"xmp": None, "tags": {}}
     if is_mp4(data):
         claims["xmp"] = read_xmp_mp4(data)
     elif data[:4] == b"RIFF" and data[8:12] == b"WAVE":
         claims["xmp"] = read_xmp_wav(data)
+    elif data[:3] == b"ID3":
+        claims["xmp"] = read_xmp_mp3(data)
     elif data.startswith(b"fLaC"):
         claims["tags"] = flac_tags(data)
+        claims["xmp"] = claims["tags"].pop(TAG_XMP, None)
     return claims

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from plugins.provenance.payload import describe_payload
-from plugins.provenance.report_text import safety_lines, where
+from plugins.provenance.report_text import recipe_summary, safety_lines, where
 from plugins.provenance.verify import AreaReading, Report
 from plugins.provenance.xmp import COMPOSITE, TRAINED
 
@@ -131,10 +131,7 @@ def _recipe_row(report: Report) -> Row:
     recipe = report.claims.get("recipe")
     if not isinstance(recipe, dict):
         return Row("Recipe", "None")
-    params = recipe.get("params") or {}
-    model = (recipe.get("model") or {}).get("name") or params.get("model") or "?"
-    text = f"{recipe.get('task')} v{recipe.get('version')}, model {model}"
-    return Row("Recipe", f"{text}, seed {params.get('seed')}")
+    return Row("Recipe", recipe_summary(recipe))
 
 
 def _parameter_rows(report: Report) -> list[Row]:

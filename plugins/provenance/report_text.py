@@ -108,12 +108,10 @@ def claim_lines(report: Report) -> list[str]:
         lines.append(f"parameters: {first[:100]}")
     recipe = claims.get("recipe")
     if isinstance(recipe, dict):
-        params = recipe.get("params", {})
-        model = (recipe.get("model") or {}).get("name", params.get("model", "?"))
-        lines.append(
-            f"recipe: {recipe.get('task')} v{recipe.get('version')}, "
-            f"model {model}, seed {params.get('seed')}"
-        )
+        lines.append(f"recipe: {recipe_summary(recipe)}")
+        prompt = (recipe.get("params") or {}).get("prompt")
+        if prompt and not claims.get("parameters"):  # the parameters' first line is it
+            lines.append(f"prompt: {' '.join(str(prompt).split())[:100]}")
     xmp = claims.get("xmp")
     if xmp:
         if xmp.get("error"):
@@ -127,6 +125,17 @@ def claim_lines(report: Report) -> list[str]:
         lines.append(f"tags: digital source type {_source(claims['tags']['digital_source_type'])}")
     lines += c2pa_lines(claims.get("c2pa") or {})
     return lines
+
+
+def recipe_summary(recipe: dict[str, Any]) -> str:
+    """The task, model and seed of a recipe, and a sound's duration."""
+    params = recipe.get("params") or {}
+    model = (recipe.get("model") or {}).get("name") or params.get("model") or "?"
+    text = (
+        f"{recipe.get('task')} v{recipe.get('version')}, model {model}, seed {params.get('seed')}"
+    )
+    duration = params.get("duration")
+    return text + (f", duration {duration:g} s" if isinstance(duration, int | float) else "")
 
 
 def c2pa_lines(c2pa: dict[str, Any]) -> list[str]:

@@ -31,6 +31,7 @@ from app.model.image_files import (
     pillow_image,
 )
 from engine.untrusted import MiB, UntrustedInputError, parse_json, read_file_bytes
+from plugins.ffmpeg_writing import ffmpeg_exe
 from plugins.provenance import content_credentials
 from plugins.provenance.mark_areas import Box, Mark, areas, read_area, recorded_marks
 from plugins.provenance.media_tags import TAG_SOURCE, TAG_WATERMARK, read_media_claims
@@ -216,6 +217,9 @@ def _read_xmp(report: Report, find: Callable[[], str | None]) -> None:
         report.claims["xmp"] = {"error": str(exc) or type(exc).__name__}
         return
     report.provenance = claims.pop("provenance") or report.provenance
+    recipe = claims.pop("recipe")
+    if isinstance(recipe, dict) and not isinstance(report.claims.get("recipe"), dict):
+        report.claims["recipe"] = recipe  # a sound's: its XMP is the one place for it
     report.claims["xmp"] = claims
 
 
@@ -245,12 +249,6 @@ def _check_media(report: Report, data: bytes) -> None:
         report.watermark = watermark.detect_audio(samples, rate)
 
 
-def _ffmpeg() -> str:
-    import imageio_ffmpeg
-
-    return imageio_ffmpeg.get_ffmpeg_exe()
-
-
 def read_video_frames(path: Path, limit: int = MAX_VIDEO_FRAMES) -> np.ndarray:
     """Up to `limit` frames from the start of a video, as (T, H, W, 3) uint8."""
     import imageio_ffmpeg
@@ -277,7 +275,8 @@ _LAYOUTS = {"mono": 1, "stereo": 2, "quad": 4, "5.1": 6, "5.1(side)": 6, "7.1": 
 
 def read_audio(path: Path) -> tuple[np.ndarray, int]:
     """The samples (C, N float32) and sample rate of an audio file, decoded by ffmpeg."""
-    command = [_ffmpeg(), "-v", "info", "-nostdin", "-i", str(path), "-t", str(MAX_AUDIO_SECONDS)]
+    command = [ffmpeg_exe(), "-v", "info", "-nostdin", "-i", str(path)]
+    command += ["-t", str(MAX_AUDIO_SECONDS)]
     command += ["-f", "f32le", "-acodec", "pcm_f32le", "-"]
     try:
         result = subprocess.run(command, capture_output=True, timeout=300, check=False)

@@ -4,8 +4,9 @@ The packet carries Iptc4xmpExt:DigitalSourceType (trainedAlgorithmicMedia for a 
 image, compositeWithTrainedAlgorithmicMedia for a canvas with generated layers), the
 creator tool and date, the watermark ids (the new one, and every one the pixels carry),
 and Atelier's provenance record (marks and where they lie, safety record, settings) as
-JSON. Files are edited at the byte level, so pixels are never re-encoded:
-PNG gets an iTXt chunk `XML:com.adobe.xmp`, JPEG an APP1 segment, WebP an `XMP ` chunk.
+JSON; a sound's packet also carries its recipe (no other place for it is common to every
+audio format). Files are edited at the byte level, so pixels are never re-encoded: PNG
+gets an iTXt chunk `XML:com.adobe.xmp`, JPEG an APP1 segment, WebP an `XMP ` chunk.
 """
 
 from __future__ import annotations
@@ -47,8 +48,9 @@ def _q(prefix: str, name: str) -> str:
 # ---- the packet ------------------------------------------------------------------------------
 
 
-def xmp_packet(provenance: Mapping[str, Any]) -> str:
-    """An XMP packet for a provenance record (see plugins.provenance.marking)."""
+def xmp_packet(provenance: Mapping[str, Any], recipe: Mapping[str, Any] | None = None) -> str:
+    """An XMP packet for a provenance record (see plugins.provenance.marking), with the
+    recipe that made the file when given."""
     meta = ET.Element(_q("x", "xmpmeta"))
     rdf = ET.SubElement(meta, _q("rdf", "RDF"))
     description = ET.SubElement(rdf, _q("rdf", "Description"), {_q("rdf", "about"): ""})
@@ -61,6 +63,7 @@ def xmp_packet(provenance: Mapping[str, Any]) -> str:
             str(mark.get("id", "")) for mark in provenance.get("marks") or ()
         ),
         _q("atelier", "Provenance"): json.dumps(provenance, sort_keys=True, default=str),
+        _q("atelier", "Recipe"): json.dumps(recipe, sort_keys=True, default=str) if recipe else "",
     }
     for key, value in attributes.items():
         if value:
@@ -70,8 +73,9 @@ def xmp_packet(provenance: Mapping[str, Any]) -> str:
 
 
 def parse_xmp(packet: str | bytes) -> dict[str, Any]:
-    """What an XMP packet claims: digital_source_type, creator_tool, create_date and
-    Atelier's provenance record (None where absent). Raises ValueError if unparsable."""
+    """What an XMP packet claims: digital_source_type, creator_tool, create_date,
+    Atelier's provenance record and recipe (None where absent). Raises ValueError if
+    unparsable."""
     if len(packet) > MAX_XMP_BYTES:
         raise ValueError(f"the XMP packet is larger than {MAX_XMP_BYTES // MiB} MB")
     text = packet.decode("utf-8", "replace") if isinstance(packet, bytes) else packet
@@ -95,6 +99,7 @@ def parse_xmp(packet: str | bytes) -> dict[str, Any]:
         "creator_tool": _q("xmp", "CreatorTool"),
         "create_date": _q("xmp", "CreateDate"),
         "provenance": _q("atelier", "Provenance"),
+        "recipe": _q("atelier", "Recipe"),
     }
     for element in root.iter():
         for key, qname in names.items():
@@ -104,11 +109,12 @@ def parse_xmp(packet: str | bytes) -> dict[str, Any]:
             if value and key not in found:
                 found[key] = value
     claims = {key: found.get(key) for key in names}
-    if claims["provenance"]:
-        try:
-            claims["provenance"] = parse_json(claims["provenance"], "the provenance in XMP")
-        except ValueError:
-            claims["provenance"] = None
+    for key in ("provenance", "recipe"):
+        if claims[key]:
+            try:
+                claims[key] = parse_json(claims[key], f"the {key} in XMP")
+            except ValueError:
+                claims[key] = None
     return claims
 
 

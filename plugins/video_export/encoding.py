@@ -24,7 +24,6 @@ and an MP4 or each PNG also its XMP packet; `metadata` adds tags (PNG: text chun
 
 from __future__ import annotations
 
-import errno
 import itertools
 import os
 import re
@@ -42,9 +41,16 @@ import numpy as np
 from PIL import Image
 
 from app.model.image_files import encode_png
-from engine.file_writing import TEMP_SUFFIX, temp_beside, write_failure
+from engine.file_writing import TEMP_SUFFIX, temp_beside
 from engine.protocol import JobCancelledError
-from plugins.provenance.media_tags import add_xmp_mp4, claim_tags
+from plugins.ffmpeg_writing import (
+    MediaWriteError,
+    check_folder,
+    ffmpeg_error,
+    ffmpeg_exe,
+    write_error,
+)
+from plugins.provenance.media_tags import add_xmp_mp4, ffmpeg_tag_args
 from plugins.provenance.xmp import add_xmp_png, xmp_packet
 
 SUFFIXES = (".mp4", ".webm", ".gif", ".png")
@@ -56,19 +62,13 @@ _OPUS_BITRATE = {"high": "160k", "medium": "128k", "small": "96k"}
 _GIF_COLOURS = {"high": 256, "medium": 128, "small": 64}
 _MAX_CRF = {"mp4": 51, "webm": 63}
 _BT709 = ["-colorspace", "bt709", "-color_primaries", "bt709", "-color_trc", "bt709"]
-_ERRNO_WORDS = {
-    "No space left on device": errno.ENOSPC,
-    "Disk quota exceeded": errno.EDQUOT,
-    "Permission denied": errno.EACCES,
-    "Read-only file system": errno.EROFS,
-}
 
 
 class ExportCancelledError(JobCancelledError):
     """The export was cancelled; nothing was written."""
 
 
-class VideoWriteError(OSError):
+class VideoWriteError(MediaWriteError):
     """A video could not be written; the message names the path and the reason (and
     `errno` is set where the system gave one)."""
 
@@ -126,7 +126,7 @@ def write_video(
         if first is None:
             raise ValueError("there are no frames to write")
         out_size = _output_size(kind, (first.shape[1], first.shape[0]), size)
-        _check_folder(path)
+        check_folder(path, VideoWriteError)
         pace = _Pace(on_progress, is_cancelled)
         try:
             if kind == "png":
@@ -135,13 +135,13 @@ def write_video(
                 )
             with temp_beside(path) as tmp:
                 encoder = _Encoder(kind, rate, out_size, quality, sound, audio_rate, total_frames)
-                encoder.run(tmp, first, stream, _tags(provenance, metadata), pace)
+                encoder.run(tmp, first, stream, ffmpeg_tag_args(provenance, metadata), pace)
                 if kind == "mp4" and provenance:
                     tmp.write_bytes(add_xmp_mp4(tmp.read_bytes(), xmp_packet(provenance)))
         except VideoWriteError:
             raise
         except OSError as exc:
-            raise _write_error(path, exc) from exc
+            raise write_error(path, exc, VideoWriteError) from exc
     except _SourceError as failed:
         raise failed.error from None
     return path
@@ -236,33 +236,6 @@ def _output_size(
     return width, height
 
 
-def _check_folder(path: Path) -> None:
-    parent = path.parent
-    if not parent.is_dir():
-        missing = not parent.exists()
-        error = VideoWriteError(
-            f"cannot write {path}: {parent} {'does not exist' if missing else 'is not a folder'}"
-        )
-        error.errno = errno.ENOENT if missing else errno.ENOTDIR
-        raise error
-
-
-def _write_error(path: Path, exc: OSError) -> VideoWriteError:
-    error = VideoWriteError(f"cannot write {path}: {write_failure(exc)}")
-    error.errno = exc.errno
-    return error
-
-
-def _tags(provenance: Mapping[str, Any] | None, metadata: Mapping[str, str] | None) -> list[str]:
-    """`-metadata` flags: the provenance claim, then `metadata` (which may override)."""
-    tags = {**(claim_tags(provenance) if provenance else {}), **(metadata or {})}
-    args: list[str] = []
-    for key, value in tags.items():
-        if value:
-            args += ["-metadata", f"{key}={value}"]
-    return args
-
-
 @dataclass(frozen=True)
 class _Pace:
     on_progress: Callable[[int], None] | None
@@ -316,7 +289,7 @@ class _Encoder:
                     raise
                 if code != 0 or sent is None:
                     log.seek(0)
-                    raise _ffmpeg_error(log.read().decode("utf-8", "replace"))
+                    raise ffmpeg_error(log.read().decode("utf-8", "replace"), "the video")
         if self.total_frames is not None and sent != self.total_frames:
             raise ValueError(f"the video had {sent} frames, not the {self.total_frames} announced")
 
@@ -325,7 +298,7 @@ class _Encoder:
     ) -> list[str]:
         """The ffmpeg command line that reads raw RGB frames from stdin."""
         width, height = frame_size
-        command = [_ffmpeg(), "-hide_banner", "-v", "error", "-y"]
+        command = [ffmpeg_exe(), "-hide_banner", "-v", "error", "-y"]
         command += ["-f", "rawvideo", "-pix_fmt", "rgb24", "-s", f"{width}x{height}"]
         command += ["-r", f"{self.rate.numerator}/{self.rate.denominator}", "-i", "pipe:0"]
         command += audio_input
@@ -389,12 +362,6 @@ def _crf(quality: Quality, table: Mapping[str, int]) -> str:
     return str(table[quality] if isinstance(quality, str) else int(quality))
 
 
-def _ffmpeg() -> str:
-    import imageio_ffmpeg
-
-    return imageio_ffmpeg.get_ffmpeg_exe()
-
-
 def _feed(
     process: subprocess.Popen, first: np.ndarray, rest: Iterator[np.ndarray], pace: _Pace
 ) -> int | None:
@@ -413,17 +380,6 @@ def _feed(
     except BrokenPipeError:
         return None
     return count
-
-
-def _ffmpeg_error(log: str) -> OSError:
-    """What ffmpeg's log says went wrong, with the system's error number where it names one."""
-    for words, number in _ERRNO_WORDS.items():
-        if words in log:
-            return OSError(number, words)
-    lines = [line.strip() for line in log.splitlines() if line.strip()]
-    return OSError(
-        f"ffmpeg could not encode the video ({lines[-1] if lines else 'no reason given'})"
-    )
 
 
 # ---- PNG sequences ---------------------------------------------------------------------------
