@@ -131,10 +131,16 @@ def test_wav_is_16_bit_or_float_and_the_lossless_formats_keep_the_samples(tmp_pa
 
 
 @needs_ffprobe
-def test_mp3_and_aac_take_a_rate_they_lack_as_the_nearest_one(tmp_path):
-    sound = tone_and_noise(37800, 1, 1.0)
-    for suffix, expected in ((".mp3", 32000), (".m4a", 32000), (".flac", 37800)):
-        path = write_audio(tmp_path / f"odd{suffix}", sound, 37800)
+def test_mp3_and_aac_take_a_rate_they_lack_as_the_next_one_up(tmp_path):
+    for rate, suffix, expected in [
+        (37800, ".mp3", 44100),
+        (37800, ".m4a", 44100),
+        (96000, ".mp3", 48000),
+        (37800, ".flac", 37800),
+        (6400, ".mp3", 8000),  # a tiny test model's rate
+        (6400, ".wav", 6400),
+    ]:
+        path = write_audio(tmp_path / f"{rate}{suffix}", tone_and_noise(rate, 1, 1.0), rate)
         assert int(probe(path)["streams"][0]["sample_rate"]) == expected
 
 
@@ -222,7 +228,7 @@ def test_bad_arguments_are_refused_before_any_file(tmp_path):
         (dict(samples=np.zeros((1, 0), np.float32)), r"must be \(channels, samples\)"),
         (dict(samples=np.zeros((1, 100), np.int16)), "must be floats"),
         (dict(samples=np.full((1, 100), np.nan, np.float32)), "not numbers"),
-        (dict(rate=4000), "8000-192000 Hz"),
+        (dict(rate=500), "1000-384000 Hz"),
         (dict(wav_format="int24"), "wav_format must be one of int16, float32"),
         (dict(quality="best"), "quality must be one of high, medium, small"),
     ]

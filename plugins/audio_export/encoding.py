@@ -12,7 +12,8 @@ imageio-ffmpeg ships. The file's suffix picks the format:
   box; the edit list trims the encoder's priming.
 
 The channels and the sample rate are kept; MP3 and AAC take only their standard rates
-(16, 32, 44.1, 48 kHz and others), so a rate outside them is resampled to the nearest.
+(16, 32, 44.1, 48 kHz and others), so another rate is resampled up to the next one they
+take (to their highest from above it), losing nothing below its Nyquist frequency.
 Samples beyond [-1, 1] are clipped; NaN or infinite ones are refused. Tags are `metadata`
 (title, copyright, description) and, with a provenance record, the AI-generated claim
 (IPTC digital source type, watermark id, software: plugins/provenance/media_tags.py) and
@@ -116,9 +117,11 @@ def audio_kind(path: Path) -> str:
 
 
 def encoded_rate(kind: str, rate: int) -> int:
-    """The sample rate the file gets: `rate`, or for MP3 and AAC the nearest they take."""
+    """The sample rate the file gets: `rate`, or for MP3 and AAC the next they take."""
     rates = {"mp3": MP3_RATES, "m4a": AAC_RATES}.get(kind)
-    return rate if rates is None else min(rates, key=lambda r: (abs(r - rate), r))
+    if rates is None:
+        return rate
+    return min((r for r in rates if r >= rate), default=max(rates))
 
 
 # ---- arguments -------------------------------------------------------------------------------
@@ -139,8 +142,8 @@ def _samples(samples: np.ndarray) -> np.ndarray:
 
 
 def _check_settings(rate: int, wav_format: str, quality: str) -> None:
-    if not 8000 <= rate <= 192000:
-        raise ValueError(f"the sample rate must be 8000-192000 Hz, not {rate}")
+    if not 1000 <= rate <= 384000:
+        raise ValueError(f"the sample rate must be 1000-384000 Hz, not {rate}")
     if wav_format not in WAV_FORMATS:
         raise ValueError(f"wav_format must be one of {', '.join(WAV_FORMATS)}")
     if quality not in QUALITIES:
