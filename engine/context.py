@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from engine.preview_pace import PreviewPace
-from engine.protocol import Event, ImageData, JobCancelledError, JobProgress
+from engine.protocol import AudioData, Event, ImageData, JobCancelledError, JobProgress
 
 if TYPE_CHECKING:
     from engine.devices import DevicePolicy
@@ -31,6 +31,7 @@ class JobContext:
     log: logging.Logger = field(default_factory=lambda: logging.getLogger("atelier.job"))
     models_used: list[ModelEntry] = field(default_factory=list)  # go into every recipe
     _cancel: threading.Event = field(default_factory=threading.Event)
+    _stop: threading.Event = field(default_factory=threading.Event)  # see stop_requested
     preview_pace: PreviewPace = field(default_factory=PreviewPace)
 
     @property
@@ -70,18 +71,28 @@ class JobContext:
         stage: str,
         preview: ImageData | None = None,
         metrics: Mapping[str, float] | None = None,
+        audio: AudioData | None = None,
     ) -> None:
-        """Report progress; `preview` goes with it only when one is due (see preview_due);
-        `metrics`: numbers for a panel to plot (JobProgress.metrics)."""
-        if preview is not None and not self.preview_pace.due():
-            preview = None
+        """Report progress; `preview` (and `audio`, the sound made so far) goes with it
+        only when one is due (see preview_due); `metrics`: numbers for a panel to plot
+        (JobProgress.metrics)."""
+        if (preview is not None or audio is not None) and not self.preview_pace.due():
+            preview = audio = None
         fraction = min(max(fraction, 0.0), 1.0)
-        self.emit(JobProgress(self.job_id, fraction, stage, preview, dict(metrics or {})))
-        if preview is not None:
+        metrics = dict(metrics or {})
+        self.emit(JobProgress(self.job_id, fraction, stage, preview, metrics, audio))
+        if preview is not None or audio is not None:
             self.preview_pace.shown()  # after the engine checked and sent it
 
     def request_cancel(self) -> None:
         self._cancel.set()
+
+    @property
+    def stop_requested(self) -> bool:
+        """Whether the job was asked to stop and keep what it has made (Engine.stop): a
+        task that can finish early ends with that and a warning saying so; the others
+        run to the end."""
+        return self._stop.is_set()
 
     @property
     def cancel_requested(self) -> bool:

@@ -33,6 +33,10 @@ _CLASS_FAMILY = {  # diffusers _class_name -> family, besides the Stable Diffusi
     "MusicLDMPipeline": "musicldm",
     "StableAudioPipeline": "stable_audio",
 }
+_MODEL_TYPE_FAMILY = {  # transformers config.json model_type -> family (no _class_name there)
+    "musicgen": "musicgen",
+    "musicgen_melody": "musicgen_melody",
+}
 
 
 def read_json_object(path: Path) -> dict:
@@ -69,13 +73,17 @@ def config_class(path: Path) -> str | None:
 
 
 def folder_family(path: Path) -> str:
-    """The family of a diffusers pipeline folder or a diffusers component folder."""
+    """The family of a diffusers pipeline folder or a diffusers component folder, or of a
+    transformers folder Atelier runs (MusicGen, by its config's model_type)."""
     index = read_json_object(path / "model_index.json")
     cls = _string(index.get("_class_name")) or _string(
         read_json_object(path / "config.json").get("_class_name")
     )
     if cls in _CLASS_FAMILY:
         return _CLASS_FAMILY[cls]
+    if not index and not cls:
+        model_type = _string(read_json_object(path / "config.json").get("model_type"))
+        return _MODEL_TYPE_FAMILY.get(model_type, "unknown")
     if not cls.startswith("StableDiffusion") or "3" in cls or "Upscale" in cls or not index:
         return "unknown"
     unet = read_json_object(path / "unet" / "config.json")

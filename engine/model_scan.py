@@ -69,6 +69,8 @@ FAMILY_KIND = {
     "audioldm2": "music",
     "musicldm": "music",
     "stable_audio": "music",
+    "musicgen": "music",
+    "musicgen_melody": "music",
 }
 _TOOL_SUBDIRS = {  # A1111, ComfyUI and InvokeAI model folders (kind of what they usually hold)
     "Stable-diffusion": "checkpoints",

@@ -13,7 +13,9 @@
 A control model's folder (a ControlNet, a T2I-Adapter) may say what it steers and what it
 was made from: `{"control_kind": "scribble", "base": "atelier-demo"}` (engine.control_models).
 A motion adapter's may name its checkpoint the same way, and the clip it was trained on:
-`{"base": "atelier-demo", "frames": 16, "fps": 8}` (plugins.video).
+`{"base": "atelier-demo", "frames": 16, "fps": 8}` (plugins.video). A music model's
+says how long a window it makes in one pass and how much of the last window the next one
+hears: `{"music": {"window_s": 10, "context_s": 4}}` (plugins.music).
 
 Every key is optional and unknown keys are ignored. A missing, unreadable or malformed
 file, or a value of the wrong type, counts as "no setting": a model's settings never stop
@@ -67,6 +69,8 @@ class ModelSettings:
     # a checkpoint: LoRA training settings that replace the preset's, by name (a small
     # model such as the built-in one trains with other steps and rates than SD 1.5)
     lora_training: dict[str, Any] = field(default_factory=dict, hash=False)
+    # a music model: its generation window, raw (plugins.music reads and checks it)
+    music: dict[str, Any] = field(default_factory=dict, hash=False)
 
 
 def _rgb(value: Any) -> tuple[float, float, float] | None:
@@ -138,6 +142,7 @@ def read_model_settings(folder: Path, problems: list[str] | None = None) -> Mode
         frames=_count(data.get("frames"), MAX_FRAMES),
         fps=_count(data.get("fps"), MAX_FPS),
         lora_training=_mapping(data.get("lora_training")),
+        music=_mapping(data.get("music")),
     )
 
 

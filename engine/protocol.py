@@ -94,8 +94,12 @@ class JobProgress:
     stage: str
     preview: ImageData | None = None
     # numbers a panel may plot or show, by name (a training job's "step", "steps",
-    # "loss", "eta_s"); empty for most jobs
+    # "loss", "eta_s"; a music job's "seconds" made of "total_s"); empty for most jobs
     metrics: Mapping[str, float] = field(default_factory=dict)
+    # the sound made so far, from its start (a music job's finished seconds), to play
+    # before the job ends; sent at the pace previews are shown, not watermarked (it is
+    # no output: the finished job's output is)
+    audio: AudioData | None = None
 
 
 @dataclass(frozen=True)

@@ -60,6 +60,7 @@ class _Job:
     ctx: JobContext | None = None
     # made with the job, so a cancel that comes before its context exists is not lost
     cancel: threading.Event = field(default_factory=threading.Event)
+    stop: threading.Event = field(default_factory=threading.Event)  # Engine.stop: keep what is made
     ended: bool = False  # its terminal event is out: anything it emits later is dropped
     lock: threading.RLock = field(default_factory=threading.RLock)
 
@@ -189,6 +190,7 @@ class _EngineBase:
             self.models,
             self._device_policy,
             _cancel=job.cancel,
+            _stop=job.stop,
             preview_pace=PreviewPace(self.preview_interval_s),
         )
         if self._emit_for(job, JobStarted(job.id)):
@@ -201,9 +203,10 @@ class _EngineBase:
             if job.ended:
                 log.debug("dropped %s of job %s, which has ended", type(event).__name__, job.id)
                 return False
-            job.ended = isinstance(event, TERMINAL_EVENTS)
+            terminal = isinstance(event, TERMINAL_EVENTS)
+            job.ended = terminal
             self._emit(event)
-            if job.ended:
+            if terminal:  # (a sink that cancels the job ends it inside `_emit`, not here)
                 job.future.set_result(event)
             return True
 
@@ -329,6 +332,17 @@ class Engine(_EngineBase):
             return True
         return False
 
+    def stop(self, job_id: int) -> bool:
+        """Ask a running job to stop and keep what it has made: a task that can (music)
+        finishes at once with that, saying so in a warning; the others run to the end. A
+        queued job has made nothing: it is cancelled. False if unknown."""
+        with self._wake:
+            running = next((j for j in self._jobs([self._running]) if j.id == job_id), None)
+        if running is None:
+            return self.cancel(job_id)
+        running.stop.set()
+        return True
+
     def _abandon(self, item: _Job | _WarmUp) -> None:
         """End a running job for its listeners now; its step stops when it next checks (a
         warm-up stops after its stage under way)."""
@@ -398,6 +412,9 @@ class InlineEngine(_EngineBase):
 
     def cancel(self, job_id: int) -> bool:
         return False  # nothing is ever queued; a sink may raise JobCancelledError instead
+
+    def stop(self, job_id: int) -> bool:
+        return False  # the job has ended by the time anyone could ask
 
     def shutdown(self, wait: bool = True, timeout: float | None = None) -> None:
         self.models.clear()

@@ -1,0 +1,262 @@
+"""The music plugin on tiny MusicGen models (mono, stereo, melody): exact duration and
+rate, 45 s made window by window with no click at any seam, seeds, previews of the sound
+so far, cancel and stop-and-keep, melody conditioning, continuing a clip, the licence in
+the output, the default model and the model scan of MusicGen folders."""
+
+from __future__ import annotations
+
+import dataclasses
+import shutil
+import threading
+import wave
+
+import numpy as np
+import pytest
+
+from engine.model_store import ModelStore
+from engine.protocol import AudioData, JobCancelled, JobFailed, JobFinished, JobProgress
+from engine.worker import Engine, InlineEngine
+from plugins.music import TEXT_TO_MUSIC
+from plugins.music.families import BY_ID
+from plugins.music.music_models import licence_label, pick_music_model
+from plugins.music.params import TextToMusicParams
+from tests.fixtures.tiny_music import HOP, RATE, save_tiny_musicgen
+
+TASKS = {TEXT_TO_MUSIC.id: TEXT_TO_MUSIC}
+FAST = TextToMusicParams(prompt="a calm piano melody", duration=3.3, seed=7)
+WINDOW_S, CONTEXT_S = 10, 4  # the tiny models' atelier.json
+
+
+@pytest.fixture(scope="session")
+def tiny_music_models(tmp_path_factory):
+    root = tmp_path_factory.mktemp("tiny_music")
+    save_tiny_musicgen(root / "tiny-musicgen", licence="cc-by-nc-4.0")
+    save_tiny_musicgen(root / "tiny-musicgen-stereo", channels=2)
+    save_tiny_musicgen(root / "tiny-musicgen-melody", melody=True)
+    return root
+
+
+@pytest.fixture
+def store(home, tiny_music_models, tmp_path):
+    for name in ("tiny-musicgen", "tiny-musicgen-stereo", "tiny-musicgen-melody"):
+        shutil.copytree(tiny_music_models / name, home / "models" / "music" / name)
+    return ModelStore(home=home, extra_folders=[], hf_cache=tmp_path / "no-hf-cache")
+
+
+@pytest.fixture
+def engine(store):
+    eng = InlineEngine(TASKS, store=store, families=BY_ID)
+    yield eng
+    eng.shutdown()
+
+
+@pytest.fixture
+def unmarked_sound(monkeypatch):
+    """Outputs keep the samples their task made (the safety step still records them)."""
+    monkeypatch.setattr("plugins.provenance.watermark.embed_audio", lambda samples, *_: samples)
+
+
+def run(engine, params=FAST, **changes):
+    return engine.submit(TEXT_TO_MUSIC.id, dataclasses.replace(params, **changes)).future.result()
+
+
+def sound(event) -> AudioData:
+    assert isinstance(event, JobFinished), event
+    (audio,) = event.outputs
+    assert isinstance(audio, AudioData)
+    return audio
+
+
+def write_wav(path, samples: np.ndarray, rate: int = RATE):
+    """A 16-bit WAV of (C, N) samples."""
+    with wave.open(str(path), "wb") as f:
+        f.setnchannels(samples.shape[0])
+        f.setsampwidth(2)
+        f.setframerate(rate)
+        f.writeframes((np.clip(samples.T, -1, 1) * 32767).astype("<i2").tobytes())
+    return path
+
+
+def tune(notes_hz, seconds_each=1.0, rate=RATE) -> np.ndarray:
+    t = np.arange(round(seconds_each * rate)) / rate
+    return np.concatenate([0.5 * np.sin(2 * np.pi * f * t) for f in notes_hz])[None]
+
+
+# ---- duration, rate, channels, seeds
+
+
+def test_the_piece_has_the_models_rate_and_exactly_the_samples_asked(engine):
+    audio = sound(run(engine))
+    assert audio.rate == RATE and audio.samples.dtype == np.float32
+    assert audio.samples.shape == (1, round(3.3 * RATE))
+    assert np.abs(audio.samples).max() <= 1.0 and audio.samples.std() > 0
+    stereo = sound(run(engine, music_model="tiny-musicgen-stereo", duration=2.05))
+    assert stereo.samples.shape == (2, round(2.05 * RATE))
+    assert not np.array_equal(stereo.samples[0], stereo.samples[1])
+
+
+def test_same_seed_same_samples_other_seed_other_samples(engine):
+    first, again = sound(run(engine)), sound(run(engine))
+    assert np.array_equal(first.samples, again.samples)
+    assert not np.array_equal(first.samples, sound(run(engine, seed=8)).samples)
+
+
+def test_the_output_is_watermarked_tagged_and_carries_the_licence(engine):
+    audio = sound(run(engine))
+    assert audio.meta["licence"] == "cc-by-nc-4.0" and audio.meta["ai_generated"] is True
+    record = audio.meta["provenance"]
+    assert record["watermark"]["method"].endswith("-audio")
+    assert record["digital_source_type"].endswith("trainedAlgorithmicMedia")
+    recipe = audio.meta["recipe"]
+    assert recipe["task"] == "music.text_to_music" and recipe["model"]["name"] == "tiny-musicgen"
+    assert recipe["params"]["seed"] == 7 and recipe["params"]["window_s"] == WINDOW_S
+
+
+# ---- windows and seams
+
+
+def test_45_seconds_are_made_in_windows_that_join_without_a_click(engine, unmarked_sound):
+    event = run(engine, duration=45.0)
+    audio = sound(event)
+    assert audio.samples.shape == (1, 45 * RATE)
+    assert any("7 windows" in w for w in event.warnings)
+    samples = audio.samples[0].astype(np.float64)
+    jumps = np.abs(np.diff(samples))
+    stride = WINDOW_S - CONTEXT_S
+    seams = [WINDOW_S + k * stride for k in range(6)]  # where each continuation starts
+    seams += [10, 20, 30, 40]  # where the decoder's pieces join
+    for seconds in seams:
+        at = seconds * RATE
+        seam = jumps[at - 4 : at + 4].max()
+        nearby = np.concatenate([jumps[at - 5 * HOP : at - HOP], jumps[at + HOP : at + 5 * HOP]])
+        assert seam <= nearby.max(), f"a click at {seconds} s"
+
+
+def test_previews_play_the_sound_made_so_far(store, unmarked_sound):
+    engine = InlineEngine(TASKS, store=store, families=BY_ID, preview_interval_s=0.0)
+    seen = []
+    engine.subscribe(seen.append)
+    audio = sound(run(engine, duration=25.0))
+    previews = [e.audio for e in seen if isinstance(e, JobProgress) and e.audio is not None]
+    assert len(previews) >= 2
+    lengths = [p.samples.shape[1] for p in previews]
+    assert lengths == sorted(lengths) and 0 < lengths[0] < audio.samples.shape[1]
+    for preview in previews:  # the beginning of the piece, as it will be
+        assert preview.rate == RATE
+        assert np.allclose(preview.samples, audio.samples[:, : preview.samples.shape[1]])
+    seconds = [e.metrics["seconds"] for e in seen if isinstance(e, JobProgress) and e.metrics]
+    assert seconds[-1] == pytest.approx(25.0) and max(seconds) <= 25.0
+
+
+# ---- cancel, stop and keep
+
+
+def test_cancel_stops_within_a_token(store, monkeypatch):
+    from plugins.music.musicgen import TokenWatch
+
+    watch = TokenWatch.__call__
+    after_cancel = []
+
+    def counting(self, input_ids, scores, **kwargs):
+        if self.ctx.cancel_requested:
+            after_cancel.append(input_ids.shape[-1])
+        return watch(self, input_ids, scores, **kwargs)
+
+    monkeypatch.setattr(TokenWatch, "__call__", counting)
+    engine = Engine(TASKS, store=store, families=BY_ID)
+
+    def on_event(event):
+        if isinstance(event, JobProgress) and event.metrics.get("seconds", 0) > 1:
+            engine.cancel(event.job_id)
+
+    engine.subscribe(on_event)
+    handle = engine.submit(TEXT_TO_MUSIC.id, dataclasses.replace(FAST, duration=45.0))
+    assert isinstance(handle.future.result(60), JobCancelled)
+    engine.shutdown(timeout=60)
+    assert after_cancel and len(after_cancel) == 1  # the token after cancel raised
+
+
+def test_stop_keeps_what_is_made_and_says_how_much(store):
+    engine = Engine(TASKS, store=store, families=BY_ID)
+    asked = threading.Event()
+
+    def on_event(event):
+        made = event.metrics.get("seconds", 0) if isinstance(event, JobProgress) else 0
+        if made >= 12 and not asked.is_set():
+            asked.set()
+            engine.stop(event.job_id)
+
+    engine.subscribe(on_event)
+    try:
+        handle = engine.submit(TEXT_TO_MUSIC.id, dataclasses.replace(FAST, duration=45.0))
+        event = handle.future.result(60)
+    finally:
+        engine.shutdown(timeout=60)
+    audio = sound(event)
+    kept = audio.samples.shape[1]
+    assert 12 * RATE <= kept < 45 * RATE and kept % HOP == 0
+    (note,) = [w for w in event.warnings if w.startswith("Stopped early")]
+    assert f"kept the first {kept / RATE:.1f} s of 45.0 s" in note
+
+
+# ---- melody and continuation
+
+
+def test_a_melody_model_follows_the_melody_it_is_given(engine, tmp_path, unmarked_sound):
+    rising = write_wav(tmp_path / "rising.wav", tune([262, 330, 392, 523]))
+    falling = write_wav(tmp_path / "falling.wav", tune([523, 392, 330, 262]))
+    melody = dataclasses.replace(FAST, music_model="tiny-musicgen-melody", duration=12.0)
+    up = sound(run(engine, melody, melody=str(rising)))
+    assert up.samples.shape == (1, 12 * RATE)
+    assert np.array_equal(up.samples, sound(run(engine, melody, melody=str(rising))).samples)
+    assert not np.array_equal(up.samples, sound(run(engine, melody, melody=str(falling))).samples)
+    plain = run(engine, melody=str(rising))  # tiny-musicgen has no melody conditioning
+    assert isinstance(plain, JobFailed) and "melody model" in plain.message
+
+
+def test_a_continuation_hears_the_clip_it_continues(engine, tmp_path, unmarked_sound):
+    first = sound(run(engine, duration=6.0))
+    clip = write_wav(tmp_path / "first.wav", first.samples)
+    other = write_wav(tmp_path / "other.wav", tune([440, 220, 660, 330, 550, 110]))
+    after = sound(run(engine, duration=4.0, continue_from=str(clip)))
+    assert after.samples.shape == (1, 4 * RATE)
+    assert after.meta["recipe"]["params"]["continue_from"] == str(clip)
+    elsewhere = sound(run(engine, duration=4.0, continue_from=str(other)))
+    assert not np.array_equal(after.samples, elsewhere.samples)
+    fresh = sound(run(engine, duration=4.0))
+    assert not np.array_equal(after.samples, fresh.samples)
+    broken = run(engine, continue_from=str(write_bytes(tmp_path / "bad.wav")))
+    assert isinstance(broken, JobFailed) and broken.kind == "invalid_input"
+
+
+def write_bytes(path):
+    path.write_bytes(b"not a sound at all")
+    return path
+
+
+# ---- models: scan, default, licence
+
+
+def test_musicgen_folders_are_music_models_from_every_place(store, tiny_music_models, tmp_path):
+    hf = tmp_path / "hf"
+    snapshot = hf / "models--facebook--musicgen-small" / "snapshots" / "abc123"
+    shutil.copytree(tiny_music_models / "tiny-musicgen-stereo", snapshot)
+    builtin = tmp_path / "builtin"
+    shutil.copytree(tiny_music_models / "tiny-musicgen", builtin / "atelier-demo-music")
+    found = ModelStore(home=store.home, extra_folders=[], hf_cache=hf, builtin_dir=builtin)
+    music = {e.name: e for e in found.scan() if e.kind == "music"}
+    assert music["facebook/musicgen-small"].family == "musicgen"
+    assert music["tiny-musicgen-melody"].family == "musicgen_melody"
+    assert music["atelier-demo-music"].source == "builtin"
+    assert pick_music_model(found).name == "atelier-demo-music"  # the built-in one first
+    assert licence_label(music["facebook/musicgen-small"]).endswith("(non-commercial use only)")
+    assert licence_label(music["tiny-musicgen-stereo"]) == "licence not stated"
+    without_builtin = ModelStore(home=store.home, extra_folders=[], hf_cache=hf)
+    assert pick_music_model(without_builtin).family == "musicgen"
+
+
+def test_no_music_model_says_where_to_put_one(home, tmp_path):
+    engine = InlineEngine(TASKS, store=ModelStore(home=home, hf_cache=tmp_path / "none"))
+    event = run(engine)
+    assert isinstance(event, JobFailed) and event.kind == "missing_model"
+    assert "musicgen-small" in event.message and str(home / "models" / "music") in event.message
