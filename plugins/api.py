@@ -116,10 +116,16 @@ class AppContext(Protocol):
     - `show_message(text, level)`: the window's message bar ("info", "warning", "error").
     - `document`: the current document (app.model.document.Document; read it, change it
       only through `push`). `store`: the model store. `tasks`: the registered tasks.
+      `exporters`: the registered exporters (plugins/exporters.py chooses among them).
     - `active_layer`: the layer chosen in the Layers panel (None when there is none).
     - `on_document_changed(callback)`: call `callback()` on the GUI thread after every
       recorded change of the document (an edit, undo, redo) and when another document
       replaces it (new, open); returns a function that stops the calls.
+    - `on_job_event(callback)`: call `callback(task, event)` on the GUI thread with each
+      event of the jobs the window runs from its Generate panel (`task` the job's Task,
+      None for one no plugin declares): a panel takes the outputs it shows (the Audio
+      panel a finished job's sounds, a running one's `JobProgress.audio`); returns a
+      function that stops the calls.
     - `dialog_folder(action)`: where the panel's file dialog for `action` (a name of the
       panel's own, e.g. "verify") opens: the document's folder, else the last folder used
       for it, else Pictures; `remember_dialog_folder(action, chosen)` after a choice.
@@ -138,6 +144,9 @@ class AppContext(Protocol):
     def tasks(self) -> Mapping[str, Task]: ...
 
     @property
+    def exporters(self) -> Sequence[Exporter]: ...
+
+    @property
     def active_layer(self) -> Any: ...
 
     def run(self, task_id: str, params: Any) -> AsyncIterator[Any]: ...
@@ -147,6 +156,8 @@ class AppContext(Protocol):
     def show_message(self, text: str, level: str = "info") -> None: ...
 
     def on_document_changed(self, callback: Callable[[], None]) -> Callable[[], None]: ...
+
+    def on_job_event(self, callback: Callable[[Any, Any], None]) -> Callable[[], None]: ...
 
     def dialog_folder(self, action: str) -> Path: ...
 

@@ -5,13 +5,12 @@ project round trip."""
 
 from __future__ import annotations
 
-import json
 from fractions import Fraction
 
 import numpy as np
 import pytest
 
-from app.model.audio_clips import AudioClip, AudioError, AudioLibrary, on_samples
+from app.model.audio_clips import AudioClip, AudioError, AudioLibrary, meta_text, on_samples
 from app.model.audio_edits import (
     AddSound,
     DeleteSound,
@@ -58,9 +57,9 @@ def history(doc) -> History:
 
 def add_sound(doc: Document, history: History, samples: np.ndarray | None = None) -> str:
     samples = tone() if samples is None else samples
-    meta = {"provenance": PROVENANCE, "recipe": RECIPE}
+    meta = {"provenance": PROVENANCE, "recipe": RECIPE, "licence": "MIT"}
     item = add_output(doc.media, AudioData(samples, RATE, meta), "Music: a calm piano")
-    clip = AudioClip("s1", item, recipe=json.dumps(RECIPE))
+    clip = AudioClip("s1", item, meta=meta_text(meta))
     history.push(AddSound(clip))
     return clip.id
 
@@ -74,7 +73,8 @@ def test_a_new_sound_renders_its_source_exactly(doc, history):
     clip = sound(doc)
     assert clip.duration == SECONDS and clip.start == 0 and clip.end == SECONDS
     np.testing.assert_array_equal(render(clip, doc.media), tone())
-    assert clip.provenance() == PROVENANCE and clip.recipe_record() == RECIPE
+    assert clip.provenance() == PROVENANCE
+    assert clip.output_meta() == {"provenance": PROVENANCE, "recipe": RECIPE, "licence": "MIT"}
 
 
 def test_trim_keeps_the_samples_between_its_edges_and_the_source_whole(doc, history):
@@ -261,7 +261,7 @@ def test_sounds_and_their_settings_are_saved_and_reopened_identically(doc, histo
         np.testing.assert_array_equal(
             render(opened.audio.find(clip.id), opened.media), render(clip, doc.media)
         )
-    assert opened.audio.find("s1").provenance() == PROVENANCE
+    assert opened.audio.find("s1").output_meta() == doc.audio.find("s1").output_meta()
 
 
 def test_a_project_without_sounds_keeps_its_older_version(doc, tmp_path):

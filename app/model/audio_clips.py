@@ -40,8 +40,9 @@ class AudioClip:
     """A sound in the Audio panel: `item`'s source from `start` to `end` (seconds; end None
     means the source's end), faded in and out over `fade_in` and `fade_out` seconds, with
     `gain_db` of gain. `loudness_target` is the LUFS the gain was last normalised to (None
-    once another edit changes the loudness). `recipe` is the JSON text of the recipe of
-    the job that made it (empty: not generated); its provenance record is the item's."""
+    once another edit changes the loudness). `meta` is the JSON text of the job output's
+    meta that files carry (its recipe, the model's licence; empty: not generated); its
+    provenance record is the item's."""
 
     id: str
     item: MediaItem
@@ -51,7 +52,7 @@ class AudioClip:
     fade_out: Fraction = Fraction(0)
     gain_db: float = 0.0
     loudness_target: float | None = None
-    recipe: str = field(default="", repr=False)
+    meta: str = field(default="", repr=False)
 
     def __post_init__(self) -> None:
         if self.item.kind != "audio" or self.item.duration is None:
@@ -96,9 +97,12 @@ class AudioClip:
         """The source's provenance record (None: not generated)."""
         return _json_object(self.item.provenance)
 
-    def recipe_record(self) -> dict[str, Any] | None:
-        """The recipe of the job that made it (None: not generated)."""
-        return _json_object(self.recipe)
+    def output_meta(self) -> dict[str, Any]:
+        """What an export writes of it: the job output's meta and the provenance record
+        (empty: not generated)."""
+        meta = _json_object(self.meta) or {}
+        record = self.provenance()
+        return {**meta, "provenance": record} if record else meta
 
 
 def _json_object(text: str) -> dict[str, Any] | None:
@@ -111,10 +115,11 @@ def _json_object(text: str) -> dict[str, Any] | None:
     return value if isinstance(value, dict) else None
 
 
-def recipe_text(meta: Mapping[str, Any]) -> str:
-    """A job output's recipe (its `meta["recipe"]`) as the JSON an AudioClip keeps."""
-    recipe = meta.get("recipe")
-    return json.dumps(recipe, sort_keys=True, default=str) if isinstance(recipe, Mapping) else ""
+def meta_text(meta: Mapping[str, Any]) -> str:
+    """A job output's meta as the JSON an AudioClip keeps: all but the provenance record
+    (its media item keeps that); empty when nothing is left."""
+    kept = {key: value for key, value in meta.items() if key != "provenance"}
+    return json.dumps(kept, sort_keys=True, default=str) if kept else ""
 
 
 @dataclass(frozen=True)

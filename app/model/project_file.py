@@ -607,8 +607,8 @@ def _audio_entry(doc: Document, assets: dict[str, bytes]) -> dict[str, Any]:
             "fade_out": _time_text(clip.fade_out),
             "gain_db": clip.gain_db,
             "loudness_target": clip.loudness_target,
-            "recipe": clip.recipe,
-        }  # fmt: skip
+            "meta": clip.meta,
+        }
         for clip in doc.audio.clips
     ]
     media = [
@@ -640,7 +640,7 @@ def _audio(
                 c.fade_out,
                 c.gain_db,
                 c.loudness_target,
-                c.recipe,
-            )  # fmt: skip
+                c.meta,
+            )
         )
     return AudioLibrary(tuple(clips))

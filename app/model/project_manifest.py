@@ -219,7 +219,7 @@ class SoundEntry(_Entry):
     loudness_target: (
         Annotated[float, Field(strict=True, ge=-70, le=0, allow_inf_nan=False)] | None
     ) = None
-    recipe: Annotated[str, StringConstraints(strict=True, max_length=MAX_PROVENANCE)] = ""
+    meta: Annotated[str, StringConstraints(strict=True, max_length=MAX_PROVENANCE)] = ""
 
 
 class AudioEntry(_Entry):

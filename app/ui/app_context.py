@@ -1,8 +1,9 @@
 """What a plugin panel may do in the window: the plugins.api.AppContext a panel factory gets.
 
-Run a job and read its events, push an undoable command on the current document, show a
-message, read the document, the model store and the tasks, and start file dialogs where
-the user's files are; nothing else of the window.
+Run a job and read its events, follow the events of the jobs the window runs, push an
+undoable command on the current document, show a message, read the document, the model
+store, the tasks and the exporters, and start file dialogs where the user's files are;
+nothing else of the window.
 
     async for event in ctx.run(task_id, params):   # submitted at once
         ...  # JobQueued, JobStarted, JobProgress..., then one terminal event
@@ -21,10 +22,11 @@ from app.model.layers import Layer
 from app.ui.dialog_folders import remember_folder, start_folder
 from app.ui.doc_session import DocumentSession
 from app.ui.engine_bridge import EngineBridge
+from app.ui.generation import Generation
 from app.ui.message_bar import MessageBar
 from engine.model_store import ModelStore
 from engine.protocol import Event
-from plugins.api import Task
+from plugins.api import Exporter, Task
 from plugins.registry import Registry
 
 LEVELS = ("info", "warning", "error")
@@ -60,10 +62,12 @@ class WindowContext:
         bridge: EngineBridge,
         messages: MessageBar,
         use_model: Callable[[str, str, Sequence[str]], None] | None = None,
+        generation: Generation | None = None,
     ) -> None:
         self._session, self._store, self._registry = session, store, registry
         self._bridge, self._messages = bridge, messages
         self._use_model = use_model  # the window's (MainWindow.use_new_model)
+        self._generation = generation  # the window's jobs (the Generate panel's)
         self._jobs: weakref.WeakSet[PanelJob] = weakref.WeakSet()
 
     @property
@@ -77,6 +81,10 @@ class WindowContext:
     @property
     def tasks(self) -> Mapping[str, Task]:
         return self._registry.tasks
+
+    @property
+    def exporters(self) -> Sequence[Exporter]:
+        return self._registry.exporters
 
     @property
     def active_layer(self) -> Layer | None:
@@ -99,6 +107,19 @@ class WindowContext:
         (the session says both as a history change); the function returned stops it."""
         self._session.history_changed.connect(callback)
         return lambda: self._session.history_changed.disconnect(callback)
+
+    def on_job_event(self, callback: Callable[[Task | None, Event], None]) -> Callable[[], None]:
+        """Call `callback(task, event)` with each event of the jobs the window runs (the
+        Generate panel's; task None for one no plugin declares); the function returned
+        stops it."""
+        if self._generation is None:
+            raise RuntimeError("this context has no window whose jobs to follow")
+
+        def relay(task_id: str, event: Event) -> None:
+            callback(self._registry.tasks.get(task_id), event)
+
+        self._generation.job_event.connect(relay)
+        return lambda: self._generation.job_event.disconnect(relay)
 
     def dialog_folder(self, action: str) -> Path:
         project = self._session.path

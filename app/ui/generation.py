@@ -39,11 +39,13 @@ class Generation(QObject):
     finished = Signal(object)  # JobFinished
     failed = Signal(str, str)  # kind, message
     cancelled = Signal()
+    job_event = Signal(str, object)  # task id, each event of the current job (for panels)
 
     def __init__(self, bridge: EngineBridge, parent: QObject | None = None) -> None:
         super().__init__(parent)
         self.bridge = bridge
         self.params: Any = None  # the params of the running (or last) job
+        self.task_id = ""  # the task of the running (or last) job
         self._task: asyncio.Task | None = None
         self._run_id = 0  # counts runs; a run whose number is not current was abandoned
         self._active = False
@@ -59,7 +61,7 @@ class Generation(QObject):
         """Run a job of `task_id` with these params; refuses while one is running."""
         if self.running:
             raise RuntimeError("a generation is already running")
-        self.params = params
+        self.params, self.task_id = params, task_id
         self._run_id += 1
         self._job_id, self._started = None, False
         self._active = True
@@ -101,6 +103,7 @@ class Generation(QObject):
                 self._end()
 
     def _on_event(self, event: Event) -> None:
+        self.job_event.emit(self.task_id, event)
         match event:
             case JobQueued(preparing=True):  # the engine is still warming up (loading)
                 self.progress.emit(0.0, PREPARING)

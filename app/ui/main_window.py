@@ -112,7 +112,13 @@ class MainWindow(QMainWindow):
         self.image_edits = ImageEdits(self.session, self)
         self.autosave = BackgroundAutosave(self.session, self.store.home, self)
         self.context = WindowContext(
-            self.session, store, registry, self.bridge, self.messages, self.use_new_model
+            self.session,
+            store,
+            registry,
+            self.bridge,
+            self.messages,
+            self.use_new_model,
+            self.generation,
         )
         self.plugin_docks: dict[str, QDockWidget] = {}
         self.live = LiveMode(self)

@@ -3,7 +3,9 @@
 current layer as a still), play, export the film and exchange the cut as OpenTimelineIO.
 
 Every edit goes through AppContext.push as one undo step on the document's History, and
-the panel re-reads `doc.timeline` after every change (undo, redo, open included).
+the panel re-reads `doc.timeline` after every change (undo, redo, open included). A
+sound dragged from the Audio panel lands where it is dropped, as it sounds there
+(app/model/audio_edits.py `place_on_timeline`).
 Playback runs a timer at the timeline's frame rate that shows the frame due by a
 monotonic clock (frames are dropped, never delayed) and plays the mixed sound through
 sounddevice where an output device opens; without one it plays silent and says so.
@@ -33,6 +35,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from app.model.audio_clips import AudioError
+from app.model.audio_edits import place_on_timeline
 from app.model.clip_candidates import append_clip
 from app.model.timeline import MediaStore, Timeline, TimelineError, quantize
 from app.model.timeline_edits import (
@@ -116,6 +120,7 @@ class TimelinePanel(QWidget):
         self.view.selected.connect(self._on_selected)
         self.view.edited.connect(self.push)
         self.view.key_action.connect(self.key_action)
+        self.view.sound_dropped.connect(self.drop_sound)
         self._stop_following = context.on_document_changed(self.refresh)
         self.destroyed.connect(lambda: stop_sound())
         self.refresh()
@@ -317,6 +322,20 @@ class TimelinePanel(QWidget):
             self.context.show_message(str(exc), "info")
             return
         self._append(add_picture(doc.media, pixels, layer.name))
+
+    def drop_sound(self, sound_id: str, track_id: str | None, start: Fraction) -> None:
+        """Put the Audio panel's sound `sound_id` on the timeline at `start`, on track
+        `track_id` when it is an audio track with room (one undo step)."""
+        doc = self.context.document
+        try:
+            sound = doc.audio.find(sound_id)
+        except AudioError as exc:
+            self.context.show_message(str(exc), "warning")
+            return
+        command, clip_id = place_on_timeline(doc.timeline, sound, track_id, start)
+        self.push(command)
+        if any(clip.id == clip_id for _, clip in self.context.document.timeline.clips()):
+            self.view.select(clip_id)
 
     def _append(self, item) -> None:
         command, clip_id = append_clip(self.context.document.timeline, item)

@@ -2,6 +2,8 @@
 (thumbnails of video and pictures, waveforms of sound) and the playhead; pressing on the
 ruler scrubs, dragging a clip moves it (snapping to clip edges and the playhead; Shift
 does not snap), dragging its edges trims it, the wheel scrolls and Ctrl+wheel zooms.
+A sound dragged from the Audio panel (SOUND_MIME) is dropped at the time and track under
+the pointer.
 
 A UI module: each edit is emitted as a timeline command (app/model/timeline_edits.py) for
 the panel to push; one drag is one undo step (its commands share a merge key).
@@ -17,6 +19,9 @@ import numpy as np
 from PySide6.QtCore import QEvent, QPointF, QRectF, Qt, Signal
 from PySide6.QtGui import (
     QColor,
+    QDragEnterEvent,
+    QDragMoveEvent,
+    QDropEvent,
     QKeyEvent,
     QMouseEvent,
     QPainter,
@@ -29,6 +34,7 @@ from PySide6.QtGui import (
 )
 from PySide6.QtWidgets import QSizePolicy, QWidget
 
+from app.model.audio_clips import SOUND_MIME
 from app.model.timeline import ACCEPTS, Clip, MediaItem, MediaStore, Timeline, Track, quantize
 from app.model.timeline_edits import (
     MoveClip,
@@ -71,12 +77,14 @@ class TracksView(QWidget):
     selected = Signal(object)  # the selected clip's id, or None
     edited = Signal(object)  # a TimelineEdit to push
     key_action = Signal(str)  # "split", "delete", "ripple", "play", "step-1", "step+1", ...
+    sound_dropped = Signal(str, object, object)  # sound id, track id (or None), start time
 
     def __init__(self, media: MediaStore, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setObjectName("timelineTracks")
         self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
         self.setMouseTracking(True)
+        self.setAcceptDrops(True)
         self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
         self.timeline = Timeline()
         self.media = media
@@ -190,6 +198,28 @@ class TracksView(QWidget):
             self.scale = self.scale.scrolled(-steps * 60)
             self.update()
         event.accept()
+
+    def dragEnterEvent(self, event: QDragEnterEvent) -> None:  # noqa: N802 (Qt's name)
+        if event.mimeData().hasFormat(SOUND_MIME):
+            event.acceptProposedAction()
+
+    def dragMoveEvent(self, event: QDragMoveEvent) -> None:  # noqa: N802 (Qt's name)
+        if event.mimeData().hasFormat(SOUND_MIME):
+            event.acceptProposedAction()
+
+    def dropEvent(self, event: QDropEvent) -> None:  # noqa: N802 (Qt's name)
+        """A sound from the Audio panel: at the frame under the pointer, on the track under
+        it (None: not over a track)."""
+        data = event.mimeData()
+        if not data.hasFormat(SOUND_MIME):
+            return
+        x, y = event.position().x(), event.position().y()
+        rows = row_tracks(self.timeline)
+        row = row_at(y, len(rows))
+        track_id = rows[row].id if row is not None else None
+        start = max(Fraction(0), quantize(self.scale.time_at(x), self.timeline.fps))
+        self.sound_dropped.emit(bytes(data.data(SOUND_MIME)).decode(), track_id, start)
+        event.acceptProposedAction()
 
     def _scrub(self, x: float) -> None:
         t = quantize(self.scale.time_at(x), self.timeline.fps)
@@ -384,13 +414,7 @@ class TracksView(QWidget):
             if len(self._waves) > 200:
                 self._waves.clear()
             self._waves[key] = peaks
-        middle, half = body.center().y(), body.height() / 2 - 2
-        xs = body.left() + np.arange(columns) + 0.5
-        upper = [QPointF(x, middle - float(p) * half) for x, p in zip(xs, peaks[1], strict=True)]
-        lower = [QPointF(x, middle - float(p) * half) for x, p in zip(xs, peaks[0], strict=True)]
-        painter.setPen(Qt.PenStyle.NoPen)
-        painter.setBrush(colour.lighter(160))
-        painter.drawPolygon(QPolygonF([*upper, *reversed(lower)]))
+        draw_peaks(painter, body, peaks, colour.lighter(160))
 
     def _paint_fades(self, painter: QPainter, box: QRectF, clip: Clip) -> None:
         painter.setPen(QPen(QColor(255, 255, 255, 170), 1))
@@ -421,3 +445,15 @@ class _Drag:
     clip_id: str | None
     grab: Fraction
     number: int
+
+
+def draw_peaks(painter: QPainter, body: QRectF, peaks: np.ndarray, colour: QColor) -> None:
+    """Fill the shape of (2, columns) min/max `peaks` (app/model/timeline_render.py
+    `waveform`), one column a pixel from body's left, full scale at its top and bottom."""
+    middle, half = body.center().y(), body.height() / 2 - 2
+    xs = body.left() + np.arange(peaks.shape[1]) + 0.5
+    upper = [QPointF(x, middle - float(p) * half) for x, p in zip(xs, peaks[1], strict=True)]
+    lower = [QPointF(x, middle - float(p) * half) for x, p in zip(xs, peaks[0], strict=True)]
+    painter.setPen(Qt.PenStyle.NoPen)
+    painter.setBrush(colour)
+    painter.drawPolygon(QPolygonF([*upper, *reversed(lower)]))
