@@ -1,7 +1,8 @@
 """The music plugin on tiny MusicGen models (mono, stereo, melody): exact duration and
 rate, 45 s made window by window with no click at any seam, seeds, previews of the sound
 so far, cancel and stop-and-keep, melody conditioning, continuing a clip, the licence in
-the output, the default model and the model scan of MusicGen folders."""
+the output, the default model and the model scan of MusicGen folders; and on a tiny
+Stable Audio Open pipeline."""
 
 from __future__ import annotations
 
@@ -20,11 +21,18 @@ from plugins.music import TEXT_TO_MUSIC
 from plugins.music.families import BY_ID
 from plugins.music.music_models import licence_label, pick_music_model
 from plugins.music.params import TextToMusicParams
-from tests.fixtures.tiny_music import HOP, RATE, save_tiny_musicgen
+from tests.fixtures.tiny_music import (
+    HOP,
+    RATE,
+    STABLE_AUDIO_RATE,
+    save_tiny_musicgen,
+    save_tiny_stable_audio,
+)
 
 TASKS = {TEXT_TO_MUSIC.id: TEXT_TO_MUSIC}
 FAST = TextToMusicParams(prompt="a calm piano melody", duration=3.3, seed=7)
 WINDOW_S, CONTEXT_S = 10, 4  # the tiny models' atelier.json
+MODELS = ("tiny-musicgen", "tiny-musicgen-stereo", "tiny-musicgen-melody", "tiny-stable-audio")
 
 
 @pytest.fixture(scope="session")
@@ -33,12 +41,13 @@ def tiny_music_models(tmp_path_factory):
     save_tiny_musicgen(root / "tiny-musicgen", licence="cc-by-nc-4.0")
     save_tiny_musicgen(root / "tiny-musicgen-stereo", channels=2)
     save_tiny_musicgen(root / "tiny-musicgen-melody", melody=True)
+    save_tiny_stable_audio(root / "tiny-stable-audio")
     return root
 
 
 @pytest.fixture
 def store(home, tiny_music_models, tmp_path):
-    for name in ("tiny-musicgen", "tiny-musicgen-stereo", "tiny-musicgen-melody"):
+    for name in MODELS:
         shutil.copytree(tiny_music_models / name, home / "models" / "music" / name)
     return ModelStore(home=home, extra_folders=[], hf_cache=tmp_path / "no-hf-cache")
 
@@ -260,3 +269,37 @@ def test_no_music_model_says_where_to_put_one(home, tmp_path):
     event = run(engine)
     assert isinstance(event, JobFailed) and event.kind == "missing_model"
     assert "musicgen-small" in event.message and str(home / "models" / "music") in event.message
+
+
+# ---- Stable Audio Open
+
+
+def test_a_stable_audio_pipeline_makes_the_piece_in_one_run(engine, unmarked_sound):
+    piece = dataclasses.replace(FAST, music_model="tiny-stable-audio", duration=1.5)
+    audio = sound(run(engine, piece))
+    assert audio.rate == STABLE_AUDIO_RATE and audio.samples.shape == (2, 1.5 * STABLE_AUDIO_RATE)
+    assert audio.meta["recipe"]["model"]["family"] == "stable_audio"
+    assert audio.meta["recipe"]["params"]["steps"] == 3  # its atelier.json's
+    assert np.array_equal(audio.samples, sound(run(engine, piece)).samples)
+    assert not np.array_equal(audio.samples, sound(run(engine, piece, seed=8)).samples)
+    too_long = run(engine, piece, duration=3.0)
+    assert isinstance(too_long, JobFailed) and "at most 2.0 s" in too_long.message
+
+
+# ---- the command line
+
+
+def test_atelier_music_writes_the_piece_with_its_licence(store, tmp_path, monkeypatch):
+    from app.cli import main
+    from plugins.provenance.media_tags import flac_tags
+    from tests.test_video_export import probe
+
+    monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path / "no-hf-cache"))
+    track = tmp_path / "track.flac"
+    args = ["music", "a calm piano melody", "--duration", "45", "--seed", "3"]
+    assert main([*args, "--model", "tiny-musicgen", "-o", str(track)]) == 0
+    (stream,) = probe(track)["streams"]
+    assert stream["codec_name"] == "flac" and int(stream["sample_rate"]) == RATE
+    assert stream["channels"] == 1 and int(stream["duration_ts"]) == 45 * RATE
+    tags = flac_tags(track.read_bytes())
+    assert "cc-by-nc-4.0" in tags["COPYRIGHT"] and tags["TITLE"] == "a calm piano melody"

@@ -38,7 +38,7 @@ from plugins.video.clips import resolved_seed
 
 PIECE_S = 10.0  # seconds of codes decoded at a time
 OVERLAP_S = 1.0  # seconds of codes decoded past each side of a piece
-GENERATE_SPAN = (0.02, 0.96)  # the part of the progress bar the tokens fill
+GENERATE_START, GENERATE_WIDTH = 0.02, 0.94  # the part of the progress bar tokens fill
 PIPELINE_FAMILIES = ("stable_audio", "audioldm2")
 
 
@@ -122,14 +122,14 @@ def compose(
     def report(frames: int, sound: bool = False) -> None:
         """Progress at `frames` frames made (and, when one is due, the sound so far)."""
         seconds = min(total_s, (frames - heard) / frame_rate)
-        start, width = GENERATE_SPAN
         audio = None
         if sound and ctx.preview_due():
             so_far = decoder.samples()[:, heard * hop : heard * hop + wanted]
             audio = AudioData(so_far, rate) if so_far.size else None
         stage = f"{seconds:.1f} s of {total_s:.1f} s"
         metrics = {"seconds": seconds, "total_s": total_s}
-        ctx.progress(start + width * seconds / total_s, stage, metrics=metrics, audio=audio)
+        fraction = GENERATE_START + GENERATE_WIDTH * seconds / total_s
+        ctx.progress(fraction, stage, metrics=metrics, audio=audio)
 
     watch = TokenWatch(ctx, lambda frames: report(codes.shape[-1] + frames))
     torch.manual_seed(seed)
@@ -150,7 +150,7 @@ def compose(
         report(codes.shape[-1], sound=True)
     if codes.shape[-1] <= heard:
         raise JobCancelledError()  # stopped before a frame was made: nothing to keep
-    ctx.progress(GENERATE_SPAN[1], "decoding")
+    ctx.progress(GENERATE_START + GENERATE_WIDTH, "decoding")
     decoder.feed(codes.cpu().numpy(), final=True)
     samples = decoder.samples()[:, heard * hop : heard * hop + wanted]
     notes = []
