@@ -9,22 +9,15 @@ as `--melody` and `--continue-from`, the model as `--model`.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from plugins.api import param
-from plugins.diffusion.params import Txt2ImgParams
+from plugins.video.params import _shared  # the diffusion tasks' field, same default and spec
 
 MIN_DURATION_S, MAX_DURATION_S = 1.0, 600.0
 MAX_GUIDANCE = 15.0
 MAX_TOP_K = 2048  # a MusicGen codebook's size
-
-
-def _shared(name: str) -> Any:
-    """The diffusion tasks' field `name` (same default and spec)."""
-    shared = Txt2ImgParams.__dataclass_fields__[name]
-    return field(default=shared.default, metadata=shared.metadata)
 
 
 @dataclass(frozen=True)
