@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import shutil
+from collections.abc import Sequence
 from pathlib import Path
 
 import torch
@@ -36,12 +37,17 @@ def export_controlnet(trained: Path, base: Path, out: Path, log=print) -> None:
     write_model_folder(controlnet, settings, MODEL_CARD, out, log)
 
 
-def write_model_folder(model, settings: dict, card: Path, out: Path, log=print) -> None:
-    """A model's diffusers folder with its atelier.json and model card, into `out`, replaced
-    whole: built beside it, then renamed, so a failed export leaves the old folder."""
+def write_model_folder(
+    model, settings: dict, card: Path, out: Path, log=print, also: Sequence = ()
+) -> None:
+    """A model's folder (with the files of `also`, e.g. its processor) and its atelier.json
+    and model card, into `out`, replaced whole: built beside it, then renamed, so a failed
+    export leaves the old folder."""
     staging = out.with_name(out.name + ".partial")
     shutil.rmtree(staging, ignore_errors=True)
     model.save_pretrained(staging, safe_serialization=True)
+    for part in also:
+        part.save_pretrained(staging)
     (staging / "atelier.json").write_text(json.dumps(settings, indent=2) + "\n", encoding="utf-8")
     shutil.copyfile(card, staging / "README.md")
     shutil.rmtree(out, ignore_errors=True)

@@ -109,6 +109,40 @@ def stage_export_motion(args: Namespace, device: str, log) -> None:
     export_motion_adapter(args.work / "motion" / "adapter", args.out, args.motion_out, log)
 
 
+def _music_sizes(args: Namespace):
+    from .music_architecture import TINY, MusicSizes
+
+    return TINY if args.music_size == "tiny" else MusicSizes()
+
+
+def stage_music_codec(args: Namespace, device: str, log) -> None:
+    from .music_codec_training import train_codec
+
+    steps, batch = args.music_codec_steps, args.music_codec_batch
+    sizes, crop = _music_sizes(args), args.music_crop
+    train_codec(args.work, sizes, args.music_pieces, steps, batch, crop, args.seed, device, log)
+
+
+def stage_music_tokens(args: Namespace, device: str, log) -> None:
+    from .music_training import cache_tokens
+
+    cache_tokens(args.work, args.music_pieces, args.seed, log)
+
+
+def stage_music(args: Namespace, device: str, log) -> None:
+    from .music_training import train_music
+
+    steps, batch, window = args.music_steps, args.music_batch, args.music_window
+    sizes = _music_sizes(args)
+    train_music(args.work, sizes, args.music_pieces, steps, batch, window, args.seed, device, log)
+
+
+def stage_export_music(args: Namespace, device: str, log) -> None:
+    from .music_export import export_music_model
+
+    export_music_model(args.work / "music_model", args.music_out, args.music_window, log)
+
+
 def run_stage(stage: str, args: Namespace, device: str, log) -> None:
     {
         "vae": stage_vae,
@@ -125,4 +159,8 @@ def run_stage(stage: str, args: Namespace, device: str, log) -> None:
         "motion-latents": stage_motion_latents,
         "motion": stage_motion,
         "export-motion": stage_export_motion,
+        "music-codec": stage_music_codec,
+        "music-tokens": stage_music_tokens,
+        "music": stage_music,
+        "export-music": stage_export_music,
     }[stage](args, device, log)

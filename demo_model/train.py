@@ -15,7 +15,10 @@ and their results), inpaint (the 9-channel UNet), export-inpaint (its own folder
 step), export-control (its own folder, --control-out); and the motion adapter from the exported
 model: motion-latents (encode procedural animations), motion (the adapter's temporal
 layers, clips played forwards and backwards), export-motion (its own folder,
---motion-out). Every stage is seeded and saves a
+--motion-out); and the music model, which stands alone: music-codec (an EnCodec codec
+on rendered procedural pieces), music-tokens (their codes and the caption tokenizer),
+music (the MusicGen text encoder and decoder), export-music (its own folder,
+--music-out). Every stage is seeded and saves a
 resumable checkpoint under --work every two minutes.
 
 The scene count and the UNet's steps and batches default to a recipe for the machine:
@@ -49,6 +52,10 @@ STAGES = (
     "motion-latents",
     "motion",
     "export-motion",
+    "music-codec",
+    "music-tokens",
+    "music",
+    "export-music",
 )
 RECIPES = {
     "cpu": {
@@ -65,6 +72,11 @@ RECIPES = {
         "motion_clips": 2000,
         "motion_steps": 2400,
         "motion_batch": 2,
+        "music_pieces": 3000,
+        "music_codec_steps": 2500,
+        "music_codec_batch": 24,
+        "music_steps": 1500,
+        "music_batch": 12,
     },
     "cuda": {
         "scenes": 128000,
@@ -80,6 +92,11 @@ RECIPES = {
         "motion_clips": 16000,
         "motion_steps": 6000,
         "motion_batch": 16,
+        "music_pieces": 12000,
+        "music_codec_steps": 20000,
+        "music_codec_batch": 64,
+        "music_steps": 12000,
+        "music_batch": 64,
     },
 }
 
@@ -116,6 +133,17 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--motion-clips", type=int, help="default: the device's recipe")
     parser.add_argument("--motion-steps", type=int, help="default: the device's recipe")
     parser.add_argument("--motion-batch", type=int, help="default: the device's recipe")
+    parser.add_argument(
+        "--music-out", type=Path, help="default: beside --out, its name plus -music"
+    )
+    parser.add_argument("--music-size", choices=("full", "tiny"), default="full")
+    parser.add_argument("--music-pieces", type=int, help="default: the device's recipe")
+    parser.add_argument("--music-codec-steps", type=int, help="default: the device's recipe")
+    parser.add_argument("--music-codec-batch", type=int, help="default: the device's recipe")
+    parser.add_argument("--music-crop", type=float, default=0.5, help="codec crops, seconds")
+    parser.add_argument("--music-steps", type=int, help="default: the device's recipe")
+    parser.add_argument("--music-batch", type=int, help="default: the device's recipe")
+    parser.add_argument("--music-window", type=float, default=6.0, help="decoder window, s")
     parser.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: all)")
     return parser
 
@@ -134,6 +162,7 @@ def main(argv: list[str] | None = None) -> int:
     args.inpaint_out = args.inpaint_out or args.out.with_name(args.out.name + "-inpaint")
     args.control_out = args.control_out or args.out.with_name(args.out.name + "-scribble")
     args.motion_out = args.motion_out or args.out.with_name(args.out.name + "-motion")
+    args.music_out = args.music_out or args.out.with_name(args.out.name + "-music")
     for name, value in RECIPES[device].items():
         if getattr(args, name) is None:
             setattr(args, name, value)

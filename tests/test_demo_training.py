@@ -22,6 +22,9 @@ TINY += ["--refine-steps", "2", "--refine-batch", "4"]
 TINY += ["--inpaint-samples", "8", "--inpaint-steps", "2", "--inpaint-batch", "4"]
 TINY += ["--control-samples", "8", "--control-steps", "2", "--control-batch", "4"]
 TINY += ["--motion-clips", "2", "--motion-steps", "2", "--motion-batch", "1"]
+TINY += ["--music-size", "tiny", "--music-pieces", "4", "--music-window", "2"]
+TINY += ["--music-codec-steps", "2", "--music-codec-batch", "2"]
+TINY += ["--music-steps", "2", "--music-batch", "2"]
 
 
 def tokens(tokenizer: CLIPTokenizer, text: str) -> list[str]:
@@ -93,6 +96,23 @@ def test_the_run_exports_a_motion_adapter_made_for_the_model(trained, tmp_path):
     from plugins.video.motion_choice import pick_motion_adapter
 
     assert pick_motion_adapter(store, store.default_checkpoint()).name == "demo-motion"
+
+
+def test_the_run_exports_a_music_model_that_loads_as_musicgen_and_plays(trained):
+    from transformers import AutoProcessor, MusicgenForConditionalGeneration
+
+    _, out = trained
+    music = out.with_name("demo-music")
+    settings = json.loads((music / "atelier.json").read_text())
+    assert settings["music"] == {"window_s": 2.0, "context_s": 1.0}
+    model = MusicgenForConditionalGeneration.from_pretrained(music, local_files_only=True)
+    processor = AutoProcessor.from_pretrained(music, local_files_only=True)
+    assert model.dtype == torch.float16 and processor.feature_extractor.sampling_rate == 16000
+    inputs = processor(text=["a happy piano melody at 120 bpm with drums"], return_tensors="pt")
+    torch.manual_seed(0)
+    audio = model.float().generate(**inputs, do_sample=True, max_new_tokens=28)
+    assert audio.shape[:2] == (1, 1) and audio.shape[-1] >= 20 * 640  # frames of 640 samples
+    assert torch.isfinite(audio).all()
 
 
 def test_a_run_exports_a_model_the_store_loads_and_generates_with(trained, tmp_path):
