@@ -13,7 +13,10 @@ import importlib
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
+
+if TYPE_CHECKING:
+    from engine.model_entry import ModelEntry
 
 
 @dataclass(frozen=True)
@@ -32,6 +35,18 @@ class Param:
     multiline: bool = False
     cli: str = ""  # the CLI flag, e.g. "--cfg"; default: --field-name
     advanced: bool = False
+    # "module:function": function(listing) -> [ModelChoice], the default first; the form
+    # shows the field as a picker of those models (the CLI still takes a name)
+    models: str = ""
+
+
+@dataclass(frozen=True)
+class ModelChoice:
+    """A model that a picker field offers (see `Param.models`): the store's entry and a
+    line to know before choosing it (its licence), shown by its name and under the picker."""
+
+    entry: ModelEntry
+    note: str = ""
 
 
 def param(default: Any, label: str, **spec: Any) -> Any:

@@ -3,7 +3,8 @@
 
 The panel's main form holds the settings the diffusion tasks share (prompt, steps, seed, ...);
 a task shows those of them it declares the same way (`shared_fields`). Its mode form shows the
-rest of its fields (`own_fields`), the advanced ones behind "More settings".
+rest of its fields (`own_fields`), the advanced ones behind "More settings"; a field that
+picks a model (`Param.models`, e.g. the music model) is a picker of the installed ones.
 """
 
 from __future__ import annotations
@@ -14,7 +15,10 @@ from typing import Any
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import QStackedWidget, QToolButton, QVBoxLayout, QWidget
 
+from app.ui.model_field import ModelField
 from app.ui.param_form import ParamForm
+from engine.model_entry import ModelEntry
+from engine.model_store import ModelListing
 from plugins.api import Param, Task, param_specs
 from plugins.diffusion.params import Txt2ImgParams
 
@@ -66,6 +70,16 @@ class ModeForm(QWidget):
         self.basic.set_label_width(width)
         self.advanced.set_label_width(width)
 
+    def set_model_listing(self, listing: ModelListing) -> None:
+        self.basic.set_model_listing(listing)
+        self.advanced.set_model_listing(listing)
+
+    def chosen_model(self) -> ModelEntry | None:
+        """The model this mode's model-picking field has chosen; None without one."""
+        pickers = [w for w in self.widgets.values() if isinstance(w, ModelField)]
+        chosen = pickers[0].chosen() if pickers else None
+        return chosen.entry if chosen else None
+
     def _toggle_more(self, shown: bool) -> None:
         self.more.setArrowType(Qt.ArrowType.DownArrow if shown else Qt.ArrowType.RightArrow)
         self.advanced.setVisible(shown)
@@ -95,6 +109,11 @@ class ModeForms(QStackedWidget):
             self.forms[task.id] = form
             self.addWidget(form)
         self.setVisible(False)
+
+    def set_model_listing(self, listing: ModelListing) -> None:
+        """Fill every mode's model-picking fields from a scan's `listing`."""
+        for form in self.forms.values():
+            form.set_model_listing(listing)
 
     def show_mode(self, mode_id: str) -> None:
         self.setCurrentWidget(self.forms[mode_id])

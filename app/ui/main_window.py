@@ -330,6 +330,7 @@ class MainWindow(QMainWindow):
             checkpoints, default.name if default and not had_models else None
         )
         self.prompt_panel.set_loras(listing.entries)
+        self.prompt_panel.set_model_listing(listing)
         self.stack.setCurrentWidget(self.prompt_scroll if checkpoints else self.empty_state)
         self.prompt_panel.set_running(self.generation.running)
         self._report_skipped_models(listing.problems)

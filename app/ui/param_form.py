@@ -4,8 +4,10 @@ Multiline text -> QPlainTextEdit, choices -> QComboBox, int/float -> spin boxes 
 declared range, step and unit (shown after the number: "8 px"; a float from 0 to 1 gets a
 slider too), bool -> QCheckBox, `seed`
 -> a number with a "Random" toggle, a tuple of LoraSpec (motion LoRAs) -> one line of
-"NAME:WEIGHT, ...". Fields without a Param (like `model`) are not shown; pass them to
-`params(**extra)`. `fields` picks (and orders) a subset of the Param fields.
+"NAME:WEIGHT, ...", a field whose spec names `models` -> a picker of those models with their
+licences (app.ui.model_field; `set_model_listing` fills it after each scan). Fields without
+a Param (like `model`) are not shown; pass them to `params(**extra)`. `fields` picks (and
+orders) a subset of the Param fields.
 
 A number field says its range in its tooltip and takes a number typed beyond it (rather than
 cutting it to fit, which hides the mistake): the field turns red and a line under the form
@@ -35,8 +37,10 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from app.ui.model_field import ModelField
 from app.ui.seed_field import SeedField
-from plugins.api import Param, param_specs
+from engine.model_store import ModelListing
+from plugins.api import Param, param_specs, resolve
 from plugins.diffusion.params import LoraSpec
 from plugins.diffusion.steering_cli import loras_from_text, loras_text
 
@@ -87,7 +91,10 @@ class ParamForm(QWidget):
         self._show_problems()
 
     def _make_widget(self, name: str, kind: type, spec: Param) -> QWidget:
-        if spec.choices:
+        if spec.models:
+            widget = ModelField()
+            widget.changed.connect(self.changed)
+        elif spec.choices:
             widget = QComboBox()
             widget.addItems(list(spec.choices))
             widget.currentIndexChanged.connect(self.changed)
@@ -127,6 +134,8 @@ class ParamForm(QWidget):
                 return widget.currentText()
             case QCheckBox():
                 return widget.isChecked()
+            case ModelField():
+                return widget.value()
             case SeedField() | QSpinBox() | QDoubleSpinBox() | UnitSlider():
                 return widget.value()
             case QPlainTextEdit():
@@ -143,6 +152,12 @@ class ParamForm(QWidget):
     def params(self, **extra: Any) -> Any:
         """A params instance from the form, plus fields the form does not show."""
         return self.params_type(**self.values(), **extra)
+
+    def set_model_listing(self, listing: ModelListing) -> None:
+        """Fill the model-picking fields with the models their plugins offer from `listing`."""
+        for name, (_field, spec) in self.specs.items():
+            if spec.models:
+                self.widgets[name].set_choices(resolve(spec.models)(listing))
 
     def set_row_visible(self, name: str, visible: bool) -> None:
         self.layout_.setRowVisible(self.widgets[name], visible)
@@ -215,6 +230,8 @@ class ParamForm(QWidget):
                     widget.setCurrentIndex(index)
                 case QCheckBox():
                     widget.setChecked(_to_bool(raw))
+                case ModelField():
+                    widget.setValue(str(raw))
                 case SeedField():
                     widget.setValue(self._number(name, int(raw)))
                 case QSpinBox() | QDoubleSpinBox() | UnitSlider():

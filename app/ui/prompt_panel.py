@@ -1,6 +1,7 @@
 """The generate panel: the mode (one per registered task with a request builder, e.g. text
-to image, inpaint), model picker, the shared params form, the mode's own settings, aspect
-presets, Generate / Cancel.
+to image, inpaint), model picker, the shared params form, the mode's own settings (a mode
+with a model of its own, such as text to music, picks it there), aspect presets, Generate /
+Cancel.
 
 It only holds and shows state; the window builds the request from the canvas (see
 app.model.requests), runs the job (app.ui.generation) and calls `set_running`,
@@ -33,7 +34,7 @@ from app.ui.lora_completer import LoraCompleter
 from app.ui.lora_picker import LoraPicker
 from app.ui.param_form import ParamForm
 from engine.model_families import family_label
-from engine.model_store import ModelEntry
+from engine.model_store import ModelEntry, ModelListing
 from plugins.api import ModelFamily, Task
 from plugins.diffusion.mask_geometry import work_size
 from plugins.diffusion.params import Txt2ImgParams, model_defaults, native_size, snap8
@@ -203,13 +204,15 @@ class PromptPanel(QWidget):
         self.mode_buttons.idClicked.connect(lambda index: self.set_mode(self.modes[index].id))
         self.model_picker.currentIndexChanged.connect(self._on_model_changed)
         self.form.changed.connect(self._uncheck_stale_aspect)
+        self.mode_forms.changed.connect(self._offer_example)
 
     # -- modes -----------------------------------------------------------------------------
 
     def set_mode(self, task_id: str) -> None:
         """Show the settings of the mode that runs `task_id`: the shared rows its task
-        declares (the size rows and aspects only for a task sized by them), the model picker
-        when it takes a model, and its own form."""
+        declares (the size rows and aspects only for a task sized by them), the LoRAs row
+        when it takes LoRAs, the model picker when it takes a model, and its own form; the
+        prompt, while it is an untouched example, becomes that of the mode's model."""
         self.mode = task_id
         index = next(i for i, task in enumerate(self.modes) if task.id == task_id)
         with QSignalBlocker(self.mode_buttons):
@@ -219,11 +222,12 @@ class PromptPanel(QWidget):
         for name in self.form.widgets:
             self.form.set_row_visible(name, name in shared)
         self.form.layout_.setRowVisible(self.aspect_row, {"width", "height"} <= shared)
-        self.form.layout_.setRowVisible(self.lora_picker, "prompt" in shared)
-        self.form.setVisible(bool(shared))
         fields = {f.name for f in dataclasses.fields(task.params_type)}
+        self.form.layout_.setRowVisible(self.lora_picker, "loras" in fields)
+        self.form.setVisible(bool(shared))
         self.model_row.setVisible("model" in fields)
         self.mode_forms.show_mode(task_id)
+        self._offer_example()
         self.mode_changed.emit(task_id)
 
     def mode_values(self) -> dict[str, Any]:
@@ -271,6 +275,11 @@ class PromptPanel(QWidget):
         self.lora_picker.set_entries(entries)
         self.lora_completer.set_names(self.lora_picker.names())
 
+    def set_model_listing(self, listing: ModelListing) -> None:
+        """A scan's models, for the modes' own model pickers (the music model's)."""
+        self.mode_forms.set_model_listing(listing)
+        self._offer_example()
+
     def show_looking_for_models(self) -> None:
         """Until the first model scan is in: the picker says so, and Generate waits."""
         with QSignalBlocker(self.model_picker):
@@ -304,7 +313,8 @@ class PromptPanel(QWidget):
         """A newly chosen model's own settings (its atelier.json): its defaults go into the
         form (steps, CFG, scheduler...; a negative prompt only into an empty box); its example
         prompt (else a general one) replaces an empty prompt or the previous example, never
-        a prompt the user typed; its "about" line shows under the model picker."""
+        a prompt the user typed (see `_offer_example`); its "about" line shows under the
+        model picker."""
         about = entry.settings.about if entry else ""
         self.model_about.setText(about)
         self.model_about.setVisible(bool(about))
@@ -314,9 +324,21 @@ class PromptPanel(QWidget):
         if self.form.value("negative_prompt").strip():
             defaults.pop("negative_prompt", None)
         self.form.set_values(defaults)
+        self._offer_example()
+
+    def _offer_example(self) -> None:
+        """The example prompt of the model the current mode runs (its own picker's, else the
+        panel's) replaces an empty prompt or the previous example, never a prompt the user
+        typed. Without one: the general example for the panel's models, an empty prompt
+        (its hint shows) for a mode's own, such as a music model."""
+        form = self.mode_forms.forms.get(self.mode)
+        own = form.chosen_model() if form else None
+        entry = own or self.selected_model()
         prompt = self.form.value("prompt")
-        if not prompt.strip() or prompt == self._example:
-            self._example = entry.settings.example_prompt or EXAMPLE_PROMPT
+        if entry is None or (prompt.strip() and prompt != self._example):
+            return
+        self._example = entry.settings.example_prompt or ("" if own else EXAMPLE_PROMPT)
+        if prompt != self._example:
             self.form.set_value("prompt", self._example)
 
     # -- sizes -----------------------------------------------------------------------------

@@ -18,6 +18,7 @@ from engine.home import models_dir
 from engine.model_entry import ModelEntry
 from engine.model_store import ModelListing, ModelStore
 from engine.protocol import JobError
+from plugins.api import ModelChoice
 
 DEFAULT_WINDOW_S = 30.0  # MusicGen's training clips: 30 s a pass
 DEFAULT_CONTEXT_S = 10.0  # of the last window heard by the next (audiocraft keeps 12 of 30)
@@ -41,6 +42,12 @@ def music_models(listing: ModelListing) -> list[ModelEntry]:
     """The music models a picker offers, the default first (see `default_music_model`)."""
     entries = [e for e in listing.entries if e.kind == "music" and e.family in ORDER]
     return sorted(entries, key=lambda e: (e.source != "builtin", ORDER.index(e.family)))
+
+
+def music_model_choices(listing: ModelListing) -> list[ModelChoice]:
+    """The music models as the Generate panel's picker offers them: the default first, each
+    with its licence ("Licence: cc-by-nc-4.0 (non-commercial use only)")."""
+    return [ModelChoice(e, f"Licence: {licence_label(e)}") for e in music_models(listing)]
 
 
 def default_music_model(listing: ModelListing) -> ModelEntry | None:

@@ -1,7 +1,8 @@
 """The request of the music task and its checks. Torch- and Qt-free.
 
 The prompt and seed are the diffusion tasks' own fields (the same specs), so the Generate
-panel shows them in its shared form; the rest are the music task's own. `melody` and
+panel shows them in its shared form; the rest are the music task's own, the model a
+picker of the installed music models with their licences (`music_model_choices`). `melody` and
 `continue_from` are paths of sound files (any format ffmpeg reads); the CLI gives them
 as `--melody` and `--continue-from`, the model as `--model`.
 """
@@ -25,6 +26,14 @@ class TextToMusicParams:
     """A piece of music from a prompt, optionally following a melody or continuing a clip."""
 
     prompt: str = _shared("prompt")
+    music_model: str = param(
+        "",
+        "Model",
+        cli="--model",
+        models="plugins.music.music_models:music_model_choices",
+        help="The music model's name (see `atelier models`); empty = the built-in one, "
+        "else the first installed.",
+    )
     duration: float = param(
         10.0,
         "Duration",
@@ -72,14 +81,6 @@ class TextToMusicParams:
         advanced=True,
         help="A sound file to continue: the music picks up where it ends (the result is "
         "the new part only, to lay after it).",
-    )
-    music_model: str = param(
-        "",
-        "Music model",
-        cli="--model",
-        advanced=True,
-        help="The music model's name (see `atelier models`); empty = the built-in one, "
-        "else the first installed.",
     )
 
 

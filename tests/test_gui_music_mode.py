@@ -1,0 +1,135 @@
+"""The Generate panel's Text to music mode: its model is a picker of the installed music
+models with their licences (the default first), it shows no LoRAs row, and an untouched
+example prompt becomes the music model's."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from app.ui.model_field import ModelField
+from app.ui.prompt_panel import PromptPanel
+from engine.model_entry import ModelEntry
+from engine.model_settings import ModelSettings
+from engine.model_store import ModelListing
+from plugins.diffusion import plugin as diffusion_plugin
+from plugins.diffusion.families import BY_ID
+from plugins.music import TEXT_TO_MUSIC
+from plugins.music import plugin as music_plugin
+
+IMAGE_EXAMPLE = "a large red circle at the top left"
+MUSIC_EXAMPLE = "a calm piano melody in A minor at 70 bpm, no drums"
+
+
+def entry(name: str, kind: str, family: str, source: str = "atelier", **more) -> ModelEntry:
+    return ModelEntry(name, kind, family, "diffusers", Path("/nowhere") / name, 1, source, **more)
+
+
+LISTING = ModelListing(
+    (
+        entry(
+            "atelier-demo",
+            "checkpoints",
+            "sd15",
+            "builtin",
+            settings=ModelSettings(example_prompt=IMAGE_EXAMPLE),
+        ),
+        entry("facebook/musicgen-small", "music", "musicgen", "hf_cache"),
+        entry("ink", "loras", "lora"),
+        entry(
+            "atelier-demo-music",
+            "music",
+            "musicgen",
+            "builtin",
+            licence="Apache-2.0",
+            settings=ModelSettings(example_prompt=MUSIC_EXAMPLE),
+        ),
+    ),
+    (),
+)
+
+
+@pytest.fixture
+def panel(qtbot):
+    tasks = {t.id: t for t in (*diffusion_plugin.tasks, *music_plugin.tasks)}
+    panel = PromptPanel(tasks, families=BY_ID)
+    qtbot.addWidget(panel)
+    panel.set_models(LISTING.picker_checkpoints(), "atelier-demo")
+    panel.set_loras(LISTING.entries)
+    panel.set_model_listing(LISTING)
+    panel.show()
+    return panel
+
+
+def music_picker(panel) -> ModelField:
+    return panel.mode_forms.forms[TEXT_TO_MUSIC.id].widgets["music_model"]
+
+
+def test_the_music_model_is_picked_from_the_installed_ones_with_their_licences(panel):
+    panel.set_mode(TEXT_TO_MUSIC.id)
+    picker = music_picker(panel)
+    assert isinstance(picker, ModelField) and picker.isVisibleTo(panel)  # not under More
+    combo = picker.combo
+    items = [combo.itemText(i) for i in range(combo.count())]
+    assert [combo.itemData(i) for i in range(combo.count())] == [
+        "atelier-demo-music",  # the built-in one, the default, first
+        "facebook/musicgen-small",
+    ]
+    assert items[0].endswith("Licence: Apache-2.0")
+    assert items[1].endswith("Licence: cc-by-nc-4.0 (non-commercial use only)")
+    assert picker.note.text() == "Licence: Apache-2.0" and picker.note.isVisibleTo(panel)
+    assert panel.mode_values()["music_model"] == "atelier-demo-music"
+    combo.setCurrentIndex(1)
+    assert "non-commercial" in picker.note.text()
+    assert panel.mode_values()["music_model"] == "facebook/musicgen-small"
+
+
+def test_a_recipes_music_model_is_chosen_and_a_missing_one_is_reported(panel):
+    recipe = {
+        "task": TEXT_TO_MUSIC.id,
+        "params": {"prompt": "drums", "music_model": "facebook/musicgen-small"},
+    }
+    assert panel.load_recipe(recipe) == []
+    assert panel.mode_values()["music_model"] == "facebook/musicgen-small"
+    recipe["params"]["music_model"] = "facebook/musicgen-large"
+    skipped = panel.load_recipe(recipe)
+    assert skipped == ["music_model ('facebook/musicgen-large')"]
+    assert panel.mode_values()["music_model"] == "facebook/musicgen-small"  # kept
+
+
+def test_a_model_named_before_the_scan_is_chosen_when_it_is_listed(qtbot):
+    panel = PromptPanel({TEXT_TO_MUSIC.id: TEXT_TO_MUSIC})
+    qtbot.addWidget(panel)
+    panel.mode_forms.forms[TEXT_TO_MUSIC.id].set_values({"music_model": "facebook/musicgen-small"})
+    assert panel.mode_values()["music_model"] == ""  # nothing listed yet: the job's default
+    panel.set_model_listing(LISTING)
+    assert panel.mode_values()["music_model"] == "facebook/musicgen-small"
+
+
+def test_the_loras_row_shows_only_in_modes_that_take_loras(panel):
+    assert panel.lora_picker.isVisibleTo(panel)  # text to image
+    panel.set_mode(TEXT_TO_MUSIC.id)
+    assert not panel.lora_picker.isVisibleTo(panel)
+    panel.set_mode(panel.modes[0].id)
+    assert panel.lora_picker.isVisibleTo(panel)
+
+
+def test_an_untouched_example_prompt_becomes_the_music_models_and_back(panel):
+    assert panel.form.value("prompt") == IMAGE_EXAMPLE
+    panel.set_mode(TEXT_TO_MUSIC.id)
+    assert panel.form.value("prompt") == MUSIC_EXAMPLE
+    music_picker(panel).combo.setCurrentIndex(1)  # MusicGen says no example: the hint shows
+    assert panel.form.value("prompt") == ""
+    music_picker(panel).combo.setCurrentIndex(0)
+    assert panel.form.value("prompt") == MUSIC_EXAMPLE
+    panel.set_mode(panel.modes[0].id)
+    assert panel.form.value("prompt") == IMAGE_EXAMPLE
+
+
+def test_a_typed_prompt_is_never_replaced(panel):
+    panel.form.set_value("prompt", "rain on a tin roof")
+    panel.set_mode(TEXT_TO_MUSIC.id)
+    music_picker(panel).combo.setCurrentIndex(1)
+    panel.set_model_listing(LISTING)
+    assert panel.form.value("prompt") == "rain on a tin roof"
