@@ -4,8 +4,9 @@ to music mode.
 On held-out captions (the full wording, which no training step used, of pieces from a
 seed no training run uses), Atelier's Text to music task makes each piece with the
 built-in model (atelier-demo-music, chosen by default). Each is scored by
-demo_model/music_scoring.py against its caption:
-- tempo: the share whose onset-autocorrelation tempo is within 5% of the caption's bpm;
+demo_model/music_scoring.py against its caption (its instrument and drums classifiers
+fitted on rendered pieces and on their copies through the model's codec):
+- tempo: the share whose tempo (onset pulse on a beat grid) is within 5% of the caption's bpm;
 - drums: the share where drums are heard exactly when the caption asks for them;
 - instrument: the share where the instrument heard is the one named;
 - mode: the share heard in the named mode (minor or major) on the named key note;
@@ -41,7 +42,13 @@ sys.path.insert(0, str(ROOT))
 
 from demo_model.music_captions import full_caption  # noqa: E402
 from demo_model.music_pieces import Piece, random_piece, render  # noqa: E402
-from demo_model.music_scoring import fitted_scorer, is_minor, seam_clicks, tempo  # noqa: E402
+from demo_model.music_scoring import (  # noqa: E402
+    MusicScorer,
+    fitted_scorer,
+    is_minor,
+    seam_clicks,
+    tempo,
+)
 from engine.home import RESOURCES  # noqa: E402
 from engine.model_store import ModelStore  # noqa: E402
 from engine.protocol import JobFinished  # noqa: E402
@@ -72,8 +79,9 @@ def _make(engine: InlineEngine, prompt: str, seconds: float, seed: int):
     return event.outputs[0]
 
 
-def _scores(sounds: list[np.ndarray], pieces: list[Piece], rate: int) -> dict[str, float]:
-    scorer = fitted_scorer()
+def _scores(
+    scorer: MusicScorer, sounds: list[np.ndarray], pieces: list[Piece], rate: int
+) -> dict[str, float]:
     tempo_ok, drums_ok, kind_ok, mode_ok = [], [], [], []
     for samples, piece in zip(sounds, pieces, strict=True):
         kind, drums = scorer.score(samples, rate)
@@ -115,12 +123,14 @@ def quality(engine: InlineEngine, count: int) -> tuple[dict, dict, dict]:
         rate = audio.rate
         if (index + 1) % 20 == 0:
             print(f"  {index + 1}/{count} pieces", flush=True)
+    codec = _musicgen().audio_encoder
+    scorer = fitted_scorer(through=lambda sounds: _round_trip(codec, sounds))
     rendered = [render(piece, SECONDS) for piece in pieces]
-    copies = _round_trip(_musicgen().audio_encoder, rendered)
+    copies = _round_trip(codec, rendered)
     return (
-        _scores(made, pieces, rate),
-        _scores(rendered, pieces, rate),
-        _scores(copies, pieces, rate),
+        _scores(scorer, made, pieces, rate),
+        _scores(scorer, rendered, pieces, rate),
+        _scores(scorer, copies, pieces, rate),
     )
 
 

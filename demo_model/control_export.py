@@ -9,6 +9,7 @@ are that model's, not SD 1.5's.
 from __future__ import annotations
 
 import json
+import os
 import shutil
 from collections.abc import Sequence
 from pathlib import Path
@@ -37,6 +38,16 @@ def export_controlnet(trained: Path, base: Path, out: Path, log=print) -> None:
     write_model_folder(controlnet, settings, MODEL_CARD, out, log)
 
 
+def _umask_permissions(folder: Path) -> None:
+    """Give every file in `folder` the mode the umask gives a new file: transformers writes
+    its weights through a temporary file, which leaves them readable by their owner only."""
+    umask = os.umask(0)
+    os.umask(umask)
+    for path in folder.rglob("*"):
+        if path.is_file():
+            path.chmod(0o666 & ~umask)
+
+
 def write_model_folder(
     model, settings: dict, card: Path, out: Path, log=print, also: Sequence = ()
 ) -> None:
@@ -50,6 +61,7 @@ def write_model_folder(
         part.save_pretrained(staging)
     (staging / "atelier.json").write_text(json.dumps(settings, indent=2) + "\n", encoding="utf-8")
     shutil.copyfile(card, staging / "README.md")
+    _umask_permissions(staging)
     shutil.rmtree(out, ignore_errors=True)
     staging.rename(out)
     size = sum(p.stat().st_size for p in out.rglob("*") if p.is_file())

@@ -5,9 +5,9 @@ lead), a tempo (60-180 bpm in steps of 5), a key and mode (major or natural mino
 drums or none. The melody walks the scale on a beat grid, one bar of four beats at a
 time, landing on a tonic-triad tone at each bar's start and accenting the beats, so the
 tempo, key and mode can be heard (and scored). Strings play the key's triads instead of
-a line. Drums are a kick on every beat, a snare on two and four and a closed hat on
-every half beat. Everything is synthesised with numpy at ``RATE``; a seed gives the same
-samples.
+a line, struck on every beat. Drums are a kick on every beat, a snare on two and four and
+a closed hat on every half beat. Everything is synthesised with numpy at ``RATE``; a
+seed gives the same samples.
 """
 
 from __future__ import annotations
@@ -21,7 +21,14 @@ INSTRUMENTS = ("piano", "guitar", "flute", "strings", "bass", "chiptune")
 NOTE_NAMES = ("C", "C#", "D", "Eb", "E", "F", "F#", "G", "Ab", "A", "Bb", "B")
 SCALES = {False: (0, 2, 4, 5, 7, 9, 11), True: (0, 2, 3, 5, 7, 8, 10)}  # minor?
 TEMPOS = tuple(range(60, 181, 5))
-_BASE_NOTE = {"piano": 60, "guitar": 48, "flute": 72, "strings": 48, "bass": 36, "chiptune": 72}  # Cs
+_BASE_NOTE = {
+    "piano": 60,
+    "guitar": 48,
+    "flute": 72,
+    "strings": 48,
+    "bass": 36,
+    "chiptune": 72,
+}  # Cs
 _LEVEL_DB = -18.0  # the mix's RMS, dBFS
 
 
@@ -100,13 +107,16 @@ def _degree_semitones(scale: tuple[int, ...], degree: int) -> int:
 
 
 def _chords(base: int, scale: tuple[int, ...], beat: float, seconds: float, rng):
-    """Triads on the scale's degrees I, IV, V and VI, two beats each, I first in a bar."""
+    """Triads on the scale's degrees I, IV, V and VI, two beats each, I first in a bar;
+    each chord struck on both its beats (the first louder), so the pad carries the beat."""
     time, bar_beat = 0.0, 0
     while time < seconds:
         degree = 0 if bar_beat == 0 else int(rng.choice((0, 3, 4, 5)))
         notes = tuple(base + _degree_semitones(scale, degree + k) for k in (0, 2, 4))
-        yield time, 2 * beat * 0.97, notes, 1.0 if bar_beat == 0 else 0.8
-        time += 2 * beat
+        for half in range(2):
+            velocity = (1.0 if bar_beat == 0 else 0.8) * (0.6 if half else 1.0)
+            yield time, beat * 0.97, notes, velocity
+            time += beat
         bar_beat = (bar_beat + 2) % 4
 
 

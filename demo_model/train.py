@@ -72,10 +72,10 @@ RECIPES = {
         "motion_clips": 2000,
         "motion_steps": 2400,
         "motion_batch": 2,
-        "music_pieces": 3000,
+        "music_pieces": 1200,
         "music_codec_steps": 2500,
         "music_codec_batch": 24,
-        "music_steps": 1500,
+        "music_steps": 5000,
         "music_batch": 12,
     },
     "cuda": {
