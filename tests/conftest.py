@@ -74,6 +74,15 @@ def atelier_home(tmp_path, monkeypatch, tiny_models) -> Path:
 
 
 @pytest.fixture
+def with_builtin(atelier_home, monkeypatch) -> Path:
+    """The usual test home, but with the shipped built-in models visible."""
+    from engine.home import RESOURCES
+
+    monkeypatch.setattr("engine.model_store.BUILTIN_MODELS", RESOURCES / "models")
+    return atelier_home
+
+
+@pytest.fixture
 def home(tmp_path, monkeypatch) -> Path:
     """An empty ATELIER_HOME (no models, no built-in ones): for tests of settings, keys and
     lists."""

@@ -19,12 +19,6 @@ pytestmark = pytest.mark.skipif(not SHIPPED.is_dir(), reason="the scribble contr
 CENTRE, RADIUS = (34, 94), 22  # bottom left of the 128x128 canvas
 
 
-@pytest.fixture
-def with_builtin(atelier_home, monkeypatch):
-    monkeypatch.setattr("engine.model_store.BUILTIN_MODELS", RESOURCES / "models")
-    return atelier_home
-
-
 def scribble(path, dark_on_light: bool) -> None:
     paper, ink = (245, 30) if dark_on_light else (0, 255)
     drawing = np.full((128, 128, 3), paper, np.uint8)

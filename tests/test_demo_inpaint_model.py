@@ -21,12 +21,6 @@ pytestmark = pytest.mark.skipif(not SHIPPED.is_dir(), reason="the inpainting mod
 BOX = (slice(16, 64), slice(16, 64))  # the selected square, 48 pixels a side
 
 
-@pytest.fixture
-def with_builtin(atelier_home, monkeypatch):
-    monkeypatch.setattr("engine.model_store.BUILTIN_MODELS", RESOURCES / "models")
-    return atelier_home
-
-
 def inpaint(tmp_path, picture: np.ndarray, prompt: str, seed: int) -> np.ndarray:
     source, mask_file, out = tmp_path / "in.png", tmp_path / "mask.png", tmp_path / f"{seed}.png"
     Image.fromarray(picture).save(source)

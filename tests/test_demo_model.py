@@ -19,13 +19,6 @@ SHIPPED = RESOURCES / "models" / "atelier-demo"
 pytestmark = pytest.mark.skipif(not SHIPPED.is_dir(), reason="the demo model is not built")
 
 
-@pytest.fixture
-def with_builtin(atelier_home, monkeypatch):
-    """The usual test home, but with the shipped built-in models visible."""
-    monkeypatch.setattr("engine.model_store.BUILTIN_MODELS", RESOURCES / "models")
-    return atelier_home
-
-
 def generate(tmp_path, prompt: str, seed: int = 1, *extra: str) -> np.ndarray:
     out = tmp_path / f"{abs(hash((prompt, seed, extra)))}.png"
     assert main(["generate", prompt, "--seed", str(seed), *extra, "-o", str(out)]) == 0

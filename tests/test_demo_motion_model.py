@@ -30,12 +30,6 @@ PROMPTS = (
 )
 
 
-@pytest.fixture
-def with_builtin(atelier_home, monkeypatch):
-    monkeypatch.setattr("engine.model_store.BUILTIN_MODELS", RESOURCES / "models")
-    return atelier_home
-
-
 def probe(path) -> dict:
     command = ["ffprobe", "-v", "error", "-count_frames", "-show_streams", "-show_format"]
     result = subprocess.run([*command, "-of", "json", str(path)], capture_output=True, check=True)

@@ -27,12 +27,6 @@ pytestmark = pytest.mark.skipif(not SHIPPED.is_dir(), reason="the music model is
 
 
 @pytest.fixture
-def with_builtin(atelier_home, monkeypatch):
-    monkeypatch.setattr("engine.model_store.BUILTIN_MODELS", RESOURCES / "models")
-    return atelier_home
-
-
-@pytest.fixture
 def engine(with_builtin):
     engine = InlineEngine.from_registry(discover(), store=ModelStore())
     yield engine
