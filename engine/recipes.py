@@ -52,11 +52,14 @@ def recipe(
     """Everything needed to make an output again, save its input pixels (DESIGN.md section
     5): the task and its version, the form's values updated with what the task resolved for
     this output (its seed, size, model name...), and the models used, with their hashes:
-    "model" names the first, "models" lists them all when there are several."""
+    "model" names the first, "models" lists them all when there are several. A job run on
+    a server says which ("server": its URL, resolved by the task)."""
     specs = param_specs(type(params)) if dataclasses.is_dataclass(params) else []
     values = {f.name: getattr(params, f.name) for f, _ in specs}
-    values.update(resolved)
+    values.update({k: v for k, v in resolved.items() if k != "server"})
     made: dict[str, Any] = {"task": task.id, "version": task.version, "params": values}
+    if "server" in resolved:
+        made["server"] = str(resolved["server"])
     records = [model_record(entry) for entry in models]
     if records:
         made["model"] = records[0]

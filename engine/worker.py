@@ -67,14 +67,14 @@ class _Job:
 
 @dataclass
 class _WarmUp:
-    """Work done ahead of the next job (see `_EngineBase._warm`); not a job: no events."""
+    """Work done ahead of the next job (see `EngineBase._warm`); not a job: no events."""
 
     task: Task | None
     params: Any
     cancel: threading.Event = field(default_factory=threading.Event)
 
 
-class _EngineBase:
+class EngineBase:
     """Task lookup, event fan-out and the run-one-job logic shared by both engines."""
 
     def __init__(
@@ -237,7 +237,7 @@ class _EngineBase:
                 if hook.before:
                     resolve(hook.before)(job.task.id, job.params)
             job.ctx.check_cancelled()
-            result = resolve(job.task.runner)(job.params, job.ctx)
+            result = self._run_task(job)
             outputs = stamp_recipes(job.task, job.params, result.outputs, job.ctx.models_used)
             warnings = tuple(result.warnings)
             for hook in self.hooks:
@@ -262,6 +262,10 @@ class _EngineBase:
         except Exception as exc:
             return self._internal_failure(job, exc)
 
+    def _run_task(self, job: _Job) -> Any:
+        """The task's own work: its runner here (an engine of servers sends it there)."""
+        return resolve(job.task.runner)(job.params, job.ctx)
+
     def _internal_failure(self, job: _Job, exc: Exception) -> Event:
         log.error("job %s (%s) failed:\n%s", job.id, job.task.id, traceback.format_exc())
         return JobFailed(job.id, "internal", f"{job.task.title} failed: {exc}")
@@ -277,7 +281,7 @@ _OOM_MESSAGE = (
 )
 
 
-class Engine(_EngineBase):
+class Engine(EngineBase):
     """Runs jobs on one worker thread, in submission order, one at a time."""
 
     def __init__(self, tasks: Mapping[str, Task], **kwargs: Any) -> None:
@@ -397,7 +401,7 @@ class Engine(_EngineBase):
             return self._running is not None or bool(self._queue)
 
 
-class InlineEngine(_EngineBase):
+class InlineEngine(EngineBase):
     """The same contract, run synchronously inside `submit` (CLI, tests)."""
 
     def submit(self, task: str, params: Any) -> JobHandle:

@@ -254,6 +254,41 @@ class ModelFamily:
 
 
 @dataclass(frozen=True)
+class Backend:
+    """Somewhere else jobs can run, behind the same engine protocol: servers the designer
+    configures (ComfyUI). The local engine stays the default and is always there.
+
+    - `tasks`: the ids of the tasks it may run (whether a given server can is known only
+      when it is asked: a job it cannot run fails before anything is sent, saying why).
+    - `targets` ("module:function", Qt-free): targets() -> [(target, label)], the places
+      configured now (e.g. each server's URL and its name); empty: none configured.
+    - `engine` ("module:function", Qt-free): engine(registry, targets, preview_interval_s)
+      -> an engine with the protocol of engine.worker.Engine (submit, cancel, stop,
+      subscribe, warm_up, shutdown) running jobs on those targets; its outputs pass the
+      same safety and provenance step as local ones.
+    - `models` ("module:function", Qt-free): models(target) -> {kind: (name, ...)}, the
+      model files the target offers by the store's kinds ("checkpoints", "loras",
+      "controlnet"), for the model pickers while jobs run there; raises OSError when the
+      target does not answer.
+    - `settings_page` ("module:function", Qt): page() -> QWidget, shown in Edit >
+      Preferences under `title`; it saves its own changes.
+    - `cli_flag`: the flag (e.g. "--server", repeatable) by which the subcommands of
+      `tasks` run there; `command` ("module:function"): add(subparsers) adds a
+      subcommand of its own (e.g. `atelier servers`) whose handler returns the exit code.
+    """
+
+    id: str
+    title: str
+    tasks: tuple[str, ...]
+    targets: str
+    engine: str
+    models: str = ""
+    settings_page: str = ""
+    cli_flag: str = ""
+    command: str = ""
+
+
+@dataclass(frozen=True)
 class Plugin:
     id: str
     version: str
@@ -263,3 +298,4 @@ class Plugin:
     hooks: Sequence[JobHook] = ()
     exporters: Sequence[Exporter] = ()
     families: Sequence[ModelFamily] = ()
+    backends: Sequence[Backend] = ()

@@ -6,7 +6,7 @@ import logging
 from dataclasses import dataclass, field
 from importlib.metadata import entry_points
 
-from plugins.api import Exporter, JobHook, ModelFamily, Panel, Plugin, Task
+from plugins.api import Backend, Exporter, JobHook, ModelFamily, Panel, Plugin, Task
 
 ENTRY_POINT_GROUP = "atelier.plugins"
 log = logging.getLogger(__name__)
@@ -41,6 +41,11 @@ class Registry:
     def families(self) -> dict[str, ModelFamily]:
         """The model families the plugins load, by family id."""
         return {family.id: family for plugin in self.plugins for family in plugin.families}
+
+    @property
+    def backends(self) -> list[Backend]:
+        """Where else jobs can run (servers), in plugin order."""
+        return [backend for plugin in self.plugins for backend in plugin.backends]
 
     def add(self, plugin: Plugin) -> None:
         if any(p.id == plugin.id for p in self.plugins):

@@ -1,0 +1,112 @@
+"""What a ComfyUI server has: its device, memory and queue, its nodes and its models.
+
+Read from `/system_stats`, `/queue` and `/object_info` (the models are the choices of the
+stock loader nodes' inputs). Qt-free, torch-free.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from plugins.comfyui.client import ComfyUIClient, running_and_pending
+from plugins.comfyui.servers import server_for
+
+# model kind (as Atelier's store names its folders) -> (loader node, its input)
+MODEL_INPUTS = {
+    "checkpoints": ("CheckpointLoaderSimple", "ckpt_name"),
+    "loras": ("LoraLoader", "lora_name"),
+    "controlnet": ("ControlNetLoader", "control_net_name"),
+}
+
+
+@dataclass(frozen=True)
+class ServerStatus:
+    """A server's device and queue, as Settings > Servers and `atelier servers` show them."""
+
+    device: str
+    vram_total: int  # bytes; 0 when the server does not say
+    vram_free: int
+    ram_total: int
+    ram_free: int
+    running: int  # prompts running now (0 or 1)
+    pending: int  # prompts waiting
+
+    @property
+    def busy(self) -> int:
+        """Prompts ahead of a new one."""
+        return self.running + self.pending
+
+    def describe(self) -> str:
+        """One line: device, memory, queue."""
+        memory = (
+            f"{_gib(self.vram_free)} of {_gib(self.vram_total)} GPU memory free"
+            if self.vram_total
+            else f"{_gib(self.ram_free)} of {_gib(self.ram_total)} memory free"
+        )
+        queue = "idle" if not self.busy else f"{self.running} running, {self.pending} waiting"
+        return f"{self.device}; {memory}; {queue}"
+
+
+@dataclass(frozen=True)
+class ServerInfo:
+    """The nodes a server has and the models each loader offers."""
+
+    nodes: frozenset[str]
+    models: Mapping[str, tuple[str, ...]]  # kind -> file names, as the server lists them
+    samplers: tuple[str, ...] = ()  # KSampler's sampler_name choices
+    schedules: tuple[str, ...] = ()  # KSampler's scheduler choices
+
+
+def status(client: ComfyUIClient) -> ServerStatus:
+    """The server's device, memory and queue (ServerUnreachable when it does not answer)."""
+    stats = client.system_stats()
+    running, pending = running_and_pending(client.queue())
+    devices = stats.get("devices") or [{}]
+    device = devices[0] if isinstance(devices[0], Mapping) else {}
+    system = stats.get("system") or {}
+    return ServerStatus(
+        device=str(device.get("name") or device.get("type") or "unknown device"),
+        vram_total=_int(device.get("vram_total")) if device.get("type") != "cpu" else 0,
+        vram_free=_int(device.get("vram_free")) if device.get("type") != "cpu" else 0,
+        ram_total=_int(system.get("ram_total")),
+        ram_free=_int(system.get("ram_free")),
+        running=len(running),
+        pending=len(pending),
+    )
+
+
+def info(client: ComfyUIClient) -> ServerInfo:
+    """The server's nodes and models, from one `/object_info`."""
+    objects = client.object_info()
+    models = {kind: choices(objects, *node_input) for kind, node_input in MODEL_INPUTS.items()}
+    return ServerInfo(
+        frozenset(objects),
+        models,
+        choices(objects, "KSampler", "sampler_name"),
+        choices(objects, "KSampler", "scheduler"),
+    )
+
+
+def choices(objects: Mapping[str, Any], node: str, name: str) -> tuple[str, ...]:
+    """The values a node's list input offers (its first element is the list)."""
+    spec = objects.get(node, {}).get("input", {})
+    for group in ("required", "optional"):
+        entry = spec.get(group, {}).get(name)
+        if isinstance(entry, list) and entry and isinstance(entry[0], list):
+            return tuple(str(value) for value in entry[0])
+    return ()
+
+
+def models(url: str) -> dict[str, tuple[str, ...]]:
+    """The Backend's models: the file names of each kind the server at `url` offers."""
+    return dict(info(ComfyUIClient(server_for(url))).models)
+
+
+def _int(value: Any) -> int:
+    return int(value) if isinstance(value, int | float) else 0
+
+
+def _gib(count: int) -> str:
+    return f"{count / 2**30:.1f} GiB"
