@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 from app.cli_export import add_export_command
 from app.cli_tasks import add_task_command, cli_tasks, fixed_fields, params_from_args
 from app.cli_verify import add_verify_command
-from plugins.api import Task
+from plugins.api import Backend, Task, resolve
 from plugins.exporters import exporter_for
 from plugins.registry import Registry, discover
 
@@ -85,6 +85,7 @@ def _parser(registry: Registry | None = None) -> argparse.ArgumentParser:
     for task in _command_tasks(registry):
         command = add_task_command(subparsers, task, registry.exporters)
         command.set_defaults(handler=functools.partial(_run_task, registry, task))
+        _add_backend_flag(command, task, registry.backends)
 
     models = subparsers.add_parser("models", help="list the models Atelier found")
     models.add_argument("--add-folder", type=Path, help="also read models from this folder")
@@ -96,7 +97,27 @@ def _parser(registry: Registry | None = None) -> argparse.ArgumentParser:
 
     add_verify_command(subparsers)
     add_export_command(subparsers)
+    for backend in registry.backends:
+        if backend.command:
+            resolve(backend.command)(subparsers)
     return parser
+
+
+def _add_backend_flag(
+    command: argparse.ArgumentParser, task: Task, backends: list[Backend]
+) -> None:
+    """A backend's flag (e.g. --server URL, repeatable) on the subcommands of its tasks."""
+    for backend in backends:
+        if backend.cli_flag and task.id in backend.tasks:
+            command.add_argument(
+                backend.cli_flag,
+                dest="targets",
+                action="append",
+                metavar="URL",
+                help="run it on the server at URL instead of here (repeat to spread a "
+                "batch over several)",
+            )
+            command.set_defaults(backend=backend)
 
 
 def _fail(message: str, code: int = EXIT_FAILED) -> int:
@@ -117,7 +138,8 @@ def _run_task(registry: Registry, task: Task, args: argparse.Namespace) -> int:
     except (ValueError, ImageReadError) as exc:
         return _fail(str(exc), EXIT_USAGE)
     store, defaults = None, {}
-    if "model" in fixed:
+    targets = getattr(args, "targets", None)
+    if "model" in fixed and not targets:  # a server's models are its own
         try:
             store, defaults = _model_and_defaults(fixed["model"])
         except JobError as exc:
@@ -126,7 +148,15 @@ def _run_task(registry: Registry, task: Task, args: argparse.Namespace) -> int:
         params = params_from_args(task.params_type, args, defaults, **fixed)
     except TypeError as exc:
         return _fail(str(exc), EXIT_USAGE)
-    return run_task(registry, task.id, params, args.output, exporter, _fail, store=store)
+    engine = None
+    if targets:
+        try:
+            engine = resolve(args.backend.engine)(registry, targets, None)
+        except ValueError as exc:
+            return _fail(str(exc), EXIT_USAGE)
+    return run_task(
+        registry, task.id, params, args.output, exporter, _fail, store=store, engine=engine
+    )
 
 
 def _model_and_defaults(name: str) -> tuple[ModelStore, dict[str, Any]]:

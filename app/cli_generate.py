@@ -50,20 +50,29 @@ def run_task(
     exporter: Exporter,
     fail: Fail,
     store: ModelStore | None = None,
+    engine: Any = None,
 ) -> int:
     """Run `task` with `params` on an engine of `registry`'s tasks and hooks, and write its
     outputs to `output` (numbered for a batch) with `exporter`; `store`: the model store
-    the engine uses (default: a fresh scan)."""
+    the engine uses (default: a fresh scan); `engine`: another engine to run it on (a
+    backend's, e.g. servers), shut down at the end."""
     from engine.worker import InlineEngine
 
     problem = check_writable(output.parent.resolve())
     if problem:
         return fail(problem, 2)
     # a terminal shows no previews: none is made or checked (engine.preview_pace)
-    engine = InlineEngine.from_registry(registry, store=store, preview_interval_s=None)
+    engine = engine or InlineEngine.from_registry(registry, store=store, preview_interval_s=None)
     progress = ProgressLine()
     engine.subscribe(progress.show)
-    event = engine.submit(task, params).future.result()
+    handle = engine.submit(task, params)
+    try:
+        event = handle.future.result()
+    except KeyboardInterrupt:  # Ctrl+C: take the job off a server too, then stop
+        engine.cancel(handle.id)
+        raise
+    finally:
+        engine.shutdown(wait=True, timeout=5.0)
     progress.end()
     if isinstance(event, JobFailed):
         return fail(event.message, 1)

@@ -57,6 +57,7 @@ def test_engine_model_and_plugins_import_without_qt():
             "plugins.lora_training.panel",
             "plugins.timeline.ui",
             "plugins.audio.ui",
+            "plugins.comfyui.ui",
         ),
     )
     assert "engine.worker" in modules and "plugins.diffusion.txt2img" in modules

@@ -98,6 +98,7 @@ class ServerEngine(EngineBase):
         self._order: list[Any] = []  # jobs not yet announced, in submission order
         self._held: dict[int, Event] = {}  # finished jobs waiting for earlier ones
         self._closed = False
+        self._threads: list[threading.Thread] = []
 
     # ---- the engine protocol
 
@@ -109,7 +110,9 @@ class ServerEngine(EngineBase):
             position = len(self._order)
             self._order.append(job)
         self._emit(JobQueued(job.id, position, False))
-        threading.Thread(target=self._job_thread, args=(job,), daemon=True).start()
+        thread = threading.Thread(target=self._job_thread, args=(job,), daemon=True)
+        self._threads = [t for t in self._threads if t.is_alive()] + [thread]
+        thread.start()
         return JobHandle(job.id, job.future)
 
     def cancel(self, job_id: int) -> bool:
@@ -133,11 +136,16 @@ class ServerEngine(EngineBase):
         threading.Thread(target=self._locally, args=(self._warm, warm), daemon=True).start()
 
     def shutdown(self, wait: bool = True, timeout: float | None = 30.0) -> None:
+        """Cancel every job; with `wait`, give their threads up to `timeout` to take their
+        prompts off the servers (the threads are daemons: none keeps the process alive)."""
         with self._order_lock:
             self._closed = True
             jobs = list(self._order)
         for job in jobs:
             self.cancel(job.id)
+        deadline = None if timeout is None else time.monotonic() + timeout
+        for thread in self._threads if wait else ():
+            thread.join(None if deadline is None else max(0.0, deadline - time.monotonic()))
 
     @property
     def busy(self) -> bool:
