@@ -130,10 +130,11 @@ class CanvasGeneration(QObject):
             self.w.messages.show_message("\n".join(event.warnings), "info")
 
     def _on_failed(self, kind: str, message: str) -> None:
-        self.request = None
+        request, self.request = self.request, None
         self.w.canvas.end_preview()
         self.w.prompt_panel.show_done("Failed")
-        self.w.messages.show_error(message)
+        if request is None or not self.w.run_on.offer_local_run(request, kind, message):
+            self.w.messages.show_error(message)
         self.w.statusBar().showMessage(f"Generation failed: {message}", 15000)
 
     def _on_cancelled(self) -> None:

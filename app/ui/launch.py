@@ -71,7 +71,7 @@ def run_gui(argv: list[str]) -> int:
             code = loop.run_forever()
     finally:
         window.shutdown_engine()
-    if engine.busy:  # a cancelled job's step still runs on the engine's daemon thread
+    if window.engine.busy:  # a cancelled job's step still runs on an engine's daemon thread
         exit_now(int(code or 0))
     return int(code or 0)
 

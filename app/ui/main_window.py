@@ -45,6 +45,7 @@ from app.ui.document_canvas import DocumentCanvas
 from app.ui.document_files import DocumentFiles
 from app.ui.empty_state import EmptyState
 from app.ui.engine_bridge import EngineBridge
+from app.ui.engine_router import EngineRouter
 from app.ui.free_transform import FreeTransform
 from app.ui.generation import Generation
 from app.ui.gui_garbage import GuiThreadGarbageCollector
@@ -61,6 +62,7 @@ from app.ui.prompt_panel import PromptPanel
 from app.ui.recovery import BackgroundAutosave, offer_recovery
 from app.ui.reference_properties import ReferenceProperties
 from app.ui.results_strip import ResultsStrip
+from app.ui.run_on import RunOn
 from app.ui.selection_edits import SelectionEdits
 from app.ui.size_dialogs import new_document
 from app.ui.tool_options import ToolOptions
@@ -88,11 +90,14 @@ class MainWindow(QMainWindow):
     models_shown = Signal()  # a model scan is done and the picker shows what it found
 
     def __init__(self, registry: Registry, store: ModelStore, engine: Any) -> None:
+        """`engine`: the local engine; jobs reach it, or the servers chosen in the Generate
+        panel's "Run on", through `self.engine`, an EngineRouter."""
         super().__init__()
         self.garbage = GuiThreadGarbageCollector(self)
         self._fit_to_screen(1500, 940)
-        self.registry, self.store, self.engine = registry, store, engine
-        self.bridge = EngineBridge(engine, parent=self)
+        self.registry, self.store = registry, store
+        self.engine = EngineRouter(registry, engine)
+        self.bridge = EngineBridge(self.engine, parent=self)
         self.generation = Generation(self.bridge, self)
         self.session = DocumentSession(new_document(START_SIZE, "Transparent"), parent=self)
         self.canvas = DocumentCanvas(self.session)
@@ -128,6 +133,7 @@ class MainWindow(QMainWindow):
         self._build_toolbars()
         self._build_docks()
         self.gen = CanvasGeneration(self)
+        self.run_on = RunOn(self)
         self.mode_region = ModeRegion(self.prompt_panel, self.session)
         build_menus(self)
         self._build_status()

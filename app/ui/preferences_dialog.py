@@ -3,13 +3,16 @@
 The dialog shows the current values, writes them all at once when Save is pressed (the
 file is replaced atomically, other settings kept) and the window then applies what it
 can at once: the theme, the autosave interval and the model folders; the device settings
-take effect after a restart, the safety levels with the next job. A settings file that
-cannot be read is reported at the top of the dialog; saving over it keeps a copy of it
-(engine.home.save_settings).
+take effect after a restart, the safety levels with the next job. Each backend with a
+settings page (Servers) has a tab of its own, which saves its changes as they are made. A
+settings file that cannot be read is reported at the top of the dialog; saving over it
+keeps a copy of it (engine.home.save_settings).
 """
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -28,9 +31,12 @@ from app.ui.preference_values import Preferences, read_preferences, save_prefere
 from app.ui.theme import apply_theme
 from engine.devices import DevicePolicy
 from engine.home import models_dir, read_settings
+from plugins.api import Backend, resolve
 
 if TYPE_CHECKING:
     from app.ui.main_window import MainWindow
+
+log = logging.getLogger(__name__)
 
 
 class PreferencesDialog(QDialog):
@@ -38,8 +44,13 @@ class PreferencesDialog(QDialog):
     (`saved` holds what was written), Cancel leaves the file alone."""
 
     def __init__(
-        self, home: Path | None, in_use: DevicePolicy | None, parent: QWidget | None = None
+        self,
+        home: Path | None,
+        in_use: DevicePolicy | None,
+        parent: QWidget | None = None,
+        backends: Sequence[Backend] = (),
     ) -> None:
+        """`backends`: each one with a settings page gets a tab of it, under its title."""
         super().__init__(parent)
         self.setObjectName("preferences")
         self.setWindowTitle("Preferences")
@@ -59,6 +70,9 @@ class PreferencesDialog(QDialog):
         self.tabs.addTab(self.folders, "Model folders")
         self.tabs.addTab(self.device, "Device and memory")
         self.tabs.addTab(self.safety, "Safety")
+        for backend in backends:
+            if backend.settings_page:
+                self.tabs.addTab(_backend_page(backend), backend.title)
         column.addWidget(self.tabs, 1)
         self.error = QLabel(objectName="error", wordWrap=True)
         self.error.hide()
@@ -91,6 +105,15 @@ class PreferencesDialog(QDialog):
         super().accept()
 
 
+def _backend_page(backend: Backend) -> QWidget:
+    """The backend's own page (it saves its own changes), or why it cannot show."""
+    try:
+        return resolve(backend.settings_page)()
+    except Exception as exc:  # a plugin's page must not keep the dialog from opening
+        log.exception("the %s settings page failed", backend.id)
+        return QLabel(f"This page could not open: {exc}", objectName="error", wordWrap=True)
+
+
 def _damaged_file_note(problem: str) -> QLabel:
     label = QLabel(
         f"{problem} Saving here writes a new settings file; the old one is kept beside "
@@ -104,8 +127,10 @@ def _damaged_file_note(problem: str) -> QLabel:
 def open_preferences(window: MainWindow) -> Preferences | None:
     """Show the dialog for the window's settings; apply what was saved."""
     in_use = window.engine.known_device_policy  # None until the engine has chosen one
-    dialog = PreferencesDialog(window.store.home, in_use, window)
-    if not dialog.exec() or dialog.saved is None:
+    dialog = PreferencesDialog(window.store.home, in_use, window, window.registry.backends)
+    accepted = dialog.exec()
+    window.run_on.refresh()  # a backend's page saves its changes itself, even on Cancel
+    if not accepted or dialog.saved is None:
         return None
     notes = apply_preferences(window, dialog.before, dialog.saved)
     window.status(" ".join(["Preferences saved.", *notes]))

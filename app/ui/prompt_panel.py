@@ -78,6 +78,7 @@ class PromptPanel(QWidget):
         self.families = dict(families or {})  # to name each model's family as designers do
         self.modes = generate_tasks(self.tasks)
         self.models: list[ModelEntry] = []
+        self.server_models: list[str] | None = None  # see show_server_models
         self._settings_of = ""  # the model whose atelier.json the form last took
         self._example = ""  # the example prompt the form shows, until the user types one
         self.last_seeds: list[int] = []
@@ -254,20 +255,34 @@ class PromptPanel(QWidget):
     # -- models ----------------------------------------------------------------------------
 
     def set_models(self, models: Sequence[ModelEntry], selected: str | None = None) -> None:
-        """Fill the picker; keep the current choice when it is still there."""
+        """Fill the picker (with the server's checkpoints instead while jobs run on one);
+        keep the current choice when it is still there."""
         keep = selected or self.model_name()
         self.models = list(models)
         self.model_picker.blockSignals(True)
         self.model_picker.clear()
-        for entry in self.models:
-            family = family_label(entry.family, self.families)
-            self.model_picker.addItem(f"{entry.name}  \N{MIDDLE DOT}  {family}", entry.name)
-        if not self.models:
-            self.model_picker.addItem("No models installed", "")
+        if self.server_models is not None:
+            items = [(name, name) for name in self.server_models]
+            none = "No checkpoints on the server"
+        else:
+            families = [family_label(entry.family, self.families) for entry in self.models]
+            items = [
+                (f"{entry.name}  \N{MIDDLE DOT}  {family}", entry.name)
+                for entry, family in zip(self.models, families, strict=True)
+            ]
+            none = "No models installed"
+        for text, name in items or [(none, "")]:
+            self.model_picker.addItem(text, name)
         index = self.model_picker.findData(keep) if keep else -1
         self.model_picker.setCurrentIndex(max(index, 0))
         self.model_picker.blockSignals(False)
         self._on_model_changed()
+
+    def show_server_models(self, names: Sequence[str] | None) -> None:
+        """While jobs run on a server: its checkpoints' file names in the picker, so a job's
+        model is the server's name for it; None: the installed models again."""
+        self.server_models = None if names is None else list(names)
+        self.set_models(self.models)
 
     def set_loras(self, entries: Sequence[ModelEntry]) -> None:
         """The installed LoRAs (the store's entries of kind "loras"), for the LoRA picker

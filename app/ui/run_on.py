@@ -1,0 +1,191 @@
+"""The Generate panel's "Run on": the local engine (the default, always first), each server
+configured in Settings > Servers, and all of them together when there are two or more.
+
+Shown only while a server is configured. The choice sets where the window's EngineRouter
+sends the jobs of the tasks the backend runs, and is remembered in settings.json. While a
+server is chosen the checkpoint picker lists that server's checkpoints (all of the chosen
+servers' shared ones), fetched off the GUI thread, so a job's model is the server's file
+name; when they cannot be listed the note says why and the installed ones stay. A job a
+server refuses, saying it could run locally, is offered a run on the local engine.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from PySide6.QtCore import QSignalBlocker
+from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QVBoxLayout, QWidget
+
+from app.model.requests import Request
+from app.ui.background_call import BackgroundCall
+from engine.home import load_settings, remember_setting
+from plugins.api import Backend, resolve
+
+if TYPE_CHECKING:
+    from app.ui.main_window import MainWindow
+
+SETTING = "run_on"  # settings.json: {"backend": id, "targets": [...]}; absent: the local engine
+LOCAL = "Local engine"
+# the words a server engine's refusal ends with when the job could run here instead
+LOCAL_HINT = "Run it on the local engine"
+LOCAL_KINDS = ("missing_model", "invalid_input")
+
+
+@dataclass(frozen=True)
+class Place:
+    """Somewhere jobs can run: the local engine (no backend) or a backend's targets."""
+
+    label: str
+    backend: Backend | None = None
+    targets: tuple[str, ...] = ()
+
+    @property
+    def key(self) -> dict[str, Any] | None:
+        """How the choice is remembered (None: the local engine)."""
+        if self.backend is None:
+            return None
+        return {"backend": self.backend.id, "targets": list(self.targets)}
+
+
+def places(backends: Sequence[Backend]) -> list[Place]:
+    """What Run on offers: the local engine, then each backend's targets one by one, and
+    all of them ("All servers") when it has two or more."""
+    found = [Place(LOCAL)]
+    for backend in backends:
+        targets = resolve(backend.targets)()
+        found += [Place(label, backend, (target,)) for target, label in targets]
+        if len(targets) >= 2:
+            every = tuple(target for target, _label in targets)
+            found.append(Place(f"All {backend.title.lower()}", backend, every))
+    return found
+
+
+def shared_checkpoints(
+    models: Callable[[str], Mapping[str, Sequence[str]]], targets: Sequence[str]
+) -> list[str]:
+    """The checkpoints every target offers, in the first one's order (OSError when one does
+    not answer). Blocks: run it off the GUI thread."""
+    listed = [list(models(target).get("checkpoints", ())) for target in targets]
+    return [name for name in listed[0] if all(name in other for other in listed[1:])]
+
+
+class RunOn(QWidget):
+    """The "Run on" row above the Generate panel's model picker, and what it sets."""
+
+    def __init__(self, window: MainWindow) -> None:
+        super().__init__()
+        self.window = window
+        self.panel = window.prompt_panel
+        self.router = window.engine
+        self.places: list[Place] = [Place(LOCAL)]
+        self._listing = 0  # counts checkpoint listings; an answer to an older one is dropped
+        self.calls = BackgroundCall(self)
+        self.calls.answered.connect(self._listed)
+        self.combo = QComboBox(objectName="run_on")
+        self.combo.setToolTip("Where Generate runs its jobs (Edit > Preferences > Servers)")
+        self.note = QLabel(objectName="muted", wordWrap=True)
+        self.note.hide()
+        self._listing_note = ""
+        row = QHBoxLayout()
+        row.addWidget(QLabel("Run on"))
+        row.addWidget(self.combo, 1)
+        column = QVBoxLayout(self)
+        column.setContentsMargins(0, 0, 0, 0)
+        column.setSpacing(2)
+        column.addLayout(row)
+        column.addWidget(self.note)
+        layout = self.panel.layout()
+        layout.insertWidget(layout.indexOf(self.panel.model_row), self)
+        self.combo.currentIndexChanged.connect(self._chosen)
+        self.panel.mode_changed.connect(self._show_note)
+        self.refresh(remembered=load_settings(window.store.home).get(SETTING))
+
+    def refresh(self, remembered: Any = None) -> None:
+        """List the places configured now (after Settings > Servers changed), keeping the
+        choice (or choosing the `remembered` one) when it is still there; else the local
+        engine. Hidden while no server is configured."""
+        wanted = remembered if remembered is not None else self.place.key
+        self.places = places(self.window.registry.backends)
+        with QSignalBlocker(self.combo):
+            self.combo.clear()
+            for place in self.places:
+                self.combo.addItem(place.label)
+            keys = [place.key for place in self.places]
+            self.combo.setCurrentIndex(keys.index(wanted) if wanted in keys else 0)
+        self.setVisible(len(self.places) > 1)
+        self._chosen()
+
+    @property
+    def place(self) -> Place:
+        """The chosen place."""
+        index = self.combo.currentIndex()
+        return self.places[index] if 0 <= index < len(self.places) else Place(LOCAL)
+
+    def choose(self, label: str) -> None:
+        """Choose the place shown as `label` (ValueError when none is)."""
+        index = self.combo.findText(label)
+        if index < 0:
+            raise ValueError(f"{label!r} is not offered")
+        self.combo.setCurrentIndex(index)
+
+    def _chosen(self, *_: object) -> None:
+        place = self.place
+        if (place.backend, place.targets) == (self.router.backend, self.router.targets):
+            return  # a refresh that kept the choice
+        self.router.set_target(place.backend, place.targets)
+        remember_setting(SETTING, place.key, self.window.store.home)
+        self._listing += 1
+        if place.backend is None or not place.backend.models:
+            self.panel.show_server_models(None)
+            self._set_listing_note("")
+            return
+        self._set_listing_note(f"Listing the checkpoints of {place.label}\N{HORIZONTAL ELLIPSIS}")
+        models = resolve(place.backend.models)
+        self.calls.start(self._listing, shared_checkpoints, models, place.targets)
+
+    def _listed(self, listing: int, names: list[str] | None, error: str) -> None:
+        if listing != self._listing:  # another place was chosen meanwhile
+            return
+        label = self.place.label
+        if names is None:
+            self.panel.show_server_models(None)
+            self._set_listing_note(
+                f"Could not list the checkpoints of {label}: {error}. The picker shows the "
+                "installed ones."
+            )
+            return
+        self.panel.show_server_models(names)
+        self._set_listing_note(f"The model picker shows the checkpoints of {label}.")
+
+    def _set_listing_note(self, text: str) -> None:
+        self._listing_note = text
+        self._show_note()
+
+    def _show_note(self, *_: object) -> None:
+        """The listing's news, and whether the current mode runs locally anyway."""
+        lines = [self._listing_note] if self._listing_note else []
+        task = self.panel.tasks.get(self.panel.mode)
+        if self.router.remote and task is not None and not self.router.runs_remotely(task.id):
+            lines.append(f"{task.title} runs on the local engine.")
+        self.note.setText(" ".join(lines))
+        self.note.setVisible(bool(lines))
+
+    # -- a job a server cannot run ---------------------------------------------------------
+
+    def offer_local_run(self, request: Request, kind: str, message: str) -> bool:
+        """The job of `request` failed on a server with `message`: when the server says it
+        could run locally, the message bar offers that (True); else nothing is shown."""
+        hint = LOCAL_HINT.casefold() in message.casefold()
+        if not self.router.remote or kind not in LOCAL_KINDS or not hint:
+            return False
+        self.window.messages.show_message(
+            message, "error", "Run locally", lambda: self.run_locally(request)
+        )
+        return True
+
+    def run_locally(self, request: Request) -> None:
+        """Choose the local engine and run `request` there, with the same params."""
+        self.combo.setCurrentIndex(0)
+        self.window.gen.run(request)
