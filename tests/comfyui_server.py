@@ -12,10 +12,8 @@ ComfyUI recognises: a one-level UNet with 320 channels and a 768-wide context, t
 CLIP ViT-L/14 text encoder and the full-size VAE, in fp16 with the original (LDM) key names.
 
 Importable without pytest (bench scripts use ComfyUIServer directly); the pytest fixtures at the
-end exist only where pytest does. Test modules load them with
-`pytest_plugins = ("tests.comfyui_server",)`, which registers them once per session; such a
-module imports from tests.comfyui_server only inside its functions (importing it at the top
-first makes pytest warn that it cannot rewrite the plugin's asserts).
+end exist only where pytest does, loaded once per session as a plugin:
+`pytest_plugins = ("tests.comfyui_server",)` (tests/conftest.py).
 """
 
 from __future__ import annotations
