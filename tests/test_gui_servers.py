@@ -230,19 +230,28 @@ def test_the_router_sends_the_backend_s_tasks_there_and_the_rest_to_the_local_en
         assert isinstance(everything.of(remote.id)[-1], JobFinished)  # a later engine's too
         assert isinstance(everything.of(here.id)[-1], JobFinished)
 
+        again = router.submit(STEPS.id, StepParams(steps=1))
+        assert isinstance(again.future.result(60), JobFinished)
+        assert len(STAND_IN_TARGETS) == 1  # the backend's engine is made once per target set
+
         engine_tasks.RELEASE.clear()
         gated = router.submit(STEPS.id, StepParams(steps=1, gate=True))
         assert router.busy
-        assert router.cancel(gated.id)  # found on the backend's engine
+        router.renew()  # Settings > Servers changed while the job runs
+        assert router.cancel(gated.id)  # still found, on the engine made before the change
         assert isinstance(gated.future.result(60), JobCancelled)
         assert not router.cancel(10**9)
+        renewed = router.submit(STEPS.id, StepParams(steps=1))
+        assert isinstance(renewed.future.result(60), JobFinished)
+        assert len(STAND_IN_TARGETS) == 2  # made anew after the change
+        assert isinstance(everything.of(renewed.id)[-1], JobFinished)
 
         router.set_target(None)
         back = router.submit(STEPS.id, StepParams(steps=1))
         assert isinstance(back.future.result(60), JobFinished)
         assert only_local.of(back.id)
-        assert len(STAND_IN_TARGETS) == 1  # the backend's engine is made once per target set
     finally:
+        engine_tasks.RELEASE.set()
         unsubscribe()
         router.shutdown(timeout=5)
     assert not local.busy

@@ -29,6 +29,7 @@ class EngineRouter:
         self.backend: Backend | None = None  # None: run on the local engine
         self.targets: tuple[str, ...] = ()
         self._engines: dict[tuple[str, tuple[str, ...]], Any] = {}
+        self._retired: list[Any] = []  # engines of an older configuration, still running jobs
         # each subscription: its sink, and how to unsubscribe it from each engine
         self._subscriptions: dict[int, tuple[Callable[[Event], None], list[Callable[[], None]]]]
         self._subscriptions = {}
@@ -65,9 +66,21 @@ class EngineRouter:
                     undos.append(engine.subscribe(sink))
             return engine
 
+    def renew(self) -> None:
+        """The backends' configuration changed (a token, a server's address): the next job
+        gets an engine made anew. Idle engines are shut down; busy ones finish their jobs
+        (which can still be cancelled) and are shut down with the rest."""
+        with self._lock:
+            made = [*self._retired, *self._engines.values()]
+            self._engines = {}
+            self._retired = [engine for engine in made if engine.busy]
+        for engine in made:
+            if engine not in self._retired:
+                engine.shutdown(wait=False)
+
     def _all(self) -> list[Any]:
         with self._lock:
-            return [self.local, *self._engines.values()]
+            return [self.local, *self._engines.values(), *self._retired]
 
     # -- the engine protocol ----------------------------------------------------------------
 
@@ -86,7 +99,8 @@ class EngineRouter:
         """Events of every engine, the backend engines made later included."""
         with self._lock:
             token = max(self._subscriptions, default=0) + 1
-            undos = [engine.subscribe(sink) for engine in [self.local, *self._engines.values()]]
+            engines = [self.local, *self._engines.values(), *self._retired]
+            undos = [engine.subscribe(sink) for engine in engines]
             self._subscriptions[token] = (sink, undos)
 
         def unsubscribe() -> None:

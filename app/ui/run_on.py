@@ -107,6 +107,7 @@ class RunOn(QWidget):
         choice (or choosing the `remembered` one) when it is still there; else the local
         engine. Hidden while no server is configured."""
         wanted = remembered if remembered is not None else self.place.key
+        self.router.renew()  # a server's token or address may have changed
         self.places = places(self.window.registry.backends)
         with QSignalBlocker(self.combo):
             self.combo.clear()
