@@ -23,7 +23,7 @@ from PySide6.QtWidgets import QTabWidget
 from app.model.canvas_areas import fill_target
 from app.model.requests import build_request
 from app.ui.engine_router import EngineRouter
-from app.ui.preferences_dialog import PreferencesDialog
+from app.ui.preferences_dialog import PreferencesDialog, open_preferences
 from engine.home import load_settings, settings_path
 from engine.protocol import JobCancelled, JobFinished
 from engine.worker import Engine
@@ -42,6 +42,7 @@ from tests.test_gui_main_window import (  # noqa: F401 (qt_loop is a fixture)
     make_window,
     qt_loop,
 )
+from tests.test_gui_preferences import answer_preferences
 
 pytest_plugins = ("tests.comfyui_server",)
 
@@ -330,6 +331,20 @@ def test_run_on_appears_with_servers_and_keeps_the_local_models_when_they_do_not
     window.run_on.refresh()  # the chosen set is gone: back to the local engine
     assert offered(window) == ["Local engine", "Cloud"]
     assert not window.engine.remote and load_settings()["run_on"] is None
+
+
+def test_a_server_added_in_edit_preferences_appears_under_run_on(server_window, qtbot):
+    window, url = server_window, unanswered_url()
+
+    def add_server(dialog: PreferencesDialog) -> None:
+        page = dialog.findChild(ServersPage)
+        fill_form(page, qtbot, url, name="Rack")
+        qtbot.mouseClick(page.save_button, Qt.MouseButton.LeftButton)
+
+    answer_preferences(add_server)
+    open_preferences(window)
+    assert not window.run_on.isHidden() and offered(window) == ["Local engine", "Rack"]
+    assert load_servers() == [ServerConfig(url, name="Rack")]
 
 
 def test_run_on_lists_a_real_server_s_checkpoints_and_offers_a_refused_job_locally(
