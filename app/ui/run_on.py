@@ -89,11 +89,10 @@ class RunOn(QWidget):
         self.note.hide()
         self._listing_note = ""
         row = QHBoxLayout()
-        row.addWidget(QLabel("Run on"))
+        row.addWidget(self._label_like_model("Run on"))
         row.addWidget(self.combo, 1)
         column = QVBoxLayout(self)
         column.setContentsMargins(0, 0, 0, 0)
-        column.setSpacing(2)
         column.addLayout(row)
         column.addWidget(self.note)
         layout = self.panel.layout()
@@ -101,6 +100,15 @@ class RunOn(QWidget):
         self.combo.currentIndexChanged.connect(self._chosen)
         self.panel.mode_changed.connect(self._show_note)
         self.refresh(remembered=load_settings(window.store.home).get(SETTING))
+
+    def _label_like_model(self, text: str) -> QLabel:
+        """A label as wide as the model picker's, so the two pickers line up."""
+        label = QLabel(text)
+        labels = [w for w in self.panel.model_row.findChildren(QLabel) if w.text() == "Model"]
+        width = max(each.sizeHint().width() for each in [label, *labels])
+        for each in [label, *labels]:
+            each.setMinimumWidth(width)
+        return label
 
     def refresh(self, remembered: Any = None) -> None:
         """List the places configured now (after Settings > Servers changed), keeping the
