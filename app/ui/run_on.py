@@ -140,9 +140,11 @@ class RunOn(QWidget):
         self.combo.setCurrentIndex(index)
 
     def _chosen(self, *_: object) -> None:
+        """Jobs go to the chosen place from now on; a server's checkpoints are listed again,
+        also after a refresh that kept it (its token or name may have changed)."""
         place = self.place
-        if (place.backend, place.targets) == (self.router.backend, self.router.targets):
-            return  # a refresh that kept the choice
+        if place.backend is None and not self.router.remote:
+            return  # still the local engine
         self.router.set_target(place.backend, place.targets)
         remember_setting(SETTING, place.key, self.window.store.home)
         self._listing += 1
