@@ -15,6 +15,8 @@ from pathlib import Path  # noqa: E402
 
 import pytest  # noqa: E402
 
+pytest_plugins = ("tests.comfyui_server",)  # real ComfyUI servers (skipped where absent)
+
 TINY_FOLDERS = ("tiny-sd15", "tiny-sdxl")
 TINY_SINGLE_FILES = ("tiny-sd15-single.safetensors", "tiny-sdxl-single.safetensors")
 

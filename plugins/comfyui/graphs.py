@@ -99,6 +99,7 @@ class Plan:
     height: int
     original: np.ndarray | None = None  # (h, w, 4) picture to blend into, or None
     soft: np.ndarray | None = None  # (h, w) blend weight of the new pixels
+    meta: dict[str, Any] = field(default_factory=dict)  # the output's, as the local task's
 
     def finish(self, picture: np.ndarray) -> np.ndarray:
         """The server's (h, w, 3 or 4) picture as the job's RGBA output."""
@@ -150,7 +151,7 @@ def _repaint(
 ) -> Plan:
     if params.image is None:
         raise ValueError("This job needs a picture to work on.")
-    original, soft = _picture_and_mask(params)
+    original, soft, meta = _picture_and_mask(params)
     h, w = original.shape[:2]
     size = (snap8(w), snap8(h))
     graph = Graph()
@@ -174,31 +175,39 @@ def _repaint(
     links = (model, positive, negative, [latent, 0], vae)
     save = _sample_and_save(graph, params, seed, info, label, links)
     if soft is None:
-        return Plan(graph, save, checkpoint, *size)
-    return Plan(graph, save, checkpoint, *size, original=original, soft=soft)
+        return Plan(graph, save, checkpoint, *size, meta=meta)
+    return Plan(graph, save, checkpoint, *size, original=original, soft=soft, meta=meta)
 
 
 def _picture_and_mask(
     params: Img2ImgParams | InpaintParams | OutpaintParams,
-) -> tuple[np.ndarray, np.ndarray | None]:
-    """The RGBA picture the server repaints, and the blend weight of its new pixels (None:
-    the whole picture is the result, as image to image makes it)."""
+) -> tuple[np.ndarray, np.ndarray | None, dict[str, Any]]:
+    """The RGBA picture the server repaints, the blend weight of its new pixels (None: the
+    whole picture is the result, as image to image makes it), and the output's meta as the
+    local task writes it (where it was repainted, for the watermark; an outpaint's offset,
+    for the canvas)."""
     image = rgba(params.image)
+    soft = None
+    meta: dict[str, Any] = {}
     if isinstance(params, OutpaintParams):
         amounts = tuple(ceil8(v) for v in (params.left, params.top, params.right, params.bottom))
         if not any(amounts):
             raise ValueError("Choose how far to extend the picture on at least one side.")
-        return extend_canvas(image, *amounts), outpaint_mask(
-            image.shape[1::-1], amounts, params.overlap
-        )
-    if isinstance(params, InpaintParams):
+        soft = outpaint_mask(image.shape[1::-1], amounts, params.overlap)
+        image = extend_canvas(image, *amounts)
+        meta = {"offset": [amounts[0], amounts[1]], "extend": list(amounts)}
+    elif isinstance(params, InpaintParams):
         if params.mask is None:
             raise ValueError("Inpaint needs a mask: select or paint the area to repaint.")
         mask = place_mask(params.mask, params.mask_origin, image.shape[1::-1])
         if not (mask >= MASK_THRESHOLD).any():
             raise ValueError("The mask is empty: select or paint the area to repaint.")
-        return image, soft_mask(mask, params.grow, params.feather)
-    return image, None
+        soft = soft_mask(mask, params.grow, params.feather)
+    h, w = image.shape[:2]
+    meta["crop_rect"] = [0, 0, w, h]
+    if soft is not None:
+        meta["repaint_mask"] = soft  # where pixels may differ from the input (weight > 0)
+    return image, soft, meta
 
 
 def _models(

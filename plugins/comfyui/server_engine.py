@@ -244,7 +244,7 @@ class ServerEngine(EngineBase):
             "model": made_plan.checkpoint,
             "server": server.client.url,
         }
-        return ImageData(pixels, {RESOLVED: resolved})
+        return ImageData(pixels, {**made_plan.meta, RESOLVED: resolved})
 
     def _take_server(self, job: Any, picture: _Picture, params: Any) -> tuple[_Server, Plan]:
         """Wait for a server that can make the picture and has none of ours: the least busy

@@ -26,10 +26,9 @@ class ServerStatus:
     """A server's device and queue, as Settings > Servers and `atelier servers` show them."""
 
     device: str
-    vram_total: int  # bytes; 0 when the server does not say
-    vram_free: int
-    ram_total: int
-    ram_free: int
+    gpu: bool  # the device is an accelerator (else its memory is the computer's)
+    memory_total: int  # the device's memory in bytes; 0 when the server does not say
+    memory_free: int
     running: int  # prompts running now (0 or 1)
     pending: int  # prompts waiting
 
@@ -40,10 +39,11 @@ class ServerStatus:
 
     def describe(self) -> str:
         """One line: device, memory, queue."""
+        kind = "GPU memory" if self.gpu else "memory"
         memory = (
-            f"{_gib(self.vram_free)} of {_gib(self.vram_total)} GPU memory free"
-            if self.vram_total
-            else f"{_gib(self.ram_free)} of {_gib(self.ram_total)} memory free"
+            f"{_gib(self.memory_free)} of {_gib(self.memory_total)} {kind} free"
+            if self.memory_total
+            else "memory not reported"
         )
         queue = "idle" if not self.busy else f"{self.running} running, {self.pending} waiting"
         return f"{self.device}; {memory}; {queue}"
@@ -66,12 +66,16 @@ def status(client: ComfyUIClient) -> ServerStatus:
     devices = stats.get("devices") or [{}]
     device = devices[0] if isinstance(devices[0], Mapping) else {}
     system = stats.get("system") or {}
+    gpu = device.get("type") not in ("cpu", None)
+    # a CPU device's figures are the computer's memory; newer servers also send them in
+    # "system", older ones only there
+    total = _int(device.get("vram_total")) or (0 if gpu else _int(system.get("ram_total")))
+    free = _int(device.get("vram_free")) or (0 if gpu else _int(system.get("ram_free")))
     return ServerStatus(
         device=str(device.get("name") or device.get("type") or "unknown device"),
-        vram_total=_int(device.get("vram_total")) if device.get("type") != "cpu" else 0,
-        vram_free=_int(device.get("vram_free")) if device.get("type") != "cpu" else 0,
-        ram_total=_int(system.get("ram_total")),
-        ram_free=_int(system.get("ram_free")),
+        gpu=gpu,
+        memory_total=total,
+        memory_free=free,
         running=len(running),
         pending=len(pending),
     )
