@@ -1,5 +1,6 @@
 """Generation settings carried in image metadata: A1111 text, ComfyUI graphs, Atelier recipes,
-and for an exported picture of several layers, each generated layer's recipe and place."""
+and for an exported picture of several layers, each generated layer's recipe and place.
+Other generators' formats are read in their own modules (metadata_json, invokeai_metadata)."""
 
 from __future__ import annotations
 
@@ -14,10 +15,13 @@ from functools import cache
 from importlib import metadata
 from typing import Any
 
+from app.model.sampler_names import atelier_scheduler
 from engine.untrusted import clean_text, parse_json
 from plugins.diffusion.lora_tags import find_tags_lenient, set_tag
 
-SOURCES = ("atelier", "a1111", "comfyui")
+# The kind of record the settings come from; "other" is another generator's own format
+# (Fooocus, InvokeAI, NovelAI, SwarmUI JSON...), named by GenerationInfo.generator.
+SOURCES = ("atelier", "a1111", "comfyui", "other")
 
 
 @dataclass(frozen=True)
@@ -35,6 +39,9 @@ class GenerationInfo:
     model: str | None = None
     model_hash: str | None = None
     source: str = "atelier"
+    # The program that wrote the file as far as it says ("Fooocus v2.4.3", "InvokeAI 3.4"),
+    # "" when it does not; `describe` shows it as the source.
+    generator: str = field(default="", compare=False)
     extras: dict[str, str] = field(default_factory=dict, hash=False)
     # The Atelier recipe the settings come from, when the file carries one: its task picks
     # the mode to reuse them in, and its params hold the mode's own (strength, grow...).
@@ -95,38 +102,6 @@ def atelier_version() -> str:
         return metadata.version("atelier")
     except metadata.PackageNotFoundError:
         return "0.1.0"
-
-
-# ---- sampler names ---------------------------------------------------------------------------
-
-# Lower-cased A1111 sampler names and aliases, and ComfyUI sampler names -> Atelier's names.
-_SAMPLERS = {
-    "euler": "Euler",
-    "k_euler": "Euler",
-    "euler a": "Euler a",
-    "k_euler_a": "Euler a",
-    "k_euler_ancestral": "Euler a",
-    "euler_ancestral": "Euler a",
-    "dpm++ 2m": "DPM++ 2M",
-    "k_dpmpp_2m": "DPM++ 2M",
-    "dpmpp_2m": "DPM++ 2M",
-    "dpm++ 2m karras": "DPM++ 2M Karras",
-    "k_dpmpp_2m_ka": "DPM++ 2M Karras",
-    "ddim": "DDIM",
-    "unipc": "UniPC",
-    "uni_pc": "UniPC",
-    "uni_pc_bh2": "UniPC",
-    "lcm": "LCM",
-}
-
-
-def atelier_scheduler(sampler: str, schedule: str = "") -> tuple[str, str | None]:
-    """Atelier's name for an A1111/ComfyUI sampler and schedule type, plus the schedule type
-    when it could not be folded into the name (unknown samplers come back verbatim)."""
-    name = _SAMPLERS.get(sampler.strip().lower(), sampler.strip())
-    if name == "DPM++ 2M" and schedule.strip().lower() == "karras":
-        return "DPM++ 2M Karras", None
-    return name, (schedule.strip() or None)
 
 
 def _a1111_sampler(scheduler: str) -> tuple[str, str | None]:
@@ -214,12 +189,68 @@ def format_parameters(info: GenerationInfo) -> str:
     return f"{text}\n{line}".strip()
 
 
+_CANONICAL = {key.lower(): key for key in _CORE_KEYS}  # "CFG Scale" is "CFG scale"
+# A key whose value is unquoted JSON (Civitai's "Civitai resources: [{...}, ...]").
+_JSON_KEY = re.compile(r"(?:^|,)\s*+([A-Za-z][\w \-/]*+):\s*+(?=[\[{])")
+_MAX_JSON_VALUES = 16
+
+
+def _json_end(text: str, start: int) -> int | None:
+    """Where the JSON array or object at `start` ends (just past its closing bracket),
+    counting brackets outside strings; None when it does not close on this line."""
+    depth, quoted, escaped = 0, False, False
+    for index in range(start, len(text)):
+        char = text[index]
+        if quoted:
+            quoted = escaped or char != '"'
+            escaped = not escaped and char == "\\"
+        elif char == '"':
+            quoted = True
+        elif char in "[{":
+            depth += 1
+        elif char in "]}":
+            depth -= 1
+            if depth == 0:
+                return index + 1
+    return None
+
+
+def _json_values(line: str) -> tuple[str, dict[str, str]]:
+    """The line without its unquoted JSON values, and those values by key (so that a
+    comma inside one does not end it)."""
+    found: dict[str, str] = {}
+    kept, pos = [], 0
+    while len(found) < _MAX_JSON_VALUES and (match := _JSON_KEY.search(line, pos)):
+        end = _json_end(line, match.end())
+        if end is None:
+            break
+        found[match[1].strip()] = line[match.end() : end]
+        kept.append(line[pos : match.start()])
+        pos = end
+    return "".join(kept) + line[pos:], found
+
+
 def _params_line(line: str) -> dict[str, str] | None:
     """The `key: value` pairs of A1111's last line, or None when it is not a params line."""
-    pairs = [(key, value) for key, value in _PARAM.findall(line) if key]
+    line, json_values = _json_values(line)
+    pairs = [(_CANONICAL.get(key.strip().lower(), key.strip()), value)
+             for key, value in _PARAM.findall(line) if key]  # fmt: skip
     if not any(key in _CORE_KEYS for key, _ in pairs):
         return None
-    return {key.strip(): _unquote(value) for key, value in pairs}
+    return {**{key: _unquote(value) for key, value in pairs}, **json_values}
+
+
+def a1111_generator(params: Mapping[str, str]) -> str:
+    """The program an A1111-style params line names: its Version ("v1.9.4" is A1111's,
+    "f2.0.1" Forge's, others name themselves: "Fooocus v2.5.5"), or Civitai's fields."""
+    version = params.get("Version", "").strip()
+    if re.match(r"v?\d", version):
+        return f"AUTOMATIC1111 {version}"
+    if re.match(r"f\d", version):
+        return f"Forge {version}"
+    if version:
+        return version
+    return "Civitai" if "Civitai resources" in params or "Civitai metadata" in params else ""
 
 
 def parse_parameters(text: str) -> GenerationInfo:
@@ -285,6 +316,9 @@ def _from_params(params: dict[str, str], prompt: str, negative: str) -> Generati
             fields["model" if key == "Model" else "model_hash"] = value
         elif key == "Version" and value.lower().startswith("atelier"):
             fields["source"] = "atelier"
+        elif key == "Civitai resources" and "Model" not in params:
+            fields["model"] = _civitai_checkpoint(value)
+            extras[key] = value
         elif key != "Sampler":
             extras[key] = value
     if "Sampler" in params:
@@ -292,7 +326,22 @@ def _from_params(params: dict[str, str], prompt: str, negative: str) -> Generati
         fields["scheduler"], leftover = atelier_scheduler(params["Sampler"], schedule)
         if leftover:
             extras["Schedule type"] = leftover
-    return GenerationInfo(**fields, extras=extras)
+    generator = "" if fields["source"] == "atelier" else a1111_generator(params)
+    return GenerationInfo(**fields, generator=generator, extras=extras)
+
+
+def _civitai_checkpoint(resources: str) -> str | None:
+    """The checkpoint's name in Civitai's resource list (JSON), None without one."""
+    try:
+        items = _load_json(resources, "Civitai resources")
+    except ValueError:
+        return None
+    for item in items if isinstance(items, list) else []:
+        if isinstance(item, Mapping) and item.get("type") == "checkpoint":
+            name = _as_str(item.get("modelName"))
+            version = _as_str(item.get("modelVersionName"))
+            return f"{name} {version}" if name and version else name
+    return None
 
 
 def _load_json(text: str, what: str) -> Any:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import logging
 import os
@@ -25,12 +26,20 @@ from app.model.generation_info import (
     parse_atelier,
     parse_parameters,
 )
+from app.model.invokeai_metadata import INVOKEAI_KEYS, parse_invokeai
+from app.model.metadata_json import looks_like_json, novelai_settings, parse_settings_json
+from app.model.stealth_metadata import read_stealth_text
 from engine.file_writing import write_atomic
 from engine.untrusted import MiB, UntrustedInputError, clean_text, read_file_bytes
 
 log = logging.getLogger(__name__)
 EXIF_IFD, USER_COMMENT = 0x8769, 0x9286  # where JPEG and WebP keep A1111's `parameters`
-_SOURCE_NAMES = {"atelier": "Atelier", "a1111": "AUTOMATIC1111 / Forge", "comfyui": "ComfyUI"}
+_SOURCE_NAMES = {
+    "atelier": "Atelier",
+    "a1111": "AUTOMATIC1111 / Forge",
+    "comfyui": "ComfyUI",
+    "other": "another generator",
+}
 
 # Pillow decodes only these formats for files from outside: its other plugins (EPS runs
 # Ghostscript) must never see a hostile file, whatever its name.
@@ -237,20 +246,24 @@ def _decode_user_comment(raw: Any) -> str | None:
 
 
 def _exif_texts(load_exif: Callable[[], Image.Exif]) -> dict[str, str]:
-    """A1111 (JPEG/WebP) puts `parameters` in EXIF UserComment; ComfyUI's WebP puts
-    'prompt:{...}' / 'workflow:{...}' in IFD0 strings. Broken EXIF is missing metadata."""
+    """A1111 (JPEG/WebP) puts `parameters` in EXIF UserComment (some ComfyUI save nodes in
+    IFD0's own UserComment); ComfyUI's WebP puts 'prompt:{...}' / 'workflow:{...}' in IFD0
+    strings, save-node packs 'Prompt:' / 'Workflow:'. Broken EXIF is missing metadata."""
     texts: dict[str, str] = {}
     try:
         exif = load_exif()
         comment = _decode_user_comment(exif.get_ifd(EXIF_IFD).get(USER_COMMENT))
+        comment = comment or _decode_user_comment(exif.get(USER_COMMENT))
         values = list(exif.values())
     except Exception:  # noqa: BLE001 - Pillow's EXIF parser raises many kinds
         return texts
     if comment:
         texts["parameters"] = comment
     for value in values:
+        if isinstance(value, bytes) and len(value) <= MAX_TEXT_BYTES:
+            value = value.decode("utf-8", errors="replace").rstrip("\0")
         for key in ("prompt", "workflow"):
-            if isinstance(value, str) and value.startswith(f"{key}:"):
+            if isinstance(value, str) and value[: len(key) + 1].lower() == f"{key}:":
                 texts[key] = value[len(key) + 1 :]
     return texts
 
@@ -296,22 +309,26 @@ def _itxt_text(rest: bytes) -> bytes | None:
 
 
 def _png_text(kind: bytes, body: bytes) -> tuple[str, str] | None:
-    """(keyword, text) of a tEXt, zTXt or iTXt chunk; None when damaged. tEXt/zTXt are
-    Latin-1 as the PNG spec says (as Pillow reads them), iTXt UTF-8."""
+    """(keyword, text) of a tEXt, zTXt or iTXt chunk; None when damaged. iTXt is UTF-8;
+    tEXt/zTXt are Latin-1 as the PNG spec says, but tools (Stability Matrix) write UTF-8
+    there too, so text that is valid UTF-8 is read as UTF-8 (Latin-1 text seldom is)."""
     keyword, sep, rest = body.partition(b"\0")
     if not sep or not 1 <= len(keyword) <= 79:
         return None
-    encoding = "utf-8" if kind == b"iTXt" else "latin-1"
     if kind == b"iTXt":
         text = _itxt_text(rest)
     elif kind == b"zTXt":
         text = _inflate(rest[1:]) if rest[:1] == b"\0" else None
     else:
         text = rest
-    try:
-        return (keyword.decode("latin-1"), text.decode(encoding)) if text is not None else None
-    except UnicodeDecodeError:
+    if text is None:
         return None
+    try:
+        return keyword.decode("latin-1"), text.decode("utf-8")
+    except UnicodeDecodeError:
+        if kind == b"iTXt":
+            return None
+        return keyword.decode("latin-1"), text.decode("latin-1")
 
 
 def png_texts(data: bytes, path: str | os.PathLike[str]) -> dict[str, str]:
@@ -364,25 +381,117 @@ def read_text_chunks(path: str | os.PathLike[str]) -> dict[str, str]:
 
 
 def read_generation_info(path: str | os.PathLike[str]) -> GenerationInfo | None:
-    """The generation settings in an image: Atelier's chunk, else A1111 `parameters`, else
-    ComfyUI `prompt`/`workflow`. None when there are none; ImageReadError when the file
-    is not a readable image or its settings are corrupt."""
-    texts = read_text_chunks(path)
-    problems = []
-    for key, parse in (("atelier", parse_atelier), ("parameters", parse_parameters)):
-        if texts.get(key, "").strip():
-            try:
-                return parse(texts[key])
-            except ValueError as exc:
-                problems.append(str(exc))
-    if texts.get("prompt", "").strip() or texts.get("workflow", "").strip():
+    """The generation settings in an image, from whichever generator wrote them (see
+    `settings_from_texts`), else hidden in its pixels (A1111's stealth pnginfo). None when
+    there are none; ImageReadError when the file is not a readable image or its settings
+    are corrupt."""
+    data = read_image_bytes(path)
+    texts = image_texts(data, path)
+    try:
+        info = settings_from_texts(texts)
+        if info is None and not data.startswith(b"\xff\xd8"):  # JPEG keeps no hidden bits
+            info = _stealth_settings(data, path)
+    except ValueError as exc:
+        raise ImageReadError(f"cannot read the settings in {path}: {exc}") from None
+    return info
+
+
+def settings_from_texts(texts: Mapping[str, str]) -> GenerationInfo | None:
+    """Settings from an image's texts, tried in turn: Atelier's chunk; `parameters` as
+    A1111 text, or as JSON (SwarmUI, Fooocus, Civitai...: see metadata_json); InvokeAI's
+    chunks; NovelAI's Comment; a ComfyUI graph; Stability Matrix's `parameters-json`.
+    None when there are none; ValueError (the first problem) when all present are
+    corrupt."""
+    problems: list[str] = []
+    for holds, parse in _READERS:
+        if not holds(texts):
+            continue
         try:
-            return parse_comfyui(texts.get("prompt"), texts.get("workflow"))
+            return parse(texts)
         except ValueError as exc:
             problems.append(str(exc))
     if problems:
-        raise ImageReadError(f"cannot read the settings in {path}: {problems[0]}")
+        raise ValueError(problems[0])
     return None
+
+
+def _parameters(texts: Mapping[str, str]) -> GenerationInfo:
+    text = texts["parameters"]
+    if looks_like_json(text):
+        info = parse_settings_json(text)
+        if info.generator.startswith("SwarmUI") and (texts.get("prompt") or texts.get("workflow")):
+            info = _with_graph(info, texts)
+        return info
+    info = parse_parameters(text)
+    if "parameters-json" in texts or "smproj" in texts:
+        info = dataclasses.replace(info, generator="Stability Matrix")
+    return info
+
+
+def _with_graph(info: GenerationInfo, texts: Mapping[str, str]) -> GenerationInfo:
+    """SwarmUI's JSON and the ComfyUI graph it ran: the graph where it tells more, the
+    JSON's settings filling what the graph lacks, and the generator named either way."""
+    try:
+        graph = parse_comfyui(texts.get("prompt"), texts.get("workflow"))
+    except ValueError:
+        return info
+    if _known(graph) <= _known(info):
+        return info
+    missing = {
+        name: getattr(info, name) for name in _SETTINGS if getattr(graph, name) in (None, "")
+    }
+    return dataclasses.replace(graph, **missing, generator=info.generator)
+
+
+_SETTINGS = ("prompt", "negative_prompt", "steps", "cfg_scale", "seed", "width", "height")
+_SETTINGS += ("scheduler", "model", "model_hash")
+
+
+def _known(info: GenerationInfo) -> int:
+    return sum(getattr(info, name) not in (None, "") for name in _SETTINGS)
+
+
+def _comfyui(texts: Mapping[str, str]) -> GenerationInfo:
+    return parse_comfyui(texts.get("prompt"), texts.get("workflow"))
+
+
+_Reader = Callable[[Mapping[str, str]], GenerationInfo]
+
+
+def _has(*keys: str) -> Callable[[Mapping[str, str]], bool]:
+    return lambda texts: any(texts.get(key, "").strip() for key in keys)
+
+
+def _novelai_comment(texts: Mapping[str, str]) -> bool:
+    """A Comment chunk of NovelAI's (JSON), not another program's note ("Created with GIMP")."""
+    return looks_like_json(texts.get("Comment", "")) or texts.get("Software") == "NovelAI"
+
+
+# (whether the texts hold it, reader), tried in turn
+_READERS: tuple[tuple[Callable[[Mapping[str, str]], bool], _Reader], ...] = (
+    (_has("atelier"), lambda texts: parse_atelier(texts["atelier"])),
+    (_has("parameters"), _parameters),
+    (_has(*INVOKEAI_KEYS), parse_invokeai),
+    (_novelai_comment, novelai_settings),
+    (_has("prompt", "workflow"), _comfyui),
+    (_has("parameters-json"), lambda texts: parse_settings_json(texts["parameters-json"])),
+)
+
+
+def _stealth_settings(data: bytes, path: str | os.PathLike[str]) -> GenerationInfo | None:
+    """Settings hidden in the lowest bits of the pixels (A1111's stealth pnginfo,
+    NovelAI), read only from a picture Atelier would open."""
+    with pillow_image(data, path) as image:
+        if image.mode not in ("RGBA", "RGB"):
+            return None
+        check_pixel_count(image, path)
+        pixels = np.asarray(image)
+    text = read_stealth_text(pixels)
+    if not text or not text.strip():
+        return None
+    return (
+        parse_settings_json(text, "the pixels") if looks_like_json(text) else parse_parameters(text)
+    )
 
 
 # ---- describing ------------------------------------------------------------------------------
@@ -396,7 +505,7 @@ def _row(label: str, value: object) -> list[str]:
 def describe(info: GenerationInfo) -> str:
     """A human-readable summary for `atelier info`, one setting a line; for a composite,
     its size, then each generated layer (topmost first) with its place and settings."""
-    lines = _row("Source", _SOURCE_NAMES.get(info.source, info.source))
+    lines = _row("Source", info.generator or _SOURCE_NAMES.get(info.source, info.source))
     composite = info.composite
     if composite is None:
         return "\n".join(lines + _settings_lines(info))
