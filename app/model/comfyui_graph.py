@@ -11,6 +11,7 @@ the first with another model is the refiner.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -31,6 +32,7 @@ _LATENT_PATH = ("samples", "samples_to", "latent", "latent_image", "pixels", "im
 _LATENT_PATH += ("LATENT", "")
 _ENCODER_KEYS = ("text", "text_g", "t5xxl", "prompt", "user_prompt")
 _MODEL_KEYS = ("ckpt_name", "unet_name", "base_ckpt_name", "model_name", "gguf_name")
+_SCALE_IN_NAME = re.compile(r"(?<![0-9a-z])([1-8])x(?![0-9])|x([1-8])(?![0-9])", re.IGNORECASE)
 _MODEL_EXTENSIONS = ("safetensors", "ckpt", "pt", "pth", "bin", "gguf", "sft")
 
 
@@ -260,7 +262,8 @@ class _Reader:
             follow = [
                 v
                 for k, v in inputs.items()
-                if k == polarity or "conditioning" in k.lower() or k in ("cond1", "cond2", "")
+                if (k == polarity or "conditioning" in k.lower() or k in ("cond1", "cond2", ""))
+                and self.links.node(v) is not None
             ]
             if follow:
                 stack.extend(reversed(follow))
@@ -290,15 +293,14 @@ class _Reader:
             if node is None:
                 break
             inputs = node["inputs"]
-            name = next(
-                (_as_str(self.links.text(inputs[k])) for k in _MODEL_KEYS if k in inputs), None
-            )
+            loras.extend(self.loras(inputs))  # an Efficient Loader has both
+            keys = [k for k in _MODEL_KEYS if k in inputs]
+            name = _as_str(self.links.text(inputs[keys[0]])) if keys else None
             if name:
                 model_hash = next(
                     (v for k, v in inputs.items() if "hash" in k.lower() and _as_str(v)), None
                 )
                 break
-            loras.extend(self.loras(inputs))
             chosen = self.links.switch(node)
             if chosen is not NOT_A_SWITCH:
                 value = chosen
@@ -318,7 +320,8 @@ class _Reader:
         found = []
         name = _as_str(self.links.text(inputs.get("lora_name")))
         if name:
-            found.append((name, self.links.number(inputs.get("strength_model"), "strength_model")))
+            strength = inputs.get("strength_model", inputs.get("lora_model_strength"))
+            found.append((name, self.links.number(strength, "strength_model")))
         for key in sorted(inputs):
             entry = inputs[key]
             on = isinstance(entry, dict) and entry.get("on") and _as_str(entry.get("lora"))
@@ -421,7 +424,7 @@ class _Reader:
         prompts: dict[str, _Prompt],
         extras: dict[str, str],
     ) -> None:
-        factor, resize, upscaler = 1.0, None, None
+        factor, resize, upscaler, known = 1.0, None, None, True
         for node in reversed(origin.upscales):  # in the order they ran
             inputs = node["inputs"]
             scale = _as_float(self.links.number(inputs.get("scale_by"), "scale_by"))
@@ -435,6 +438,9 @@ class _Reader:
             loader = self.links.node(inputs.get("upscale_model"))
             if loader is not None and _as_str(loader["inputs"].get("model_name")):
                 upscaler = model_name(loader["inputs"]["model_name"])
+                scale = _model_scale(upscaler)
+                known = known and scale is not None
+                factor *= scale or 1.0
             elif method and upscaler is None:
                 upscaler = (
                     f"Latent ({method})" if node["class_type"].startswith("Latent") else method
@@ -443,7 +449,7 @@ class _Reader:
             extras["Hires upscaler"] = upscaler
         if resize:
             extras["Hires resize"] = resize
-        elif factor != 1.0:
+        elif known and factor != 1.0:
             extras["Hires upscale"] = _number(round(factor, 4))
         steps = _as_int(self.links.number(hires.steps, "steps"))
         if steps is not None:
@@ -474,6 +480,13 @@ class _Reader:
                 extras["Clip skip"] = str(-clip_skip)
             if node["class_type"] == "VAELoader" and _as_str(node["inputs"].get("vae_name")):
                 extras["VAE"] = node["inputs"]["vae_name"]
+
+
+def _model_scale(name: str) -> int | None:
+    """How much an upscale model enlarges, from its name's "4x" or "x4" (4x-UltraSharp,
+    RealESRGAN_x4plus); None when its name does not say."""
+    match = _SCALE_IN_NAME.search(name)
+    return int(match[1] or match[2]) if match else None
 
 
 def _text_value(value: Any) -> str | None:

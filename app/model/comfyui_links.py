@@ -95,29 +95,29 @@ class Links:
         return None
 
     def text(self, value: Any, slot_hint: str = "") -> str | None:
-        """A text input's value: a string, or the text of the node(s) a link leads to."""
-        return self._text(value, 0, slot_hint)
+        """A text input's value: a string, or the text of the node(s) a link leads to;
+        `slot_hint` names the input to try first on a node with several texts."""
+        return self._text(value, 0, slot_hint, frozenset())
 
-    def _text(self, value: Any, depth: int, hint: str) -> str | None:
+    def _text(self, value: Any, depth: int, hint: str, path: frozenset[str]) -> str | None:
+        """`path`: the nodes whose text is being made (a concatenation of itself ends)."""
         for _ in range(MAX_DEPTH - depth):
             if isinstance(value, str):
                 return value
             node = self.node(value)
-            if node is None:
+            if node is None or str(value[0]) in path:
                 return None
+            path = path | {str(value[0])}
             depth += 1
             inputs = node["inputs"]
             chosen = self.switch(node)
             if chosen is not _NONE:
                 value = chosen
                 continue
-            joined = self._concatenation(inputs, depth)
+            joined = self._concatenation(inputs, depth, path)
             if joined is not None:
                 return joined
-            keys = _TEXT_KEYS
-            if hint == "negative" or value[1] == 1:
-                negative = [k for k in inputs if "negative" in k.lower()]
-                keys = (*negative, *keys) if negative else keys
+            keys = (hint, *_TEXT_KEYS) if hint else _TEXT_KEYS  # an Efficient Loader's "negative"
             found = next((inputs[k] for k in keys if k in inputs), _NONE)
             if found is _NONE:
                 found = _first_widget(node, lambda v: isinstance(v, str) and v not in SEED_CONTROLS)
@@ -129,7 +129,9 @@ class Links:
             value = found
         return None
 
-    def _concatenation(self, inputs: dict[str, Any], depth: int) -> str | None:
+    def _concatenation(
+        self, inputs: dict[str, Any], depth: int, path: frozenset[str]
+    ) -> str | None:
         """The joined text of a node with two or more text parts (text_a, string_b,
         text1, part2...), with its delimiter; None when it is not one."""
         parts = sorted(
@@ -142,7 +144,7 @@ class Links:
             return ""
         try:
             delimiter = next((inputs[k] for k in _DELIMITERS if isinstance(inputs.get(k), str)), "")
-            texts = [self._text(inputs[key], depth, "") for key in parts]
+            texts = [self._text(inputs[key], depth, "", path) for key in parts]
         finally:
             self._leave()
         return delimiter.join(t for t in texts if t)[:MAX_TEXT]

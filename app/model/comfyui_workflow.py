@@ -225,7 +225,10 @@ def _node_inputs(node: dict[str, Any], links: dict[Any, tuple[str, Any]]) -> dic
         if not isinstance(slot, dict):
             continue
         name, link = slot.get("name", ""), _key(slot.get("link"))
-        if link in links and not (slot.get("widget") and name in inputs):
+        # a widget turned into an input keeps its last value beside the link; the link
+        # wins only where it comes into a subgraph (the inner widget's value is stale)
+        from_subgraph = link in links and str(links[link][0]).endswith(f":{_SUBGRAPH_IN}")
+        if link in links and (from_subgraph or not (slot.get("widget") and name in inputs)):
             inputs[str(name)] = list(links[link])
     return inputs
 
