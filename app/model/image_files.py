@@ -257,14 +257,15 @@ def _exif_texts(load_exif: Callable[[], Image.Exif]) -> dict[str, str]:
         values = list(exif.values())
     except Exception:  # noqa: BLE001 - Pillow's EXIF parser raises many kinds
         return texts
-    if comment:
-        texts["parameters"] = comment
-    for value in values:
+    for value in [comment, *values]:
         if isinstance(value, bytes) and len(value) <= MAX_TEXT_BYTES:
             value = value.decode("utf-8", errors="replace").rstrip("\0")
         for key in ("prompt", "workflow"):
             if isinstance(value, str) and value[: len(key) + 1].lower() == f"{key}:":
                 texts[key] = value[len(key) + 1 :]
+                value = None
+        if comment and value is comment:
+            texts["parameters"] = comment
     return texts
 
 

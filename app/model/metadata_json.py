@@ -23,12 +23,15 @@ MAX_EXTRAS = 100  # extras kept from one record; the rest are left out
 MAX_EXTRA_CHARS = 2000  # one extra's text, cut with an ellipsis beyond
 MAX_LORAS = 64
 _SIZE = re.compile(r"^\s*[(\[]?\s*(\d{1,6})\s*[,x×*]\s*(\d{1,6})\s*[)\]]?\s*$")
+_TAG_NAME = re.compile(r"[^<>:\n\r]{1,200}")  # what a <lora:name:weight> tag can hold
+# A JSON object opens with '{"' (or is '{}'); an A1111 prompt may open "{red|blue} car".
+_JSON_START = re.compile(r'\s*(?:\{\s*["}]|"\s*\{)')
 _NOVELAI_SOURCE = re.compile(r"^(.*?)\s+([0-9A-Fa-f]{8})$")
 
 
 def looks_like_json(text: str) -> bool:
     """True when metadata text is a JSON object (or a JSON string of one), not A1111 text."""
-    return text.lstrip()[:1] in ("{", '"') and text.rstrip()[-1:] in ("}", '"')
+    return _JSON_START.match(text) is not None
 
 
 def _object(text: str, what: str) -> dict[str, Any]:
@@ -83,9 +86,9 @@ def _lora_pairs(value: Any) -> list[dict[str, Any]]:
             name, _, weight = item[1].rpartition(":")
         elif isinstance(item, str):
             name, _, weight = item.rpartition(":")
-        name = name.strip() if isinstance(name, str) else None
-        if name and name.lower() != "none" and _as_float(weight) is not None:
-            found.append({"name": _lora_name(name), "weight": _as_float(weight)})
+        name = _lora_name(name.strip()) if isinstance(name, str) else ""
+        if _TAG_NAME.fullmatch(name) and name.lower() != "none" and _as_float(weight) is not None:
+            found.append({"name": name, "weight": _as_float(weight)})
     return found
 
 
@@ -134,10 +137,11 @@ class _Reader:
         prompt = prompt_with_loras(self.fields.pop("prompt", ""), _lora_pairs(loras))
         width, height = self.fields.pop("width", None), self.fields.pop("height", None)
         size = self.fields.pop("size", (None, None))
+        width, height = (width, height) if width and height else size
         return GenerationInfo(
             prompt=prompt,
-            width=width or size[0],
-            height=height or size[1],
+            width=width if width and width > 0 else None,
+            height=height if height and height > 0 else None,
             source="other",
             generator=self.generator,
             extras=self.extras,

@@ -6,11 +6,19 @@ from __future__ import annotations
 import contextlib
 import json
 
+import numpy as np
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from app.model.comfyui_graph import parse_comfyui
 from app.model.generation_info import parse_atelier, parse_parameters
+from app.model.invokeai_metadata import (
+    parse_dream,
+    parse_invokeai_metadata,
+    parse_sd_metadata,
+)
+from app.model.metadata_json import parse_settings_json
+from app.model.stealth_metadata import SIGNATURES, read_stealth_text
 from plugins.provenance.xmp import parse_xmp
 
 FAST = settings(
@@ -76,6 +84,72 @@ def test_deep_nesting_and_infinities_are_value_errors():
     huge = f'{{"3": {{"class_type": "KSampler", "inputs": {{"steps": 1e999, "cfg": {10**400}}}}}}}'
     info = parse_comfyui(huge)
     assert info.cfg_scale is None and info.steps is None
+
+
+# The keys other generators' JSON is told apart by, so that each reader gets hostile values.
+GENERATOR_KEYS = [
+    "sui_image_params",
+    "sui_models",
+    "Comment",
+    "Description",
+    "software",
+    "metadata_scheme",
+    "loras",
+    "resources",
+    "civitaiResources",
+    "PositivePrompt",
+    "Model",
+    "use_upscaler",
+    "resolution",
+    "prompt",
+    "image",
+    "model",
+    "uc",
+]
+generator_records = st.dictionaries(st.sampled_from(GENERATOR_KEYS), json_values | node_like)
+generator_records |= st.fixed_dictionaries(
+    {"metadata_scheme": st.just("fooocus"), "Software": st.just("NovelAI")},
+    optional={key: json_values for key in GENERATOR_KEYS if key != "metadata_scheme"},
+)
+
+
+@FAST
+@given(generator_records | json_values)
+def test_other_generators_json_gives_settings_or_value_error(value):
+    for parse in (parse_settings_json, parse_invokeai_metadata, parse_sd_metadata):
+        only_value_errors(parse, dumps(value))
+        only_value_errors(parse, dumps(dumps(value)))
+
+
+@FAST
+@given(st.text())
+def test_other_generators_text_gives_settings_or_value_error(text):
+    for parse in (parse_settings_json, parse_invokeai_metadata, parse_dream):
+        only_value_errors(parse, text)
+
+
+@FAST
+@given(
+    st.sampled_from(sorted(SIGNATURES)),
+    st.binary(max_size=300),
+    st.integers(1, 40),
+    st.integers(1, 40),
+    st.sampled_from([3, 4]),
+)
+def test_stealth_bits_give_text_none_or_value_error(signature, rest, height, width, channels):
+    """Any pixels, with a stealth signature in their lowest bits or not, give the hidden
+    text, None or a ValueError."""
+    bits = np.unpackbits(np.frombuffer(signature + rest, np.uint8))
+    pixels = np.full((height, width, channels), 254, np.uint8)
+    flat = pixels.transpose(1, 0, 2).copy().reshape(-1) if channels == 3 else None
+    if flat is not None:
+        flat[: len(bits)] |= bits[: len(flat)]
+        pixels = flat.reshape(width, height, 3).transpose(1, 0, 2)
+    else:
+        alpha = pixels[..., 3].T.copy().reshape(-1)
+        alpha[: len(bits)] |= bits[: len(alpha)]
+        pixels[..., 3] = alpha.reshape(width, height).T
+    only_value_errors(read_stealth_text, pixels)
 
 
 @FAST
