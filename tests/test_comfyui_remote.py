@@ -206,6 +206,24 @@ def test_a_job_the_server_cannot_run_is_refused_before_sending(comfyui_server):
     engine.shutdown()
 
 
+def test_step_previews_come_from_a_server_that_sends_them(tmp_path):
+    from tests.comfyui_server import ComfyUIServer, comfyui_unavailable, tiny_checkpoint
+
+    if comfyui_unavailable():
+        pytest.skip(comfyui_unavailable())
+    extra = ["--preview-method", "latent2rgb"]
+    with ComfyUIServer(
+        tmp_path / "server", checkpoints=[tiny_checkpoint()], extra_args=extra
+    ) as server:
+        configs = [ServerConfig(server.url)]
+        engine = ServerEngine.from_registry(registry(), servers=configs, preview_interval_s=0.0)
+        events, ending = run(engine, "diffusion.txt2img", txt2img(steps=12, seed=3))
+        assert isinstance(ending, JobFinished), ending
+        previews = [e.preview for e in events if isinstance(e, JobProgress) and e.preview]
+        assert previews and previews[0].pixels.shape[2] == 4
+        engine.shutdown()
+
+
 # ---- cancel ----------------------------------------------------------------------------------
 
 

@@ -4,11 +4,11 @@ Each job gets a thread. Its local steps (validation, the prompt check, the plugi
 and last the safety and provenance step that checks and watermarks every picture) are the
 engine's own (engine.worker.EngineBase), run one job at a time; only the task's work goes
 to the servers. A batch is split into pictures (seeds counted up from the first, as
-locally), and each picture goes to the least busy server that can run it (one of ours at a
-time per server; busy = its queue, other clients' prompts included). A server that cannot
-run the job (a node or a model it lacks) is passed over before anything is sent to it; a
-server that drops out mid-picture has the picture sent to another. Finished jobs are
-announced in the order they were submitted; a cancel is announced at once.
+locally), and each picture goes to the least busy server that can run it (busy = its
+queue, other clients' prompts included; at most PER_SERVER of ours on one server). A
+server that cannot run the job (a node or a model it lacks) is passed over before anything
+is sent to it; a server that drops out mid-picture has the picture sent to another.
+Finished jobs are announced in the order they were submitted; a cancel is announced at once.
 """
 
 from __future__ import annotations
@@ -50,6 +50,9 @@ from plugins.comfyui.servers import ServerConfig, server_for
 log = logging.getLogger(__name__)
 INFO_TTL_S = 60.0  # a server's nodes and models are read again after this long
 DOWN_S = 15.0  # a server that did not answer is not asked again for this long
+# our pictures on one server at once: one running and the next waiting in its queue, so
+# the server does not idle while a finished picture comes back and the next goes up
+PER_SERVER = 2
 
 
 @dataclass
@@ -57,7 +60,7 @@ class _Server:
     """One server as the engine schedules it."""
 
     client: ComfyUIClient
-    ours: int = 0  # our pictures on it now (0 or 1)
+    ours: int = 0  # our pictures on it now (up to PER_SERVER)
     info: ServerInfo | None = None
     info_time: float = 0.0
     down_until: float = 0.0
@@ -247,8 +250,8 @@ class ServerEngine(EngineBase):
         return ImageData(pixels, {**made_plan.meta, RESOLVED: resolved})
 
     def _take_server(self, job: Any, picture: _Picture, params: Any) -> tuple[_Server, Plan]:
-        """Wait for a server that can make the picture and has none of ours: the least busy
-        one (its queue, then ours). JobError when none can."""
+        """Wait for a server that can make the picture and has room for it: the least busy
+        one (its queue; the first listed of equals). JobError when none can."""
         with self._slots:
             while True:
                 job.ctx.check_cancelled()
@@ -264,13 +267,15 @@ class ServerEngine(EngineBase):
         candidates = []
         now = time.monotonic()
         for order, server in enumerate(self.servers):
-            if server.ours or server.label in picture.refused or server.down_until > now:
+            full = server.ours >= PER_SERVER
+            if full or server.label in picture.refused or server.down_until > now:
                 continue
             try:
                 made_plan = plan(
                     job.task.id, params, picture.seed, server.server_info(), server.label
                 )
-                load = sum(map(len, running_and_pending(server.client.queue())))
+                # its queue, and ours on it (those just handed out are not queued yet)
+                load = sum(map(len, running_and_pending(server.client.queue()))) + server.ours
             except Unsupported as exc:
                 picture.refused[server.label] = str(exc)
                 continue
