@@ -5,10 +5,13 @@ ValueError."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from app.model.comfyui_graph import parse_comfyui
 from app.model.image_files import read_generation_info, read_text_chunks
@@ -212,3 +215,57 @@ def test_real_img2img_graph() -> None:
     info = _corpus("img2img_cropped.png")
     assert info.extras["Denoising strength"] == "0.87"
     assert (info.steps, info.width) == (20, None)
+
+
+_KINDS = [
+    "KSampler",
+    "SamplerCustomAdvanced",
+    "CLIPTextEncode",
+    "StringConcatenate",
+    "ImpactSwitch",
+    "CR Text Input Switch",
+    "LatentUpscale",
+    "EmptyLatentImage",
+    "LoraLoader",
+    "BasicGuider",
+    "RandomNoise",
+    "BasicScheduler",
+    "Power Lora Loader (rgthree)",
+]
+_KEYS = ["text", "string_a", "string_b", "select", "input1", "Input", "text1", "model"]
+_KEYS += ["positive", "negative", "latent_image", "samples", "width", "height", "seed"]
+_KEYS += ["noise", "guider", "sigmas", "conditioning", "steps", "lora_1", "dimensions"]
+
+
+@st.composite
+def _linked_graphs(draw):
+    """Graphs of the node kinds read here whose inputs link anywhere, cycles included."""
+    count = draw(st.integers(1, 12))
+    ids = [str(i) for i in range(count)]
+    values = st.sampled_from(ids).map(lambda nid: [nid, 0]) | st.one_of(
+        st.integers(-5, 2000), st.text(max_size=12), st.none(), st.booleans()
+    )
+    return {
+        nid: {
+            "class_type": draw(st.sampled_from(_KINDS)),
+            "inputs": draw(st.dictionaries(st.sampled_from(_KEYS), values, max_size=8)),
+        }
+        for nid in ids
+    }
+
+
+@settings(max_examples=200, database=None, deadline=None)
+@given(_linked_graphs())
+def test_any_linked_graph_gives_settings_or_a_value_error(graph) -> None:
+    with contextlib.suppress(ValueError):
+        parse_comfyui(json.dumps(graph))
+    nodes = [
+        {
+            "id": int(nid),
+            "type": node["class_type"],
+            "widgets_values": list(node["inputs"].values()),
+        }
+        for nid, node in graph.items()
+    ]
+    with contextlib.suppress(ValueError):
+        parse_comfyui(None, json.dumps({"nodes": nodes, "definitions": {"subgraphs": []}}))

@@ -305,8 +305,8 @@ class _Reader:
             if chosen is not NOT_A_SWITCH:
                 value = chosen
                 continue
-            linked = [v for v in inputs.values() if self.links.node(v) is not None]
-            value = inputs["model"] if "model" in inputs else (linked[0] if linked else None)
+            linked = (v for v in inputs.values() if self.links.node(v) is not None)
+            value = inputs["model"] if "model" in inputs else next(linked, None)
         if not name:
             checkpoints = [n for n in self.graph.values() if _as_str(n["inputs"].get("ckpt_name"))]
             name = checkpoints[0]["inputs"]["ckpt_name"] if len(checkpoints) == 1 else None
@@ -317,6 +317,7 @@ class _Reader:
     def loras(self, inputs: dict[str, Any]) -> list[str]:
         """The LoRAs one node applies: LoraLoader's lora_name and strength_model, or the
         switched-on entries of a Power Lora Loader ({"on", "lora", "strength"})."""
+        self.links.charge(len(inputs))
         found = []
         name = _as_str(self.links.text(inputs.get("lora_name")))
         if name:

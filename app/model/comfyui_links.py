@@ -52,6 +52,10 @@ class Links:
         self.visits = 0
         self.nesting = 0  # look-ups inside look-ups (a switch's selector, a text part)
 
+    def charge(self, work: int) -> None:
+        """Count work done on a node's inputs (a node may have many) against the budget."""
+        self.visits += work
+
     def _enter(self) -> bool:
         """False when look-ups nest too deeply to go on (a chain of switches whose
         selectors are switches...); else counts one level, left with `_leave`."""
@@ -134,6 +138,7 @@ class Links:
     ) -> str | None:
         """The joined text of a node with two or more text parts (text_a, string_b,
         text1, part2...), with its delimiter; None when it is not one."""
+        self.charge(len(inputs))
         parts = sorted(
             (key for key in inputs if _PARTS.match(key)),
             key=lambda key: (len(key), key),
@@ -161,6 +166,7 @@ class Links:
 
     def _switch(self, node: dict[str, Any]) -> Any:
         inputs = node["inputs"]
+        self.charge(len(inputs))
         if "on_true" in inputs or "on_false" in inputs:
             flag = self.number(inputs.get("boolean", inputs.get("value")))
             return inputs.get("on_true" if flag else "on_false")
@@ -248,8 +254,11 @@ def _first_widget(node: dict[str, Any], accept: Any) -> Any:
 
 
 def _flat(values: list[Any]) -> list[Any]:
-    """Widget values with one level of lists opened (a show-text node holds [["text"]])."""
+    """Widget values with one level of lists opened (a show-text node holds [["text"]]),
+    the first 1000 of them."""
     out: list[Any] = []
     for value in values[:1000]:
-        out.extend(value[:1000] if isinstance(value, list) else [value])
+        out.extend(value[: 1000 - len(out)] if isinstance(value, list) else [value])
+        if len(out) >= 1000:
+            break
     return out
