@@ -269,3 +269,24 @@ def test_any_linked_graph_gives_settings_or_a_value_error(graph) -> None:
     ]
     with contextlib.suppress(ValueError):
         parse_comfyui(None, json.dumps({"nodes": nodes, "definitions": {"subgraphs": []}}))
+
+
+def test_styler_outputs_text_string_and_dict_file_names() -> None:
+    styler = ("SDXLPromptStyler", {"text_positive": "a cat", "text_negative": "dog"})
+    loader = ("CheckpointLoader|pysssss", {"ckpt_name": {"content": "base.safetensors"}})
+    lora = {"lora_name": {"content": "x/ink.safetensors"}, "strength_model": 1, "model": ["10", 0]}
+    graph = {
+        "n1": _sampler(model=["9", 0]),
+        "n2": ("CLIPTextEncode", {"text": ["5", 0]}),
+        "n3": ("CLIPTextEncode", {"text": ["5", 1]}),
+        "n5": styler,
+        "n9": ("LoraLoader|pysssss", lora),
+        "n10": loader,
+    }
+    info = parse_comfyui(_graph(**graph))
+    assert (info.prompt, info.negative_prompt) == ("a cat", "dog")
+    assert (info.model, info.extras["Loras"]) == ("base", "ink (1)")
+    # WAS' Text String has text_b, text_c... as outputs of their own: not joined
+    graph["n3"] = ("CLIPTextEncode", {"text": ["6", 0]})
+    graph["n6"] = ("Text String", {"text": "a red door", "text_b": "x", "text_c": "y"})
+    assert parse_comfyui(_graph(**graph)).negative_prompt == "a red door"

@@ -151,11 +151,11 @@ class _Reader:
         guider = self.links.node(inputs.get("guider"))
         if guider is not None:
             guide = guider["inputs"]
-            out.cfg = guide.get("cfg", out.cfg)
+            out.cfg = guide.get("cfg", guide.get("cfg_conds", out.cfg))
             out.positive = guide.get("positive", guide.get("conditioning", guide.get("cond1")))
             out.negative = guide.get("negative", out.negative)
             out.model = guide.get("model", out.model)
-            out.basic_guider = "cfg" not in guide
+            out.basic_guider = "cfg" not in guide and "cfg_conds" not in guide
         sampler = self.links.node(inputs.get("sampler"))
         if sampler is not None:
             out.sampler_name = sampler["inputs"].get("sampler_name", sampler["class_type"])
@@ -295,7 +295,7 @@ class _Reader:
             inputs = node["inputs"]
             loras.extend(self.loras(inputs))  # an Efficient Loader has both
             keys = [k for k in _MODEL_KEYS if k in inputs]
-            name = _as_str(self.links.text(inputs[keys[0]])) if keys else None
+            name = _as_str(self.links.text(_content(inputs[keys[0]]))) if keys else None
             if name:
                 model_hash = next(
                     (v for k, v in inputs.items() if "hash" in k.lower() and _as_str(v)), None
@@ -319,7 +319,7 @@ class _Reader:
         switched-on entries of a Power Lora Loader ({"on", "lora", "strength"})."""
         self.links.charge(len(inputs))
         found = []
-        name = _as_str(self.links.text(inputs.get("lora_name")))
+        name = _as_str(self.links.text(_content(inputs.get("lora_name"))))
         if name:
             strength = inputs.get("strength_model", inputs.get("lora_model_strength"))
             found.append((name, self.links.number(strength, "strength_model")))
@@ -488,6 +488,11 @@ def _model_scale(name: str) -> int | None:
     RealESRGAN_x4plus); None when its name does not say."""
     match = _SCALE_IN_NAME.search(name)
     return int(match[1] or match[2]) if match else None
+
+
+def _content(value: Any) -> Any:
+    """A file-name widget's value; pysssss' loaders hold {"content": name, "image": ...}."""
+    return value.get("content") if isinstance(value, dict) else value
 
 
 def _text_value(value: Any) -> str | None:

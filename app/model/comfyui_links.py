@@ -23,6 +23,7 @@ MAX_TEXT = 100_000  # characters of a concatenation
 
 _TEXT_KEYS = ("text", "text_g", "t5xxl", "string", "prompt", "value", "Text", "STRING")
 _TEXT_KEYS += ("text_positive", "positive", "user_prompt", "clip_l", "wildcard_text")
+_TEXT_KEYS += ("text_negative", "negative")
 _NUMBER_KEYS = ("value", "int", "float", "number", "Value", "INT", "FLOAT")
 _NUMBER_KEYS += ("seed", "noise_seed", "steps", "cfg")
 _SELECTORS = ("Input", "select", "index", "input", "selected", "choice")
@@ -30,6 +31,7 @@ _SIZE_KEYS = ("dimensions", "resolution", "aspect_ratio", "size", "preset", "rat
 _SIZE = re.compile(r"(\d{2,5})\s*[x×*]\s*(\d{2,5})")
 _NUMBERED = re.compile(r"^(\D*?)_?0*(\d+)$")
 _PARTS = re.compile(r"^(text|string|part|prompt|input|str|t)_?([a-d]|\d+)$", re.IGNORECASE)
+_JOINS = re.compile(r"concat|join|combine|merge", re.IGNORECASE)
 _DELIMITERS = ("delimiter", "separator", "joiner", "join_with")
 _NONE = object()
 NOT_A_SWITCH = _NONE  # what `Links.switch` gives for a node that is not a switch
@@ -118,9 +120,11 @@ class Links:
             if chosen is not _NONE:
                 value = chosen
                 continue
-            joined = self._concatenation(inputs, depth, path)
+            joined = self._concatenation(node, depth, path)
             if joined is not None:
                 return joined
+            if not hint and value[1] == 1 and any("negative" in k for k in inputs):
+                hint = next(k for k in inputs if "negative" in k)  # a styler's second output
             keys = (hint, *_TEXT_KEYS) if hint else _TEXT_KEYS  # an Efficient Loader's "negative"
             found = next((inputs[k] for k in keys if k in inputs), _NONE)
             if found is _NONE:
@@ -133,12 +137,15 @@ class Links:
             value = found
         return None
 
-    def _concatenation(
-        self, inputs: dict[str, Any], depth: int, path: frozenset[str]
-    ) -> str | None:
+    def _concatenation(self, node: dict[str, Any], depth: int, path: frozenset[str]) -> str | None:
         """The joined text of a node with two or more text parts (text_a, string_b,
-        text1, part2...), with its delimiter; None when it is not one."""
+        text1, part2...) and a delimiter or a name that says it joins; None when it is
+        not one (WAS' "Text String" has text_b... as outputs of their own)."""
+        inputs = node["inputs"]
         self.charge(len(inputs))
+        joins = any(k in inputs for k in _DELIMITERS) or _JOINS.search(node["class_type"])
+        if not joins:
+            return None
         parts = sorted(
             (key for key in inputs if _PARTS.match(key)),
             key=lambda key: (len(key), key),
