@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from app.model.generation_info import GenerationInfo, parse_parameters
+from app.model.generation_info import GenerationInfo, parse_parameters, unused_settings
 from app.model.image_files import (
     ImageReadError,
     describe,
@@ -251,3 +251,13 @@ def test_real_invokeai_2_files_split_the_negative_prompt() -> None:
     assert info.negative_prompt == "rendering, glowing eyes, skinny"
     assert info.prompt.endswith("film grain, low contrast")
     assert (info.width, info.height, info.model) == (512, 768, "deliberateForInvoke_v08")
+
+
+def test_unused_settings_are_listed_short_and_counted() -> None:
+    extras = {f"Key {n}": "v" * (50 if n == 0 else 1) for n in range(10)}
+    info = GenerationInfo(source="other", extras={"Version": "x 1", **extras})
+    listed = unused_settings(info)
+    assert listed[0] == f"Key 0 ({'v' * 39}…)"
+    assert listed[1:8] == [f"Key {n} (v)" for n in range(1, 8)]
+    assert listed[8] == "2 more"
+    assert unused_settings(GenerationInfo(extras={"Lora hashes": "a: 1"})) == []

@@ -330,6 +330,22 @@ def _from_params(params: dict[str, str], prompt: str, negative: str) -> Generati
     return GenerationInfo(**fields, generator=generator, extras=extras)
 
 
+def unused_settings(info: GenerationInfo, limit: int = 8) -> list[str]:
+    """What another generator recorded that Atelier has no setting for (its extras but the
+    program's Version), as "name (value)", at most `limit` and a count of the rest; none
+    for Atelier's own."""
+    if info.source == "atelier":
+        return []
+    extras = [(key, value) for key, value in info.extras.items() if key != "Version"]
+    shown = [
+        f"{key} ({value if len(value) <= 40 else value[:39] + '…'})"
+        for key, value in extras[:limit]
+    ]
+    if len(extras) > limit:
+        shown.append(f"{len(extras) - limit} more")
+    return shown
+
+
 def _civitai_checkpoint(resources: str) -> str | None:
     """The checkpoint's name in Civitai's resource list (JSON), None without one."""
     try:

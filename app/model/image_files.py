@@ -503,10 +503,15 @@ def _row(label: str, value: object) -> list[str]:
     return [f"{label + ':':<11} {first}"] + [f"{'':<11} {line}" for line in rest]
 
 
+def source_name(info: GenerationInfo) -> str:
+    """The program that wrote the settings, in words: "Fooocus v2.4.3", "ComfyUI"."""
+    return info.generator or _SOURCE_NAMES.get(info.source, info.source)
+
+
 def describe(info: GenerationInfo) -> str:
     """A human-readable summary for `atelier info`, one setting a line; for a composite,
     its size, then each generated layer (topmost first) with its place and settings."""
-    lines = _row("Source", info.generator or _SOURCE_NAMES.get(info.source, info.source))
+    lines = _row("Source", source_name(info))
     composite = info.composite
     if composite is None:
         return "\n".join(lines + _settings_lines(info))

@@ -32,7 +32,8 @@ from PySide6.QtWidgets import (
 
 from app.model.autosave import RecoveryFile
 from app.model.document import Document
-from app.model.image_files import ImageReadError, read_generation_info
+from app.model.generation_info import unused_settings
+from app.model.image_files import ImageReadError, read_generation_info, source_name
 from app.model.layers import RasterLayer
 from app.ui.app_context import WindowContext
 from app.ui.background_scan import BackgroundScan
@@ -64,6 +65,7 @@ from app.ui.reference_properties import ReferenceProperties
 from app.ui.results_strip import ResultsStrip
 from app.ui.run_on import RunOn
 from app.ui.selection_edits import SelectionEdits
+from app.ui.settings_drop import SettingsDrop
 from app.ui.size_dialogs import new_document
 from app.ui.tool_options import ToolOptions
 from app.ui.toolbox import Toolbox
@@ -262,6 +264,7 @@ class MainWindow(QMainWindow):
         s.history_changed.connect(self._update_undo_actions)
         s.edit_failed.connect(self.messages.show_error)
         self.files.image_opened.connect(self._offer_settings)
+        SettingsDrop(self.prompt_panel, lambda path: self._offer_settings(path, at_once=True))
         self.files.saved.connect(lambda *_: self.autosave.forget(self.session.doc))
         self.files.replacing.connect(self.autosave.forget)
         self.autosave.failed.connect(self.report)
@@ -410,9 +413,10 @@ class MainWindow(QMainWindow):
     def apply_candidate(self, candidate=None) -> RasterLayer | None:
         return self.gen.apply(candidate)
 
-    def reuse_settings(self, settings: Mapping[str, Any]) -> None:
-        """Load `settings` (another tool's, with no task) into the form as it is."""
-        self._report_reuse(self.prompt_panel.load_settings(settings))
+    def reuse_settings(self, settings: Mapping[str, Any], unused: Sequence[str] = ()) -> None:
+        """Load `settings` (another tool's, with no task) into the form as it is; `unused`
+        names what the file recorded that Atelier has no setting for, said with the rest."""
+        self._report_reuse(self.prompt_panel.load_settings(settings), unused=unused)
 
     def reuse_recipe(self, recipe: Mapping[str, Any]) -> None:
         """Select the mode that made `recipe` and load its settings, the mode's own too; a
@@ -420,10 +424,18 @@ class MainWindow(QMainWindow):
         skipped = self.prompt_panel.load_recipe(recipe)
         self._report_reuse(skipped, recipe_problem(recipe, self.registry.tasks) or "")
 
-    def _report_reuse(self, skipped: list[str], problem: str = "") -> None:
+    def _report_reuse(
+        self, skipped: list[str], problem: str = "", unused: Sequence[str] = ()
+    ) -> None:
         notes = [problem] if problem else []
         if skipped:
-            notes.append("Settings loaded, except: " + "; ".join(skipped))
+            notes.append("Settings loaded, except: " + "; ".join(skipped) + ".")
+        if unused:
+            lead = "" if skipped else "Settings loaded. "
+            notes.append(
+                f"{lead}Atelier has no setting for these, so they were left out: "
+                + "; ".join(unused) + "."
+            )  # fmt: skip
         if notes:
             self.messages.show_message(" ".join(notes), "warning" if problem else "info")
         else:
@@ -442,7 +454,9 @@ class MainWindow(QMainWindow):
             return None
         return self.files.export(layer_id=active.id)
 
-    def _offer_settings(self, path: Path) -> None:
+    def _offer_settings(self, path: Path, at_once: bool = False) -> None:
+        """Offer the settings a picture holds (File > Open); with `at_once` (a picture
+        dropped on the Generate panel) load them straight away."""
         try:
             info = read_generation_info(path)
         except ImageReadError as exc:
@@ -450,26 +464,31 @@ class MainWindow(QMainWindow):
         else:
             problem = ""
         if info is None:
-            if problem:
-                self.messages.show_message(problem)
+            if problem or at_once:
+                self.messages.show_message(problem or f"{path.name} holds no generation settings")
             return
         if info.composite is not None:
             offer_composite(self.messages, self, path.name, info.composite, self.reuse_recipe)
             return
-        source = {"a1111": "A1111", "comfyui": "ComfyUI"}.get(info.source, "Atelier")
+
+        def reuse() -> None:
+            if info.recipe:
+                self.reuse_recipe(info.recipe)
+            else:
+                self.reuse_settings(info.to_settings(), unused_settings(info))
+
+        if at_once:
+            reuse()
+            return
         prompt = (
             info.prompt if len(info.prompt) < 80 else info.prompt[:77] + "\N{HORIZONTAL ELLIPSIS}"
         )
         self.messages.show_message(
-            f"{path.name} was made with {source}: \N{LEFT DOUBLE QUOTATION MARK}{prompt}"
-            "\N{RIGHT DOUBLE QUOTATION MARK}",
+            f"{path.name} was made with {source_name(info)}: \N{LEFT DOUBLE QUOTATION MARK}"
+            f"{prompt}\N{RIGHT DOUBLE QUOTATION MARK}",
             "info",
             "Reuse settings",
-            lambda: (
-                self.reuse_recipe(info.recipe)
-                if info.recipe
-                else self.reuse_settings(info.to_settings())
-            ),
+            reuse,
         )
 
     def offer_recovery(self, also: str = "") -> RecoveryFile | None:
