@@ -5,7 +5,6 @@ from the fixtures under tests/fixtures/metadata/ and from the shared corpus of r
 from __future__ import annotations
 
 import gzip
-import io
 import json
 import struct
 from pathlib import Path
@@ -118,23 +117,6 @@ def test_an_unclosed_json_value_is_left_to_the_usual_reading() -> None:
     assert (info.steps, info.seed) == (5, 3)
 
 
-def _png_with_text(key: bytes, value: bytes) -> bytes:
-    buffer = io.BytesIO()
-    Image.new("RGB", (2, 2)).save(buffer, format="PNG")
-    data = buffer.getvalue()
-    body = key + b"\0" + value
-    import zlib
-
-    chunk = (
-        struct.pack(">I", len(body))
-        + b"tEXt"
-        + body
-        + struct.pack(">I", zlib.crc32(b"tEXt" + body))
-    )
-    end = data.rindex(b"IEND") - 4
-    return data[:end] + chunk + data[end:]
-
-
 @pytest.mark.parametrize(
     ("raw", "prompt"),
     [("#テスト cat".encode(), "#テスト cat"), ("café".encode("latin-1"), "café")],
@@ -142,7 +124,7 @@ def _png_with_text(key: bytes, value: bytes) -> bytes:
 )
 def test_text_chunks_are_utf8_when_valid_else_latin1(tmp_path, raw, prompt) -> None:
     path = tmp_path / "x.png"
-    path.write_bytes(_png_with_text(b"parameters", raw + b"\nSteps: 5"))
+    path.write_bytes(build_fixtures.png({"parameters": raw + b"\nSteps: 5"}))
     assert read_generation_info(path).prompt == prompt
 
 
@@ -261,3 +243,10 @@ def test_unused_settings_are_listed_short_and_counted() -> None:
     assert listed[1:8] == [f"Key {n} (v)" for n in range(1, 8)]
     assert listed[8] == "2 more"
     assert unused_settings(GenerationInfo(extras={"Lora hashes": "a: 1"})) == []
+
+
+def test_a_stealth_gzip_bomb_is_refused() -> None:
+    bomb = gzip.compress(b"\0" * (17 * 1024 * 1024))
+    pixels = _stealth_pixels(b"stealth_pngcomp" + struct.pack(">I", len(bomb) * 8) + bomb, 400)
+    with pytest.raises(ValueError, match="too large"):
+        read_stealth_text(pixels)
