@@ -8,7 +8,8 @@ locally), and each picture goes to the least busy server that can run it (busy =
 queue, other clients' prompts included; at most PER_SERVER of ours on one server). A
 server that cannot run the job (a node or a model it lacks) is passed over before anything
 is sent to it; a server that drops out mid-picture has the picture sent to another.
-Finished jobs are announced in the order they were submitted; a cancel is announced at once.
+Finished jobs are announced in the order they were submitted; a cancel or a failure at
+once.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from engine.protocol import (
     JobCancelled,
     JobCancelledError,
     JobError,
+    JobFinished,
     JobHandle,
     JobQueued,
     TaskResult,
@@ -309,13 +311,13 @@ class ServerEngine(EngineBase):
     # ---- results in submission order
 
     def _finish(self, job: Any, event: Event) -> None:
-        """Announce a job's end: a cancel at once, a result once every job submitted before
-        it has been announced."""
+        """Announce a job's end: a result once every job submitted before it has been
+        announced; a cancel or a failure at once (a refusal should not wait for others)."""
         with self._order_lock:
             if job not in self._order:
                 return
             self._held[job.id] = event
-            if isinstance(event, JobCancelled):
+            if not isinstance(event, JobFinished):
                 self._order.remove(job)
                 ready = [(job, self._held.pop(job.id))]
             else:
