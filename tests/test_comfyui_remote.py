@@ -30,6 +30,7 @@ from plugins.diffusion.params import (
     Img2ImgParams,
     InpaintParams,
     LoraSpec,
+    OutpaintParams,
     Txt2ImgParams,
 )
 from plugins.provenance import plugin as provenance_plugin
@@ -191,6 +192,21 @@ def test_image_to_image_and_inpaint_on_a_server(comfyui_server):
     assert kept.mean() < 1.0
     inside = np.abs(made.pixels[60:100, 92:148].astype(int) - picture[60:100, 92:148].astype(int))
     assert inside.mean() > 20  # repainted
+    engine.shutdown()
+
+
+def test_outpaint_on_a_server_extends_the_picture_and_keeps_it(comfyui_server):
+    engine = engine_on(comfyui_server)
+    picture = np.random.default_rng(4).integers(0, 255, (SIZE, SIZE, 4), np.uint8)
+    picture[..., 3] = 255
+    params = OutpaintParams(prompt="more", steps=2, seed=2, image=picture, right=64, overlap=8)
+    _, ending = run(engine, "diffusion.outpaint", params)
+    assert isinstance(ending, JobFinished), ending
+    made = ending.outputs[0]
+    assert made.size == (SIZE + 64, SIZE) and made.meta["offset"] == [0, 0]
+    kept = np.abs(made.pixels[:, : SIZE - 16].astype(int) - picture[:, : SIZE - 16].astype(int))
+    assert kept.mean() < 1.0  # the old picture, untouched but for the new area's edge blocks
+    assert made.meta["recipe"]["server"] == comfyui_server.url
     engine.shutdown()
 
 
