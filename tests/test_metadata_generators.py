@@ -237,7 +237,7 @@ def test_real_invokeai_2_files_split_the_negative_prompt() -> None:
 
 def test_unused_settings_are_listed_short_and_counted() -> None:
     extras = {f"Key {n}": "v" * (50 if n == 0 else 1) for n in range(10)}
-    info = GenerationInfo(source="other", extras={"Version": "x 1", **extras})
+    info = GenerationInfo(source="other", extras={"Version": "x 1", "date": "2024", **extras})
     listed = unused_settings(info)
     assert listed[0] == f"Key 0 ({'v' * 39}…)"
     assert listed[1:8] == [f"Key {n} (v)" for n in range(1, 8)]
@@ -250,3 +250,14 @@ def test_a_stealth_gzip_bomb_is_refused() -> None:
     pixels = _stealth_pixels(b"stealth_pngcomp" + struct.pack(">I", len(bomb) * 8) + bomb, 400)
     with pytest.raises(ValueError, match="too large"):
         read_stealth_text(pixels)
+
+
+def test_novelai_4_prompts_come_from_its_captions() -> None:
+    comment = {
+        "v4_prompt": {"caption": {"base_caption": "a fox", "char_captions": []}},
+        "v4_negative_prompt": {"caption": {"base_caption": "blurry"}},
+        "steps": 23, "scale": 5, "uc": "", "sampler": "k_euler", "seed": 1,
+    }  # fmt: skip
+    info = parse_settings_json(json.dumps({"Software": "NovelAI", "Comment": json.dumps(comment)}))
+    assert (info.prompt, info.negative_prompt, info.steps) == ("a fox", "blurry", 23)
+    assert info.scheduler == "Euler" and "v4_prompt" not in info.extras

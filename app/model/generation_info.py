@@ -330,13 +330,17 @@ def _from_params(params: dict[str, str], prompt: str, negative: str) -> Generati
     return GenerationInfo(**fields, generator=generator, extras=extras)
 
 
+# What a record says about the run rather than a setting: not listed as left out.
+_NOT_SETTINGS = {"version", "date", "created date", "generation_time", "generation time"}
+
+
 def unused_settings(info: GenerationInfo, limit: int = 8) -> list[str]:
     """What another generator recorded that Atelier has no setting for (its extras but the
-    program's Version), as "name (value)", at most `limit` and a count of the rest; none
-    for Atelier's own."""
+    program's version and the date), as "name (value)", at most `limit` and a count of the
+    rest; none for Atelier's own."""
     if info.source == "atelier":
         return []
-    extras = [(key, value) for key, value in info.extras.items() if key != "Version"]
+    extras = [(k, v) for k, v in info.extras.items() if k.lower() not in _NOT_SETTINGS]
     shown = [
         f"{key} ({value if len(value) <= 40 else value[:39] + '…'})"
         for key, value in extras[:limit]

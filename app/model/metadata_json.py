@@ -257,10 +257,10 @@ def _novelai(data: Mapping[str, Any]) -> GenerationInfo:
     settings = settings if isinstance(settings, Mapping) else {}
     reader = _Reader(settings, "NovelAI", ("request_type", "signed_hash"))
     _common(reader)
-    v4 = settings.get("v4_prompt")
-    caption = v4.get("caption") if isinstance(v4, Mapping) else None
-    if not reader.fields.get("prompt") and isinstance(caption, Mapping):
-        reader.fields["prompt"] = _as_str(caption.get("base_caption"))
+    for name, key in (("prompt", "v4_prompt"), ("negative_prompt", "v4_negative_prompt")):
+        reader.used.add(key)
+        if not reader.fields.get(name):  # NovelAI 4: {"caption": {"base_caption": ...}}
+            reader.fields[name] = _v4_caption(settings.get(key))
     if not reader.fields.get("prompt"):
         reader.fields["prompt"] = _as_str(data.get("Description")) or ""
     source = _as_str(data.get("Source"))
@@ -271,6 +271,11 @@ def _novelai(data: Mapping[str, Any]) -> GenerationInfo:
     reader.extra("Cfg rescale", "cfg_rescale")
     sampler, schedule = _sampler(reader)
     return reader.info(sampler, schedule)
+
+
+def _v4_caption(value: Any) -> str | None:
+    caption = value.get("caption") if isinstance(value, Mapping) else None
+    return _as_str(caption.get("base_caption")) if isinstance(caption, Mapping) else None
 
 
 def _civitai(data: Mapping[str, Any]) -> GenerationInfo:
