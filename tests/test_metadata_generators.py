@@ -261,3 +261,11 @@ def test_novelai_4_prompts_come_from_its_captions() -> None:
     info = parse_settings_json(json.dumps({"Software": "NovelAI", "Comment": json.dumps(comment)}))
     assert (info.prompt, info.negative_prompt, info.steps) == ("a fox", "blurry", 23)
     assert info.scheduler == "Euler" and "v4_prompt" not in info.extras
+
+
+def test_a_user_comment_without_its_charset_prefix_is_read_whole(tmp_path) -> None:
+    record = {"Software": "NovelAI", "Comment": json.dumps({"prompt": "owl", "steps": 9})}
+    path = tmp_path / "bare.webp"
+    path.write_bytes(build_fixtures.with_exif("WEBP", {}, {0x9286: json.dumps(record).encode()}))
+    info = read_generation_info(path)
+    assert (info.prompt, info.steps, info.generator) == ("owl", 9, "NovelAI")

@@ -227,6 +227,9 @@ def check_pixel_count(
         )
 
 
+_COMMENT_CHARSETS = (b"ASCII\0\0\0", b"UNICODE\0", b"JIS\0\0\0\0\0", b"\0" * 8)
+
+
 def _decode_user_comment(raw: Any) -> str | None:
     """EXIF UserComment: an 8-byte charset prefix, then text (A1111 writes UTF-16)."""
     if isinstance(raw, str):
@@ -234,6 +237,8 @@ def _decode_user_comment(raw: Any) -> str | None:
     if not isinstance(raw, bytes) or len(raw) <= 8:
         return None
     prefix, body = raw[:8], raw[8:]
+    if prefix not in _COMMENT_CHARSETS:  # no charset prefix (some tools write bare JSON)
+        prefix, body = b"", raw
     if prefix == b"UNICODE\0":
         if body[:2] in (b"\xff\xfe", b"\xfe\xff"):
             text = body.decode("utf-16", errors="replace")
