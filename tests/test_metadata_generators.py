@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from app.cli import main
 from app.model.generation_info import GenerationInfo, parse_parameters, unused_settings
 from app.model.image_files import (
     ImageReadError,
@@ -269,3 +270,13 @@ def test_a_user_comment_without_its_charset_prefix_is_read_whole(tmp_path) -> No
     path.write_bytes(build_fixtures.with_exif("WEBP", {}, {0x9286: json.dumps(record).encode()}))
     info = read_generation_info(path)
     assert (info.prompt, info.steps, info.generator) == ("owl", 9, "NovelAI")
+
+
+def test_atelier_info_names_the_generator_and_shows_every_field(capsys) -> None:
+    assert main(["info", str(FIXTURES / "stability_matrix" / "stability_matrix.png")]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("Source:     Stability Matrix\n")
+    assert "Prompt:     #テスト, a glass teapot, 日本" in out and "Negative:   ぼやけ" in out
+    assert main(["info", str(FIXTURES / "ruinedfooocus" / "ruinedfooocus.png")]) == 0
+    out = capsys.readouterr().out
+    assert "Source:     RuinedFooocus" in out and "Denoising strength: 1.0" in out
