@@ -1,5 +1,6 @@
-"""Autocompletion of `<lora:` in a prompt box: typing it offers the installed LoRAs' names,
-and choosing one completes the tag as `<lora:name:1>`."""
+"""Autocompletion of `<lora:` in a prompt box: typing it offers the LoRAs' names it is given
+(the installed ones, or a server's while jobs run there), and choosing one completes the tag
+as `<lora:name:1>`."""
 
 from __future__ import annotations
 
@@ -43,6 +44,7 @@ class LoraCompleter(QObject):
         return super().eventFilter(watched, event)
 
     def set_names(self, names: Sequence[str]) -> None:
+        """The LoRA names to offer from now on."""
         self.model.setStringList(list(names))
 
     def typed(self) -> str | None:

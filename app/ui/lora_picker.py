@@ -1,5 +1,6 @@
 """The LoRA picker under the prompt: add installed LoRAs (several at once), a weight slider
-per LoRA, remove, and each LoRA's trigger words to insert in one click.
+per LoRA, remove, and each LoRA's trigger words to insert in one click. While jobs run on a
+server it offers that server's LoRAs instead (`show_server_loras`), without trigger words.
 
 The prompt is the single truth: the picker shows the `<lora:name:weight>` tags of the
 prompt text and edits them there (plugins.diffusion.lora_tags), so what the window and the
@@ -60,10 +61,11 @@ class LoraRow(QWidget):
     remove_requested = Signal(str)
     trigger_requested = Signal(str)
 
-    def __init__(self, name: str, weight: float, triggers: Sequence[str], known: bool) -> None:
+    def __init__(self, name: str, weight: float, triggers: Sequence[str], missing: str) -> None:
+        """`missing`: why the LoRA cannot be used ("not installed"), "" when it can."""
         super().__init__()
         self.name = name
-        self.label = QLabel(name if known else f"{name} (not installed)")
+        self.label = QLabel(f"{name} ({missing})" if missing else name)
         self.label.setToolTip(f"<lora:{name}:weight> in the prompt")
         self.label.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
         self.slider = QSlider(Qt.Orientation.Horizontal)
@@ -126,7 +128,7 @@ class LoraRow(QWidget):
 
 
 class LoraChooser(QDialog):
-    """Pick LoRAs to add: every installed one, a click selects or unselects it."""
+    """Pick LoRAs to add: every one offered, a click selects or unselects it."""
 
     def __init__(self, names: Sequence[str], parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -157,6 +159,8 @@ class LoraPicker(QWidget):
         super().__init__(parent)
         self.prompt_edit = prompt_edit
         self.entries: dict[str, ModelEntry] = {}  # casefolded name -> entry
+        self.server_names: dict[str, str] | None = None  # see show_server_loras
+        self.server_missing = ""
         self._triggers: dict[Path, tuple[str, ...]] = {}
         self.rows: list[LoraRow] = []
         self.add_button = QPushButton("Add LoRA\N{HORIZONTAL ELLIPSIS}")
@@ -177,22 +181,51 @@ class LoraPicker(QWidget):
     def set_entries(self, entries: Iterable[ModelEntry]) -> None:
         """The installed LoRAs (the store's entries of kind "loras")."""
         self.entries = {e.name.casefold(): e for e in lora_entries(entries)}
-        self.add_button.setEnabled(bool(self.entries))
-        self.add_button.setToolTip(
-            "Add LoRAs to the prompt"
-            if self.entries
-            else "No LoRAs installed: put LoRA "
-            "files in the models/loras folder, or add your A1111 or ComfyUI model folder."
-        )
+        self._offer()
+
+    def show_server_loras(self, names: Sequence[str] | None, missing: str) -> None:
+        """While jobs run on a server: offer its LoRAs by the `names` a tag takes (no trigger
+        words: the server sends none) and mark a tag of another one with `missing` ("not on
+        the server"); None: the installed LoRAs again."""
+        self.server_names = None if names is None else {n.casefold(): n for n in names}
+        self.server_missing = missing
+        for row in self.rows:  # every row says anew whether its LoRA is there
+            row.deleteLater()
+        self.rows = []
+        self._offer()
+
+    def _offer(self) -> None:
+        offered = bool(self.names())
+        self.add_button.setEnabled(offered)
+        if offered:
+            tip = "Add LoRAs to the prompt"
+        elif self.server_names is not None:
+            tip = "No LoRAs where jobs run: put LoRA files in the server's models/loras folder."
+        else:
+            tip = (
+                "No LoRAs installed: put LoRA files in the models/loras folder, or add your "
+                "A1111 or ComfyUI model folder."
+            )
+        self.add_button.setToolTip(tip)
         self.sync()
 
     def names(self) -> list[str]:
+        """The LoRAs offered: the server's while jobs run on one, else the installed ones."""
+        if self.server_names is not None:
+            return list(self.server_names.values())
         return [entry.name for entry in self.entries.values()]
 
+    def missing(self, name: str) -> str:
+        """Why the LoRA `name` cannot be used where jobs run now ("" when it can)."""
+        if self.server_names is not None:
+            return "" if name.casefold() in self.server_names else self.server_missing
+        return "" if name.casefold() in self.entries else "not installed"
+
     def triggers(self, name: str) -> tuple[str, ...]:
-        """The trigger words of the installed LoRA `name` (read once from its file)."""
+        """The trigger words of the installed LoRA `name` (read once from its file); none
+        while jobs run on a server."""
         entry = self.entries.get(name.casefold())
-        if entry is None:
+        if entry is None or self.server_names is not None:
             return ()
         if entry.path not in self._triggers:
             try:
@@ -268,7 +301,7 @@ class LoraPicker(QWidget):
             self.rows_box.addWidget(row)
 
     def _row(self, name: str, weight: float) -> LoraRow:
-        row = LoraRow(name, weight, self.triggers(name), name.casefold() in self.entries)
+        row = LoraRow(name, weight, self.triggers(name), self.missing(name))
         row.weight_changed.connect(self.set_weight)
         row.remove_requested.connect(self.remove)
         row.trigger_requested.connect(self.insert_trigger)

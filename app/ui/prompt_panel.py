@@ -290,6 +290,13 @@ class PromptPanel(QWidget):
         self.lora_picker.set_entries(entries)
         self.lora_completer.set_names(self.lora_picker.names())
 
+    def show_server_loras(self, names: Sequence[str] | None, missing: str) -> None:
+        """While jobs run on a server: its LoRAs (by the names a tag takes) in the LoRA
+        picker and the `<lora:` completion, a tag of another marked `missing`; None: the
+        installed ones again."""
+        self.lora_picker.show_server_loras(names, missing)
+        self.lora_completer.set_names(self.lora_picker.names())
+
     def set_model_listing(self, listing: ModelListing) -> None:
         """A scan's models, for the modes' own model pickers (the music model's)."""
         self.mode_forms.set_model_listing(listing)

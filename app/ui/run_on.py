@@ -3,16 +3,19 @@ configured in Settings > Servers, and all of them together when there are two or
 
 Shown only while a server is configured. The choice sets where the window's EngineRouter
 sends the jobs of the tasks the backend runs, and is remembered in settings.json. While a
-server is chosen the checkpoint picker lists that server's checkpoints (all of the chosen
-servers' shared ones), fetched off the GUI thread, so a job's model is the server's file
-name; when they cannot be listed the note says why and the installed ones stay. A job a
-server refuses, saying it could run locally, is offered a run on the local engine.
+server is chosen the checkpoint picker lists that server's checkpoints and the LoRA picker
+and `<lora:` completion its LoRAs (all of the chosen servers' shared ones), fetched together
+off the GUI thread, so a job's model is the server's file name and a LoRA tag names the
+server's file by its stem; when they cannot be listed the note says why and the installed
+ones stay. A job a server refuses, saying it could run locally, is offered a run on the
+local engine.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import PurePosixPath
 from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import QSignalBlocker
@@ -62,13 +65,34 @@ def places(backends: Sequence[Backend]) -> list[Place]:
     return found
 
 
-def shared_checkpoints(
+def lora_names(files: Sequence[str]) -> list[str]:
+    """The names a `<lora:...>` tag takes for a server's LoRA files: each file's stem
+    ("ink-style" for "styles/ink-style.safetensors"; the server's graphs match a tag to a file
+    by it), one per name without case, in the server's order."""
+    found: dict[str, str] = {}
+    for name in files:
+        stem = PurePosixPath(name.replace("\\", "/")).stem  # a Windows server's folders too
+        found.setdefault(stem.casefold(), stem)
+    return list(found.values())
+
+
+def shared_models(
     models: Callable[[str], Mapping[str, Sequence[str]]], targets: Sequence[str]
-) -> list[str]:
-    """The checkpoints every target offers, in the first one's order (OSError when one does
-    not answer). Blocks: run it off the GUI thread."""
-    listed = [list(models(target).get("checkpoints", ())) for target in targets]
-    return [name for name in listed[0] if all(name in other for other in listed[1:])]
+) -> dict[str, list[str]]:
+    """What every target offers, in the first one's order, asked once of each (OSError when
+    one does not answer): "checkpoints" by file name (a job's model is the server's file
+    name) and "loras" by the names tags take, compared without case. Blocks: run it off the
+    GUI thread."""
+    listed = [models(target) for target in targets]
+    checkpoints = [list(each.get("checkpoints", ())) for each in listed]
+    loras = [lora_names(each.get("loras", ())) for each in listed]
+    return {"checkpoints": _in_all(checkpoints, str), "loras": _in_all(loras, str.casefold)}
+
+
+def _in_all(lists: Sequence[list[str]], key: Callable[[str], str]) -> list[str]:
+    """The names of the first list every other list holds too, compared by `key`."""
+    others = [{key(name) for name in each} for each in lists[1:]]
+    return [name for name in lists[0] if all(key(name) in other for other in others)]
 
 
 class RunOn(QWidget):
@@ -80,7 +104,7 @@ class RunOn(QWidget):
         self.panel = window.prompt_panel
         self.router = window.engine
         self.places: list[Place] = [Place(LOCAL)]
-        self._listing = 0  # counts checkpoint listings; an answer to an older one is dropped
+        self._listing = 0  # counts model listings; an answer to an older one is dropped
         self.calls = BackgroundCall(self)
         self.calls.answered.connect(self._listed)
         self.combo = QComboBox(objectName="run_on")
@@ -140,8 +164,8 @@ class RunOn(QWidget):
         self.combo.setCurrentIndex(index)
 
     def _chosen(self, *_: object) -> None:
-        """Jobs go to the chosen place from now on; a server's checkpoints are listed again,
-        also after a refresh that kept it (its token or name may have changed)."""
+        """Jobs go to the chosen place from now on; a server's models are listed again, also
+        after a refresh that kept it (its token or name may have changed)."""
         place = self.place
         if place.backend is None and not self.router.remote:
             return  # still the local engine
@@ -149,26 +173,36 @@ class RunOn(QWidget):
         remember_setting(SETTING, place.key, self.window.store.home)
         self._listing += 1
         if place.backend is None or not place.backend.models:
-            self.panel.show_server_models(None)
+            self._show_models(None)
             self._set_listing_note("")
             return
-        self._set_listing_note(f"Listing the checkpoints of {place.label}\N{HORIZONTAL ELLIPSIS}")
+        self._set_listing_note(f"Listing the models of {place.label}\N{HORIZONTAL ELLIPSIS}")
         models = resolve(place.backend.models)
-        self.calls.start(self._listing, shared_checkpoints, models, place.targets)
+        self.calls.start(self._listing, shared_models, models, place.targets)
 
-    def _listed(self, listing: int, names: list[str] | None, error: str) -> None:
+    def _listed(self, listing: int, names: dict[str, list[str]] | None, error: str) -> None:
         if listing != self._listing:  # another place was chosen meanwhile
             return
         label = self.place.label
+        self._show_models(names)
         if names is None:
-            self.panel.show_server_models(None)
             self._set_listing_note(
-                f"Could not list the checkpoints of {label}: {error}. The picker shows the "
+                f"Could not list the models of {label}: {error}. The pickers show the "
                 "installed ones."
             )
             return
-        self.panel.show_server_models(names)
-        self._set_listing_note(f"The model picker shows the checkpoints of {label}.")
+        self._set_listing_note(
+            f"The model picker shows the checkpoints of {label}, the LoRA picker its LoRAs."
+        )
+
+    def _show_models(self, names: Mapping[str, list[str]] | None) -> None:
+        """The server's checkpoints and LoRAs in the pickers; None: the installed ones."""
+        several = len(self.place.targets) > 1
+        self.panel.show_server_models(None if names is None else names["checkpoints"])
+        self.panel.show_server_loras(
+            None if names is None else names["loras"],
+            "not on every server" if several else "not on the server",
+        )
 
     def _set_listing_note(self, text: str) -> None:
         self._listing_note = text
