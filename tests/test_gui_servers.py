@@ -374,3 +374,23 @@ def test_run_on_lists_a_real_server_s_checkpoints_and_offers_a_refused_job_local
     assert window.run_on.combo.currentText() == "Local engine" and not window.engine.remote
     recipe = finished.args[0].outputs[0].meta["recipe"]
     assert recipe["params"]["model"] == "tiny-sd15"
+
+
+def test_run_locally_takes_the_installed_default_for_a_checkpoint_only_the_server_has(
+    server_window, qtbot, comfyui_server
+):
+    window, panel = server_window, server_window.prompt_panel
+    save_servers([ServerConfig(comfyui_server.url, name="Test server")])
+    window.run_on.refresh()
+    window.run_on.choose("Test server")
+    qtbot.waitUntil(lambda: panel.model_name() == checkpoint_name(), timeout=WAIT_MS)
+    task = panel.tasks[panel.mode]
+    values = {**panel.mode_values(), "width": 64, "height": 64, "steps": 2}
+    assert values["model"] == checkpoint_name()  # the server's file, unknown here
+    doc = window.session.doc
+    request = build_request(task, values, doc, fill_target(doc).size)
+    with qtbot.waitSignal(window.generation.finished, timeout=WAIT_MS) as finished:
+        window.run_on.run_locally(request)
+    assert not window.engine.remote
+    assert finished.args[0].outputs[0].meta["recipe"]["params"]["model"] == "tiny-sd15"
+    assert "is not installed here" in window.messages.text

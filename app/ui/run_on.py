@@ -13,6 +13,7 @@ local engine.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import PurePosixPath
@@ -231,6 +232,14 @@ class RunOn(QWidget):
         return True
 
     def run_locally(self, request: Request) -> None:
-        """Choose the local engine and run `request` there, with the same params."""
+        """Choose the local engine and run `request` there, with the same params, but for
+        a checkpoint only the server has: the installed default takes its place."""
         self.combo.setCurrentIndex(0)
+        model = getattr(request.params, "model", "")
+        installed = {entry.name.casefold() for entry in self.panel.models}
+        if model and model.casefold() not in installed and dataclasses.is_dataclass(request.params):
+            request.params = dataclasses.replace(request.params, model="")
+            self.window.messages.show_message(
+                f"{model} is not installed here: the default model runs instead.", "info"
+            )
         self.window.gen.run(request)
