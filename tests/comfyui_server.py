@@ -10,6 +10,9 @@ module level only for Stable Cascade and LaMa, never for SD 1.x).
 tiny_checkpoint() builds, once per machine, a random-weight SD 1.x single-file checkpoint that
 ComfyUI recognises: a one-level UNet with 320 channels and a 768-wide context, the full-size
 CLIP ViT-L/14 text encoder and the full-size VAE, in fp16 with the original (LDM) key names.
+tiny_controlnet() builds, cached beside it, a random-weight ControlNet for it in the LDM layout
+ComfyUI's load_controlnet detects from its keys (a diffusers-format one must match a known
+UNet, which a one-level UNet does not).
 
 Importable without pytest (bench scripts use ComfyUIServer directly); the pytest fixtures at the
 end exist only where pytest does, loaded once per session as a plugin:
@@ -38,6 +41,7 @@ REPO = Path(__file__).resolve().parents[1]
 INSTALL_HINT = "ComfyUI test server not installed: run packaging/install-comfyui"
 CHECKPOINT_NAME = "atelier-tiny-sd15.safetensors"
 CHECKPOINT_VERSION = "1"  # bump when the checkpoint's recipe changes: a new file is built
+CONTROLNET_NAME = "atelier-tiny-controlnet-sd15.safetensors"
 START_TIMEOUT_S = 90.0
 
 # The stand-in torchvision: enough names for ComfyUI's module-level imports, nothing that works.
@@ -92,32 +96,40 @@ def atelier_test_cache() -> Path:
     return Path(named) if named else Path.home() / ".cache" / "atelier-tests"
 
 
-def tiny_checkpoint() -> Path:
-    """The random-weight SD 1.x single file ComfyUI accepts (about 465 MB), built once per
-    machine (15-20 s) and cached; seeded, so every machine builds the same weights."""
-    path = atelier_test_cache() / "comfyui" / f"v{CHECKPOINT_VERSION}" / CHECKPOINT_NAME
+def _cached(name: str, save: Callable[[Path], None]) -> Path:
+    """The cached test file `name`, saved by `save` once per machine (under a lock: another
+    process may be building it right now)."""
+    path = atelier_test_cache() / "comfyui" / f"v{CHECKPOINT_VERSION}" / name
     if path.is_file():
         return path
     path.parent.mkdir(parents=True, exist_ok=True)
     with open(path.parent / ".lock", "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)  # another process may be building it right now
+        fcntl.flock(lock, fcntl.LOCK_EX)
         if not path.is_file():
             partial = path.with_suffix(".partial")
-            _save_tiny_checkpoint(partial)
+            save(partial)
             partial.replace(path)
     return path
 
 
-def _save_tiny_checkpoint(path: Path) -> None:
-    import torch
-    from diffusers import AutoencoderKL, DDPMScheduler, UNet2DConditionModel
-    from safetensors.torch import save_file
-    from transformers import CLIPTextConfig, CLIPTextModel
+def tiny_checkpoint() -> Path:
+    """The random-weight SD 1.x single file ComfyUI accepts (about 465 MB), built once per
+    machine (15-20 s) and cached; seeded, so every machine builds the same weights."""
+    return _cached(CHECKPOINT_NAME, _save_tiny_checkpoint)
 
-    from tests.fixtures.tiny_models import original_state_dict
 
-    torch.manual_seed(0)
-    unet = UNet2DConditionModel(  # SD 1.x's channels and context, one level to stay fast
+def tiny_controlnet() -> Path:
+    """A random-weight ControlNet for the tiny checkpoint, built once per machine and cached;
+    seeded. Its residuals are not zero, so it changes the pictures it steers."""
+    return _cached(CONTROLNET_NAME, _save_tiny_controlnet)
+
+
+def _tiny_unet():
+    """A random UNet like the tiny checkpoint's: SD 1.x's channels and context, one level to
+    stay fast."""
+    from diffusers import UNet2DConditionModel
+
+    return UNet2DConditionModel(
         block_out_channels=(320,),
         down_block_types=("CrossAttnDownBlock2D",),
         up_block_types=("CrossAttnUpBlock2D",),
@@ -125,6 +137,18 @@ def _save_tiny_checkpoint(path: Path) -> None:
         attention_head_dim=8,
         cross_attention_dim=768,
     )
+
+
+def _save_tiny_checkpoint(path: Path) -> None:
+    import torch
+    from diffusers import AutoencoderKL, DDPMScheduler
+    from safetensors.torch import save_file
+    from transformers import CLIPTextConfig, CLIPTextModel
+
+    from tests.fixtures.tiny_models import original_state_dict
+
+    torch.manual_seed(0)
+    unet = _tiny_unet()
     vae = AutoencoderKL(  # SD's VAE
         block_out_channels=(128, 256, 512, 512),
         down_block_types=("DownEncoderBlock2D",) * 4,
@@ -151,6 +175,47 @@ def _save_tiny_checkpoint(path: Path) -> None:
     save_file(
         state, path, metadata={"atelier": f"tiny ComfyUI test checkpoint v{CHECKPOINT_VERSION}"}
     )
+
+
+# ComfyUI's hint encoder (comfy/cldm/cldm.py): 3x3 convolutions at indices 0, 2, ... 14 of
+# input_hint_block, three of them with stride 2 (the picture to the latent's size)
+_HINT_CHANNELS = (3, 16, 16, 32, 32, 96, 96, 256)
+
+
+def _save_tiny_controlnet(path: Path) -> None:
+    """The tiny UNet's encoder half in LDM naming (input_blocks, middle_block, time_embed)
+    under control_model., with the hint encoder, a 1x1 zero_convs.N.0 after each input block
+    and middle_block_out.0: random throughout, in fp16."""
+    import torch
+    from safetensors.torch import save_file
+
+    from tests.fixtures.tiny_models import unet_to_original
+
+    torch.manual_seed(1)
+    unet = _tiny_unet()
+    encoder = {
+        key: value
+        for key, value in unet_to_original(unet.state_dict(), unet.config).items()
+        if key.startswith(("input_blocks.", "middle_block.", "time_embed."))
+    }
+    channels = unet.config.block_out_channels[0]
+    blocks = sorted({int(key.split(".")[1]) for key in encoder if key.startswith("input_blocks.")})
+    hint = (*_HINT_CHANNELS, channels)
+    for index, (c_in, c_out) in enumerate(zip(hint[:-1], hint[1:], strict=True)):
+        conv = torch.nn.Conv2d(c_in, c_out, 3)
+        encoder[f"input_hint_block.{index * 2}.weight"] = conv.weight
+        encoder[f"input_hint_block.{index * 2}.bias"] = conv.bias
+    for index in blocks:  # one level: every input block gives `channels`
+        conv = torch.nn.Conv2d(channels, channels, 1)
+        encoder[f"zero_convs.{index}.0.weight"] = conv.weight
+        encoder[f"zero_convs.{index}.0.bias"] = conv.bias
+    conv = torch.nn.Conv2d(channels, channels, 1)
+    encoder["middle_block_out.0.weight"], encoder["middle_block_out.0.bias"] = (
+        conv.weight,
+        conv.bias,
+    )
+    state = {f"control_model.{k}": v.detach().half().contiguous() for k, v in encoder.items()}
+    save_file(state, path, metadata={"atelier": "tiny ComfyUI test ControlNet"})
 
 
 def free_port() -> int:
