@@ -26,12 +26,18 @@ OTHER_COMMANDS = ("models", "info", "verify", "export")  # and "gui", which open
 
 def commands(registry: Registry) -> tuple[str, ...]:
     """Every subcommand: the registered tasks' (in their Generate panel order), then the
-    others."""
-    return (*(task.cli for task in _command_tasks(registry)), *OTHER_COMMANDS)
+    others, then the backends' own (`atelier servers`)."""
+    tasks = (task.cli for task in _command_tasks(registry))
+    return (*tasks, *OTHER_COMMANDS, *_backend_commands(registry))
+
+
+def _backend_commands(registry: Registry) -> tuple[str, ...]:
+    return tuple(b.command_name for b in registry.backends if b.command and b.command_name)
 
 
 def _command_tasks(registry: Registry) -> list[Task]:
-    return cli_tasks(registry.tasks.values(), taken=(*OTHER_COMMANDS, "gui"))
+    taken = (*OTHER_COMMANDS, *_backend_commands(registry), "gui")
+    return cli_tasks(registry.tasks.values(), taken=taken)
 
 
 def __getattr__(name: str) -> Any:
@@ -98,7 +104,7 @@ def _parser(registry: Registry | None = None) -> argparse.ArgumentParser:
     add_verify_command(subparsers)
     add_export_command(subparsers)
     for backend in registry.backends:
-        if backend.command:
+        if backend.command and backend.command_name:
             resolve(backend.command)(subparsers)
     return parser
 

@@ -274,7 +274,8 @@ class Backend:
       Preferences under `title`; it saves its own changes.
     - `cli_flag`: the flag (e.g. "--server", repeatable) by which the subcommands of
       `tasks` run there; `command` ("module:function"): add(subparsers) adds a
-      subcommand of its own (e.g. `atelier servers`) whose handler returns the exit code.
+      subcommand of its own, named `command_name` (e.g. `atelier servers`), whose handler
+      returns the exit code.
     """
 
     id: str
@@ -286,6 +287,7 @@ class Backend:
     settings_page: str = ""
     cli_flag: str = ""
     command: str = ""
+    command_name: str = ""
 
 
 @dataclass(frozen=True)

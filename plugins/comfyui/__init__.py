@@ -23,6 +23,7 @@ plugin = Plugin(
             settings_page="plugins.comfyui.ui_servers:servers_page",
             cli_flag="--server",
             command="plugins.comfyui.cli_servers:add_command",
+            command_name="servers",
         ),
     ),
 )

@@ -9,11 +9,13 @@ from plugins.comfyui.client import ComfyUIClient, ServerUnreachable
 from plugins.comfyui.server_info import info, status
 from plugins.comfyui.servers import ServerConfig, load_servers, normalise_url, save_servers
 
+NAME = "servers"  # the command's name, as the plugin declares it (Backend.command_name)
+
 
 def add_command(subparsers: argparse._SubParsersAction) -> None:
     """The Backend's command."""
     command = subparsers.add_parser(
-        "servers",
+        NAME,
         help="list the ComfyUI servers jobs can run on, and test them",
         description="List the ComfyUI servers (Settings > Servers) and test each: its "
         "device, memory, queue and models. Run a job there with --server URL.",
