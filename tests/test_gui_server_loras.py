@@ -70,6 +70,7 @@ def test_several_servers_share_the_checkpoints_and_loras_all_of_them_have():
     assert shared_models(models, ["rack", "cloud"]) == {
         "checkpoints": ["xl.safetensors"],  # a job names the server's exact file
         "loras": ["ink-style", "paper"],  # a tag matches a file's stem without case
+        "controlnets": [],  # neither lists any (tests/test_gui_server_controls.py)
     }
     assert asked == ["rack", "cloud"]  # one listing of each server gives both kinds
     assert shared_models(models, ["cloud"])["loras"] == ["Ink-Style", "paper"]
@@ -146,6 +147,19 @@ def put_server_lora(base_dir: Path, name: str) -> None:
     write_safetensors(base_dir / "models" / "loras" / name, SERVER_LORA_KEYS)
 
 
+def count_listings(monkeypatch) -> list[str]:
+    """The servers' model listings from now on: the URL of each, as it is asked."""
+    listings: list[str] = []
+    real_models = server_info.models
+
+    def counted_models(url: str) -> dict[str, tuple[str, ...]]:
+        listings.append(url)
+        return real_models(url)
+
+    monkeypatch.setattr(server_info, "models", counted_models)  # resolved at each listing
+    return listings
+
+
 def test_a_server_that_does_not_answer_leaves_the_installed_loras(lora_window, qtbot):
     window, picker = lora_window, lora_window.prompt_panel.lora_picker
     assert picker.names() == ["paper"]
@@ -163,14 +177,7 @@ def test_run_on_a_real_server_offers_its_loras_and_a_chosen_one_runs_there(
     picker = panel.lora_picker
     server = start_comfyui_server()
     put_server_lora(server.base_dir, "styles/ink-style.safetensors")
-    listings: list[str] = []
-    real_models = server_info.models
-
-    def counted_models(url: str) -> dict[str, tuple[str, ...]]:
-        listings.append(url)
-        return real_models(url)
-
-    monkeypatch.setattr(server_info, "models", counted_models)  # resolved at each listing
+    listings = count_listings(monkeypatch)
     panel.form.set_value("prompt", "a fox <lora:paper:0.5>")
     assert picker.rows[0].trigger_words == ("papery",)
 

@@ -3,13 +3,15 @@ and the step range it acts in. Shown only while a control layer is active.
 
 The model list holds the control models the store found that take the layer's kind of map
 and fit the Generate panel's checkpoint (its family and UNet; engine.control_models),
-"Automatic" first (the first installed one that fits). Every change
-is a SetControl command; a strength drag is one undo step.
+"Automatic" first (the first installed one that fits). While Run on is a server it holds that
+server's ControlNets by file name instead (`show_server_controls`, from Run on's one listing),
+those whose name says the layer's kind first, so a layer's model is the server's name for it.
+Every change is a SetControl command; a strength drag is one undo step.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 from PySide6.QtCore import QSignalBlocker, Qt
 from PySide6.QtWidgets import (
@@ -25,6 +27,7 @@ from PySide6.QtWidgets import (
 from app.model.control_layers import SetControl
 from app.model.layers import CONTROL_LABELS, MAX_CONTROL_STRENGTH, ControlLayer
 from app.ui.doc_session import DocumentSession
+from app.ui.run_on import file_stem
 from engine.model_store import ModelEntry, ModelStore
 from plugins.diffusion.control_maps import AS_IS_KINDS
 
@@ -32,6 +35,11 @@ AUTOMATIC = "Automatic"
 AS_IS_NOTE = "The picture is used as it is: import or paint a {kind} map."
 MAP_NOTE = "What you draw or import becomes a {kind} map (shown on the canvas)."
 MISSING = "{name} (not available)"  # missing, or for another checkpoint or kind
+INSTALLED_TIP = "The ControlNet that reads the map (Automatic: the first installed)"
+SERVER_TIP = (
+    "The server's ControlNet that reads the map (Automatic: the first whose file name says "
+    "the layer's kind)"
+)
 
 
 class ControlProperties(QWidget):
@@ -51,7 +59,8 @@ class ControlProperties(QWidget):
             self.kind.addItem(label, kind)
         self.kind.setToolTip("What the control map shows")
         self.model = QComboBox()
-        self.model.setToolTip("The ControlNet that reads the map (Automatic: the first installed)")
+        self.model.setToolTip(INSTALLED_TIP)
+        self.server_controls: list[str] | None = None  # see show_server_controls
         self.strength = QSlider(Qt.Orientation.Horizontal)
         self.strength.setRange(0, round(MAX_CONTROL_STRENGTH * 100))
         self.strength.setToolTip("How strongly the map steers (100% is the model's own)")
@@ -124,22 +133,35 @@ class ControlProperties(QWidget):
         self.refresh_models()
 
     def refresh_models(self) -> None:
-        """List the installed control models for the layer's kind that fit the checkpoint
-        (of any checkpoint while none is chosen), "Automatic" first, the layer's choice
-        selected."""
+        """List the control models for the layer's kind: the installed ones that fit the
+        checkpoint (of any checkpoint while none is chosen), or while jobs run on a server
+        that server's; "Automatic" first, the layer's choice selected."""
         layer = self.layer
         if layer is None:
             return
         chosen = layer.control.model
-        names = [entry.name for entry in self._controls(layer.control.kind)]
+        server = self.server_controls is not None
+        if server:
+            names = _naming_kind_first(self.server_controls, layer.control.kind)
+            shown = _server_name(chosen, names)
+        else:
+            names = [entry.name for entry in self._controls(layer.control.kind)]
+            shown = chosen if chosen in names else None
         with QSignalBlocker(self.model):
             self.model.clear()
             self.model.addItem(AUTOMATIC, "")
             for name in names:
                 self.model.addItem(name, name)
-            if chosen and chosen not in names:
+            if chosen and shown is None:
                 self.model.addItem(MISSING.format(name=chosen), chosen)
-            self.model.setCurrentIndex(self.model.findData(chosen))
+            self.model.setCurrentIndex(self.model.findData(shown or chosen))
+        self.model.setToolTip(SERVER_TIP if server else INSTALLED_TIP)
+
+    def show_server_controls(self, names: Sequence[str] | None) -> None:
+        """While jobs run on a server: its ControlNets' file names in the model list, so a
+        layer's model is the server's name for it; None: the installed ones again."""
+        self.server_controls = None if names is None else list(names)
+        self.refresh_models()
 
     def _controls(self, kind: str) -> list[ModelEntry]:
         if not self.store.scanned:
@@ -181,6 +203,22 @@ class ControlProperties(QWidget):
     def _on_end(self, value: int) -> None:
         """An end before the start moves the start with it (one step)."""
         self._set(start=min(value, self.start.value()) / 100, end=value / 100)
+
+
+def _naming_kind_first(names: Sequence[str], kind: str) -> list[str]:
+    """A server's ControlNets, those whose file name says `kind` first (the one a server job
+    takes for Automatic), each group in the server's order."""
+    return sorted(names, key=lambda name: kind not in name.lower())
+
+
+def _server_name(chosen: str, names: Sequence[str]) -> str | None:
+    """The server's file a layer's model names (its file name, or its stem: a model chosen
+    from the installed ones), as the server's graphs match it; None when none is."""
+    key = chosen.casefold()
+    for name in names:
+        if key in (name.casefold(), file_stem(name).casefold()):
+            return name
+    return None
 
 
 def _percent_box(name: str) -> QSpinBox:

@@ -3,12 +3,12 @@ configured in Settings > Servers, and all of them together when there are two or
 
 Shown only while a server is configured. The choice sets where the window's EngineRouter
 sends the jobs of the tasks the backend runs, and is remembered in settings.json. While a
-server is chosen the checkpoint picker lists that server's checkpoints and the LoRA picker
-and `<lora:` completion its LoRAs (all of the chosen servers' shared ones), fetched together
-off the GUI thread, so a job's model is the server's file name and a LoRA tag names the
-server's file by its stem; when they cannot be listed the note says why and the installed
-ones stay. A job a server refuses, saying it could run locally, is offered a run on the
-local engine.
+server is chosen the checkpoint picker lists that server's checkpoints, the LoRA picker
+and `<lora:` completion its LoRAs and the control layers' model picker its ControlNets (all of
+the chosen servers' shared ones), fetched together off the GUI thread, so a job's models are
+the server's file names and a LoRA tag names the server's file by its stem; when they cannot
+be listed the note says why and the installed ones stay. A job a server refuses, saying it
+could run locally, is offered a run on the local engine.
 """
 
 from __future__ import annotations
@@ -66,13 +66,20 @@ def places(backends: Sequence[Backend]) -> list[Place]:
     return found
 
 
+def file_stem(name: str) -> str:
+    """A server's model file name without its folders and extension ("ink-style" for
+    "styles/ink-style.safetensors", a Windows server's folders too): the name the server's
+    graphs also match a model by."""
+    return PurePosixPath(name.replace("\\", "/")).stem
+
+
 def lora_names(files: Sequence[str]) -> list[str]:
     """The names a `<lora:...>` tag takes for a server's LoRA files: each file's stem
     ("ink-style" for "styles/ink-style.safetensors"; the server's graphs match a tag to a file
     by it), one per name without case, in the server's order."""
     found: dict[str, str] = {}
     for name in files:
-        stem = PurePosixPath(name.replace("\\", "/")).stem  # a Windows server's folders too
+        stem = file_stem(name)
         found.setdefault(stem.casefold(), stem)
     return list(found.values())
 
@@ -81,13 +88,18 @@ def shared_models(
     models: Callable[[str], Mapping[str, Sequence[str]]], targets: Sequence[str]
 ) -> dict[str, list[str]]:
     """What every target offers, in the first one's order, asked once of each (OSError when
-    one does not answer): "checkpoints" by file name (a job's model is the server's file
-    name) and "loras" by the names tags take, compared without case. Blocks: run it off the
-    GUI thread."""
+    one does not answer): "checkpoints" and "controlnets" by file name (a job's models are
+    the server's file names) and "loras" by the names tags take, compared without case.
+    Blocks: run it off the GUI thread."""
     listed = [models(target) for target in targets]
     checkpoints = [list(each.get("checkpoints", ())) for each in listed]
+    controlnets = [list(each.get("controlnet", ())) for each in listed]
     loras = [lora_names(each.get("loras", ())) for each in listed]
-    return {"checkpoints": _in_all(checkpoints, str), "loras": _in_all(loras, str.casefold)}
+    return {
+        "checkpoints": _in_all(checkpoints, str),
+        "controlnets": _in_all(controlnets, str),
+        "loras": _in_all(loras, str.casefold),
+    }
 
 
 def _in_all(lists: Sequence[list[str]], key: Callable[[str], str]) -> list[str]:
@@ -193,13 +205,18 @@ class RunOn(QWidget):
             )
             return
         self._set_listing_note(
-            f"The model picker shows the checkpoints of {label}, the LoRA picker its LoRAs."
+            f"The model picker shows the checkpoints of {label}, the LoRA picker its LoRAs, "
+            "control layers its ControlNets."
         )
 
     def _show_models(self, names: Mapping[str, list[str]] | None) -> None:
-        """The server's checkpoints and LoRAs in the pickers; None: the installed ones."""
+        """The server's checkpoints, LoRAs and ControlNets in the pickers (the control
+        layers' too); None: the installed ones."""
         several = len(self.place.targets) > 1
         self.panel.show_server_models(None if names is None else names["checkpoints"])
+        self.window.control_properties.show_server_controls(
+            None if names is None else names["controlnets"]
+        )
         self.panel.show_server_loras(
             None if names is None else names["loras"],
             "not on every server" if several else "not on the server",
