@@ -394,3 +394,22 @@ def test_run_locally_takes_the_installed_default_for_a_checkpoint_only_the_serve
     assert not window.engine.remote
     assert finished.args[0].outputs[0].meta["recipe"]["params"]["model"] == "tiny-sd15"
     assert "is not installed here" in window.messages.text
+
+
+def test_a_local_run_leaves_out_models_only_the_server_has():
+    import numpy as np
+
+    from app.ui.run_on import installed_models
+    from plugins.diffusion.params import ControlSpec, Txt2ImgParams
+
+    scribble = np.zeros((8, 8, 3), np.uint8)
+    controls = (
+        ControlSpec("scribble", scribble, model="control_tiny_scribble.safetensors"),
+        ControlSpec("canny", scribble, model="Canny-SD15"),
+    )
+    params = Txt2ImgParams(model="server-only.safetensors", controls=controls)
+    local, missing = installed_models(params, {"tiny-sd15", "canny-sd15"})
+    assert missing == ["server-only.safetensors", "control_tiny_scribble.safetensors"]
+    assert local.model == "" and [c.model for c in local.controls] == ["", "Canny-SD15"]
+    kept = Txt2ImgParams(model="TINY-sd15")
+    assert installed_models(kept, {"tiny-sd15"}) == (kept, [])

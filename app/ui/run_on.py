@@ -250,13 +250,39 @@ class RunOn(QWidget):
 
     def run_locally(self, request: Request) -> None:
         """Choose the local engine and run `request` there, with the same params, but for
-        a checkpoint only the server has: the installed default takes its place."""
+        models only the server has (its checkpoint, its ControlNets): the installed
+        defaults take their place, and the message bar says so."""
         self.combo.setCurrentIndex(0)
-        model = getattr(request.params, "model", "")
-        installed = {entry.name.casefold() for entry in self.panel.models}
-        if model and model.casefold() not in installed and dataclasses.is_dataclass(request.params):
-            request.params = dataclasses.replace(request.params, model="")
+        installed = {entry.name.casefold() for entry in self.window.store.entries}
+        request.params, missing = installed_models(request.params, installed)
+        if missing:
+            names = ", ".join(missing)
             self.window.messages.show_message(
-                f"{model} is not installed here: the default model runs instead.", "info"
+                f"{names} {'is' if len(missing) == 1 else 'are'} not installed here: "
+                "the installed defaults run instead.",
+                "info",
             )
         self.window.gen.run(request)
+
+
+def installed_models(params: Any, installed: set[str]) -> tuple[Any, list[str]]:
+    """`params` with each model name that is not among `installed` (casefolded names)
+    left empty, so the installed default is used: the checkpoint and the controls'
+    models. Also the names left out."""
+    if not dataclasses.is_dataclass(params):
+        return params, []
+    missing: list[str] = []
+
+    def usable(name: str) -> str:
+        if name and name.casefold() not in installed:
+            missing.append(name)
+            return ""
+        return name
+
+    changes: dict[str, Any] = {}
+    if getattr(params, "model", ""):
+        changes["model"] = usable(params.model)
+    controls = getattr(params, "controls", ())
+    if controls:
+        changes["controls"] = tuple(dataclasses.replace(c, model=usable(c.model)) for c in controls)
+    return (dataclasses.replace(params, **changes) if missing else params), missing
