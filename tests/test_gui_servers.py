@@ -347,14 +347,20 @@ def test_a_server_added_in_edit_preferences_appears_under_run_on(server_window, 
     assert load_servers() == [ServerConfig(url, name="Rack")]
 
 
+def run_on_real_server(window, qtbot, server) -> None:
+    """Run on the real `server`, named "Test server", once its checkpoints are listed."""
+    save_servers([ServerConfig(server.url, name="Test server")])
+    window.run_on.refresh()
+    window.run_on.choose("Test server")
+    panel = window.prompt_panel
+    qtbot.waitUntil(lambda: panel.model_name() == checkpoint_name(), timeout=WAIT_MS)
+
+
 def test_run_on_lists_a_real_server_s_checkpoints_and_offers_a_refused_job_locally(
     server_window, qtbot, comfyui_server
 ):
     window, panel = server_window, server_window.prompt_panel
-    save_servers([ServerConfig(comfyui_server.url, name="Test server")])
-    window.run_on.refresh()
-    window.run_on.choose("Test server")
-    qtbot.waitUntil(lambda: panel.model_name() == checkpoint_name(), timeout=WAIT_MS)
+    run_on_real_server(window, qtbot, comfyui_server)
     assert "checkpoints of Test server" in window.run_on.note.text()
 
     # a job of a model the server lacks (a recipe of a local model) is refused there...
@@ -380,10 +386,7 @@ def test_run_locally_takes_the_installed_default_for_a_checkpoint_only_the_serve
     server_window, qtbot, comfyui_server
 ):
     window, panel = server_window, server_window.prompt_panel
-    save_servers([ServerConfig(comfyui_server.url, name="Test server")])
-    window.run_on.refresh()
-    window.run_on.choose("Test server")
-    qtbot.waitUntil(lambda: panel.model_name() == checkpoint_name(), timeout=WAIT_MS)
+    run_on_real_server(window, qtbot, comfyui_server)
     task = panel.tasks[panel.mode]
     values = {**panel.mode_values(), "width": 64, "height": 64, "steps": 2}
     assert values["model"] == checkpoint_name()  # the server's file, unknown here

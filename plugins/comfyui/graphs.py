@@ -68,7 +68,9 @@ class Graph:
     """An API graph being built: nodes by id, and the pictures it needs uploaded first."""
 
     nodes: dict[str, dict[str, Any]] = field(default_factory=dict)
-    uploads: dict[str, bytes] = field(default_factory=dict)  # file name -> PNG
+    # file name -> pixels, encoded as PNG only when sent (a plan is made for every server
+    # that could take the picture, and only one of them gets it)
+    uploads: dict[str, np.ndarray] = field(default_factory=dict)
 
     def add(self, class_type: str, **inputs: Any) -> str:
         node_id = str(len(self.nodes) + 1)
@@ -77,7 +79,7 @@ class Graph:
 
     def upload(self, name: str, pixels: np.ndarray) -> str:
         """A LoadImage-style name for `pixels`, uploaded before the graph is queued."""
-        self.uploads[name] = png_bytes(pixels)
+        self.uploads[name] = pixels
         return name
 
     def rename_upload(self, name: str, stored: str) -> None:

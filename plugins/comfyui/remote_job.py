@@ -27,7 +27,7 @@ from plugins.comfyui.client import (
     preview_of,
     running_and_pending,
 )
-from plugins.comfyui.graphs import Plan, decode_picture
+from plugins.comfyui.graphs import Plan, decode_picture, png_bytes
 
 RECONNECT_S = 10.0  # how long a server may stay away before its picture goes elsewhere
 POLL_S = 5.0  # with no message for this long, ask /history (a message may have been lost)
@@ -62,8 +62,9 @@ def make_picture(client: ComfyUIClient, plan: Plan, watch: Watch) -> np.ndarray:
     follower = _Follower(client, client_id, watch)
     try:
         follower.connect()
-        for name, data in plan.graph.uploads.items():
-            plan.graph.rename_upload(name, _lost(client.upload_image, data, f"{client_id}-{name}"))
+        for name, pixels in plan.graph.uploads.items():
+            stored = _lost(client.upload_image, png_bytes(pixels), f"{client_id}-{name}")
+            plan.graph.rename_upload(name, stored)
         prompt_id = _lost(client.submit, plan.graph.nodes, client_id)
         record = follower.follow(prompt_id)
         images = record.get("outputs", {}).get(plan.output_node, {}).get("images") or []
