@@ -53,13 +53,16 @@ def layouts_apart(layout: ControlLayout) -> bool:
     return all(_fits(shape, shapes[:index]) for index, shape in enumerate(shapes))
 
 
-def random_layout(rng: np.random.Generator) -> ControlLayout:
-    """One to three shapes of different kinds and any colour but the background's, each
-    wholly inside the picture, at any place and size that leaves them apart."""
+def random_layout(
+    rng: np.random.Generator, count_weights: tuple[float, ...] = SHAPE_COUNT_WEIGHTS
+) -> ControlLayout:
+    """One to three shapes (as likely as `count_weights` says) of different kinds and any
+    colour but the background's, each wholly inside the picture, at any place and size
+    that leaves them apart."""
     colours = list(PALETTE)
     background = colours[int(rng.integers(len(colours)))]
     others = [c for c in colours if c != background]
-    count = int(rng.choice(SHAPE_COUNTS, p=SHAPE_COUNT_WEIGHTS))
+    count = int(rng.choice(SHAPE_COUNTS, p=count_weights))
     kinds = [KINDS[int(i)] for i in rng.permutation(len(KINDS))[:count]]
     placed: list[PlacedShape] = []
     for kind in kinds:

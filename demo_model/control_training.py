@@ -1,4 +1,4 @@
-"""Stages control-latents and control: the built-in scribble ControlNet.
+"""Stages control-latents, control and control-binding: the built-in scribble ControlNet.
 
 A ControlNet made with diffusers' `ControlNetModel.from_unet` from the exported base
 model's UNet (its encoder copied, its zero convolutions at zero, so step 0 draws what the
@@ -6,11 +6,17 @@ base model draws), trained with the base model's v-prediction loss while the UNe
 encoder and VAE stay frozen. The pictures' latents are cached once; the scribbles are
 drawn afresh for every step (a new wobble, thickness and gaps each time the layout comes
 back), in the [0, 1] range diffusers' ControlNet pipelines hand the model.
+
+A second run (control-binding) goes on from the first one's weights on layouts that more
+often hold two or three shapes, at a lower learning rate: alone, one shape is placed right
+almost always, and what fails is giving each of several outlines the colour the caption
+binds to its kind.
 """
 
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -20,20 +26,42 @@ from torch.utils.data import Dataset
 from transformers import CLIPTextModel, CLIPTokenizer
 
 from .architecture import LATENT_SIZE, training_scheduler
-from .control_samples import ControlLayout, picture, random_layout, scribble, training_caption
+from .control_samples import (
+    SHAPE_COUNT_WEIGHTS,
+    ControlLayout,
+    picture,
+    random_layout,
+    scribble,
+    training_caption,
+)
 from .step_batches import batch_rng, step_loader, worker_count
 from .training_state import Ema, cosine_lr, descend, load_state, pace, save_state
 from .unet_training import token_ids
 
-PEAK_LR = 4e-4  # at batch 64; larger batches scale it by the square root
 WARMUP = 100
 EMA_DECAY = 0.995  # a short average: a ControlNet's zero convolutions wake up late
 
 
-def layouts(seed: int, count: int) -> list[ControlLayout]:
-    """The `count` layouts behind the cache, drawn from one seeded generator."""
-    rng = np.random.default_rng([seed, 13])
-    return [random_layout(rng) for _ in range(count)]
+@dataclass(frozen=True)
+class ControlRun:
+    """One training run of the ControlNet. Its files in the work folder: <name>_latents.pt
+    (the cache), <name>.pt (the checkpoint) and <name>/controlnet (the EMA weights)."""
+
+    name: str
+    count_weights: tuple[float, ...]  # how likely one, two and three shapes are
+    peak_lr: float  # at batch 64; larger batches scale it by the square root
+    stream: int  # the layouts' and batches' random stream, apart from the other run's
+    start_from: str | None = None  # the run whose EMA weights this one starts from
+
+
+FIRST = ControlRun("control", SHAPE_COUNT_WEIGHTS, 4e-4, 13)
+BINDING = ControlRun("control-binding", (0.2, 0.4, 0.4), 1.5e-4, 14, start_from="control")
+
+
+def layouts(seed: int, count: int, run: ControlRun = FIRST) -> list[ControlLayout]:
+    """The `count` layouts behind `run`'s cache, drawn from one seeded generator."""
+    rng = np.random.default_rng([seed, run.stream])
+    return [random_layout(rng, run.count_weights) for _ in range(count)]
 
 
 def _pixels(images: list[np.ndarray]) -> torch.Tensor:
@@ -43,21 +71,22 @@ def _pixels(images: list[np.ndarray]) -> torch.Tensor:
 
 @torch.no_grad()
 def cache_control_latents(
-    base: Path, path: Path, count: int, seed: int, log=print, batch: int = 64
+    base: Path, work: Path, run: ControlRun, count: int, seed: int, log=print, batch: int = 64
 ) -> None:
-    """Encode every layout's picture with the base model's VAE, scaled."""
+    """Encode every layout's picture of `run` with the base model's VAE, scaled."""
     vae = AutoencoderKL.from_pretrained(base / "vae", torch_dtype=torch.float32)
     scale = vae.config.scaling_factor
-    made = layouts(seed, count)
+    made = layouts(seed, count, run)
     chunks, began = [], time.monotonic()
     for start in range(0, count, batch):
         pixels = _pixels([picture(layout) for layout in made[start : start + batch]])
         chunks.append((vae.encode(pixels).latent_dist.mode() * scale).half())
         if start // batch % 25 == 0:
             done = start + len(pixels)
-            log(f"control latents {done}/{count}, {time.monotonic() - began:.0f} s")
-    torch.save({"targets": torch.cat(chunks), "seed": seed, "count": count}, path)
-    log(f"control latents: {count} cached")
+            log(f"{run.name} latents {done}/{count}, {time.monotonic() - began:.0f} s")
+    cache = {"targets": torch.cat(chunks), "seed": seed, "count": count}
+    torch.save(cache, work / f"{run.name}_latents.pt")
+    log(f"{run.name} latents: {count} cached")
 
 
 class ControlBatches(Dataset):
@@ -89,28 +118,44 @@ def _frozen(module: torch.nn.Module, device: str) -> torch.nn.Module:
     return module.to(device).eval().requires_grad_(False)
 
 
+def _start(run: ControlRun, unet: UNet2DConditionModel, work: Path) -> ControlNetModel:
+    """The ControlNet `run` starts from: the weights of the run it goes on from, else a
+    copy of the base UNet's encoder."""
+    if run.start_from is None:
+        return ControlNetModel.from_unet(unet)
+    folder = work / run.start_from / "controlnet"
+    return ControlNetModel.from_pretrained(folder, torch_dtype=torch.float32)
+
+
 def train_control(
-    base: Path, work: Path, steps: int, batch: int, seed: int, device: str = "cpu", log=print
+    base: Path,
+    work: Path,
+    run: ControlRun,
+    steps: int,
+    batch: int,
+    seed: int,
+    device: str = "cpu",
+    log=print,
 ) -> None:
-    """Train (or resume) the scribble ControlNet for `steps` steps against the exported
-    base model in `base`; saves the EMA ControlNet in work/control/controlnet."""
-    seed += 17
+    """Train (or resume) `run` of the scribble ControlNet for `steps` steps against the
+    exported base model in `base`; saves the EMA ControlNet in work/<run.name>/controlnet."""
+    cache = torch.load(work / f"{run.name}_latents.pt", weights_only=True)
+    seed += run.stream + 4
     torch.manual_seed(seed)
-    cache = torch.load(work / "control_latents.pt", weights_only=True)
     targets = cache["targets"].to(device).float()
-    made = layouts(cache["seed"], cache["count"])
+    made = layouts(cache["seed"], cache["count"], run)
     tokenizer = CLIPTokenizer.from_pretrained(base / "tokenizer")
     text_encoder = CLIPTextModel.from_pretrained(base / "text_encoder", torch_dtype=torch.float32)
     text_encoder = _frozen(text_encoder, device)
     unet = UNet2DConditionModel.from_pretrained(base / "unet", torch_dtype=torch.float32)
-    controlnet = ControlNetModel.from_unet(unet).to(device)
+    controlnet = _start(run, unet, work).to(device)
     unet = _frozen(unet, device)
     ema = Ema(controlnet, decay=EMA_DECAY)
     parameters = list(controlnet.parameters())
-    peak_lr = PEAK_LR * (batch / 64) ** 0.5
+    peak_lr = run.peak_lr * (batch / 64) ** 0.5
     optimizer = torch.optim.AdamW(parameters, lr=peak_lr, weight_decay=0.01)
     scheduler = training_scheduler()
-    checkpoint = work / "control.pt"
+    checkpoint = work / f"{run.name}.pt"
     start = 0
     state = load_state(checkpoint, device=device)
     if state is not None:
@@ -118,7 +163,7 @@ def train_control(
         ema.module.load_state_dict(state["ema_controlnet"])
         optimizer.load_state_dict(state["optimizer"])
         start = state["step"]
-        log(f"control: resuming at step {start}/{steps}")
+        log(f"{run.name}: resuming at step {start}/{steps}")
     batches = step_loader(
         ControlBatches(made, tokenizer, batch, seed), range(start, steps), worker_count(device)
     )
@@ -151,11 +196,11 @@ def train_control(
         if done % 50 == 0 or done == steps:
             loss_now = torch.stack(losses).mean().item()
             progress = pace(began, start, done, steps)
-            log(f"control step {done}/{steps} loss {loss_now:.4f}, {progress}")
+            log(f"{run.name} step {done}/{steps} loss {loss_now:.4f}, {progress}")
             losses.clear()
         if time.monotonic() - saved > 120 or done == steps:
             state = {"controlnet": controlnet.state_dict()}
             state |= {"ema_controlnet": ema.module.state_dict()}
             save_state(checkpoint, state | {"optimizer": optimizer.state_dict(), "step": done})
             saved = time.monotonic()
-    ema.module.save_pretrained(work / "control" / "controlnet")
+    ema.module.save_pretrained(work / run.name / "controlnet")

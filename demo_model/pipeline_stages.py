@@ -70,23 +70,35 @@ def stage_export_inpaint(args: Namespace, device: str, log) -> None:
 
 
 def stage_control_latents(args: Namespace, device: str, log) -> None:
-    from .control_training import cache_control_latents
+    from .control_training import FIRST, cache_control_latents
 
-    path = args.work / "control_latents.pt"
-    cache_control_latents(args.out, path, args.control_samples, args.seed, log)
+    cache_control_latents(args.out, args.work, FIRST, args.control_samples, args.seed, log)
 
 
 def stage_control(args: Namespace, device: str, log) -> None:
-    from .control_training import train_control
+    from .control_training import FIRST, train_control
 
     steps, batch = args.control_steps, args.control_batch
-    train_control(args.out, args.work, steps, batch, args.seed, device, log)
+    train_control(args.out, args.work, FIRST, steps, batch, args.seed, device, log)
+
+
+def stage_control_binding(args: Namespace, device: str, log) -> None:
+    """The second ControlNet run; its layouts are cached first, once."""
+    from .control_training import BINDING, cache_control_latents, train_control
+
+    if not (args.work / f"{BINDING.name}_latents.pt").exists():
+        count = args.control_binding_samples
+        cache_control_latents(args.out, args.work, BINDING, count, args.seed, log)
+    steps, batch = args.control_binding_steps, args.control_batch
+    train_control(args.out, args.work, BINDING, steps, batch, args.seed, device, log)
 
 
 def stage_export_control(args: Namespace, device: str, log) -> None:
     from .control_export import export_controlnet
+    from .control_training import BINDING
 
-    export_controlnet(args.work / "control" / "controlnet", args.out, args.control_out, log)
+    trained = args.work / BINDING.name / "controlnet"
+    export_controlnet(trained, args.out, args.control_out, log)
 
 
 def stage_motion_latents(args: Namespace, device: str, log) -> None:
@@ -155,6 +167,7 @@ def run_stage(stage: str, args: Namespace, device: str, log) -> None:
         "export-inpaint": stage_export_inpaint,
         "control-latents": stage_control_latents,
         "control": stage_control,
+        "control-binding": stage_control_binding,
         "export-control": stage_export_control,
         "motion-latents": stage_motion_latents,
         "motion": stage_motion,

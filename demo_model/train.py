@@ -12,7 +12,8 @@ inpainting variant from the exported model: inpaint-latents (encode regions to r
 and their results), inpaint (the 9-channel UNet), export-inpaint (its own folder,
 --inpaint-out); and the scribble ControlNet from the exported model: control-latents
 (encode freely placed shapes), control (the ControlNet, scribbles drawn afresh each
-step), export-control (its own folder, --control-out); and the motion adapter from the exported
+step), control-binding (a second run from those weights on more layouts of two and three
+shapes), export-control (its own folder, --control-out); and the motion adapter from the exported
 model: motion-latents (encode procedural animations), motion (the adapter's temporal
 layers, clips played forwards and backwards), export-motion (its own folder,
 --motion-out); and the music model, which stands alone: music-codec (an EnCodec codec
@@ -48,6 +49,7 @@ STAGES = (
     "export-inpaint",
     "control-latents",
     "control",
+    "control-binding",
     "export-control",
     "motion-latents",
     "motion",
@@ -69,6 +71,8 @@ RECIPES = {
         "control_samples": 12000,
         "control_steps": 3000,
         "control_batch": 32,
+        "control_binding_samples": 6000,
+        "control_binding_steps": 2500,
         "motion_clips": 2000,
         "motion_steps": 2400,
         "motion_batch": 2,
@@ -89,6 +93,8 @@ RECIPES = {
         "control_samples": 64000,
         "control_steps": 4000,
         "control_batch": 256,
+        "control_binding_samples": 32000,
+        "control_binding_steps": 1500,
         "motion_clips": 16000,
         "motion_steps": 6000,
         "motion_batch": 16,
@@ -127,6 +133,8 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--control-samples", type=int, help="default: the device's recipe")
     parser.add_argument("--control-steps", type=int, help="default: the device's recipe")
     parser.add_argument("--control-batch", type=int, help="default: the device's recipe")
+    parser.add_argument("--control-binding-samples", type=int, help="default: the device's recipe")
+    parser.add_argument("--control-binding-steps", type=int, help="default: the device's recipe")
     parser.add_argument(
         "--motion-out", type=Path, help="default: beside --out, its name plus -motion"
     )
