@@ -27,7 +27,7 @@ from app.model.layers import (
     Layer,
     RasterLayer,
 )
-from app.model.tiles import Rect
+from app.model.tiles import Rect, TiledRaster
 from plugins.diffusion.control_maps import control_map
 
 MAP_CACHE_SIZE = 16  # maps kept (one per control layer; a few canvases' worth)
@@ -121,15 +121,18 @@ def add_control_layer(
     return AddLayer(layer, group_id, index, names.ADD_CONTROL_LAYER)
 
 
-def convert_to_control(doc: Document, layer_id: str, kind: str) -> AddLayer:
+def convert_to_control(
+    doc: Document, layer_id: str, kind: str, pixels: TiledRaster | None = None
+) -> AddLayer:
     """The command that adds a control layer of `kind` holding a copy of a pixel layer's
-    pixels (shared tiles), just above it; the layer itself stays as it is."""
+    pixels (shared tiles), or `pixels` made from them (a photo's depth map), just above
+    it; the layer itself stays as it is."""
     source = doc.find(layer_id)
     if not isinstance(source, RasterLayer) or isinstance(source, ControlLayer):
         raise ValueError(f"layer {source.name!r} is not a pixel layer to make a control from")
     group, index = doc.position(layer_id)
     control = ControlLayer(
-        pixels=source.pixels.copy(),
+        pixels=source.pixels.copy() if pixels is None else pixels,
         name=f"{CONTROL_LABELS[kind]} of {source.name}",
         control=ControlSettings(kind),
     )

@@ -1,8 +1,9 @@
 """Layer operations as QActions (shared by the Layer menu and the Layers panel's buttons):
 new layer, new mask layer, duplicate, delete, raise, lower, merge down, flatten; group
 (Ctrl+G) and ungroup (Ctrl+Shift+G) are in the Layer menu, as are New control layer and
-Convert to control layer (one action per control kind, in submenus) and Use as reference
-(checked while the active layer is a reference picture)."""
+Convert to control layer (one action per control kind, in submenus; Depth makes a photo's
+depth map when the window gives a DepthConversion) and Use as reference (checked while the
+active layer is a reference picture)."""
 
 from __future__ import annotations
 
@@ -30,6 +31,7 @@ from app.model.layers import (
     SteeringLayer,
 )
 from app.model.reference_layers import use_as_picture, use_as_reference
+from app.ui.depth_conversion import DepthConversion
 from app.ui.doc_session import DocumentSession
 from app.ui.tool_icons import tool_icon
 
@@ -39,9 +41,17 @@ MASK_NAME = "Inpaint mask"
 class LayerActions(QObject):
     """The actions; each works on the session's active layer."""
 
-    def __init__(self, session: DocumentSession, parent: QObject | None = None) -> None:
+    def __init__(
+        self,
+        session: DocumentSession,
+        parent: QObject | None = None,
+        depth: DepthConversion | None = None,
+    ) -> None:
+        """`depth`: converts to Depth with the depth model (without it: a copy, as the
+        other kinds)."""
         super().__init__(parent)
         self.session = session
+        self.depth = depth
         self.new = self._make("New layer", "new", self.add_layer, "Ctrl+Shift+N")
         self.new_mask = self._make("New mask layer (paint what to repaint)", "mask", self.add_mask)
         self.duplicate = self._make("Duplicate layer", "duplicate", self.dup, "Ctrl+J")
@@ -145,9 +155,14 @@ class LayerActions(QObject):
             self.session.set_active(command.layer.id)
 
     def convert_active(self, kind: str) -> None:
-        """A control layer of `kind` from the active pixel layer's pixels, just above it."""
+        """A control layer of `kind` from the active pixel layer's pixels, just above it (a
+        Depth one from a photo's depth map, see DepthConversion)."""
         active = self.session.active
-        if isinstance(active, RasterLayer) and not isinstance(active, SteeringLayer):
+        if not isinstance(active, RasterLayer) or isinstance(active, SteeringLayer):
+            return
+        if kind == "depth" and self.depth is not None:
+            self.depth.convert(active.id)
+        else:
             command = convert_to_control(self.session.doc, active.id, kind)
             if self.session.push(command):
                 self.session.set_active(command.layer.id)

@@ -41,6 +41,7 @@ from app.ui.canvas_generation import CanvasGeneration
 from app.ui.clipboard_edits import ClipboardEdits
 from app.ui.composite_settings import offer_composite
 from app.ui.control_properties import ControlProperties
+from app.ui.depth_conversion import DepthConversion
 from app.ui.doc_session import DocumentSession
 from app.ui.document_canvas import DocumentCanvas
 from app.ui.document_files import DocumentFiles
@@ -107,7 +108,11 @@ class MainWindow(QMainWindow):
         self.results = ResultsStrip()
         self.prompt_panel = PromptPanel(registry.tasks, families=registry.families)
         self.empty_state = EmptyState()
-        self.layer_actions = LayerActions(self.session, self)
+        self.layer_actions = LayerActions(
+            self.session,
+            self,
+            DepthConversion(self.session, self.bridge, store, self.messages, self.status, self),
+        )
         self.selection_edits = SelectionEdits(self.session, self, self.report)
         self.free_transform = FreeTransform(self.session, self, self.report)
         self.files = DocumentFiles(
@@ -409,6 +414,7 @@ class MainWindow(QMainWindow):
     def cancel(self) -> None:
         self.gen.cancel()
         self.context.cancel_jobs()
+        self.layer_actions.depth.cancel()
 
     def apply_candidate(self, candidate=None) -> RasterLayer | None:
         return self.gen.apply(candidate)

@@ -54,18 +54,19 @@ def load_depth(
     return model.eval()
 
 
-def installed_depth_models(ctx: JobContext) -> list[ModelEntry]:
-    """The store's depth models of a family this plugin loads."""
+def installed_depth_models(store: ModelStore) -> list[ModelEntry]:
+    """The store's depth models of a family this plugin loads (torch-free: the window asks
+    too, before it converts a photo layer to a Depth control layer)."""
     families = {family.id for family in DEPTH_FAMILIES}
-    return [e for e in ctx.store.entries if e.kind == "depth" and e.family in families]
+    return [e for e in store.entries if e.kind == "depth" and e.family in families]
 
 
-def no_depth_model(ctx: JobContext) -> str:
+def no_depth_model(store: ModelStore) -> str:
     """Where to put a depth model, in one sentence."""
     return (
         f"Put a depth model (a Depth Anything or DPT folder from transformers, with config.json, "
         f"model.safetensors and preprocessor_config.json) in "
-        f"{models_dir('depth', ctx.store.home)}/<name>/."
+        f"{models_dir('depth', store.home)}/<name>/."
     )
 
 
@@ -74,9 +75,9 @@ def depth_model(ctx: JobContext, name: str = "") -> ModelEntry:
     ("missing_model") saying where to put one when there is none."""
     if name:
         return ctx.store.find(name, "depth")
-    installed = installed_depth_models(ctx)
+    installed = installed_depth_models(ctx.store)
     if not installed:
-        raise JobError("missing_model", f"No depth model is installed. {no_depth_model(ctx)}")
+        raise JobError("missing_model", f"No depth model is installed. {no_depth_model(ctx.store)}")
     return installed[0]
 
 
@@ -152,11 +153,12 @@ def depth_controls(
     photos = [spec.kind == "depth" and is_photo(spec.image) for spec, _ in chosen]
     if not any(photos):
         return list(chosen), ()
-    installed = installed_depth_models(ctx)
+    installed = installed_depth_models(ctx.store)
     if not installed:
         note = (
             "A depth control's picture has colour, so it is taken for a photo, but no depth "
-            f"model is installed to make its depth map: it steers as it is. {no_depth_model(ctx)}"
+            "model is installed to make its depth map: it steers as it is. "
+            f"{no_depth_model(ctx.store)}"
         )
         return list(chosen), (note,)
     made = []
