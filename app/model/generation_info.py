@@ -336,11 +336,16 @@ _NOT_SETTINGS = {"version", "date", "created date", "generation_time", "generati
 
 def unused_settings(info: GenerationInfo, limit: int = 8) -> list[str]:
     """What another generator recorded that Atelier has no setting for (its extras but the
-    program's version and the date), as "name (value)", at most `limit` and a count of the
-    rest; none for Atelier's own."""
+    program's version, the date and the ControlNet units, which Reuse settings makes into
+    control layers), as "name (value)", at most `limit` and a count of the rest; none for
+    Atelier's own."""
     if info.source == "atelier":
         return []
-    extras = [(k, v) for k, v in info.extras.items() if k.lower() not in _NOT_SETTINGS]
+    extras = [
+        (k, v)
+        for k, v in info.extras.items()
+        if k.lower() not in _NOT_SETTINGS and not is_controlnet_field(k)
+    ]
     shown = [
         f"{key} ({value if len(value) <= 40 else value[:39] + '…'})"
         for key, value in extras[:limit]
@@ -348,6 +353,49 @@ def unused_settings(info: GenerationInfo, limit: int = 8) -> list[str]:
     if len(extras) > limit:
         shown.append(f"{len(extras) - limit} more")
     return shown
+
+
+# ---- A1111's ControlNet units ----------------------------------------------------------------
+
+# sd-webui-controlnet writes each unit as one field: `ControlNet 0: "Module: canny, Model:
+# control_v11p_sd15_canny [d14c016b], Weight: 1, ..., Guidance Start: 0, Guidance End: 1"`
+# (its older versions: `ControlNet` alone for one unit, "preprocessor: canny", "starting/ending:
+# (0, 1)"); Atelier writes the same (plugins.diffusion.controls).
+_CONTROLNET_KEY = re.compile(r"ControlNet(?: (\d{1,3}))?")
+MAX_CONTROLNET_UNITS = 16  # read from a file; more are left out
+
+
+def is_controlnet_field(key: str) -> bool:
+    """Whether `key` of a params line is a ControlNet unit ("ControlNet 0")."""
+    return _CONTROLNET_KEY.fullmatch(key) is not None
+
+
+def controlnet_units(extras: Mapping[str, str]) -> list[dict[str, str]]:
+    """The ControlNet units a params line records (its "ControlNet N" fields), in unit
+    order, each as its `key: value` pairs with the keys in lower case."""
+    units = []
+    for key, value in extras.items():
+        match = _CONTROLNET_KEY.fullmatch(key)
+        if match:
+            units.append((int(match[1] or 0), _unit_pairs(value)))
+    units.sort(key=lambda unit: unit[0])
+    return [pairs for _, pairs in units[:MAX_CONTROLNET_UNITS]]
+
+
+def _unit_pairs(text: str) -> dict[str, str]:
+    """`key: value` pairs split at commas outside parentheses ("starting/ending: (0, 1)")."""
+    parts, depth, start = [], 0, 0
+    for index, char in enumerate(text):
+        if char == "(":
+            depth += 1
+        elif char == ")" and depth:
+            depth -= 1
+        elif char == "," and not depth:
+            parts.append(text[start:index])
+            start = index + 1
+    parts.append(text[start:])
+    pairs = (part.partition(":") for part in parts)
+    return {key.strip().lower(): value.strip() for key, colon, value in pairs if colon}
 
 
 def _civitai_checkpoint(resources: str) -> str | None:

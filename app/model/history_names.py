@@ -52,6 +52,7 @@ TRANSFORM_SELECTION = "Transform selection"
 
 ADD_CONTROL_LAYER = "Add control layer"
 CONVERT_TO_CONTROL_LAYER = "Convert layer to control layer"
+ADD_CONTROL_LAYERS_FROM_SETTINGS = "Add control layers from settings"  # Reuse settings
 CHANGE_CONTROL_KIND = "Change control kind"
 CHANGE_CONTROL_MODEL = "Change control model"
 CHANGE_CONTROL_STRENGTH = "Change control strength"

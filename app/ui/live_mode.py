@@ -7,7 +7,8 @@ time (app.model.live_jobs.LiveScheduler); then the panel's mode builds the reque
 Generate. The seed field's value is kept; at -1 one seed is drawn when Live turns on and
 kept until it turns off. The newest job's step previews and result go to the Live view
 (app.ui.live_preview), never to the results strip or History; its Apply adds the result as a
-new layer in one undo step, as the strip's Apply does (CanvasGeneration.apply).
+new layer in one undo step, as the strip's Apply does (CanvasGeneration.apply). Esc turns Live
+off when the window runs no other job to cancel (MainWindow.cancel: those go first).
 """
 
 from __future__ import annotations
@@ -57,7 +58,9 @@ class LiveMode(QObject):
         self.action.setCheckable(True)
         self.action.setShortcut(QKeySequence(SHORTCUT))
         self.action.setShortcutContext(Qt.ShortcutContext.WindowShortcut)
-        self.action.setToolTip(f"Live painting: the picture follows each stroke ({SHORTCUT})")
+        self.action.setToolTip(
+            f"Live painting: the picture follows each stroke ({SHORTCUT}; Esc turns it off)"
+        )
         self.action.toggled.connect(self._on_toggled)
         self.view = LivePreview(self.action)
         self.view.apply_requested.connect(self.apply)

@@ -35,6 +35,14 @@ from app.model.document import Document
 from app.model.generation_info import unused_settings
 from app.model.image_files import ImageReadError, read_generation_info, source_name
 from app.model.layers import RasterLayer
+from app.model.recipe_controls import (
+    ControlsPlan,
+    RecordedControl,
+    plan_controls,
+    plan_message,
+    recorded_controls,
+    recreate_controls,
+)
 from app.ui.app_context import WindowContext
 from app.ui.background_scan import BackgroundScan
 from app.ui.canvas_generation import CanvasGeneration
@@ -412,6 +420,10 @@ class MainWindow(QMainWindow):
         self.gen.generate()
 
     def cancel(self) -> None:
+        """Esc: cancel the jobs the window runs (Generate's, the panels'); with none
+        running, turn Live painting off (its pending job cancelled)."""
+        if not (self.generation.running or self.bridge.active_jobs):
+            self.live.set_on(False)
         self.gen.cancel()
         self.context.cancel_jobs()
         self.layer_actions.depth.cancel()
@@ -419,19 +431,50 @@ class MainWindow(QMainWindow):
     def apply_candidate(self, candidate=None) -> RasterLayer | None:
         return self.gen.apply(candidate)
 
-    def reuse_settings(self, settings: Mapping[str, Any], unused: Sequence[str] = ()) -> None:
-        """Load `settings` (another tool's, with no task) into the form as it is; `unused`
-        names what the file recorded that Atelier has no setting for, said with the rest."""
-        self._report_reuse(self.prompt_panel.load_settings(settings), unused=unused)
+    def reuse_settings(
+        self,
+        settings: Mapping[str, Any],
+        unused: Sequence[str] = (),
+        controls: Sequence[RecordedControl] = (),
+    ) -> None:
+        """Load `settings` (another tool's, with no task) into the form as it is, and make
+        its `controls` again as empty control layers; `unused` names what the file recorded
+        that Atelier has no setting for, said with the rest."""
+        skipped = self.prompt_panel.load_settings(settings)
+        self._report_reuse(skipped, unused=unused, controls=self._recreate_controls(controls))
 
     def reuse_recipe(self, recipe: Mapping[str, Any]) -> None:
-        """Select the mode that made `recipe` and load its settings, the mode's own too; a
-        task that is not installed, or is newer, says so (its shared settings still load)."""
+        """Select the mode that made `recipe` and load its settings, the mode's own too, and
+        make its controls again as empty control layers; a task that is not installed, or
+        is newer, says so (its shared settings still load)."""
         skipped = self.prompt_panel.load_recipe(recipe)
-        self._report_reuse(skipped, recipe_problem(recipe, self.registry.tasks) or "")
+        controls = self._recreate_controls(recorded_controls(recipe))
+        self._report_reuse(
+            skipped, recipe_problem(recipe, self.registry.tasks) or "", controls=controls
+        )
+
+    def _recreate_controls(self, recorded: Sequence[RecordedControl]) -> ControlsPlan | None:
+        """Add the recorded controls the document lacks as empty control layers (one undo
+        step, the topmost made active); what was done, None without any."""
+        if not recorded:
+            return None
+        installed = (
+            [e.name for e in self.store.entries if e.kind == "controlnet"]
+            if self.store.scanned
+            else None
+        )
+        plan = plan_controls(self.session.doc, recorded, installed)
+        command = recreate_controls(self.session.doc, plan)
+        if command is not None and self.session.push(command):
+            self.session.set_active(command.commands[-1].layer.id)
+        return plan
 
     def _report_reuse(
-        self, skipped: list[str], problem: str = "", unused: Sequence[str] = ()
+        self,
+        skipped: list[str],
+        problem: str = "",
+        unused: Sequence[str] = (),
+        controls: ControlsPlan | None = None,
     ) -> None:
         notes = [problem] if problem else []
         if skipped:
@@ -442,8 +485,11 @@ class MainWindow(QMainWindow):
                 f"{lead}Atelier has no setting for these, so they were left out: "
                 + "; ".join(unused) + "."
             )  # fmt: skip
+        if controls is not None:
+            notes.append(plan_message(controls))
         if notes:
-            self.messages.show_message(" ".join(notes), "warning" if problem else "info")
+            warns = bool(problem) or (controls is not None and controls.warns)
+            self.messages.show_message(" ".join(notes), "warning" if warns else "info")
         else:
             self.statusBar().showMessage("Settings loaded into the form", 5000)
 
@@ -481,7 +527,8 @@ class MainWindow(QMainWindow):
             if info.recipe:
                 self.reuse_recipe(info.recipe)
             else:
-                self.reuse_settings(info.to_settings(), unused_settings(info))
+                controls = recorded_controls(extras=info.extras)
+                self.reuse_settings(info.to_settings(), unused_settings(info), controls)
 
         if at_once:
             reuse()
