@@ -174,7 +174,8 @@ def test_a_missing_model_is_kept_by_name_and_listed_an_installed_one_takes_its_s
     text = plan_message(plan)
     assert "Added 3 control layers (Canny, Scribble, Line art), empty" in text
     assert "draw or fill" in text and "not their maps" in text
-    assert "not installed: control_v11p_sd15_scribble, control_v11p_sd15_mlsd" in text
+    missing = "Control models not installed: control_v11p_sd15_scribble, control_v11p_sd15_mlsd"
+    assert missing in text
     assert "Skipped (no control kind in Atelier fits): tile_resample." in text
 
 

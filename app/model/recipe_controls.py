@@ -195,9 +195,10 @@ def plan_message(plan: ControlsPlan) -> str:
         which = "control is" if plan.present == 1 else "controls are"
         notes.append(f"{plan.present} recorded {which} in the document already.")
     if plan.missing:
+        models, it = ("models", "them") if len(plan.missing) > 1 else ("model", "it")
         notes.append(
-            "Control model not installed: " + ", ".join(plan.missing)
-            + " (kept by name; install it or choose another in the layer's properties)."
+            f"Control {models} not installed: " + ", ".join(plan.missing)
+            + f" (kept by name; install {it} or choose another in the layer's properties)."
         )  # fmt: skip
     if plan.closest:
         notes.append("Made as the closest kind: " + ", ".join(plan.closest) + ".")
