@@ -13,6 +13,8 @@ folder: h94's layout (`models/ip-adapter_sd15.safetensors` with `models/image_en
 An encoder fits when its output width is the adapter's input width (the projected image
 embedding; the penultimate hidden states for the "plus" and "full face" adapters).
 Torch-free; files are read bounded (engine.checkpoint_files, engine.diffusers_folders).
+`ip_adapter_fits` says, without loading anything, which installed adapters a checkpoint can
+take (the pickers offer those); the job checks the loaded UNet too.
 """
 
 from __future__ import annotations
@@ -23,7 +25,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from engine.checkpoint_files import read_safetensors_header
+from engine.control_models import checkpoint_dims
 from engine.diffusers_folders import read_json_object
+from engine.model_entry import ModelEntry
 from engine.protocol import JobError
 from engine.untrusted import UntrustedInputError, display_path
 
@@ -83,6 +87,17 @@ def file_ip_adapter(path: Path) -> IpAdapterInfo:
             "of a plain, plus or full-face IP-Adapter)",
         )
     return info
+
+
+def ip_adapter_fits(adapter: ModelEntry, checkpoint: ModelEntry) -> bool:
+    """Whether the IP-Adapter `adapter` (a store entry of kind "ipadapter") can steer
+    `checkpoint`: made for its family (or for none a width names) and for a cross-attention
+    as wide as its UNet's, where that can be read cheaply (engine.control_models)."""
+    info = adapter.ip_adapter
+    if info is None or (info.base and info.base != checkpoint.family):
+        return False
+    dims = checkpoint_dims(checkpoint)
+    return dims is None or dims.cross_attention_dim in (None, info.cross_attention_dim)
 
 
 def image_encoder_folder(path: Path, info: IpAdapterInfo) -> Path | None:

@@ -20,6 +20,7 @@ from pathlib import Path
 from engine.control_models import control_fits
 from engine.diffusers_folders import is_model_folder
 from engine.home import RESOURCES, atelier_home, extra_model_folders, models_dir
+from engine.ip_adapters import ip_adapter_fits
 from engine.model_entry import ModelEntry, kind_label  # importers take both from here too
 from engine.model_scan import FolderScan
 from engine.protocol import JobError
@@ -90,6 +91,11 @@ class ModelListing:
             and (not kind or e.control.takes(kind))
             and control_fits(e, checkpoint)
         ]
+
+    def ip_adapters_for(self, checkpoint: ModelEntry) -> list[ModelEntry]:
+        """The IP-Adapters that can steer `checkpoint` (engine.ip_adapters
+        `ip_adapter_fits`), in the listing's order."""
+        return [e for e in self.entries if e.kind == "ipadapter" and ip_adapter_fits(e, checkpoint)]
 
 
 class ModelStore:
@@ -186,6 +192,9 @@ class ModelStore:
 
     def controls_for(self, checkpoint: ModelEntry, kind: str = "") -> list[ModelEntry]:
         return self.listing().controls_for(checkpoint, kind)
+
+    def ip_adapters_for(self, checkpoint: ModelEntry) -> list[ModelEntry]:
+        return self.listing().ip_adapters_for(checkpoint)
 
     def pick_checkpoint(self, name: str = "") -> ModelEntry:
         """The checkpoint called `name`, or the default one when `name` is ""; JobError

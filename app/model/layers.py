@@ -199,10 +199,12 @@ class ControlLayer(SteeringLayer):
 @dataclass(eq=False)
 class ReferenceLayer(SteeringLayer):
     """A picture whose style or subject steers a job (an IP-Adapter reference image) by
-    `weight` (0..MAX_CONTROL_STRENGTH). Its pixels are the picture; the canvas does not
+    `weight` (0..MAX_CONTROL_STRENGTH), through the IP-Adapter `model` ("": the first
+    installed that fits the checkpoint). Its pixels are the picture; the canvas does not
     show it (its thumbnail does)."""
 
     weight: float = 0.6
+    model: str = ""
     name: str = "Reference"
 
     def __post_init__(self) -> None:

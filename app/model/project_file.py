@@ -2,8 +2,8 @@
 
 manifest.json holds the format name and version, the document id and size and the layer
 tree (names, visibility, opacity, blend modes, recipes, control settings, reference
-weights); each layer's pixels are a PNG of the bounding box of its content, placed at
-(x, y): RGBA for raster, control and reference layers, grayscale for masks. A project with
+weights and IP-Adapters); each layer's pixels are a PNG of the bounding box of its content,
+placed at (x, y): RGBA for raster, control and reference layers, grayscale for masks. A project with
 control or reference layers is version 2 (an older Atelier asks to be updated); one
 without stays version 1, which every Atelier opens. A project whose timeline is not empty
 is version 3: the manifest holds its tracks, clips and media items (times as "num/den"
@@ -177,6 +177,7 @@ def _layer_entry(layer: Layer, assets: dict[str, bytes]) -> dict[str, Any]:
     elif isinstance(layer, ReferenceLayer):
         entry["type"] = "reference"
         entry["weight"] = layer.weight
+        entry["model"] = layer.model
         entry["pixels"] = _pixels_entry(layer.pixels, f"layers/{layer.id}.png", assets)
     elif isinstance(layer, RasterLayer):
         entry["type"] = "raster"
@@ -477,7 +478,9 @@ def _layer(
         return ControlLayer(pixels=pixels, control=control, mask=mask, **props)
     if isinstance(entry, ReferenceEntry):
         pixels = assets.raster(entry.pixels, size, 4, 0)
-        return ReferenceLayer(pixels=pixels, weight=entry.weight, mask=mask, **props)
+        return ReferenceLayer(
+            pixels=pixels, weight=entry.weight, model=entry.model, mask=mask, **props
+        )
     children = [_layer(child, size, assets) for child in entry.children]
     return GroupLayer(children=children, mask=mask, **props)
 

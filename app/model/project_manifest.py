@@ -96,6 +96,7 @@ class ControlEntry(_LayerEntry):
 class ReferenceEntry(_LayerEntry):
     type: Literal["reference"]
     weight: Annotated[float, Field(strict=True, ge=0, le=MAX_CONTROL_STRENGTH, allow_inf_nan=False)]
+    model: StrictStr = ""  # its IP-Adapter; older projects have none ("": automatic)
     pixels: PixelsEntry | None
     mask: MaskEntry | None = None
 

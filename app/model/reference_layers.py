@@ -1,5 +1,5 @@
 """Reference layers at work: turning a pixel layer into a reference picture and back, its
-weight, and the pictures a job takes from the document. Qt-free.
+weight and IP-Adapter, and the pictures a job takes from the document. Qt-free.
 
 A reference layer keeps the layer's id, name, pixels and visibility; only its kind changes,
 so "Use as reference" is one undoable swap of the layer object.
@@ -52,9 +52,7 @@ def use_as_reference(doc: Document, layer_id: str) -> SwapLayer:
 
 def use_as_picture(doc: Document, layer_id: str) -> SwapLayer:
     """The command that makes a reference layer an ordinary pixel layer again."""
-    layer = doc.find(layer_id)
-    if not isinstance(layer, ReferenceLayer):
-        raise ValueError(f"layer {layer.name!r} is not a reference")
+    layer = reference_layer(doc, layer_id)
     return SwapLayer(RasterLayer(**_raster_fields(layer)), names.CONVERT_TO_PICTURE)
 
 
@@ -63,38 +61,62 @@ def _raster_fields(layer: RasterLayer) -> dict[str, object]:
     return {f.name: getattr(layer, f.name) for f in dataclasses.fields(RasterLayer)}
 
 
-class SetReferenceWeight(Command):
+class SetReferenceValue(Command):
+    """Set the reference layer's `attribute` to `value`; undo puts the old value back, and
+    steps with the same non-None merge_key become one."""
+
+    attribute = ""
+
+    def __init__(self, layer_id: str, value: object, merge_key: Hashable | None = None) -> None:
+        self.layer_id, self.value, self.merge_key = layer_id, value, merge_key
+        self.before: object = None
+
+    def do(self, doc: Document) -> Rect | None:
+        layer = reference_layer(doc, self.layer_id)
+        self.before = getattr(layer, self.attribute)
+        setattr(layer, self.attribute, self.value)
+        return None
+
+    def undo(self, doc: Document) -> Rect | None:
+        setattr(reference_layer(doc, self.layer_id), self.attribute, self.before)
+        return None
+
+    def merge(self, later: Command) -> bool:
+        if type(later) is not type(self) or later.layer_id != self.layer_id:
+            return False
+        self.value = later.value
+        return True
+
+
+class SetReferenceWeight(SetReferenceValue):
     """Change a reference layer's weight; a slider drag (one merge_key) is one undo step."""
 
     label = names.CHANGE_REFERENCE_WEIGHT
+    attribute = "weight"
 
     def __init__(self, layer_id: str, weight: float, merge_key: Hashable | None = None) -> None:
         if not 0.0 <= weight <= MAX_CONTROL_STRENGTH:
             raise ValueError(f"a reference's weight must be within 0..{MAX_CONTROL_STRENGTH:g}")
-        self.layer_id, self.weight, self.merge_key = layer_id, weight, merge_key
-        self.before: float | None = None
+        super().__init__(layer_id, weight, merge_key)
 
-    def do(self, doc: Document) -> Rect | None:
-        layer = self._layer(doc)
-        self.before, layer.weight = layer.weight, self.weight
-        return None
 
-    def undo(self, doc: Document) -> Rect | None:
-        assert self.before is not None
-        self._layer(doc).weight = self.before
-        return None
+class SetReferenceModel(SetReferenceValue):
+    """Choose a reference layer's IP-Adapter by its store name ("": the first installed that
+    fits the checkpoint)."""
 
-    def _layer(self, doc: Document) -> ReferenceLayer:
-        layer = doc.find(self.layer_id)
-        if not isinstance(layer, ReferenceLayer):
-            raise ValueError(f"layer {layer.name!r} is not a reference")
-        return layer
+    label = names.CHANGE_REFERENCE_MODEL
+    attribute = "model"
 
-    def merge(self, later: Command) -> bool:
-        if not isinstance(later, SetReferenceWeight) or later.layer_id != self.layer_id:
-            return False
-        self.weight = later.weight
-        return True
+    def __init__(self, layer_id: str, model: str) -> None:
+        super().__init__(layer_id, model)
+
+
+def reference_layer(doc: Document, layer_id: str) -> ReferenceLayer:
+    """The reference layer `layer_id`; ValueError when that layer is not one."""
+    layer = doc.find(layer_id)
+    if not isinstance(layer, ReferenceLayer):
+        raise ValueError(f"layer {layer.name!r} is not a reference")
+    return layer
 
 
 def active_references(doc: Document) -> list[ReferenceLayer]:

@@ -147,14 +147,7 @@ class ControlProperties(QWidget):
         else:
             names = [entry.name for entry in self._controls(layer.control.kind)]
             shown = chosen if chosen in names else None
-        with QSignalBlocker(self.model):
-            self.model.clear()
-            self.model.addItem(AUTOMATIC, "")
-            for name in names:
-                self.model.addItem(name, name)
-            if chosen and shown is None:
-                self.model.addItem(MISSING.format(name=chosen), chosen)
-            self.model.setCurrentIndex(self.model.findData(shown or chosen))
+        fill_models(self.model, names, chosen, shown)
         self.model.setToolTip(SERVER_TIP if server else INSTALLED_TIP)
 
     def show_server_controls(self, names: Sequence[str] | None) -> None:
@@ -203,6 +196,26 @@ class ControlProperties(QWidget):
     def _on_end(self, value: int) -> None:
         """An end before the start moves the start with it (one step)."""
         self._set(start=min(value, self.start.value()) / 100, end=value / 100)
+
+
+def fill_models(
+    box: QComboBox,
+    names: Sequence[str],
+    chosen: str,
+    shown: str | None,
+    automatic: str = AUTOMATIC,
+) -> None:
+    """Fill a layer's model picker: `automatic` first (the choice ""), then `names`, then the
+    layer's `chosen` model marked not available when it shows as none of them (`shown`
+    None); the layer's choice selected."""
+    with QSignalBlocker(box):
+        box.clear()
+        box.addItem(automatic, "")
+        for name in names:
+            box.addItem(name, name)
+        if chosen and shown is None:
+            box.addItem(MISSING.format(name=chosen), chosen)
+        box.setCurrentIndex(box.findData(shown or chosen))
 
 
 def _naming_kind_first(names: Sequence[str], kind: str) -> list[str]:

@@ -232,7 +232,9 @@ class MainWindow(QMainWindow):
         self.control_properties = ControlProperties(
             self.session, self.store, self.prompt_panel.selected_model
         )
-        self.reference_properties = ReferenceProperties(self.session)
+        self.reference_properties = ReferenceProperties(
+            self.session, self.store, self.prompt_panel.selected_model
+        )
         self.layers_panel = LayersPanel(
             self.session,
             self.layer_actions,
@@ -283,6 +285,8 @@ class MainWindow(QMainWindow):
         self.autosave.failed.connect(self.report)
         self.models_shown.connect(self.control_properties.refresh_models)
         panel.model_picker.currentIndexChanged.connect(self.control_properties.refresh_models)
+        self.models_shown.connect(self.reference_properties.refresh_models)
+        panel.model_picker.currentIndexChanged.connect(self.reference_properties.refresh_models)
         self.layers_panel.reuse_requested.connect(self.gen.reuse_layer)
         self.layers_panel.regenerate_requested.connect(self.gen.regenerate_layer)
         self.layers_panel.export_requested.connect(lambda lid: self.files.export(layer_id=lid))

@@ -131,7 +131,8 @@ def steered(values: Values, doc: Document, rect: Rect) -> dict[str, Any]:
     """`values` with the document's controls for a job covering `rect` (canvas pixels) and
     its reference pictures."""
     references = tuple(
-        ReferenceSpec(reference_picture(layer), layer.weight) for layer in active_references(doc)
+        ReferenceSpec(reference_picture(layer), layer.weight, layer.model)
+        for layer in active_references(doc)
     )
     return {**values, "controls": control_specs(doc, rect), "references": references}
 
