@@ -1,6 +1,6 @@
 """Autocompletion of `<lora:` in a prompt box: typing it offers the LoRAs' names it is given
-(the installed ones, or a server's while jobs run there), and choosing one completes the tag
-as `<lora:name:1>`."""
+(the LoRA picker's: the installed ones that fit the checkpoint, or a server's while jobs run
+there), and choosing one completes the tag as `<lora:name:1>`."""
 
 from __future__ import annotations
 

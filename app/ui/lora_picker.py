@@ -2,6 +2,12 @@
 per LoRA, remove, and each LoRA's trigger words to insert in one click. While jobs run on a
 server it offers that server's LoRAs instead (`show_server_loras`), without trigger words.
 
+It offers the installed LoRAs that fit the Generate panel's checkpoint (`set_checkpoint`):
+those made for its family, and those whose file does not say (plugins.diffusion.lora_files,
+read from the header once per file). A LoRA of the prompt that does not fit keeps its row,
+marked with the family it was made for, so nothing disappears. A server's LoRAs say no
+family: all of them are offered.
+
 The prompt is the single truth: the picker shows the `<lora:name:weight>` tags of the
 prompt text and edits them there (plugins.diffusion.lora_tags), so what the window and the
 CLI send is the same prompt.
@@ -32,8 +38,10 @@ from PySide6.QtWidgets import (
 )
 
 from engine.model_entry import ModelEntry
+from engine.model_families import family_label
 from engine.protocol import JobError
-from plugins.diffusion.lora_files import lora_file_triggers
+from plugins.diffusion.families import BY_ID
+from plugins.diffusion.lora_files import lora_file_family, lora_file_triggers, lora_fits
 from plugins.diffusion.lora_tags import (
     find_tags_lenient,
     format_weight,
@@ -43,6 +51,7 @@ from plugins.diffusion.lora_tags import (
 
 WEIGHT_STEP = 0.05  # the slider moves in these steps
 MIN_WEIGHT, MAX_WEIGHT = -1.0, 2.0  # the slider's range (a typed tag may go further)
+NOT_FITTING = "made for {family}: does not fit the model"  # a row's mark
 
 
 def lora_entries(entries: Iterable[ModelEntry]) -> list[ModelEntry]:
@@ -161,7 +170,9 @@ class LoraPicker(QWidget):
         self.entries: dict[str, ModelEntry] = {}  # casefolded name -> entry
         self.server_names: dict[str, str] | None = None  # see show_server_loras
         self.server_missing = ""
+        self.family = ""  # the checkpoint's family; "" while none is chosen
         self._triggers: dict[Path, tuple[str, ...]] = {}
+        self._made_for: dict[Path, str] = {}
         self.rows: list[LoraRow] = []
         self.add_button = QPushButton("Add LoRA\N{HORIZONTAL ELLIPSIS}")
         self.add_button.setObjectName("add_lora")
@@ -181,7 +192,7 @@ class LoraPicker(QWidget):
     def set_entries(self, entries: Iterable[ModelEntry]) -> None:
         """The installed LoRAs (the store's entries of kind "loras")."""
         self.entries = {e.name.casefold(): e for e in lora_entries(entries)}
-        self._offer()
+        self._rebuild()
 
     def show_server_loras(self, names: Sequence[str] | None, missing: str) -> None:
         """While jobs run on a server: offer its LoRAs by the `names` a tag takes (no trigger
@@ -189,7 +200,17 @@ class LoraPicker(QWidget):
         the server"); None: the installed LoRAs again."""
         self.server_names = None if names is None else {n.casefold(): n for n in names}
         self.server_missing = missing
-        for row in self.rows:  # every row says anew whether its LoRA is there
+        self._rebuild()
+
+    def set_checkpoint(self, checkpoint: ModelEntry | None) -> None:
+        """Offer the installed LoRAs that fit `checkpoint` (all of them for None)."""
+        family = checkpoint.family if checkpoint is not None else ""
+        if family != self.family:
+            self.family = family
+            self._rebuild()
+
+    def _rebuild(self) -> None:
+        for row in self.rows:  # every row says anew whether its LoRA is there and fits
             row.deleteLater()
         self.rows = []
         self._offer()
@@ -213,13 +234,27 @@ class LoraPicker(QWidget):
         """The LoRAs offered: the server's while jobs run on one, else the installed ones."""
         if self.server_names is not None:
             return list(self.server_names.values())
-        return [entry.name for entry in self.entries.values()]
+        return [entry.name for entry in self.entries.values() if not self._misfit(entry)]
 
     def missing(self, name: str) -> str:
         """Why the LoRA `name` cannot be used where jobs run now ("" when it can)."""
         if self.server_names is not None:
             return "" if name.casefold() in self.server_names else self.server_missing
-        return "" if name.casefold() in self.entries else "not installed"
+        entry = self.entries.get(name.casefold())
+        if entry is None:
+            return "not installed"
+        made_for = self._misfit(entry)
+        return NOT_FITTING.format(family=family_label(made_for, BY_ID)) if made_for else ""
+
+    def _misfit(self, entry: ModelEntry) -> str:
+        """The family the installed LoRA `entry` was made for when it does not fit the
+        checkpoint; "" when it fits (or nothing says it does not)."""
+        if not self.family:
+            return ""
+        if entry.path not in self._made_for:
+            self._made_for[entry.path] = lora_file_family(entry.path)
+        made_for = self._made_for[entry.path]
+        return "" if lora_fits(made_for, self.family) else made_for
 
     def triggers(self, name: str) -> tuple[str, ...]:
         """The trigger words of the installed LoRA `name` (read once from its file); none

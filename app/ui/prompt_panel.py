@@ -327,6 +327,8 @@ class PromptPanel(QWidget):
         if self.model_name() != self._settings_of:  # not a rescan keeping the same model
             self._settings_of = self.model_name()
             self._take_model_settings(self.selected_model())
+        self.lora_picker.set_checkpoint(self.selected_model())  # LoRAs that fit it
+        self.lora_completer.set_names(self.lora_picker.names())
         self.generate_button.setToolTip(
             "Generate (Ctrl+Enter)" if self.models else "Install a model first"
         )

@@ -32,14 +32,13 @@ from engine.model_families import family_label
 from engine.model_store import ModelStore
 from engine.protocol import JobError
 from plugins.diffusion.families import BY_ID
-from plugins.diffusion.lora_files import lora_base_family
+from plugins.diffusion.lora_files import lora_base_family, lora_fits
 from plugins.diffusion.lora_tags import merged_loras, strip_tags
 from plugins.diffusion.params import SamplingParams
 
 MAX_LOADED_LORAS = 8  # adapters kept on a pipeline between jobs
 MAX_NAMES_SHOWN = 12  # installed LoRAs named in the message for an unknown one
 _EMBEDDING_TOKEN = re.compile(r"<ti-([0-9a-f]+)-(\d+)>")
-_FAMILY_GROUP = {"sd15": "sd1", "sd2": "sd2", "sdxl": "sdxl"}  # SD 1.x LoRAs fit SD 1.x
 
 
 @dataclass(frozen=True)
@@ -159,7 +158,7 @@ def check_lora_family(checkpoint: ModelEntry, lora: ModelEntry, state: dict[str,
     """JobError naming both families when `lora` was made for another family."""
     shapes = {k: tuple(getattr(v, "shape", ())) for k, v in state.items()}
     made_for = lora_base_family(shapes)
-    if made_for and _FAMILY_GROUP.get(made_for) != _FAMILY_GROUP.get(checkpoint.family):
+    if not lora_fits(made_for, checkpoint.family):
         theirs, ours = family_label(made_for, BY_ID), family_label(checkpoint.family, BY_ID)
         raise JobError(
             "invalid_input",

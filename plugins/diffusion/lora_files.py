@@ -1,5 +1,5 @@
-"""What a LoRA file says about itself: the model family it was trained for, and its
-trigger words.
+"""What a LoRA file says about itself: the model family it was trained for (and so which
+checkpoints it fits), and its trigger words.
 
 Torch-free: both come from tensor names and shapes and the safetensors header's metadata,
 read with the bounded header reader (engine.checkpoint_files), so the window can show a
@@ -14,10 +14,12 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from engine.checkpoint_files import read_safetensors_header, safetensors_metadata
+from engine.protocol import JobError
 from engine.untrusted import UntrustedInputError, clean_text, parse_json
 
 MAX_TRIGGER_WORDS = 6
 _CONTEXT_FAMILY = {768: "sd15", 1024: "sd2", 2048: "sdxl"}  # cross-attention's input width
+_FAMILY_GROUP = {"sd15": "sd1", "sd2": "sd2", "sdxl": "sdxl"}  # SD 1.x LoRAs fit SD 1.x
 _SECOND_ENCODER = re.compile(r"^(lora_te2_|text_encoder_2[._]|te2[._]|lora_te2[._])")
 _DOWN = re.compile(r"(lora_down|lora[._]down|lora_A)[._]weight$")
 # Where the UNet has attention tells the families apart without widths (so tiny test
@@ -41,6 +43,24 @@ def lora_base_family(shapes: Mapping[str, Sequence[int]]) -> str:
     if _XL_LAYOUT.search(flat):
         return "sdxl"
     return "sd15" if _SD_LAYOUT.search(flat) else ""
+
+
+def lora_fits(made_for: str, family: str) -> bool:
+    """Whether a LoRA made for the family `made_for` ("": it does not say) fits a checkpoint
+    of `family`."""
+    return not made_for or _FAMILY_GROUP.get(made_for) == _FAMILY_GROUP.get(family)
+
+
+def lora_file_family(path: str | Path) -> str:
+    """The family the LoRA file at `path` was made for (lora_base_family, from its header's
+    tensor names and shapes); "" for a file that is not safetensors or cannot be read (the
+    job that uses it says why)."""
+    if Path(path).suffix.lower() != ".safetensors":
+        return ""
+    try:
+        return lora_base_family(safetensors_shapes(read_safetensors_header(path)))
+    except (OSError, UntrustedInputError, JobError):
+        return ""
 
 
 def safetensors_shapes(header: Mapping[str, object]) -> dict[str, list[int]]:
