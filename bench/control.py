@@ -15,7 +15,8 @@ The same prompts run with no control for comparison (no_control_iou_hit).
 
 Targets (issue 16): iou_hit >= 0.90, color >= 0.90, background >= 0.95.
 
-Run: python bench/control.py [--count 100]
+Run: python bench/control.py [--count 100] [--control NAME]  (another ControlNet of the store,
+e.g. a run being trained, exported into <ATELIER_HOME>/models/controlnet/NAME)
 """
 
 from __future__ import annotations
@@ -46,16 +47,18 @@ CONTROL = "atelier-demo-scribble"
 KEYS = ("iou_hit", "color", "background")
 
 
-def run(count: int, with_control: bool) -> tuple[dict[str, float], float]:
-    """Scores over `count` held-out layouts and the seconds per picture."""
+def run(count: int, with_control: bool, control: str = CONTROL) -> tuple[dict[str, float], float]:
+    """Scores over `count` held-out layouts (and iou_hit by how many shapes a layout
+    holds, as "iou_hit_<n>") and the seconds per picture."""
     settings = json.loads((RESOURCES / "models" / BASE / "atelier.json").read_text())["defaults"]
     engine = InlineEngine.from_registry(discover(), store=ModelStore())
     scores: dict[str, list[bool]] = {key: [] for key in KEYS}
+    by_count: dict[int, list[bool]] = {}
     rng = np.random.default_rng(20261206)
     began = time.perf_counter()
     for index, layout in enumerate(held_out_layouts(count)):
         prompt, drawn = caption(layout, rng), scribble(layout, rng)
-        controls = (ControlSpec("scribble", control_map("scribble", drawn), model=CONTROL),)
+        controls = (ControlSpec("scribble", control_map("scribble", drawn), model=control),)
         params = Txt2ImgParams(
             prompt=prompt,
             seed=index,
@@ -70,20 +73,25 @@ def run(count: int, with_control: bool) -> tuple[dict[str, float], float]:
             raise SystemExit(f"generate failed: {getattr(event, 'message', event)}")
         for key, hits in score_picture(event.outputs[0].pixels, layout).items():
             scores[key] += hits
+            if key == "iou_hit":
+                by_count.setdefault(len(layout.shapes), []).extend(hits)
     seconds = (time.perf_counter() - began) / count
     engine.shutdown()
-    return {key: float(np.mean(hits)) for key, hits in scores.items()}, seconds
+    means = {key: float(np.mean(hits)) for key, hits in scores.items()}
+    means |= {f"iou_hit_{n}": float(np.mean(hits)) for n, hits in sorted(by_count.items())}
+    return means, seconds
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--count", type=int, default=100, help="held-out layouts (default 100)")
+    parser.add_argument("--control", default=CONTROL, help=f"the ControlNet (default {CONTROL})")
     args = parser.parse_args(argv)
-    controlled, with_time = run(args.count, with_control=True)
+    controlled, with_time = run(args.count, with_control=True, control=args.control)
     plain, plain_time = run(args.count, with_control=False)
     print(f"{'':14}{'control':>10}{'none':>10}")
-    for key in KEYS:
-        print(f"{key:14}{controlled[key]:>10.3f}{plain[key]:>10.3f}")
+    for key in controlled:
+        print(f"{key:14}{controlled[key]:>10.3f}{plain.get(key, 0.0):>10.3f}")
     print(f"{'s / picture':14}{with_time:>10.2f}{plain_time:>10.2f}")
     print(f"time with control / without: {with_time / plain_time:.2f}")
     print(

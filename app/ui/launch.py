@@ -23,6 +23,7 @@ from PySide6.QtWidgets import QApplication
 
 from app.ui.engine_warm_up import EngineWarmUp
 from app.ui.main_window import MainWindow
+from app.ui.pyside_import_scan import scan_on_gui_thread_only
 from app.ui.theme import apply_theme, theme_name
 from engine.home import load_settings
 from engine.model_store import ModelStore
@@ -51,6 +52,7 @@ def run_gui(argv: list[str]) -> int:
     """Open the window (and the first project or image named in `argv`); returns the exit
     code."""
     app = make_app(argv)
+    scan_on_gui_thread_only()  # before the engine thread imports torch
     loop = qasync.QEventLoop(app)
     asyncio.set_event_loop(loop)
     registry = discover()
