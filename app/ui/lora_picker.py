@@ -77,6 +77,7 @@ class LoraRow(QWidget):
         self.label = QLabel(f"{name} ({missing})" if missing else name)
         self.label.setToolTip(f"<lora:{name}:weight> in the prompt")
         self.label.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
+        self.label.setWordWrap(True)  # a long name or mark takes lines, never the panel's width
         self.slider = QSlider(Qt.Orientation.Horizontal)
         self.slider.setObjectName(f"lora_weight_{name}")
         self.slider.setRange(round(MIN_WEIGHT / WEIGHT_STEP), round(MAX_WEIGHT / WEIGHT_STEP))
