@@ -15,6 +15,7 @@ import pytest
 from PySide6.QtCore import Qt
 from PySide6.QtTest import QTest
 
+from app.model import history_names
 from app.model.document import Document
 from app.model.layers import RasterLayer, ReferenceLayer
 from app.model.project_file import load_project, save_project
@@ -96,7 +97,7 @@ def test_the_choice_is_undoable_and_reaches_the_job(window, qtbot, monkeypatch):
     fill(win, qtbot, "a circle")  # chooses tiny-sd15
     choose_adapter(win, "ip-adapter-tiny")
     assert layer.model == "ip-adapter-tiny"
-    assert win.session.history.undo_label == "Change reference IP-Adapter"
+    assert win.session.history.undo_label == history_names.CHANGE_REFERENCE_MODEL
 
     sent = []
     monkeypatch.setattr(win.gen, "run", sent.append)

@@ -61,7 +61,7 @@ CHANGE_CONTROL_SETTINGS = "Change control settings"  # several at once
 CONVERT_TO_REFERENCE = "Convert layer to reference"
 CONVERT_TO_PICTURE = "Convert reference to layer"
 CHANGE_REFERENCE_WEIGHT = "Change reference weight"
-CHANGE_REFERENCE_MODEL = "Change reference IP-Adapter"
+CHANGE_REFERENCE_MODEL = "Change reference adapter"
 
 # ---- the canvas
 
