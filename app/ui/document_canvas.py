@@ -272,10 +272,7 @@ class DocumentCanvas(ZoomPanView):
         super().keyPressEvent(event)
 
     def _resize_brush(self, factor: float) -> None:
-        eraser = getattr(self.tool, "eraser", False)
-        size = min(1000.0, max(1.0, self.settings.size_for(eraser) * factor))
-        if eraser:
-            self.settings.eraser_size = size
-        else:
-            self.settings.size = size
+        eraser, layer = getattr(self.tool, "eraser", False), self.session.active
+        size = min(1000.0, max(1.0, self.settings.size_for(eraser, layer) * factor))
+        self.settings.set_size_for(eraser, layer, size)
         self.settings_changed.emit()

@@ -2,7 +2,8 @@
 
 Brush and eraser paint dabs as the pointer moves (pen pressure scales the dab size; a
 mouse presses at 1.0); the whole stroke becomes one undo step. Alt+click with the brush
-picks a colour. They paint RGBA layers and mask layers alike (a mask's brush reveals).
+picks a colour. They paint RGBA layers and mask layers alike (a mask's brush reveals). On a
+control layer the brush has its own, thin size (ToolSettings.control_size).
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ class BrushTool(Tool):
     def brush(self) -> Brush:
         s = self.settings
         return Brush(
-            size=s.size_for(self.eraser),
+            size=s.size_for(self.eraser, self.session.active),
             hardness=s.hardness,
             opacity=s.opacity,
             color=s.color,
@@ -58,7 +59,8 @@ class BrushTool(Tool):
             self.session.push(command)
 
     def hover(self, pos: QPointF) -> None:
-        self.canvas.show_brush_outline(pos, self.settings.size_for(self.eraser))
+        size = self.settings.size_for(self.eraser, self.session.active)
+        self.canvas.show_brush_outline(pos, size)
 
     def deactivate(self) -> None:
         self.release(QPointF(), Mods.NoModifier)

@@ -1,5 +1,8 @@
 """The tool options bar: size, hardness, opacity, colours, fill tolerance, for the current tool.
 
+The size shown and edited is the one that applies to the active layer: the eraser's, or the
+brush's on a picture layer or on a control layer (ToolSettings.size_name).
+
 Only the options the current tool uses are shown. The colours are a foreground (what the
 brush and fill paint) and a background, black and white at first, shown as two swatches that
 open QColorDialog; X swaps them, and the colour picker tool (I) and Alt+click with the brush
@@ -120,12 +123,14 @@ class ToolOptions(QToolBar):
         self._remember.timeout.connect(self.remember_colors)
         QCoreApplication.instance().aboutToQuit.connect(self._remember_pending)
         self.canvas.settings_changed.connect(self.refresh)
+        self.canvas.session.active_changed.connect(self.refresh)  # control layers: thin brush
 
     def _eraser(self) -> bool:
         return bool(getattr(self.canvas.tool, "eraser", False))
 
     def _set_size(self, value: int) -> None:
-        self._set("eraser_size" if self._eraser() else "size", float(value))
+        """Set the size that applies: the eraser's, or the brush's on this kind of layer."""
+        self.canvas.settings.set_size_for(self._eraser(), self.canvas.session.active, float(value))
         self.refresh()
 
     def _set(self, name: str, value) -> None:
@@ -169,7 +174,7 @@ class ToolOptions(QToolBar):
     def refresh(self) -> None:
         """Show the current settings (after a pick, [ / ], or a tool change)."""
         s = self.canvas.settings
-        size = round(s.size_for(self._eraser()))
+        size = round(s.size_for(self._eraser(), self.canvas.session.active))
         for widget, value in (
             (self.size, size),
             (self.size_slider, size),
