@@ -53,7 +53,7 @@ def scribble_circle(win) -> ControlLayer:
     layer = win.session.active
     assert isinstance(layer, ControlLayer) and layer.name == "Scribble control"
     win.toolbox.choose("brush")
-    win.canvas.settings.color, win.canvas.settings.size = (0, 0, 0), 4
+    win.canvas.settings.color, win.canvas.settings.control_size = (0, 0, 0), 4
     ring = [(32 + 12 * np.cos(t), 32 + 12 * np.sin(t)) for t in np.linspace(0, 2 * np.pi, 40)]
     drag(win, ring)
     return layer
@@ -80,7 +80,7 @@ def test_a_scribble_drawn_with_the_brush_is_previewed_but_never_composited(canva
     assert "control" not in region(win)
     win.undo_action.trigger()
     win.toolbox.choose("eraser")
-    win.canvas.settings.size = 40
+    win.canvas.settings.eraser_size = 40
     drag(win, [(20, 32), (44, 32)])
     settled(win, qtbot)
     assert not control_map_of(layer).any()
