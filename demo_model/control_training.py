@@ -58,7 +58,7 @@ FIRST = ControlRun("control", SHAPE_COUNT_WEIGHTS, 4e-4, 13)
 BINDING = ControlRun("control-binding", (0.2, 0.4, 0.4), 1.5e-4, 14, start_from="control")
 
 
-def layouts(seed: int, count: int, run: ControlRun = FIRST) -> list[ControlLayout]:
+def layouts(seed: int, count: int, run: ControlRun) -> list[ControlLayout]:
     """The `count` layouts behind `run`'s cache, drawn from one seeded generator."""
     rng = np.random.default_rng([seed, run.stream])
     return [random_layout(rng, run.count_weights) for _ in range(count)]
@@ -140,7 +140,7 @@ def train_control(
     """Train (or resume) `run` of the scribble ControlNet for `steps` steps against the
     exported base model in `base`; saves the EMA ControlNet in work/<run.name>/controlnet."""
     cache = torch.load(work / f"{run.name}_latents.pt", weights_only=True)
-    seed += run.stream + 4
+    seed += run.stream + 4  # the first run's batches keep the seed they had (seed + 17)
     torch.manual_seed(seed)
     targets = cache["targets"].to(device).float()
     made = layouts(cache["seed"], cache["count"], run)
