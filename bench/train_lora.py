@@ -16,7 +16,9 @@ process held before loading the model (both import their libraries first).
 (2) The proof on the built-in model. A seeded folder of 16 photos of a crescent emblem the
 model never saw (demo_model/concept_photos.py, half captioned "a red zqx at the top left on
 a blue background", half left to "zqx emblem") trains with the job's own settings for this
-computer; then, through Atelier's Text to image task with the LoRA at weight 1:
+computer, with prior preservation by the base model's output (the built-in model's
+atelier.json weighs it 20); then, through Atelier's Text to image task with the LoRA at
+weight 1:
 - concept_hit: share of pictures with a crescent (demo_model/concept_scoring.py) over
   held-out trigger prompts x seeds (target >= 0.80); the base model's share for the same
   prompts is printed beside it;
@@ -360,7 +362,7 @@ def train_proof(folder: Path, home: Path, steps: int) -> tuple[float, str]:
         trigger=TRIGGER,
         class_word="emblem",
         train_steps=steps,
-        prior_preservation=True,  # class pictures keep prompts without the trigger as they were
+        prior_preservation=True,  # by the base output: prompts without the trigger kept
     )
     began = time.perf_counter()
     event = engine.submit(TASK, params).future.result()

@@ -40,6 +40,7 @@ ADVANCED = [
     "optimizer",
     "layers",
     "crop",
+    "prior_method",
     "prior_images",
     "sample_every",
     "seed",

@@ -229,7 +229,25 @@ def test_describe_says_the_settings_in_one_line():
         "rank 16, learning rate 0.0001, 800 steps, batch 2, 512 px, fp16, AdamW 8-bit, "
         "gradient checkpointing"
     )
-    plain = replace(preset("sd15", 512, CPU, 8), prior_images=8)
+    plain = replace(preset("sd15", 512, CPU, 8), prior_images=8, prior_method="class_pictures")
     assert describe(plain) == (
         "rank 16, learning rate 0.0001, 800 steps, batch 1, 512 px, fp32, AdamW, 8 class images"
+    )
+    kept = replace(plain, prior_method="base_output")
+    assert describe(kept).endswith("AdamW, prior preservation by the base model's output")
+
+
+def test_prior_preservation_keeps_the_base_output_unless_asked_for_class_pictures():
+    asked = TrainLoraParams(prior_preservation=True)
+    chosen = resolve_settings(asked, "sd15", 512, BIG_GPU, 12, SD15_BYTES)[0]
+    assert chosen.prior_method == "base_output"
+    pictures = replace(asked, prior_method="class_pictures")
+    chosen = resolve_settings(pictures, "sd15", 512, BIG_GPU, 12, SD15_BYTES)[0]
+    assert chosen.prior_method == "class_pictures"
+    by_model = {"prior_method": "class_pictures", "prior_weight": 10.0}
+    chosen = resolve_settings(asked, "sd15", 512, BIG_GPU, 12, SD15_BYTES, by_model)[0]
+    assert (chosen.prior_method, chosen.prior_weight) == ("class_pictures", 10.0)
+    bad = {"prior_method": "pictures"}  # not a method: the preset's stays
+    assert resolve_settings(asked, "sd15", 512, BIG_GPU, 12, SD15_BYTES, bad)[0].prior_method == (
+        "base_output"
     )

@@ -290,3 +290,66 @@ def test_encoding_upcasts_the_shared_vae_and_gives_its_precision_back():
     with vae_for_encoding(vae) as encoding:
         assert encoding.dtype == torch.float32
     assert vae.dtype == torch.float16
+
+
+def _cached_classes(home: Path) -> dict[str, torch.Tensor]:
+    from safetensors.torch import load_file
+
+    from plugins.lora_training.run_folder import CACHE_FILE
+
+    tensors = load_file(str(run_folder_of(home) / CACHE_FILE))
+    return {name: t for name, t in tensors.items() if name.startswith("class.")}
+
+
+def test_preserving_by_class_pictures_draws_them_first(atelier_home, photos):
+    changes = {"prior_method": "class_pictures", "prior_images": 3, "train_steps": 2}
+    assert isinstance(train(params(photos, prior_preservation=True, **changes)), JobFinished)
+    latents = [name for name in _cached_classes(atelier_home) if name.endswith(".latent")]
+    assert len(latents) == 3
+
+
+def test_preserving_by_the_base_output_pairs_each_photo_with_its_generic_caption(
+    atelier_home, photos
+):
+    from safetensors.torch import load_file
+
+    from plugins.lora_training.run_folder import CACHE_FILE
+
+    assert isinstance(train(params(photos, prior_preservation=True, train_steps=2)), JobFinished)
+    tensors = load_file(str(run_folder_of(atelier_home) / CACHE_FILE))
+    count = len(list(photos.glob("*.png")))
+    for i in range(count):  # the photo's own latent, another caption
+        assert torch.equal(tensors[f"class.{i}.latent"], tensors[f"photo.{i}.latent"])
+        assert not torch.equal(tensors[f"class.{i}.embeds"], tensors[f"photo.{i}.embeds"])
+    assert f"class.{count}.latent" not in tensors
+
+
+def test_preserving_the_base_output_keeps_prompts_without_the_trigger(atelier_home, photos):
+    """The same run with and without preservation: with it, the generic caption's output
+    moves far less, while the trigger's still moves."""
+    from diffusers import StableDiffusionPipeline
+
+    from plugins.lora_training.model_export import write_model
+
+    pipe = StableDiffusionPipeline.from_pretrained(
+        atelier_home / "models" / "checkpoints" / "tiny-sd15", safety_checker=None
+    )
+    prompts = ("zqx emblem", "emblem")
+    before = {p: _unet_output(pipe, p) for p in prompts}
+    changes = {}
+    for kept in (False, True):
+        event = train(params(photos, train_steps=40, learning_rate=1e-2, prior_preservation=kept))
+        assert isinstance(event, JobFinished), event
+        path = write_model(atelier_home / f"kept-{kept}.safetensors", event.outputs[0])
+        pipe.load_lora_weights(str(path), adapter_name=f"kept{kept}")
+        pipe.set_adapters([f"kept{kept}"])
+        changes[kept] = {
+            p: (_unet_output(pipe, p) - before[p]).abs().mean().item() for p in prompts
+        }
+        pipe.delete_adapters(f"kept{kept}")
+    assert changes[True]["emblem"] < 0.6 * changes[False]["emblem"]  # 0.51 here
+
+    def generic_share(kept: bool) -> float:
+        return changes[kept]["emblem"] / changes[kept]["zqx emblem"]
+
+    assert generic_share(True) < 0.8 * generic_share(False)  # 0.62 against 1.02 here

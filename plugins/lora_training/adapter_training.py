@@ -118,7 +118,7 @@ class AdapterTraining:
         generator = torch.Generator().manual_seed(seed * 1_000_003 + step)
         loss = self._loss(batch, generator)
         if prior is not None:
-            loss = loss + self.settings.prior_weight * self._loss(prior, generator)
+            loss = loss + self.settings.prior_weight * self._prior_loss(prior, generator)
         value = float(loss.detach())
         if not torch.isfinite(loss.detach()):
             raise Diverged(value)
@@ -139,26 +139,54 @@ class AdapterTraining:
         return self.settings.learning_rate * scale
 
     def _loss(self, batch: dict[str, Any], generator: torch.Generator) -> torch.Tensor:
+        noisy, t, target = self._noised(batch, generator)
+        return F.mse_loss(self._predict(batch, noisy, t).float(), target.float())
+
+    def _prior_loss(self, prior: dict[str, Any], generator: torch.Generator) -> torch.Tensor:
+        """Prior preservation's loss: by class pictures, the usual loss on them; by the base
+        model's output, how far the adapter moves the prediction for the photos' captions
+        with the subject made generic from what the base model predicts for them on the
+        same noisy photo (ai-toolkit's differential output preservation)."""
+        if self.settings.prior_method == "class_pictures":
+            return self._loss(prior, generator)
+        noisy, t, _ = self._noised(prior, generator)
+        with torch.no_grad(), self._adapter_off():
+            base = self._predict(prior, noisy, t)
+        return F.mse_loss(self._predict(prior, noisy, t).float(), base.float())
+
+    def _noised(
+        self, batch: dict[str, Any], generator: torch.Generator
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """The batch's latents noised at random timesteps: (noisy, timesteps, target)."""
         latents = batch["latents"].float()
         noise = torch.randn(latents.shape, generator=generator).to(latents.device)
         count = self.noise.config.num_train_timesteps
         t = torch.randint(0, count, (latents.shape[0],), generator=generator).to(latents.device)
         noisy = self.noise.add_noise(latents, noise, t)
         if self.noise.config.prediction_type == "v_prediction":
-            target = self.noise.get_velocity(latents, noise, t)
-        else:
-            target = noise
+            return noisy, t, self.noise.get_velocity(latents, noise, t)
+        return noisy, t, noise
+
+    def _predict(self, batch: dict[str, Any], noisy: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
         dtype = self.unet.dtype if self.autocast is None else self.autocast
         with torch.autocast(
             self.device.type, dtype=self.autocast, enabled=self.autocast is not None
         ):
-            predicted = self.unet(
+            return self.unet(
                 noisy.to(dtype),
                 t,
                 encoder_hidden_states=batch["embeds"],
                 added_cond_kwargs=batch.get("added"),
             ).sample
-        return F.mse_loss(predicted.float(), target.float())
+
+    @contextlib.contextmanager
+    def _adapter_off(self) -> Iterator[None]:
+        """The base model alone: the adapter bypassed (its weights kept) until the end."""
+        self.unet.disable_adapters()
+        try:
+            yield
+        finally:
+            self.unet.enable_adapters()
 
 
 def _optimizer(params: list[torch.nn.Parameter], settings: TrainingSettings) -> Any:

@@ -30,6 +30,7 @@ SWITCHES = ("auto", "on", "off")
 PRECISIONS = ("auto", "fp32", "fp16", "bf16")
 OPTIMIZERS = ("auto", "adamw", "adamw8bit")
 LAYERS = ("auto", "blocks", "cross_attention")
+PRIOR_METHODS = ("auto", "base_output", "class_pictures")
 MAX_CLASS_WORDS = 4
 _WORD = re.compile(r"^[^\s<>:,]+$")  # a trigger is one word a prompt can hold as it is
 
@@ -59,8 +60,7 @@ class TrainLoraParams:
     prior_preservation: bool = param(
         False,
         "Prior preservation",
-        help="Also train on pictures of the class made by the base model, so the class "
-        "word keeps its meaning (slower).",
+        help="Keep what prompts without the trigger word make as the base model made it (slower).",
     )
     rank: int = param(0, "Rank", minimum=0, maximum=256, advanced=True, help="0 = the preset's.")
     learning_rate: float = param(
@@ -115,13 +115,22 @@ class TrainLoraParams:
         advanced=True,
         help="auto: faces where found, else the most salient part.",
     )
+    prior_method: str = param(
+        "auto",
+        "Preserve by",
+        choices=PRIOR_METHODS,
+        advanced=True,
+        help="base_output: the adapter learns to leave the base model's prediction for your "
+        "captions, with the class word in place of the trigger, as it was; class_pictures: "
+        "the base model first draws pictures of the class to train on as well.",
+    )
     prior_images: int = param(
         0,
         "Class images",
         minimum=0,
         maximum=500,
         advanced=True,
-        help="0 = as many as your photos.",
+        help="With class_pictures: 0 = as many as your photos.",
     )
     sample_every: int = param(
         0,

@@ -45,6 +45,11 @@ class TrainingSettings:
     checkpoint_every: int  # steps between checkpoints
     prior_images: int  # class pictures for prior preservation (0: none)
     prior_weight: float = 1.0
+    # how prior preservation keeps prompts without the trigger (when it is on):
+    # "base_output", the adapter trained to leave the base model's prediction for the photos'
+    # captions with the subject made generic as it was (no pictures to make); or
+    # "class_pictures", DreamBooth's pictures of the class made by the base model first
+    prior_method: str = "base_output"
     warmup_steps: int = 0
     # which UNet layers the adapter trains (adapter_training.TARGETS): "blocks", kohya's
     # default (attention, projections and MLP of the transformer blocks), or
@@ -66,6 +71,7 @@ _CHOICES = {
     "precision": tuple(PRECISION_BYTES),
     "optimizer": ("adamw", "adamw8bit"),
     "layers": ("blocks", "cross_attention"),
+    "prior_method": ("base_output", "class_pictures"),
 }
 _LABELS = {
     "gradient_checkpointing": "gradient checkpointing",
@@ -227,8 +233,10 @@ def describe(settings: TrainingSettings) -> str:
     ]
     if settings.gradient_checkpointing:
         parts.append("gradient checkpointing")
-    if settings.prior_images:
+    if settings.prior_images and settings.prior_method == "class_pictures":
         parts.append(f"{settings.prior_images} class images")
+    elif settings.prior_images:
+        parts.append("prior preservation by the base model's output")
     return ", ".join(parts)
 
 
@@ -283,7 +291,7 @@ def _asked(params: TrainLoraParams, preset_steps: int, photo_count: int) -> dict
             asked[name] = getattr(params, name)
     if params.gradient_checkpointing != "auto":
         asked["gradient_checkpointing"] = params.gradient_checkpointing == "on"
-    for name in ("precision", "optimizer", "layers"):
+    for name in ("precision", "optimizer", "layers", "prior_method"):
         if getattr(params, name) != "auto":
             asked[name] = getattr(params, name)
     if params.prior_preservation:

@@ -14,7 +14,7 @@ from pathlib import Path
 from engine.home import atelier_home
 
 # the settings that shape the adapter and its data (the others may change on resume)
-KEY_SETTINGS = ("rank", "alpha", "resolution", "prior_images", "layers")
+KEY_SETTINGS = ("rank", "alpha", "resolution", "prior_images", "prior_method", "layers")
 CACHE_FILE, CHECKPOINT_FILE = "cache.safetensors", "checkpoint.safetensors"
 
 

@@ -48,6 +48,7 @@ from plugins.lora_training.training_data import (
     Example,
     batch_at,
     encode_examples,
+    encode_prompt,
     load_cache,
     save_cache,
     stack,
@@ -159,28 +160,57 @@ def _model_bytes(pipe: Any) -> int:
 
 
 def _examples(job: Run, ctx: JobContext) -> tuple[list[Example], list[Example]]:
-    """The photos and class pictures encoded, from the run's cache when it has them."""
+    """The photos and prior preservation's examples encoded, from the run's cache when it
+    has them."""
     cache = job.folder / CACHE_FILE
-    count = job.settings.prior_images
-    cached = load_cache(cache, len(job.photos), count)
+    pictures = _class_picture_count(job.settings)
+    cached = load_cache(cache, len(job.photos), _prior_count(job))
     if cached is not None:
         return cached
-    total = len(job.photos) + 2 * count
+    total = len(job.photos) + 2 * pictures
 
     def check(done: int) -> None:
         ctx.check_cancelled()
         ctx.progress(ENCODE_SHARE * done / total, "Preparing the photos")
 
-    pictures = [(p.pixels, p.caption) for p in job.photos]
-    photos = encode_examples(job.pipe, pictures, check)
-    classes = _class_examples(job, ctx, lambda i: check(len(job.photos) + i))
+    photos = encode_examples(job.pipe, [(p.pixels, p.caption) for p in job.photos], check)
+    if pictures:
+        classes = _class_examples(job, ctx, lambda i: check(len(job.photos) + i))
+    else:
+        classes = _generic_examples(job, photos) if job.settings.prior_images else []
     save_cache(cache, photos, classes)
     return photos, classes
 
 
+def _class_picture_count(settings: TrainingSettings) -> int:
+    """How many class pictures the base model draws first (only to preserve by them)."""
+    return settings.prior_images if settings.prior_method == "class_pictures" else 0
+
+
+def _prior_count(job: Run) -> int:
+    """Prior preservation's examples: the class pictures, else one per photo (by the base
+    model's output), else none."""
+    if not job.settings.prior_images:
+        return 0
+    return _class_picture_count(job.settings) or len(job.photos)
+
+
+def _generic_examples(job: Run, photos: list[Example]) -> list[Example]:
+    """Preservation by the base model's output: each photo's latent with its caption's
+    subject made generic (`class_caption`), encoded."""
+    p = job.params
+    examples = []
+    for photo, encoded in zip(job.photos, photos, strict=True):
+        embeds, pooled = encode_prompt(
+            job.pipe, class_caption(photo.caption, p.trigger, p.class_word)
+        )
+        examples.append(Example(encoded.latent.clone(), embeds, pooled))  # cached apart
+    return examples
+
+
 def _class_examples(job: Run, ctx: JobContext, check: Any) -> list[Example]:
-    """Prior preservation: pictures the base model makes of the class, in the settings of
-    the photos' captions (the subject made generic, `class_caption`), encoded."""
+    """Preservation by class pictures: pictures the base model makes of the class, in the
+    settings of the photos' captions (the subject made generic, `class_caption`), encoded."""
     count, size, p = job.settings.prior_images, job.settings.resolution, job.params
     pictures = []
     for i in range(count):
