@@ -189,6 +189,8 @@ def test_the_fields_with_the_advanced_ones_in_a_collapsed_drawer(panel):
         assert form.basic.widgets[name].isVisible()
     assert form.widgets["train_steps"].text() == "Automatic"  # 0: the preset's, not "Native"
     assert form.widgets["resolution"].text() == "Native"
+    assert form.widgets["sample_every"].text() == "Automatic"
+    assert form.widgets["prior_images"].text() == "As many as the photos"
     assert not form.basic.widgets["class_word"].isVisible()  # the editable list instead
     assert panel.class_picker.isEditable()
     assert panel.class_picker.itemText(0) == "person" and panel.class_picker.count() > 10

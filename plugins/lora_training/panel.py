@@ -144,10 +144,12 @@ class TrainPanel(QWidget):
         basic.layout_.insertRow(class_row, "Class", self.class_picker)
         basic.layout_.insertRow(0, "Base model", self.model_picker)
         for name, (_, spec) in {**basic.specs, **self.form.advanced.specs}.items():
-            if spec.help.startswith(PRESET_ZERO):  # not "Native", as the form would say
-                widget = self.form.widgets[name]
-                if isinstance(widget, QAbstractSpinBox):
+            widget = self.form.widgets[name]
+            if isinstance(widget, QAbstractSpinBox):  # not "Native", as the form would say
+                if PRESET_ZERO in spec.help:
                     widget.setSpecialValueText("Automatic")
+                elif name == "prior_images":
+                    widget.setSpecialValueText("As many as the photos")
         buttons = QHBoxLayout()
         buttons.addWidget(self.train_button)
         buttons.addWidget(self.stop_button)
