@@ -302,7 +302,7 @@ class ValidRange:
             spec.minimum if spec.minimum is not None else -INT_LIMIT,
             spec.maximum if spec.maximum is not None else INT_LIMIT,
             spec.nonzero_minimum,
-            "Native" if _zero_is_native(spec) else "",
+            _zero_label(spec),
             spec.unit,
         )
 
@@ -363,8 +363,12 @@ def _typing_limit(high: float, cap: float) -> float:
     return min(cap, 10 ** (len(str(int(abs(high)))) + 2) - 1)
 
 
-def _zero_is_native(spec: Param) -> bool:
-    return spec.minimum == 0 and "0 =" in spec.help  # e.g. 0 = the model's native size
+def _zero_label(spec: Param) -> str:
+    """What the field shows for 0: the spec's label, else "Native" where the help says what
+    0 means (e.g. "0 = the model's native size"), else nothing (0 is a number like others)."""
+    if spec.minimum != 0:
+        return ""
+    return spec.zero_label or ("Native" if "0 =" in spec.help else "")
 
 
 def _int_spin(spec: Param) -> CheckedSpin:
@@ -373,8 +377,7 @@ def _int_spin(spec: Param) -> CheckedSpin:
     spin.setRange(int(spin.valid.low), int(_typing_limit(spin.valid.high, INT_LIMIT)))
     spin.setSingleStep(int(spec.step or 1))
     spin.setSuffix(spin.valid.after_number())
-    if _zero_is_native(spec):
-        spin.setSpecialValueText("Native")
+    spin.setSpecialValueText(spin.valid.zero_name)
     return spin
 
 
@@ -386,6 +389,8 @@ def _float_spin(spec: Param) -> CheckedDoubleSpin:
     spin.setSingleStep(step)
     spin.setDecimals(max(1, len(f"{step:g}".partition(".")[2])))
     spin.setSuffix(spin.valid.after_number())
+    if spec.zero_label:  # a float field shows 0 as a number unless its spec names it
+        spin.setSpecialValueText(spin.valid.zero_name)
     return spin
 
 

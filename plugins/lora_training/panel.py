@@ -15,7 +15,6 @@ from pathlib import Path
 from PySide6.QtCore import QEvent, QSize, Qt, QTimer
 from PySide6.QtGui import QDragEnterEvent, QDropEvent, QKeyEvent
 from PySide6.QtWidgets import (
-    QAbstractSpinBox,
     QComboBox,
     QFileDialog,
     QFrame,
@@ -57,7 +56,6 @@ from plugins.lora_training.params import (
 from plugins.lora_training.presets import TRAINABLE_FAMILIES
 
 SAVE_ACTION = "lora_training_save"
-PRESET_ZERO = "0 = the preset's"  # how a field the presets fill says so
 SCAN_RETRY_MS = 500  # how often to look again while the window's first model scan runs
 
 
@@ -143,13 +141,6 @@ class TrainPanel(QWidget):
         class_row = basic.layout_.getWidgetPosition(basic.widgets["class_word"])[0]
         basic.layout_.insertRow(class_row, "Class", self.class_picker)
         basic.layout_.insertRow(0, "Base model", self.model_picker)
-        for name, (_, spec) in {**basic.specs, **self.form.advanced.specs}.items():
-            widget = self.form.widgets[name]
-            if isinstance(widget, QAbstractSpinBox):  # not "Native", as the form would say
-                if PRESET_ZERO in spec.help:
-                    widget.setSpecialValueText("Automatic")
-                elif name == "prior_images":
-                    widget.setSpecialValueText("As many as the photos")
         buttons = QHBoxLayout()
         buttons.addWidget(self.train_button)
         buttons.addWidget(self.stop_button)

@@ -32,6 +32,7 @@ OPTIMIZERS = ("auto", "adamw", "adamw8bit")
 LAYERS = ("auto", "blocks", "cross_attention")
 PRIOR_METHODS = ("auto", "base_output", "class_pictures")
 MAX_CLASS_WORDS = 4
+AUTOMATIC = "Automatic"  # how a field the presets fill at 0 shows 0
 _WORD = re.compile(r"^[^\s<>:,]+$")  # a trigger is one word a prompt can hold as it is
 
 
@@ -55,16 +56,36 @@ class TrainLoraParams:
         "", "LoRA name", help="The file's name in the LoRA folder (default: the trigger word)."
     )
     train_steps: int = param(
-        0, "Steps", cli="--steps", minimum=0, maximum=20000, help="0 = the preset's."
+        0,
+        "Steps",
+        cli="--steps",
+        minimum=0,
+        maximum=20000,
+        zero_label=AUTOMATIC,
+        help="0 = the preset's.",
     )
     prior_preservation: bool = param(
         False,
         "Prior preservation",
         help="Keep what prompts without the trigger word make as the base model made it (slower).",
     )
-    rank: int = param(0, "Rank", minimum=0, maximum=256, advanced=True, help="0 = the preset's.")
+    rank: int = param(
+        0,
+        "Rank",
+        minimum=0,
+        maximum=256,
+        advanced=True,
+        zero_label=AUTOMATIC,
+        help="0 = the preset's.",
+    )
     learning_rate: float = param(
-        0.0, "Learning rate", minimum=0.0, maximum=0.1, advanced=True, help="0 = the preset's."
+        0.0,
+        "Learning rate",
+        minimum=0.0,
+        maximum=0.1,
+        advanced=True,
+        zero_label=AUTOMATIC,
+        help="0 = the preset's.",
     )
     batch_size: int = param(
         0,
@@ -73,6 +94,7 @@ class TrainLoraParams:
         minimum=0,
         maximum=64,
         advanced=True,
+        zero_label=AUTOMATIC,
         help="0 = the preset's.",
     )
     resolution: int = param(
@@ -130,6 +152,7 @@ class TrainLoraParams:
         minimum=0,
         maximum=500,
         advanced=True,
+        zero_label="As many as the photos",
         help="With class_pictures: 0 = as many as your photos.",
     )
     sample_every: int = param(
@@ -139,6 +162,7 @@ class TrainLoraParams:
         maximum=5000,
         unit="steps",
         advanced=True,
+        zero_label=AUTOMATIC,
         help="A sample picture with the trigger word this often (0 = the preset's).",
     )
     seed: int = param(0, "Seed", minimum=0, maximum=2**32 - 1, advanced=True)
