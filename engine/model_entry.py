@@ -1,20 +1,18 @@
 """One model on disk, as the model store lists it: its name, kind, family and format.
 
-Torch-free; an entry's short hash (A1111 style) is read from its weights file on demand.
+Torch-free; an entry's hashes (engine.weights_hash) are read from its weights file on demand.
 """
 
 from __future__ import annotations
 
-import hashlib
 import re
-import stat
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from engine import weights_hash
 from engine.model_settings import ModelSettings
 from engine.protocol import JobError
-from engine.untrusted import display_path
 
 if TYPE_CHECKING:
     from engine.control_models import ControlInfo
@@ -35,7 +33,6 @@ _KIND_LABELS = {
     "safety": "safety model",
 }
 _WEIGHTS = re.compile(r".*\.(safetensors|bin|ckpt|pt|pth)(\.index\.json)?$")
-_hash_cache: dict[tuple[str, int, int], str] = {}
 
 
 @dataclass(frozen=True)
@@ -74,18 +71,14 @@ class ModelEntry:
 
     def short_hash(self) -> str:
         """A1111-style short hash: the first 10 hex digits of the weights file's sha256."""
-        path = self.weights_file()
-        st = path.stat()
-        if not stat.S_ISREG(st.st_mode):  # a pipe or a device would never end
-            raise JobError("invalid_input", f"{display_path(path)} is not a regular file")
-        key = (str(path), st.st_size, st.st_mtime_ns)
-        if key not in _hash_cache:
-            digest = hashlib.sha256()
-            with path.open("rb") as f:
-                while chunk := f.read(1 << 20):
-                    digest.update(chunk)
-            _hash_cache[key] = digest.hexdigest()[:10]
-        return _hash_cache[key]
+        return weights_hash.short_hash(self.weights_file())
+
+    def tensor_hash(self) -> str:
+        """The hash of a single `.safetensors` file's tensors (engine.weights_hash), the same
+        for a renamed copy; "" for other formats, which record none."""
+        if self.format != "single_file" or self.path.suffix.lower() != ".safetensors":
+            return ""
+        return weights_hash.tensor_hash(self.path)
 
 
 def kind_label(kind: str) -> str:

@@ -1,6 +1,7 @@
 """The LoRAs of the server jobs run on (issue 20): while Run on is a server, the LoRA picker's
 Add LoRA list and the prompt's `<lora:` completion offer that server's LoRAs by the name a tag
-takes (the file's stem), without trigger words, and mark a tag of a LoRA the server lacks;
+takes (the file's stem), without trigger words, and mark a tag of a LoRA the server lacks
+(one it holds under another name, found by hash, is not lacking);
 back on the local engine, the installed LoRAs again. The checkpoints and LoRAs come from one
 listing of the server's models.
 
@@ -15,12 +16,14 @@ from pathlib import Path
 
 import pytest
 from PySide6.QtWidgets import QDialog
+from safetensors.numpy import load_file, save_file
 
 from app.model.canvas_areas import fill_target
 from app.model.requests import build_request
 from app.ui.lora_picker import LoraChooser
 from app.ui.prompt_panel import PromptPanel
 from app.ui.run_on import lora_names, shared_models
+from engine.weights_hash import hash_metadata, tensor_hash
 from plugins.comfyui import server_info
 from plugins.comfyui.client import ComfyUIClient
 from plugins.comfyui.servers import ServerConfig, save_servers
@@ -226,3 +229,25 @@ def test_run_on_a_real_server_offers_its_loras_and_a_chosen_one_runs_there(
     assert picker.names() == completions(panel) == ["paper"]
     assert row_labels(panel) == ["ink-style (not installed)"]
     assert len(listings) == 1  # the local engine needs no listing
+
+
+def test_an_installed_lora_the_server_holds_under_another_name_is_not_marked_missing(
+    lora_window, qtbot, start_comfyui_server, atelier_home
+):
+    window, panel = lora_window, lora_window.prompt_panel
+    picker = panel.lora_picker
+    server = start_comfyui_server()
+    local = atelier_home / "models" / "loras" / "paper.safetensors"
+    copy = server.base_dir / "models" / "loras" / "studio" / "paper-v2.safetensors"
+    copy.parent.mkdir(parents=True)
+    # the same tensors under another name, recording their hash as kohya's trainers do
+    save_file(load_file(local), str(copy), metadata=hash_metadata(tensor_hash(local)))
+    put_server_lora(server.base_dir, "ink-style.safetensors")  # records no hash
+    panel.form.set_value("prompt", "a fox <lora:paper:0.5> <lora:chalk:1>")
+
+    save_servers([ServerConfig(server.url, name="Test server")])
+    window.run_on.refresh()
+    window.run_on.choose("Test server")
+    qtbot.waitUntil(lambda: picker.server_names is not None, timeout=WAIT_MS)
+    assert picker.names() == ["ink-style", "paper-v2", "paper"]
+    assert row_labels(panel) == ["paper", "chalk (not on the server)"]

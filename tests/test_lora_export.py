@@ -1,10 +1,12 @@
 """Writing a trained model (ModelData) as .safetensors: the suffix, the thumbnail as a PNG
-data URI, the recipe and provenance as JSON, atomic writes with the umask's permissions;
-and the safety step checking and watermarking a model's sample picture."""
+data URI, the recipe and provenance as JSON, the tensor hash kohya records, atomic writes
+with the umask's permissions; and the safety step checking and watermarking a model's
+sample picture."""
 
 from __future__ import annotations
 
 import base64
+import hashlib
 import io
 import json
 import os
@@ -15,6 +17,7 @@ import pytest
 from PIL import Image
 from safetensors.numpy import load_file
 
+from engine import weights_hash
 from engine.checkpoint_files import read_safetensors_header, safetensors_metadata
 from engine.home import save_settings
 from engine.protocol import ImageData, ModelData
@@ -94,9 +97,35 @@ def test_tensors_metadata_thumbnail_recipe_and_provenance_are_in_the_file(tmp_pa
     assert json.loads(meta["atelier.provenance"]) == provenance
 
 
+def without_hashes(meta: dict[str, str]) -> dict[str, str]:
+    return {k: v for k, v in meta.items() if k not in ("sshs_model_hash", "modelspec.hash_sha256")}
+
+
 def test_a_model_without_a_thumbnail_or_recipe_writes_neither(tmp_path):
     path = write_model(tmp_path / "dog.safetensors", ModelData(tensors(), METADATA))
-    assert read(path)[1] == METADATA
+    assert without_hashes(read(path)[1]) == METADATA
+
+
+def kohya_model_hash(path: Path) -> str:
+    """sd-webui-additional-networks' hash, as kohya's trainers record it: the sha256 of the
+    file's bytes after the 8-byte length and the header."""
+    data = path.read_bytes()
+    return hashlib.sha256(data[8 + int.from_bytes(data[:8], "little") :]).hexdigest()
+
+
+def test_the_file_records_its_tensor_hash_as_kohya_does(tmp_path):
+    path = write_model(tmp_path / "dog.safetensors", model())
+    meta = read(path)[1]
+    assert meta["sshs_model_hash"] == kohya_model_hash(path)
+    assert meta["modelspec.hash_sha256"] == "0x" + kohya_model_hash(path)
+    assert weights_hash.recorded_hashes(meta) == {weights_hash.tensor_hash(path)}
+    # the same tensors with other metadata, under another name: the same hash
+    other = write_model(tmp_path / "renamed.safetensors", ModelData(tensors(), {"x": "y"}))
+    assert other.read_bytes() != path.read_bytes()
+    assert weights_hash.tensor_hash(other) == weights_hash.tensor_hash(path)
+    changed = {**tensors(), "lora_unet_mid_block_attn1_to_q.alpha": np.array(8.0, np.float16)}
+    third = write_model(tmp_path / "changed.safetensors", ModelData(changed, {}))
+    assert weights_hash.tensor_hash(third) != weights_hash.tensor_hash(path)
 
 
 def test_the_file_follows_the_umask_and_an_overwritten_file_keeps_its_mode(tmp_path, umask_022):
@@ -105,7 +134,7 @@ def test_the_file_follows_the_umask_and_an_overwritten_file_keeps_its_mode(tmp_p
     path.chmod(0o600)
     write_model(path, ModelData(tensors(), {"modelspec.title": "again"}))
     assert path.stat().st_mode & 0o777 == 0o600
-    assert read(path)[1] == {"modelspec.title": "again"}
+    assert without_hashes(read(path)[1]) == {"modelspec.title": "again"}
     assert [p.name for p in tmp_path.iterdir()] == ["dog.safetensors"]  # no temp left
 
 

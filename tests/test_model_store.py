@@ -255,6 +255,15 @@ def test_short_hash_is_a1111_style_and_follows_changes(atelier_home):
     assert single.short_hash() != expected
 
 
+def test_tensor_hash_names_a_single_safetensors_file_whatever_its_metadata(atelier_home):
+    store = store_for(atelier_home)
+    single = store.find("tiny-sd15-single")
+    data = single.path.read_bytes()
+    start = 8 + int.from_bytes(data[:8], "little")
+    assert single.tensor_hash() == hashlib.sha256(data[start:]).hexdigest()
+    assert store.find("tiny-sd15").tensor_hash() == ""  # a folder records none
+
+
 def test_scan_reads_headers_only_even_for_huge_files(atelier_home, monkeypatch):
     huge = atelier_home / "models" / "checkpoints" / "huge-xl.safetensors"
     keys = ["conditioner.embedders.1.model.ln_final.weight", "model.diffusion_model.out.2.bias"]

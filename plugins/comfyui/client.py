@@ -1,10 +1,10 @@
 """A ComfyUI server's HTTP API and websocket, as one job needs them. Qt-free, torch-free.
 
 Calls: `/system_stats`, `/object_info`, `/queue` (read, and delete of queued prompts),
-`/prompt`, `/history/{id}`, `/view`, `/upload/image`, `/interrupt`, and the websocket
-`/ws?clientId=`. Every failure to reach the server is a `ServerUnreachable` (an OSError)
-with a sentence naming the server; a refusal of a graph is a `GraphRefused` (a ValueError)
-with the server's own words.
+`/prompt`, `/history/{id}`, `/view`, `/view_metadata`, `/upload/image`, `/interrupt`, and
+the websocket `/ws?clientId=`. Every failure to reach the server is a `ServerUnreachable`
+(an OSError) with a sentence naming the server; a refusal of a graph is a `GraphRefused`
+(a ValueError) with the server's own words.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 from urllib.error import HTTPError, URLError
-from urllib.parse import urlencode, urlsplit
+from urllib.parse import quote, urlencode, urlsplit
 from urllib.request import Request, urlopen
 
 from plugins.comfyui.servers import ServerConfig
@@ -28,6 +28,10 @@ _IMAGE_FORMATS = {1: "jpeg", 2: "png"}
 
 class ServerUnreachable(OSError):
     """The server did not answer (down, wrong address, dropped connection)."""
+
+
+class NotFound(ServerUnreachable):
+    """The server answered that what was asked for is not there (HTTP 404)."""
 
 
 class GraphRefused(ValueError):
@@ -83,6 +87,8 @@ class ComfyUIClient:
             )
         if path == "/prompt" and exc.code == 400:
             return GraphRefused(refusal_text(text))
+        if exc.code == 404:
+            return NotFound(f"the server {self.server.label} has no {path.split('?')[0]}")
         return ServerUnreachable(f"the server {self.server.label} answered HTTP {exc.code}")
 
     def get_json(self, path: str) -> Any:
@@ -123,6 +129,16 @@ class ComfyUIClient:
         """An output file as /history names it ({"filename", "subfolder", "type"})."""
         query = {key: image.get(key, "") for key in ("filename", "subfolder", "type")}
         return self.request(f"/view?{urlencode(query)}")
+
+    def model_metadata(self, folder: str, filename: str) -> dict[str, Any]:
+        """The metadata a model file of `folder` ("loras", ...) carries ({} when the server
+        shows none: not a .safetensors file, no metadata, or an older server)."""
+        query = urlencode({"filename": filename})
+        try:
+            answer = self.get_json(f"/view_metadata/{quote(folder)}?{query}")
+        except NotFound:
+            return {}
+        return answer if isinstance(answer, dict) else {}
 
     def upload_image(self, png: bytes, name: str) -> str:
         """Upload a PNG into the server's input folder: the name a LoadImage node takes."""

@@ -19,6 +19,8 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
+from engine.model_entry import kind_label
+from plugins.comfyui.model_copies import same_name
 from plugins.comfyui.server_info import ServerInfo
 from plugins.diffusion.lora_tags import merged_loras, strip_tags
 from plugins.diffusion.mask_geometry import (
@@ -216,13 +218,13 @@ def _models(
     graph: Graph, params: SamplingParams, info: ServerInfo, label: str
 ) -> tuple[str, Link, Link, Link]:
     """The checkpoint loader and the LoRA chain: (checkpoint name, model, clip, vae)."""
-    checkpoint = match_model(params.model, info.models.get("checkpoints", ()), "checkpoint", label)
+    checkpoint = match_model(params.model, info, "checkpoints", label)
     loader = graph.add("CheckpointLoaderSimple", ckpt_name=checkpoint)
     model, clip = [loader, 0], [loader, 1]
     for lora in merged_loras(params.loras, params.prompt, params.negative_prompt):
         if lora.weight == 0:
             continue
-        name = match_model(lora.name, info.models.get("loras", ()), "LoRA", label)
+        name = match_model(lora.name, info, "loras", label)
         chained = graph.add(
             "LoraLoader",
             model=model,
@@ -266,7 +268,7 @@ def _control(
     wanted = control.model or next((n for n in installed if control.kind in n.lower()), "")
     if not wanted:
         raise Unsupported(f"{label} has no {control.kind} ControlNet. {LOCALLY}")
-    name = match_model(wanted, installed, "ControlNet", label)
+    name = match_model(wanted, info, "controlnet", label)
     loader = graph.add("ControlNetLoader", control_net_name=name)
     image = graph.add(
         "LoadImage", image=graph.upload(f"atelier-control-{index}.png", resize(control.image, size))
@@ -324,21 +326,25 @@ def sampler_for(scheduler: str, info: ServerInfo, label: str) -> tuple[str, str]
     return sampler_name, schedule
 
 
-def match_model(wanted: str, offered: tuple[str, ...], kind: str, label: str) -> str:
-    """The server's file for a model named `wanted` ("" = the first it offers): the same
-    file name, or the same name without folder and extension (Atelier names models by
-    their file stem), matched without case."""
+def match_model(wanted: str, info: ServerInfo, kind: str, label: str) -> str:
+    """The server's file of `kind` ("checkpoints", "loras", "controlnet") for the model named
+    `wanted` ("" = the first it offers): the file of the same name (model_copies.same_name),
+    else the file holding the same weights under another name (`info.find_copy`)."""
+    offered = info.models.get(kind, ())
     if not offered:
-        raise Unsupported(f"{label} has no {kind} installed. {LOCALLY}")
+        raise Unsupported(f"{label} has no {kind_label(kind)} installed. {LOCALLY}")
     if not wanted:
         return offered[0]
-    key = wanted.casefold()
     for name in offered:
-        stem = name.replace("\\", "/").rsplit("/", 1)[-1].rsplit(".", 1)[0]
-        if key in (name.casefold(), stem.casefold()):
+        if same_name(wanted, name):
             return name
+    copy = info.find_copy(kind, wanted) if info.find_copy else None
+    if copy is not None:
+        return copy
     shown = ", ".join(offered[:5]) + (" ..." if len(offered) > 5 else "")
-    raise Unsupported(f"{label} has no {kind} named {wanted!r} (it has {shown}). {LOCALLY}")
+    raise Unsupported(
+        f"{label} has no {kind_label(kind)} named {wanted!r} (it has {shown}). {LOCALLY}"
+    )
 
 
 def png_bytes(pixels: np.ndarray) -> bytes:

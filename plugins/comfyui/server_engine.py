@@ -24,6 +24,7 @@ from typing import Any
 
 import numpy as np
 
+from engine.model_store import ModelStore
 from engine.protocol import (
     Event,
     ImageData,
@@ -45,6 +46,7 @@ from plugins.comfyui.client import (
     running_and_pending,
 )
 from plugins.comfyui.graphs import LOCALLY, Plan, Unsupported, plan
+from plugins.comfyui.model_copies import CopyFinder
 from plugins.comfyui.remote_job import Cancelled, ServerFailed, ServerLost, Watch, make_picture
 from plugins.comfyui.server_info import ServerInfo, info
 from plugins.comfyui.servers import ServerConfig, server_for
@@ -62,6 +64,7 @@ class _Server:
     """One server as the engine schedules it."""
 
     client: ComfyUIClient
+    store: ModelStore  # the local models, whose copies the server may hold under other names
     ours: int = 0  # our pictures on it now (up to PER_SERVER)
     info: ServerInfo | None = None
     info_time: float = 0.0
@@ -73,7 +76,9 @@ class _Server:
 
     def server_info(self) -> ServerInfo:
         if self.info is None or time.monotonic() - self.info_time > INFO_TTL_S:
-            self.info, self.info_time = info(self.client), time.monotonic()
+            read = info(self.client)
+            finder = CopyFinder(self.client, read.models, self.store)
+            self.info, self.info_time = replace(read, find_copy=finder.find), time.monotonic()
         return self.info
 
 
@@ -96,7 +101,7 @@ class ServerEngine(EngineBase):
         super().__init__(tasks, **kwargs)
         if not servers:
             raise ValueError("No server is configured: add one in Settings > Servers.")
-        self.servers = [_Server(ComfyUIClient(server)) for server in servers]
+        self.servers = [_Server(ComfyUIClient(server), self.store) for server in servers]
         self._local = threading.Lock()  # the engine's own steps: one job at a time
         self._slots = threading.Condition()
         self._order_lock = threading.Lock()

@@ -1,16 +1,19 @@
 """What a ComfyUI server has: its device, memory and queue, its nodes and its models.
 
 Read from `/system_stats`, `/queue` and `/object_info` (the models are the choices of the
-stock loader nodes' inputs). Qt-free, torch-free.
+stock loader nodes' inputs), and `/view_metadata` for the hashes that find copies of local
+models under other names (plugins.comfyui.model_copies). Qt-free, torch-free.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
+from engine.model_store import ModelStore
 from plugins.comfyui.client import ComfyUIClient, running_and_pending
+from plugins.comfyui.model_copies import CopyFinder
 from plugins.comfyui.servers import server_for
 
 # model kind (as Atelier's store names its folders) -> (loader node, its input)
@@ -57,6 +60,9 @@ class ServerInfo:
     models: Mapping[str, tuple[str, ...]]  # kind -> file names, as the server lists them
     samplers: tuple[str, ...] = ()  # KSampler's sampler_name choices
     schedules: tuple[str, ...] = ()  # KSampler's scheduler choices
+    # find_copy(kind, local name) -> the server's file holding the same weights under
+    # another name, or None (plugins.comfyui.model_copies); None: names only
+    find_copy: Callable[[str, str], str | None] | None = field(default=None, compare=False)
 
 
 def status(client: ComfyUIClient) -> ServerStatus:
@@ -104,8 +110,13 @@ def choices(objects: Mapping[str, Any], node: str, name: str) -> tuple[str, ...]
 
 
 def models(url: str) -> dict[str, tuple[str, ...]]:
-    """The Backend's models: the file names of each kind the server at `url` offers."""
-    return dict(info(ComfyUIClient(server_for(url))).models)
+    """The Backend's models: the file names of each kind the server at `url` offers, and
+    among the LoRAs also the installed ones it holds under other names (by hash,
+    model_copies), by their names here: a prompt's tag of one works there."""
+    client = ComfyUIClient(server_for(url))
+    offered = dict(info(client).models)
+    copies = CopyFinder(client, offered, ModelStore()).local_names("loras")
+    return {**offered, "loras": offered.get("loras", ()) + copies}
 
 
 def _int(value: Any) -> int:

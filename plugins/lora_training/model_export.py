@@ -1,6 +1,8 @@
 """Write a trained model (engine.protocol.ModelData) as one `.safetensors` file, atomically:
-its tensors, its metadata, its thumbnail as the model spec's `modelspec.thumbnail`, and
-Atelier's recipe and the thumbnail's provenance record as JSON. Torch-free."""
+its tensors, its metadata, its tensor hash as kohya's trainers record it (`sshs_model_hash`,
+`modelspec.hash_sha256`: what finds the file under another name, engine.weights_hash), its
+thumbnail as the model spec's `modelspec.thumbnail`, and Atelier's recipe and the
+thumbnail's provenance record as JSON. Torch-free."""
 
 from __future__ import annotations
 
@@ -16,6 +18,7 @@ from safetensors.numpy import save
 from app.model.image_files import encode_png
 from engine.file_writing import write_atomic
 from engine.protocol import ImageData, ModelData
+from engine.weights_hash import hash_metadata, tensor_hash_of
 
 SUFFIX = ".safetensors"
 
@@ -27,7 +30,9 @@ def write_model(path: Path, output: ModelData) -> Path:
     if path.suffix.lower() != SUFFIX:
         raise ValueError(f"A trained model is written as {SUFFIX}, not as {path.name}.")
     tensors = {name: np.asarray(value, order="C") for name, value in output.tensors.items()}
-    write_atomic(path, save(tensors, metadata=file_metadata(output)))
+    # the tensor data does not depend on the metadata, so it is hashed from a bare copy
+    metadata = {**file_metadata(output), **hash_metadata(tensor_hash_of(save(tensors)))}
+    write_atomic(path, save(tensors, metadata=metadata))
     return path
 
 
