@@ -8,18 +8,25 @@
   of a LoRA under another name, for example on a ComfyUI server whose API shows a file's
   metadata but not its hash.
 
-Torch-free. File hashes are cached by path, size and modification time.
+Torch-free. File hashes are cached by path, size and modification time, in memory and in
+`<home>/hashes.json`, so a multi-GB checkpoint is read once, not at every start (a cache
+that cannot be read or written is only a slower start).
 """
 
 from __future__ import annotations
 
 import hashlib
+import json
+import logging
 import stat
+import threading
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 from engine.checkpoint_files import read_safetensors_header
+from engine.file_writing import write_atomic
+from engine.home import atelier_home
 from engine.protocol import JobError
 from engine.untrusted import display_path
 
@@ -28,7 +35,10 @@ _LENGTH_BYTES = 8  # a safetensors file starts with its header's length, little-
 # the metadata keys that record the tensor hash (the model spec's with a "0x" prefix)
 MODEL_HASH_KEY = "sshs_model_hash"
 SPEC_HASH_KEY = "modelspec.hash_sha256"
+HASHES_FILE = "hashes.json"
+log = logging.getLogger(__name__)
 _cache: dict[tuple[str, int, int, int], str] = {}
+_stored_lock = threading.Lock()  # one read-modify-write of HASHES_FILE at a time
 
 
 def short_hash(path: Path) -> str:
@@ -76,12 +86,54 @@ def file_sha256(path: Path, start: int = 0) -> str:
     st = path.stat()
     if not stat.S_ISREG(st.st_mode):
         raise JobError("invalid_input", f"{display_path(path)} is not a regular file")
-    key = (str(path), st.st_size, st.st_mtime_ns, start)
+    key = (str(path.resolve()), st.st_size, st.st_mtime_ns, start)
     if key not in _cache:
-        digest = hashlib.sha256()
-        with path.open("rb") as f:
-            f.seek(start)
-            while chunk := f.read(1 << 20):
-                digest.update(chunk)
-        _cache[key] = digest.hexdigest()
+        digest = _stored(key)
+        if digest is None:
+            digest = _read_hash(path, start)
+            _store(key, digest)
+        _cache[key] = digest
     return _cache[key]
+
+
+def _read_hash(path: Path, start: int) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as f:
+        f.seek(start)
+        while chunk := f.read(1 << 20):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def _entry_name(key: tuple[str, int, int, int]) -> str:
+    return f"{key[3]}:{key[0]}"
+
+
+def _stored_hashes() -> dict[str, list]:
+    """HASHES_FILE's entries: "<start>:<path>" -> [size, mtime_ns, sha256]; {} when absent
+    or unreadable."""
+    try:
+        data = json.loads((atelier_home() / HASHES_FILE).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    files = data.get("files") if isinstance(data, dict) else None
+    return files if isinstance(files, dict) else {}
+
+
+def _stored(key: tuple[str, int, int, int]) -> str | None:
+    entry = _stored_hashes().get(_entry_name(key))
+    if isinstance(entry, list) and len(entry) == 3 and entry[:2] == [key[1], key[2]]:
+        return str(entry[2])
+    return None
+
+
+def _store(key: tuple[str, int, int, int], digest: str) -> None:
+    with _stored_lock:
+        files = _stored_hashes()
+        files[_entry_name(key)] = [key[1], key[2], digest]
+        text = json.dumps({"version": 1, "files": files}, indent=0)
+        try:
+            atelier_home().mkdir(parents=True, exist_ok=True)
+            write_atomic(atelier_home() / HASHES_FILE, text.encode("utf-8"))
+        except OSError as exc:
+            log.info("file hashes not kept for the next start: %s", exc)

@@ -328,3 +328,25 @@ def test_an_inpainting_partner_is_found_by_name_and_family_and_left_out_of_the_p
     picked = {e.name for e in listing.picker_checkpoints()}
     assert "tiny-sd15_Inpainting" not in picked
     assert {"tiny-sd15", "tiny-sdxl-inpaint-other"} <= picked  # no partner of anything
+
+
+def test_file_hashes_are_kept_for_the_next_start_and_a_changed_file_is_read_again(
+    atelier_home, monkeypatch
+):
+    from engine import weights_hash
+
+    store = store_for(atelier_home)
+    single = store.find("tiny-sd15-single")
+    expected = single.short_hash()
+    assert (atelier_home / weights_hash.HASHES_FILE).is_file()
+    monkeypatch.setattr(weights_hash, "_cache", {})  # a new start: nothing in memory
+    monkeypatch.setattr(weights_hash, "_read_hash", lambda *_: pytest.fail("read again"))
+    assert single.short_hash() == expected  # from hashes.json, the file not read
+    monkeypatch.undo()
+    with single.path.open("ab") as f:
+        f.write(b"\0")
+    monkeypatch.setattr(weights_hash, "_cache", {})
+    assert single.short_hash() == hashlib.sha256(single.path.read_bytes()).hexdigest()[:10]
+    (atelier_home / weights_hash.HASHES_FILE).write_text("{not json")  # damaged: only slower
+    monkeypatch.setattr(weights_hash, "_cache", {})
+    assert single.short_hash() != expected
