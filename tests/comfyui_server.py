@@ -12,7 +12,8 @@ ComfyUI recognises: a one-level UNet with 320 channels and a 768-wide context, t
 CLIP ViT-L/14 text encoder and the full-size VAE, in fp16 with the original (LDM) key names.
 tiny_controlnet() builds, cached beside it, a random-weight ControlNet for it in the LDM layout
 ComfyUI's load_controlnet detects from its keys (a diffusers-format one must match a known
-UNet, which a one-level UNet does not).
+UNet, which a one-level UNet does not); tiny_svd_checkpoint() a random-weight Stable Video
+Diffusion file (tests/comfyui_svd_builder.py, run by the server's python).
 
 Importable without pytest (bench scripts use ComfyUIServer directly); the pytest fixtures at the
 end exist only where pytest does, loaded once per session as a plugin:
@@ -42,6 +43,7 @@ INSTALL_HINT = "ComfyUI test server not installed: run packaging/install-comfyui
 CHECKPOINT_NAME = "atelier-tiny-sd15.safetensors"
 CHECKPOINT_VERSION = "1"  # bump when the checkpoint's recipe changes: a new file is built
 CONTROLNET_NAME = "atelier-tiny-controlnet-sd15.safetensors"
+SVD_NAME = "atelier-tiny-svd.safetensors"  # "svd" in the name: how Atelier finds it there
 START_TIMEOUT_S = 90.0
 
 # The stand-in torchvision: enough names for ComfyUI's module-level imports, nothing that works.
@@ -122,6 +124,24 @@ def tiny_controlnet() -> Path:
     """A random-weight ControlNet for the tiny checkpoint, built once per machine and cached;
     seeded. Its residuals are not zero, so it changes the pictures it steers."""
     return _cached(CONTROLNET_NAME, _save_tiny_controlnet)
+
+
+def tiny_svd_checkpoint() -> Path:
+    """A random-weight Stable Video Diffusion single file ComfyUI detects (about 1.9 GB:
+    its image encoder is full size), built once per machine (about a minute) by ComfyUI's
+    own python (tests/comfyui_svd_builder.py) and cached; seeded."""
+    return _cached(SVD_NAME, _save_tiny_svd)
+
+
+def _save_tiny_svd(path: Path) -> None:
+    main = comfyui_main()
+    if main is None:
+        raise RuntimeError(comfyui_unavailable())
+    builder = REPO / "tests" / "comfyui_svd_builder.py"
+    command = [comfyui_python(), builder, main.parent, tiny_checkpoint(), path]
+    done = subprocess.run(command, capture_output=True, text=True, timeout=900)
+    if done.returncode != 0:
+        raise RuntimeError(f"the tiny SVD checkpoint was not built:\n{done.stderr[-3000:]}")
 
 
 def _tiny_unet():

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import struct
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -25,6 +26,7 @@ from plugins.diffusion.params import (
     ReferenceSpec,
     Txt2ImgParams,
 )
+from plugins.video.params import ImageToVideoParams
 
 STOCK = frozenset(
     [
@@ -176,6 +178,50 @@ def test_outpaint_sends_the_extended_canvas_and_keeps_the_old_picture():
     assert result.shape == (64, 96, 4)
     assert np.array_equal(result[:, :56], picture[:, :56])  # before the overlap: untouched
     assert (result[:, 70:, :3] == 50).all()
+
+
+SVD_NODES = {"ImageOnlyCheckpointLoader", "SVD_img2vid_Conditioning", "VideoLinearCFGGuidance"}
+SVD_INFO = replace(
+    INFO,
+    nodes=INFO.nodes | SVD_NODES,
+    models={**MODELS, "checkpoints": (*MODELS["checkpoints"], "video/SVD_xt.safetensors")},
+)
+
+
+def test_image_to_video_is_stable_video_diffusion_on_the_uploaded_still():
+    still = np.zeros((90, 160, 4), np.uint8)
+    params = ImageToVideoParams(
+        image=still, frames=6, fps=8, motion_bucket=40, noise_aug=0.1, cfg_scale=3, steps=5
+    )
+    made = plan("video.image_to_video", replace(params, work_size=128), 9, SVD_INFO, "Rack")
+    assert made.fps == 8.0 and made.checkpoint == "video/SVD_xt.safetensors"
+    assert (made.width, made.height) == (168, 96)  # about 128 squared in the still's shape
+    assert made.graph.uploads["atelier-still.png"].shape == (96, 168, 4)
+    (conditioned,) = nodes_of(made, "SVD_img2vid_Conditioning")
+    assert {k: conditioned[k] for k in ("video_frames", "fps", "motion_bucket_id")} == {
+        "video_frames": 6,
+        "fps": 8,
+        "motion_bucket_id": 40,
+    }
+    assert conditioned["augmentation_level"] == 0.1
+    (sampler,) = nodes_of(made, "KSampler")
+    assert linked(made, sampler["model"]) == "VideoLinearCFGGuidance"
+    assert (sampler["seed"], sampler["steps"], sampler["cfg"]) == (9, 5, 3)
+    native = plan("video.image_to_video", params, 9, SVD_INFO, "Rack")
+    assert (native.width, native.height) == (1024, 576)  # SVD's own size for a 16:9 still
+
+
+def test_image_to_video_is_refused_without_an_svd_checkpoint_or_by_animatediff():
+    still = np.zeros((64, 64, 4), np.uint8)
+    params = ImageToVideoParams(image=still)
+    with pytest.raises(Unsupported, match="no Stable Video Diffusion checkpoint"):
+        plan("video.image_to_video", params, 1, replace(SVD_INFO, models=MODELS), "Rack")
+    with pytest.raises(Unsupported, match="lacks the node"):
+        plan("video.image_to_video", params, 1, replace(SVD_INFO, nodes=INFO.nodes), "Rack")
+    with pytest.raises(Unsupported, match="only Stable Video Diffusion"):
+        plan("video.image_to_video", replace(params, method="animatediff"), 1, SVD_INFO, "Rack")
+    named = replace(params, video_model="tiny")  # any checkpoint the designer names
+    assert plan("video.image_to_video", named, 1, SVD_INFO, "Rack").checkpoint == "tiny.safetensors"
 
 
 def test_bad_pictures_and_masks_are_refused_with_a_sentence():

@@ -6,8 +6,6 @@ installed (packaging/install-comfyui; CI installs it)."""
 
 from __future__ import annotations
 
-import json
-import urllib.request
 from dataclasses import replace
 from pathlib import Path
 
@@ -23,22 +21,14 @@ from plugins.comfyui.graphs import Unsupported, plan
 from plugins.comfyui.model_copies import CopyFinder
 from plugins.comfyui.server_engine import ServerEngine
 from plugins.comfyui.servers import ServerConfig
-from plugins.diffusion import plugin as diffusion_plugin
 from plugins.diffusion.params import LoraSpec, Txt2ImgParams
 from plugins.lora_training.model_export import write_model
-from plugins.provenance import plugin as provenance_plugin
-from plugins.registry import Registry
 from tests.test_comfyui_graphs import INFO
+from tests.test_comfyui_remote import get, registry
 
 RANK = 4
 WIDTH = 768  # CLIP ViT-L's width, the tiny checkpoint's text encoder
 RENAMED = "studio/cat_v1.safetensors"  # the LoRA as the server's folder holds it
-
-
-@pytest.fixture(autouse=True)
-def home(tmp_path, monkeypatch) -> Path:
-    monkeypatch.setenv("ATELIER_HOME", str(tmp_path / "home"))
-    return tmp_path / "home"
 
 
 def clip_lora(seed: int) -> dict[str, np.ndarray]:
@@ -82,13 +72,13 @@ class RecordedClient:
         return self.metadata.get(filename, {})
 
 
-def test_a_local_lora_is_found_under_the_name_that_records_its_hash(home):
-    local = install_locally(home, "my-cat", clip_lora(1))
+def test_a_local_lora_is_found_under_the_name_that_records_its_hash(atelier_home):
+    local = install_locally(atelier_home, "my-cat", clip_lora(1))
     digest = tensor_hash(local)
     client = RecordedClient(
         {
             "a-dog.safetensors": hash_metadata(
-                tensor_hash(install_locally(home, "dog", clip_lora(2)))
+                tensor_hash(install_locally(atelier_home, "dog", clip_lora(2)))
             ),
             RENAMED: {"ss_output_name": "x", "modelspec.hash_sha256": f"0x{digest.upper()}"},
         }
@@ -118,19 +108,7 @@ def test_the_graph_names_the_servers_copy_and_without_one_the_job_is_refused():
         plan("diffusion.txt2img", Txt2ImgParams(prompt="<lora:my-dog:1>"), 1, info, "Studio")
 
 
-def registry() -> Registry:
-    made = Registry()
-    made.add(diffusion_plugin)
-    made.add(provenance_plugin)
-    return made
-
-
-def history(server) -> dict:
-    with urllib.request.urlopen(f"{server.url}/history", timeout=10) as answer:
-        return json.loads(answer.read())
-
-
-def test_a_renamed_lora_on_a_real_server_is_used_by_its_hash(home, tmp_path):
+def test_a_renamed_lora_on_a_real_server_is_used_by_its_hash(atelier_home, tmp_path):
     from tests.comfyui_server import ComfyUIServer, comfyui_unavailable, tiny_checkpoint
 
     if comfyui_unavailable():
@@ -138,8 +116,8 @@ def test_a_renamed_lora_on_a_real_server_is_used_by_its_hash(home, tmp_path):
     base = tmp_path / "server"
     install_on_server(base / "models" / "loras", RENAMED, clip_lora(1))
     install_on_server(base / "models" / "loras", "a-dog.safetensors", clip_lora(2))
-    install_locally(home, "my-cat", clip_lora(1))
-    install_locally(home, "my-owl", clip_lora(3))  # the server has no copy of this one
+    install_locally(atelier_home, "my-cat", clip_lora(1))
+    install_locally(atelier_home, "my-owl", clip_lora(3))  # the server has no copy of this one
     with ComfyUIServer(base, checkpoints=[tiny_checkpoint()]) as server:
         engine = ServerEngine.from_registry(
             registry(), servers=[ServerConfig(server.url)], preview_interval_s=None
@@ -149,7 +127,7 @@ def test_a_renamed_lora_on_a_real_server_is_used_by_its_hash(home, tmp_path):
         with_lora = replace_loras(params, LoraSpec("my-cat", 1.0))
         ending = engine.submit("diffusion.txt2img", with_lora).future.result(240)
         assert isinstance(plain, JobFinished) and isinstance(ending, JobFinished), ending
-        graphs = [record["prompt"][2] for record in history(server).values()]
+        graphs = [record["prompt"][2] for record in get(server, "/history").values()]
         names = [
             n["inputs"]["lora_name"]
             for g in graphs
@@ -160,11 +138,11 @@ def test_a_renamed_lora_on_a_real_server_is_used_by_its_hash(home, tmp_path):
         assert not np.array_equal(plain.outputs[0].pixels, ending.outputs[0].pixels)
         listed = server_info.models(server.url)["loras"]
         assert "my-cat" in listed and RENAMED in listed and "my-owl" not in listed
-        sent = len(history(server))
+        sent = len(get(server, "/history"))
         refused = engine.submit("diffusion.txt2img", replace_loras(params, LoraSpec("my-owl")))
         ending = refused.future.result(240)
         assert isinstance(ending, JobFailed) and "no LoRA named 'my-owl'" in ending.message
-        assert len(history(server)) == sent  # nothing was sent
+        assert len(get(server, "/history")) == sent  # nothing was sent
         engine.shutdown()
 
 

@@ -22,6 +22,7 @@ import pytest
 from PIL import Image
 
 from engine.protocol import JobCancelled, JobFailed, JobFinished, JobProgress, JobStarted
+from plugins.api import Plugin
 from plugins.comfyui import remote_job
 from plugins.comfyui.server_engine import ServerEngine
 from plugins.comfyui.servers import ServerConfig
@@ -48,10 +49,11 @@ def home(tmp_path, monkeypatch) -> Path:
     return tmp_path / "home"
 
 
-def registry() -> Registry:
+def registry(*more: Plugin) -> Registry:
+    """The plugins a server job needs (image tasks, the safety step) and `more`."""
     made = Registry()
-    made.add(diffusion_plugin)
-    made.add(provenance_plugin)
+    for plugin in (diffusion_plugin, provenance_plugin, *more):
+        made.add(plugin)
     return made
 
 

@@ -1,12 +1,19 @@
 """Run jobs on ComfyUI servers: text to image, image to image, inpaint and outpaint (with
-LoRAs and ControlNets) translated to graphs of stock nodes, spread over the servers the
-designer configured in Settings > Servers, checked and watermarked here like local results."""
+LoRAs and ControlNets), and image to video (Stable Video Diffusion) translated to graphs of
+stock nodes, spread over the servers the designer configured in Settings > Servers, checked
+and watermarked here like local results."""
 
 from __future__ import annotations
 
 from plugins.api import Backend, Plugin
 
-REMOTE_TASKS = ("diffusion.txt2img", "diffusion.img2img", "diffusion.inpaint", "diffusion.outpaint")
+REMOTE_TASKS = (
+    "diffusion.txt2img",
+    "diffusion.img2img",
+    "diffusion.inpaint",
+    "diffusion.outpaint",
+    "video.image_to_video",
+)
 
 plugin = Plugin(
     id="comfyui",

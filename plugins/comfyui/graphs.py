@@ -1,13 +1,15 @@
-"""Atelier's image jobs as ComfyUI API graphs of stock nodes.
+"""Atelier's image and clip jobs as ComfyUI API graphs of stock nodes.
 
-Two graphs cover the four tasks: text to image (an empty latent), and a repaint of an
+Two graphs cover the four image tasks: text to image (an empty latent), and a repaint of an
 uploaded picture at a strength, with a mask or without (image to image). Inpaint and
 outpaint do their geometry here, as the local tasks do (plugins/diffusion/mask_geometry):
 the mask is grown and feathered, the outpaint canvas extended, and the server's picture is
 blended back into the original, so kept pixels stay exactly as they were. LoRAs chain
-`LoraLoader`s; controls add `ControlNetLoader` + `ControlNetApplyAdvanced`. A graph names
-every node and model it needs: `Unsupported` says what a server lacks before anything is
-sent. Torch-free.
+`LoraLoader`s; controls add `ControlNetLoader` + `ControlNetApplyAdvanced`. Image to video
+is Stable Video Diffusion's stock graph (`ImageOnlyCheckpointLoader`,
+`SVD_img2vid_Conditioning`, `VideoLinearCFGGuidance`), whose frames come back as pictures.
+A graph names every node and model it needs: `Unsupported` says what a server lacks before
+anything is sent. Torch-free.
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ from plugins.diffusion.mask_geometry import (
     resize,
     rgba,
     soft_mask,
+    work_size,
 )
 from plugins.diffusion.params import (
     MASK_THRESHOLD,
@@ -42,6 +45,8 @@ from plugins.diffusion.params import (
     ceil8,
     snap8,
 )
+from plugins.video.image_to_video import SVD_FPS, SVD_SIDE
+from plugins.video.params import ImageToVideoParams
 
 DEFAULT_SIDE = 512  # a size of 0 on a server: we cannot see its checkpoint's native size
 FULL_REPAINT = 0.99  # from this strength up a masked repaint starts from noise
@@ -56,6 +61,8 @@ SAMPLERS = {
     "LCM": ("lcm", "sgm_uniform"),
 }
 LOCALLY = "Run it on the local engine instead."
+SVD_FRAMES = 14  # Stable Video Diffusion's own clip length (the server does not say its model's)
+SVD_NAMES = ("svd", "stable-video", "stable_video", "img2vid")  # how SVD checkpoints are named
 
 
 class Unsupported(ValueError):
@@ -102,6 +109,7 @@ class Plan:
     width: int
     height: int
     original: np.ndarray | None = None  # (h, w, 4) picture to blend into, or None
+    fps: float = 0.0  # a clip's frame rate: every picture the output node saves is a frame
     soft: np.ndarray | None = None  # (h, w) blend weight of the new pixels
     meta: dict[str, Any] = field(default_factory=dict)  # the output's, as the local task's
 
@@ -122,6 +130,8 @@ class Plan:
 def plan(task_id: str, params: SamplingParams, seed: int, info: ServerInfo, label: str) -> Plan:
     """The graph of one image of `params` (seed `seed`) for a server with `info`; Unsupported
     naming what the server (`label`) lacks, ValueError for params no graph can express."""
+    if isinstance(params, ImageToVideoParams):
+        return _checked(_image_to_video(params, seed, info, label), info, label)
     if params.references:
         raise Unsupported(
             f"{label} cannot use reference images: IP-Adapter is not among ComfyUI's stock "
@@ -133,6 +143,11 @@ def plan(task_id: str, params: SamplingParams, seed: int, info: ServerInfo, labe
         made = _repaint(params, seed, info, label)
     else:
         raise Unsupported(f"{label} cannot run {task_id} jobs. {LOCALLY}")
+    return _checked(made, info, label)
+
+
+def _checked(made: Plan, info: ServerInfo, label: str) -> Plan:
+    """`made`, when the server has every node it names; else Unsupported."""
     missing = sorted({n["class_type"] for n in made.graph.nodes.values()} - info.nodes)
     if missing:
         raise Unsupported(f"{label} lacks the node(s) {', '.join(missing)}. {LOCALLY}")
@@ -181,6 +196,71 @@ def _repaint(
     if soft is None:
         return Plan(graph, save, checkpoint, *size, meta=meta)
     return Plan(graph, save, checkpoint, *size, original=original, soft=soft, meta=meta)
+
+
+def _image_to_video(params: ImageToVideoParams, seed: int, info: ServerInfo, label: str) -> Plan:
+    """Stable Video Diffusion on the still, as the local task runs it: the still at about
+    SVD's side in its own shape, its frame count (SVD's 14 when 0), rate, motion amount
+    and noise, guidance rising from 1 over the frames to the CFG scale."""
+    if params.image is None:
+        raise ValueError("This job needs a still to animate.")
+    if params.method not in ("auto", "svd"):
+        raise Unsupported(
+            f"{label} cannot animate by {params.method}: only Stable Video Diffusion is among "
+            f"ComfyUI's stock nodes. {LOCALLY}"
+        )
+    checkpoint = _svd_checkpoint(params.video_model, info, label)
+    still = rgba(params.image)
+    size = work_size(still.shape[1::-1], params.work_size or SVD_SIDE)
+    fps = params.fps or SVD_FPS
+    graph = Graph()
+    loader = graph.add("ImageOnlyCheckpointLoader", ckpt_name=checkpoint)
+    picture = graph.add("LoadImage", image=graph.upload("atelier-still.png", resize(still, size)))
+    conditioned = graph.add(
+        "SVD_img2vid_Conditioning",
+        clip_vision=[loader, 1],
+        init_image=[picture, 0],
+        vae=[loader, 2],
+        width=size[0],
+        height=size[1],
+        video_frames=params.frames or SVD_FRAMES,
+        motion_bucket_id=params.motion_bucket,
+        fps=max(1, round(fps)),
+        augmentation_level=params.noise_aug,
+    )
+    guided = graph.add("VideoLinearCFGGuidance", model=[loader, 0], min_cfg=1.0)
+    sampler_name, scheduler = sampler_for(params.scheduler, info, label)
+    sampler = graph.add(
+        "KSampler",
+        model=[guided, 0],
+        seed=seed,
+        steps=params.steps,
+        cfg=max(1.0, params.cfg_scale),
+        sampler_name=sampler_name,
+        scheduler=scheduler,
+        positive=[conditioned, 0],
+        negative=[conditioned, 1],
+        latent_image=[conditioned, 2],
+        denoise=1.0,
+    )
+    decoded = graph.add("VAEDecode", samples=[sampler, 0], vae=[loader, 2])
+    save = graph.add("SaveImage", images=[decoded, 0], filename_prefix="atelier-clip")
+    return Plan(graph, save, checkpoint, *size, fps=float(fps))
+
+
+def _svd_checkpoint(wanted: str, info: ServerInfo, label: str) -> str:
+    """The server's Stable Video Diffusion checkpoint: the one named, else the first whose
+    name says it is one (ComfyUI lists every checkpoint in one folder and says nothing of
+    what each is)."""
+    if wanted:
+        return match_model(wanted, info, "checkpoints", label)
+    for name in info.models.get("checkpoints", ()):
+        if any(word in name.casefold() for word in SVD_NAMES):
+            return name
+    raise Unsupported(
+        f"{label} has no Stable Video Diffusion checkpoint (one whose name holds "
+        f"{' or '.join(repr(w) for w in SVD_NAMES)}; or name it under Video model). {LOCALLY}"
+    )
 
 
 def _picture_and_mask(

@@ -1,4 +1,4 @@
-"""One picture made on one ComfyUI server: upload, queue, follow, fetch.
+"""One picture (or clip) made on one ComfyUI server: upload, queue, follow, fetch.
 
 The websocket is opened (with a client id of this picture's own) before the graph is
 queued, so no message is missed; it brings progress, step previews (where the server
@@ -28,6 +28,7 @@ from plugins.comfyui.client import (
     running_and_pending,
 )
 from plugins.comfyui.graphs import Plan, decode_picture, png_bytes
+from plugins.diffusion.mask_geometry import rgba
 
 RECONNECT_S = 10.0  # how long a server may stay away before its picture goes elsewhere
 POLL_S = 5.0  # with no message for this long, ask /history (a message may have been lost)
@@ -56,8 +57,9 @@ class Watch:
 
 
 def make_picture(client: ComfyUIClient, plan: Plan, watch: Watch) -> np.ndarray:
-    """Run `plan` on the server: the finished RGBA picture. Raises ServerLost, Cancelled,
-    ServerFailed, or GraphRefused (the server would not take the graph)."""
+    """Run `plan` on the server: the finished RGBA picture, or a clip's (plan.fps) frames
+    stacked (t, h, w, 4). Raises ServerLost, Cancelled, ServerFailed, or GraphRefused (the
+    server would not take the graph)."""
     client_id = uuid.uuid4().hex
     follower = _Follower(client, client_id, watch)
     try:
@@ -70,6 +72,8 @@ def make_picture(client: ComfyUIClient, plan: Plan, watch: Watch) -> np.ndarray:
         images = record.get("outputs", {}).get(plan.output_node, {}).get("images") or []
         if not images:
             raise ServerFailed(f"{client.server.label} finished the job but sent no picture")
+        if plan.fps:
+            return np.stack([rgba(decode_picture(_lost(client.view, i))) for i in images])
         return plan.finish(decode_picture(_lost(client.view, images[0])))
     finally:
         follower.close()

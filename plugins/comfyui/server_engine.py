@@ -35,6 +35,7 @@ from engine.protocol import (
     JobHandle,
     JobQueued,
     TaskResult,
+    VideoData,
 )
 from engine.recipes import RESOLVED
 from engine.worker import EngineBase
@@ -50,6 +51,7 @@ from plugins.comfyui.model_copies import CopyFinder
 from plugins.comfyui.remote_job import Cancelled, ServerFailed, ServerLost, Watch, make_picture
 from plugins.comfyui.server_info import ServerInfo, info
 from plugins.comfyui.servers import ServerConfig, server_for
+from plugins.video.clips import finished_clip
 
 log = logging.getLogger(__name__)
 INFO_TTL_S = 60.0  # a server's nodes and models are read again after this long
@@ -181,7 +183,7 @@ class ServerEngine(EngineBase):
         first = job.params.seed if job.params.seed >= 0 else random.randrange(2**32)
         count = max(1, int(getattr(job.params, "batch_count", 1)))
         pictures = [_Picture(i, (first + i) % 2**32) for i in range(count)]
-        made: list[ImageData | None] = [None] * count
+        made: list[ImageData | VideoData | None] = [None] * count
         errors: list[BaseException] = []
         self._local.release()
         try:
@@ -208,7 +210,7 @@ class ServerEngine(EngineBase):
         job: Any,
         picture: _Picture,
         pictures: list[_Picture],
-        made: list[ImageData | None],
+        made: list[ImageData | VideoData | None],
         errors: list[BaseException],
     ) -> None:
         try:
@@ -217,10 +219,14 @@ class ServerEngine(EngineBase):
             errors.append(exc)
             job.cancel.set()  # the other pictures of a failed job are not needed
 
-    def _picture(self, job: Any, picture: _Picture, pictures: list[_Picture]) -> ImageData:
+    def _picture(
+        self, job: Any, picture: _Picture, pictures: list[_Picture]
+    ) -> ImageData | VideoData:
         """One picture: on the least busy server that can make it, again elsewhere when
         that server drops out."""
-        params = replace(job.params, batch_count=1, seed=picture.seed)
+        params = replace(job.params, seed=picture.seed)
+        if hasattr(params, "batch_count"):
+            params = replace(params, batch_count=1)
         while True:
             server, made_plan = self._take_server(job, picture, params)
             try:
@@ -240,20 +246,25 @@ class ServerEngine(EngineBase):
                 raise JobError("internal", str(exc)) from None
             finally:
                 self._give_back(server)
-            return self._image(pixels, made_plan, picture, server)
+            return self._output(job, pixels, made_plan, picture, server)
 
-    def _image(
-        self, pixels: np.ndarray, made_plan: Plan, picture: _Picture, server: _Server
-    ) -> ImageData:
-        h, w = pixels.shape[:2]
+    def _output(
+        self, job: Any, pixels: np.ndarray, made_plan: Plan, picture: _Picture, server: _Server
+    ) -> ImageData | VideoData:
+        """The job's output of the server's pixels (a clip's frames are post-processed here
+        as the local task does), its recipe naming the server."""
         resolved = {
             "seed": picture.seed,
-            "width": w,
-            "height": h,
-            "batch_count": 1,
+            "width": made_plan.width,
+            "height": made_plan.height,
             "model": made_plan.checkpoint,
             "server": server.client.url,
         }
+        if made_plan.fps:
+            frames = np.ascontiguousarray(pixels[..., :3])
+            return finished_clip(job.ctx, frames, made_plan.fps, job.params, resolved)
+        h, w = pixels.shape[:2]
+        resolved.update(width=w, height=h, batch_count=1)
         return ImageData(pixels, {**made_plan.meta, RESOLVED: resolved})
 
     def _take_server(self, job: Any, picture: _Picture, params: Any) -> tuple[_Server, Plan]:
