@@ -31,7 +31,8 @@ class Param:
     # model's native size): the least other value, so the field takes 0 or this to maximum
     step: float | None = None
     zero_label: str = ""  # what the form shows for 0 where 0 means something of its own
-    # ("Automatic"); default: "Native" where the help says "0 = ...", else the number
+    # ("Automatic"); default: "Native" where the help says "0 = ...", else the number. In a
+    # model picker (`models`): the label of the empty name, offered first
     unit: str = ""  # what a number counts, shown after it in the form: "px", "%", "s"
     choices: tuple[str, ...] = ()
     multiline: bool = False

@@ -2,8 +2,10 @@
 offers, the default first, each with its note (the licence) by its name, and the chosen
 one's note on a line under it.
 
-Its value is the chosen model's name ("" while none is installed or listed yet). A name
-set before the models are listed (a recipe, saved settings) is chosen once they are.
+Its value is the chosen model's name ("" while none is installed or listed yet). A field
+whose empty name means a rule of its own (a motion adapter "made for the checkpoint") offers
+it first, under its label (`Param.zero_label`), and keeps it while no model is installed.
+A name set before the models are listed (a recipe, saved settings) is chosen once they are.
 """
 
 from __future__ import annotations
@@ -23,8 +25,9 @@ class ModelField(QWidget):
 
     changed = Signal()
 
-    def __init__(self, parent: QWidget | None = None) -> None:
+    def __init__(self, automatic: str = "", parent: QWidget | None = None) -> None:
         super().__init__(parent)
+        self.automatic = automatic  # the label of the empty name; "": no such entry
         self.choices: list[ModelChoice] = []
         self._wanted = ""  # a name set while it is not listed: chosen when it appears
         self.combo = QComboBox()  # as narrow as the panel: a long name and licence are cut
@@ -32,7 +35,7 @@ class ModelField(QWidget):
             QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon
         )
         self.combo.setMinimumContentsLength(MIN_CHARACTERS)  # (the popup and note show all)
-        self.combo.addItem("No models installed", "")
+        self.combo.addItem(automatic or "No models installed", "")
         self.note = QLabel()
         self.note.setObjectName("muted")
         self.note.setWordWrap(True)
@@ -51,10 +54,12 @@ class ModelField(QWidget):
         self.choices = list(choices)
         with QSignalBlocker(self.combo):
             self.combo.clear()
+            if self.automatic:
+                self.combo.addItem(self.automatic, "")
             for choice in self.choices:
                 text = f"{choice.entry.name}  \N{MIDDLE DOT}  {choice.note}"
                 self.combo.addItem(text if choice.note else choice.entry.name, choice.entry.name)
-            if not self.choices:
+            if not self.combo.count():
                 self.combo.addItem("No models installed", "")
             self.combo.setCurrentIndex(max(self.combo.findData(keep), 0))
         self._wanted = keep if self.combo.currentData() != keep else ""
@@ -75,7 +80,7 @@ class ModelField(QWidget):
         self._show_note()
 
     def chosen(self) -> ModelChoice | None:
-        index = self.combo.currentIndex()
+        index = self.combo.currentIndex() - bool(self.automatic)
         return self.choices[index] if 0 <= index < len(self.choices) else None
 
     def _on_chosen(self, *_: object) -> None:

@@ -92,7 +92,7 @@ class ParamForm(QWidget):
 
     def _make_widget(self, name: str, kind: type, spec: Param) -> QWidget:
         if spec.models:
-            widget = ModelField()
+            widget = ModelField(spec.zero_label)
             widget.changed.connect(self.changed)
         elif spec.choices:
             widget = QComboBox()

@@ -36,6 +36,7 @@ STRIP_FRAMES = 4  # frames side by side in a step preview
 # frame, plus the first), sides multiples of 16 (8x VAE and 2x2 patches)
 FRAME_RULES = {"wan": 4, "cogvideox": 8}
 SIDE_MULTIPLE = 16
+CHOICES = "plugins.video.model_choices"  # the pickers of the model fields
 
 
 def _shared(name: str) -> Any:
@@ -71,6 +72,8 @@ def _motion() -> Any:
         "",
         "Motion model",
         advanced=True,
+        models=f"{CHOICES}:motion_choices",
+        zero_label="Automatic (one that fits the checkpoint)",
         help="The AnimateDiff motion adapter's name; empty = one made for the checkpoint.",
     )
 
@@ -148,6 +151,8 @@ class TextToVideoParams(VideoOptions):
         "",
         "Video model",
         advanced=True,
+        models=f"{CHOICES}:text_video_choices",
+        zero_label="None (AnimateDiff on the checkpoint)",
         help="A Wan or CogVideoX model's name to make the clip with; empty = AnimateDiff "
         "on the checkpoint.",
     )
@@ -198,6 +203,8 @@ class ImageToVideoParams(VideoOptions):
         "",
         "Video model",
         advanced=True,
+        models=f"{CHOICES}:svd_choices",
+        zero_label="Automatic (the first installed)",
         help="The Stable Video Diffusion model's name; empty = the first installed.",
     )
     motion: str = _motion()
