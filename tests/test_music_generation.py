@@ -14,13 +14,15 @@ import wave
 import numpy as np
 import pytest
 
+from app.model.audio_loudness import integrated_loudness, peak_db
 from engine.model_store import ModelStore
 from engine.protocol import AudioData, JobCancelled, JobFailed, JobFinished, JobProgress
 from engine.worker import Engine, InlineEngine
 from plugins.music import TEXT_TO_MUSIC
 from plugins.music.families import BY_ID
+from plugins.music.loudness import PEAK_CEILING_DB, to_loudness
 from plugins.music.music_models import licence_label, pick_music_model
-from plugins.music.params import TextToMusicParams
+from plugins.music.params import TextToMusicParams, validate_text_to_music
 from tests.fixtures.tiny_music import (
     HOP,
     RATE,
@@ -145,7 +147,7 @@ def test_previews_play_the_sound_made_so_far(store, unmarked_sound):
     engine = InlineEngine(TASKS, store=store, families=BY_ID, preview_interval_s=0.0)
     seen = []
     engine.subscribe(seen.append)
-    audio = sound(run(engine, duration=25.0))
+    audio = sound(run(engine, duration=25.0, loudness=0.0))  # as made: no level to match
     previews = [e.audio for e in seen if isinstance(e, JobProgress) and e.audio is not None]
     assert len(previews) >= 2
     lengths = [p.samples.shape[1] for p in previews]
@@ -155,6 +157,49 @@ def test_previews_play_the_sound_made_so_far(store, unmarked_sound):
         assert np.allclose(preview.samples, audio.samples[:, : preview.samples.shape[1]])
     seconds = [e.metrics["seconds"] for e in seen if isinstance(e, JobProgress) and e.metrics]
     assert seconds[-1] == pytest.approx(25.0) and max(seconds) <= 25.0
+
+
+# ---- loudness
+
+
+def test_the_piece_and_its_previews_are_brought_to_the_loudness_asked(store, unmarked_sound):
+    engine = InlineEngine(TASKS, store=store, families=BY_ID, preview_interval_s=0.0)
+    seen = []
+    engine.subscribe(seen.append)
+    event = run(engine, duration=25.0, loudness=-20.0)
+    audio, made = sound(event), sound(run(engine, duration=25.0, loudness=0.0))
+    as_made = integrated_loudness(made.samples, RATE)
+    gain = audio.meta["recipe"]["params"]["gain_db"]
+    scaled = made.samples * 10 ** (gain / 20)  # one gain for the whole piece (recorded in 0.01 dB)
+    assert gain != 0 and np.allclose(audio.samples, scaled, rtol=0, atol=2e-3)
+    peak_held = any("any louder" in w for w in event.warnings)
+    if peak_held:  # the peaks kept it quieter: they sit at the ceiling
+        assert peak_db(audio.samples) == pytest.approx(PEAK_CEILING_DB, abs=0.01)
+    else:
+        assert integrated_loudness(audio.samples, RATE) == pytest.approx(-20.0, abs=0.1)
+    assert peak_db(audio.samples) <= PEAK_CEILING_DB + 0.01 and as_made != pytest.approx(-20, abs=1)
+    previews = [e.audio for e in seen if isinstance(e, JobProgress) and e.audio is not None]
+    level = integrated_loudness(previews[-1].samples, RATE)  # heard as loud as it will end
+    assert abs(level - integrated_loudness(audio.samples, RATE)) < 3.0
+
+
+def test_loudness_is_capped_by_the_peaks_and_silence_is_left_alone():
+    rng = np.random.default_rng(0)
+    quiet = (0.01 * rng.standard_normal((1, 16000))).astype(np.float32)
+    louder, gain, note = to_loudness(quiet, 16000, -14.0)
+    assert integrated_loudness(louder, 16000) == pytest.approx(-14.0, abs=0.1) and not note
+    clicks = quiet.copy()
+    clicks[0, ::4000] = 0.5  # spikes: -14 LUFS would push them past full scale
+    held, gain, note = to_loudness(clicks, 16000, -14.0)
+    assert peak_db(held) == pytest.approx(PEAK_CEILING_DB, abs=0.01) and "any louder" in note
+    silence = np.zeros((1, 16000), np.float32)
+    assert to_loudness(silence, 16000, -14.0)[1] == 0.0
+    assert to_loudness(quiet, 16000, 0.0)[0] is quiet  # 0: as made
+
+
+def test_a_loudness_out_of_range_is_refused_before_it_runs():
+    with pytest.raises(ValueError, match="Loudness must be between -40 and 0"):
+        validate_text_to_music(dataclasses.replace(FAST, loudness=-60.0))
 
 
 # ---- cancel, stop and keep

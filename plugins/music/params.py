@@ -13,12 +13,14 @@ import math
 from dataclasses import dataclass
 from pathlib import Path
 
+from app.model.audio_loudness import DEFAULT_TARGET_LUFS
 from plugins.api import param
 from plugins.video.params import _shared  # the diffusion tasks' field, same default and spec
 
 MIN_DURATION_S, MAX_DURATION_S = 1.0, 600.0
 MAX_GUIDANCE = 15.0
 MAX_TOP_K = 2048  # a MusicGen codebook's size
+MIN_LOUDNESS = -40.0  # LUFS: quieter is background hum, not a level to mix at
 
 
 @dataclass(frozen=True)
@@ -69,6 +71,17 @@ class TextToMusicParams:
         advanced=True,
         help="Sample each step from the k likeliest codes; 0 = from all.",
     )
+    loudness: float = param(
+        DEFAULT_TARGET_LUFS,
+        "Loudness",
+        minimum=MIN_LOUDNESS,
+        maximum=0.0,
+        step=1.0,
+        unit="LUFS",
+        zero_label="As made",
+        help="The piece is brought to this loudness (ITU-R BS.1770; streaming services "
+        "play music at -14), its peaks kept under -1 dBFS. 0 = as the model makes it.",
+    )
     melody: str = param(
         "",
         "Melody",
@@ -102,6 +115,8 @@ def validate_text_to_music(params: TextToMusicParams) -> None:
         raise ValueError(f"Guidance must be between 1 (off) and {MAX_GUIDANCE:g}.")
     if not math.isfinite(params.temperature) or not 0.05 <= params.temperature <= 4.0:
         raise ValueError("Temperature must be between 0.05 and 4.")
+    if not math.isfinite(params.loudness) or not MIN_LOUDNESS <= params.loudness <= 0:
+        raise ValueError(f"Loudness must be between {MIN_LOUDNESS:g} and 0 (as made) LUFS.")
     if not 0 <= params.top_k <= MAX_TOP_K:
         raise ValueError(f"Top-k must be between 0 (all codes) and {MAX_TOP_K}.")
     if params.seed < -1 or params.seed >= 2**32:

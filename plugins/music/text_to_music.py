@@ -23,6 +23,7 @@ from engine.model_entry import ModelEntry
 from engine.protocol import AudioData, JobCancelledError, JobError, TaskResult
 from engine.recipes import RESOLVED
 from plugins.music.code_decoder import CodeDecoder
+from plugins.music.loudness import to_loudness
 from plugins.music.music_models import model_licence, model_window, pick_music_model
 from plugins.music.musicgen import (
     MusicGen,
@@ -63,7 +64,9 @@ def run(params: TextToMusicParams, ctx: JobContext) -> TaskResult:
             raise JobError("invalid_input", f"'{entry.name}' is not a music model Atelier runs.")
     finally:
         free_device_memory()
-    resolved = {"seed": seed, "music_model": entry.name, **made}
+    samples, gain, held_back = to_loudness(samples, rate, params.loudness)
+    notes = (*notes, held_back) if held_back else notes
+    resolved = {"seed": seed, "music_model": entry.name, **made, "gain_db": round(gain, 2)}
     meta = {RESOLVED: resolved, **music_meta(entry)}
     return TaskResult((AudioData(samples, rate, meta),), notes)
 
@@ -125,7 +128,8 @@ def compose(
         audio = None
         if sound and ctx.preview_due():
             so_far = decoder.samples()[:, heard * hop : heard * hop + wanted]
-            audio = AudioData(so_far, rate) if so_far.size else None
+            heard_now = to_loudness(so_far, rate, params.loudness)[0]  # as loud as it ends
+            audio = AudioData(heard_now, rate) if so_far.size else None
         stage = f"{seconds:.1f} s of {total_s:.1f} s"
         metrics = {"seconds": seconds, "total_s": total_s}
         fraction = GENERATE_START + GENERATE_WIDTH * seconds / total_s
