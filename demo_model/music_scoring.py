@@ -34,6 +34,7 @@ MINOR_DEGREES, MAJOR_DEGREES = (3, 8, 10), (4, 9, 11)  # semitones above the key
 MINOR_MARGIN = 0.2  # log ratio; fitted on rendered pieces (80% right on the pieces themselves)
 SCORER_PIECES = 600
 SCORER_SECONDS = 4.0
+FEATURE_RMS = 10 ** (-18 / 20)  # the rendered pieces' mix level
 
 
 def _spectrogram(audio: np.ndarray, size: int, hop: int) -> np.ndarray:
@@ -108,8 +109,17 @@ def _mel_filters(bins: int, bands: int, rate: int) -> np.ndarray:
     return filters
 
 
+def at_feature_level(audio: np.ndarray) -> np.ndarray:
+    """The clip scaled to one RMS level: how loud a piece is played says nothing of its
+    instrument, and a log spectrum's mean would otherwise read level as timbre (Text to
+    music brings pieces to a loudness the rendered pieces were not fitted at)."""
+    rms = float(np.sqrt(np.mean(np.square(audio, dtype=np.float64))))
+    return audio * (FEATURE_RMS / rms) if rms > 0 else audio
+
+
 def features(audio: np.ndarray, rate: int = RATE) -> np.ndarray:
-    """The regression's inputs for one clip."""
+    """The regression's inputs for one clip, at one level (`at_feature_level`)."""
+    audio = at_feature_level(audio)
     magnitude = _spectrogram(audio, 1024, 256)
     mel = np.log(magnitude**2 @ _mel_filters(magnitude.shape[1], 40, rate).T + 1e-8)
     hz = np.fft.rfftfreq(1024, 1 / rate)

@@ -93,6 +93,9 @@ def test_the_scorer_tells_instrument_and_drums_on_pieces_it_never_saw():
     assert np.mean(drums.predict(seen) == [p.drums for p in test]) >= 0.9
     silent = features(np.zeros(3 * RATE, np.float32))[None]
     assert kinds.predict(silent).shape == (1,)
+    quieter = np.stack([features(0.03 * render(p, 3.0)) for p in test])  # about -30 dB
+    assert np.array_equal(kinds.predict(quieter), kinds.predict(seen))  # level is no timbre
+    assert np.array_equal(drums.predict(quieter), drums.predict(seen))
 
 
 def test_tempo_is_heard_on_most_pieces():
