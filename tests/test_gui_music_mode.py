@@ -50,16 +50,22 @@ LISTING = ModelListing(
 )
 
 
-@pytest.fixture
-def panel(qtbot):
-    tasks = {t.id: t for t in (*diffusion_plugin.tasks, *music_plugin.tasks)}
+def listed_panel(qtbot, plugin, listing: ModelListing) -> PromptPanel:
+    """The Generate panel of the diffusion modes and `plugin`'s, shown, with `listing`'s
+    models (atelier-demo chosen)."""
+    tasks = {t.id: t for t in (*diffusion_plugin.tasks, *plugin.tasks)}
     panel = PromptPanel(tasks, families=BY_ID)
     qtbot.addWidget(panel)
-    panel.set_models(LISTING.picker_checkpoints(), "atelier-demo")
-    panel.set_loras(LISTING.entries)
-    panel.set_model_listing(LISTING)
+    panel.set_models(listing.picker_checkpoints(), "atelier-demo")
+    panel.set_loras(listing.entries)
+    panel.set_model_listing(listing)
     panel.show()
     return panel
+
+
+@pytest.fixture
+def panel(qtbot):
+    return listed_panel(qtbot, music_plugin, LISTING)
 
 
 def music_picker(panel) -> ModelField:

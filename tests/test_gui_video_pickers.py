@@ -11,11 +11,9 @@ from app.ui.model_field import ModelField
 from app.ui.prompt_panel import PromptPanel
 from engine.model_settings import ModelSettings
 from engine.model_store import ModelListing
-from plugins.diffusion import plugin as diffusion_plugin
-from plugins.diffusion.families import BY_ID
 from plugins.video import IMAGE_TO_VIDEO, TEXT_TO_VIDEO
 from plugins.video import plugin as video_plugin
-from tests.test_gui_music_mode import entry
+from tests.test_gui_music_mode import entry, listed_panel
 
 LISTING = ModelListing(
     (
@@ -32,13 +30,7 @@ LISTING = ModelListing(
 
 @pytest.fixture
 def panel(qtbot):
-    tasks = {t.id: t for t in (*diffusion_plugin.tasks, *video_plugin.tasks)}
-    panel = PromptPanel(tasks, families=BY_ID)
-    qtbot.addWidget(panel)
-    panel.set_models(LISTING.picker_checkpoints(), "atelier-demo")
-    panel.set_model_listing(LISTING)
-    panel.show()
-    return panel
+    return listed_panel(qtbot, video_plugin, LISTING)
 
 
 def picker(panel, task_id: str, name: str) -> ModelField:

@@ -128,8 +128,8 @@ def compose(
         audio = None
         if sound and ctx.preview_due():
             so_far = decoder.samples()[:, heard * hop : heard * hop + wanted]
-            heard_now = to_loudness(so_far, rate, params.loudness)[0]  # as loud as it ends
-            audio = AudioData(heard_now, rate) if so_far.size else None
+            if so_far.size:  # heard as loud as the piece will end
+                audio = AudioData(to_loudness(so_far, rate, params.loudness)[0], rate)
         stage = f"{seconds:.1f} s of {total_s:.1f} s"
         metrics = {"seconds": seconds, "total_s": total_s}
         fraction = GENERATE_START + GENERATE_WIDTH * seconds / total_s
