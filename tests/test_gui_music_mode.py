@@ -139,3 +139,15 @@ def test_a_typed_prompt_is_never_replaced(panel):
     music_picker(panel).combo.setCurrentIndex(1)
     panel.set_model_listing(LISTING)
     assert panel.form.value("prompt") == "rain on a tin roof"
+
+
+def test_the_prompt_asks_for_music_in_text_to_music_and_for_a_picture_elsewhere(panel):
+    prompt = panel.form.widgets["prompt"]
+    panel.form.set_value("prompt", "")
+    panel.set_mode(TEXT_TO_MUSIC.id)
+    assert prompt.isVisibleTo(panel)  # the same field, in the music's words
+    assert "instruments" in prompt.placeholderText()
+    assert "instruments" in prompt.toolTip()
+    panel.set_mode("diffusion.txt2img")
+    assert prompt.placeholderText() == "What to draw."
+    assert prompt.toolTip() == "What to draw."

@@ -2,7 +2,8 @@
 (app.model.requests.generate_tasks), and the form of each mode's own settings.
 
 The panel's main form holds the settings the diffusion tasks share (prompt, steps, seed, ...);
-a task shows those of them it declares the same way (`shared_fields`). Its mode form shows the
+a task shows those of them it declares the same way, with its own help (`shared_fields`,
+`shared_help`: the music prompt asks for music, not a picture). Its mode form shows the
 rest of its fields (`own_fields`), the advanced ones behind "More settings"; a field that
 picks a model (`Param.models`, e.g. the music model) is a picker of the installed ones.
 """
@@ -10,6 +11,7 @@ picks a model (`Param.models`, e.g. the music model) is a picker of the installe
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from typing import Any
 
 from PySide6.QtCore import Qt, Signal
@@ -27,8 +29,19 @@ SHARED_SPECS = {f.name: spec for f, spec in param_specs(SHARED_PARAMS)}
 
 
 def shared_fields(task: Task) -> set[str]:
-    """The main form's fields that `task` declares with the same spec."""
-    return {f.name for f, spec in param_specs(task.params_type) if SHARED_SPECS.get(f.name) == spec}
+    """The main form's fields that `task` declares with the same spec, its help aside (a
+    mode may say in its own words what its prompt is for: `shared_help`)."""
+    return {
+        f.name
+        for f, spec in param_specs(task.params_type)
+        if f.name in SHARED_SPECS and replace(SHARED_SPECS[f.name], help=spec.help) == spec
+    }
+
+
+def shared_help(task: Task) -> dict[str, str]:
+    """The help of each main-form field `task` declares, in the task's words."""
+    shared = shared_fields(task)
+    return {f.name: spec.help for f, spec in param_specs(task.params_type) if f.name in shared}
 
 
 def own_fields(task: Task) -> list[tuple[str, Param]]:

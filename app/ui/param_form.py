@@ -78,14 +78,13 @@ class ParamForm(QWidget):
         self.layout_.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.AllNonFixedFieldsGrow)
         for name, (fld, spec) in self.specs.items():
             widget = self._make_widget(name, self.types.get(name, type(fld.default)), spec)
-            widget.setToolTip(spec.help)
             widget.setObjectName(f"param_{name}")
             self.widgets[name] = widget
             self.layout_.addRow(spec.label, widget)
             self._set(name, fld.default)
             if isinstance(widget, CheckedSpin | CheckedDoubleSpin | UnitSlider):
                 self.ranges[name] = ValidRange.of(spec)
-                widget.setToolTip(f"{spec.help} Takes {self.ranges[name].text()}.".strip())
+            self.set_help(name, spec.help)
         self.layout_.addRow(self.problem_label)
         self.changed.connect(self._show_problems)
         self._show_problems()
@@ -117,13 +116,22 @@ class ParamForm(QWidget):
             widget = QPlainTextEdit()
             widget.setTabChangesFocus(True)
             widget.setFixedHeight(72)
-            widget.setPlaceholderText(spec.help)
             widget.textChanged.connect(self.changed)
         else:
             widget = QLineEdit()
-            widget.setPlaceholderText(spec.help)
             widget.textChanged.connect(self.changed)
         return widget
+
+    def set_help(self, name: str, help_text: str) -> None:
+        """Show `help_text` as field `name`'s tooltip (with its range) and, in a text field,
+        as the hint it shows while empty."""
+        widget = self.widgets[name]
+        if name in self.ranges:
+            widget.setToolTip(f"{help_text} Takes {self.ranges[name].text()}.".strip())
+        else:
+            widget.setToolTip(help_text)
+        if isinstance(widget, QPlainTextEdit | QLineEdit):
+            widget.setPlaceholderText(help_text)
 
     # -- values ----------------------------------------------------------------------------
 

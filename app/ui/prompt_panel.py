@@ -29,7 +29,7 @@ from PySide6.QtWidgets import (
 
 from app.model.requests import RequestError, generate_tasks
 from app.ui.empty_state import EXAMPLE_PROMPT
-from app.ui.generate_modes import SHARED_PARAMS, ModeForms, shared_fields
+from app.ui.generate_modes import SHARED_PARAMS, ModeForms, shared_fields, shared_help
 from app.ui.lora_completer import LoraCompleter
 from app.ui.lora_picker import LoraPicker
 from app.ui.param_form import ParamForm
@@ -211,9 +211,10 @@ class PromptPanel(QWidget):
 
     def set_mode(self, task_id: str) -> None:
         """Show the settings of the mode that runs `task_id`: the shared rows its task
-        declares (the size rows and aspects only for a task sized by them), the LoRAs row
-        when it takes LoRAs, the model picker when it takes a model, and its own form; the
-        prompt, while it is an untouched example, becomes that of the mode's model."""
+        declares, with its help (the size rows and aspects only for a task sized by them),
+        the LoRAs row when it takes LoRAs, the model picker when it takes a model, and its
+        own form; the prompt, while it is an untouched example, becomes that of the mode's
+        model."""
         self.mode = task_id
         index = next(i for i, task in enumerate(self.modes) if task.id == task_id)
         with QSignalBlocker(self.mode_buttons):
@@ -222,6 +223,8 @@ class PromptPanel(QWidget):
         shared = shared_fields(task)
         for name in self.form.widgets:
             self.form.set_row_visible(name, name in shared)
+        for name, help_text in shared_help(task).items():
+            self.form.set_help(name, help_text)
         self.form.layout_.setRowVisible(self.aspect_row, {"width", "height"} <= shared)
         fields = {f.name for f in dataclasses.fields(task.params_type)}
         self.form.layout_.setRowVisible(self.lora_picker, "loras" in fields)

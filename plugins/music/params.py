@@ -1,10 +1,11 @@
 """The request of the music task and its checks. Torch- and Qt-free.
 
-The prompt and seed are the diffusion tasks' own fields (the same specs), so the Generate
-panel shows them in its shared form; the rest are the music task's own, the model a
-picker of the installed music models with their licences (`music_model_choices`). `melody` and
-`continue_from` are paths of sound files (any format ffmpeg reads); the CLI gives them
-as `--melody` and `--continue-from`, the model as `--model`.
+The prompt and seed are the diffusion tasks' own fields (the same specs, the prompt with
+its own help), so the Generate panel shows them in its shared form; the rest are the music
+task's own, the model a picker of the installed music models with their licences
+(`music_model_choices`). `melody` and `continue_from` are paths of sound files (any format
+ffmpeg reads); the CLI gives them as `--melody` and `--continue-from`, the model as
+`--model`.
 """
 
 from __future__ import annotations
@@ -27,7 +28,9 @@ MIN_LOUDNESS = -40.0  # LUFS: quieter is background hum, not a level to mix at
 class TextToMusicParams:
     """A piece of music from a prompt, optionally following a melody or continuing a clip."""
 
-    prompt: str = _shared("prompt")
+    prompt: str = _shared(
+        "prompt", "What the music sounds like: instruments, mood, tempo (bpm), key, drums."
+    )
     music_model: str = param(
         "",
         "Model",

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -39,10 +39,14 @@ SIDE_MULTIPLE = 16
 CHOICES = "plugins.video.model_choices"  # the pickers of the model fields
 
 
-def _shared(name: str) -> Any:
-    """The diffusion tasks' field `name` (same default and spec)."""
+def _shared(name: str, help_text: str = "") -> Any:
+    """The diffusion tasks' field `name` (same default and spec), with `help_text` in place
+    of its help when given."""
     shared = Txt2ImgParams.__dataclass_fields__[name]
-    return field(default=shared.default, metadata=shared.metadata)
+    metadata = dict(shared.metadata)
+    if help_text:
+        metadata["param"] = replace(metadata["param"], help=help_text)
+    return field(default=shared.default, metadata=metadata)
 
 
 def _frames(default: int) -> Any:
