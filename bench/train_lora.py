@@ -17,8 +17,9 @@ process held before loading the model (both import their libraries first).
 model never saw (demo_model/concept_photos.py, half captioned "a red zqx at the top left on
 a blue background", half left to "zqx emblem") trains with the job's own settings for this
 computer, with prior preservation by the base model's output (the built-in model's
-atelier.json weighs it 20); then, through Atelier's Text to image task with the LoRA at
-weight 1:
+atelier.json weighs it 20 and pairs each photo with one more caption of its own grammar,
+its preservation_prompts.txt, none of them held out); then, through Atelier's Text to
+image task with the LoRA at weight 1:
 - concept_hit: share of pictures with a crescent (demo_model/concept_scoring.py) over
   held-out trigger prompts x seeds (target >= 0.80); the base model's share for the same
   prompts is printed beside it;

@@ -12,6 +12,7 @@ from transformers import CLIPTextModel, CLIPTokenizer
 
 from .architecture import IMAGE_SIZE, sampling_scheduler
 from .latent_rgb_fit import fit_vae_latent_rgb
+from .preservation_prompts import write_list
 
 EXAMPLE_PROMPT = (
     "a large red circle at the top left and a yellow star at the bottom right on a blue background"
@@ -21,14 +22,29 @@ ABOUT = (
     " sizes and nine places on a plain background, 128x128. Other words (a cat, a photo,"
     " a style) mean nothing to it."
 )
+# LoRA training's recipe for this model (plugins/lora_training/presets.py replaces its
+# preset's fields by these): SD 1.5's preset would take hours on a CPU and learn nothing at
+# 128 px. Prior preservation by the base output at weight 20, each photo also paired with
+# one caption of the model's own grammar (its preservation_prompts.txt), measured by
+# bench/train_lora.py.
+LORA_TRAINING = {
+    "layers": "blocks",
+    "rank": 16,
+    "learning_rate": 0.001,
+    "batch_size": 8,
+    "steps": 800,
+    "prior_weight": 20.0,
+    "prior_prompts": 1,
+}
 # Read by Atelier when this model is chosen (engine.model_settings): the form's defaults,
-# the example prompt and the line shown under the model's name.
+# the example prompt, the line shown under the model's name and the LoRA recipe.
 # Export adds "latent_rgb", the previews' latent-to-RGB map fitted to the trained VAE.
 SETTINGS = {
     "native_size": IMAGE_SIZE,
     "defaults": {"steps": 20, "cfg_scale": 3.0, "scheduler": "DDIM"},
     "example_prompt": EXAMPLE_PROMPT,
     "about": ABOUT,
+    "lora_training": LORA_TRAINING,
 }
 MODEL_CARD = Path(__file__).with_name("MODEL_CARD.md")
 
@@ -51,6 +67,7 @@ def export_pipeline(work: Path, trained: Path, vae_folder: Path, out: Path, log=
         requires_safety_checker=False,
     ).to(torch.float16)
     write_folder(pipeline, work / "tokenizer", settings, MODEL_CARD, out, log)
+    write_list(out)  # the prompts LoRA training keeps
 
 
 def write_folder(pipeline, tokenizer: Path, settings: dict, card: Path, out: Path, log) -> None:

@@ -233,8 +233,11 @@ def test_describe_says_the_settings_in_one_line():
     assert describe(plain) == (
         "rank 16, learning rate 0.0001, 800 steps, batch 1, 512 px, fp32, AdamW, 8 class images"
     )
-    kept = replace(plain, prior_method="base_output")
+    kept = replace(plain, prior_method="base_output", prior_prompts=0)
     assert describe(kept).endswith("AdamW, prior preservation by the base model's output")
+    assert describe(replace(kept, prior_prompts=2)).endswith(
+        "prior preservation by the base model's output and 2 more prompts a photo"
+    )
 
 
 def test_prior_preservation_keeps_the_base_output_unless_asked_for_class_pictures():

@@ -5,6 +5,7 @@ diffusers loads; and the `atelier train-lora` command."""
 from __future__ import annotations
 
 import dataclasses
+import json
 import threading
 from pathlib import Path
 
@@ -308,48 +309,85 @@ def test_preserving_by_class_pictures_draws_them_first(atelier_home, photos):
     assert len(latents) == 3
 
 
-def test_preserving_by_the_base_output_pairs_each_photo_with_its_generic_caption(
-    atelier_home, photos
-):
+def _cache(home: Path) -> dict[str, torch.Tensor]:
     from safetensors.torch import load_file
 
     from plugins.lora_training.run_folder import CACHE_FILE
 
+    return load_file(str(run_folder_of(home) / CACHE_FILE))
+
+
+def test_preserving_by_the_base_output_pairs_each_photo_with_its_generic_caption(
+    atelier_home, photos
+):
+    """Each photo's latent twice: with its caption made generic, then with one everyday
+    prompt of Atelier's list (the model folder has none of its own)."""
     assert isinstance(train(params(photos, prior_preservation=True, train_steps=2)), JobFinished)
-    tensors = load_file(str(run_folder_of(atelier_home) / CACHE_FILE))
+    tensors = _cache(atelier_home)
     count = len(list(photos.glob("*.png")))
     for i in range(count):  # the photo's own latent, another caption
         assert torch.equal(tensors[f"class.{i}.latent"], tensors[f"photo.{i}.latent"])
         assert not torch.equal(tensors[f"class.{i}.embeds"], tensors[f"photo.{i}.embeds"])
-    assert f"class.{count}.latent" not in tensors
+        kept = tensors[f"class.{count + i}.embeds"]
+        assert torch.equal(tensors[f"class.{count + i}.latent"], tensors[f"photo.{i}.latent"])
+        assert not torch.equal(kept, tensors[f"class.{i}.embeds"])
+    everyday = [tensors[f"class.{count + i}.embeds"] for i in range(count)]
+    assert not torch.equal(everyday[0], everyday[1])  # the list's prompts in turn
+    assert f"class.{2 * count}.latent" not in tensors
+
+
+def test_a_model_folder_may_bring_its_own_preservation_prompts(atelier_home, photos):
+    """The model's atelier.json asks for two kept prompts a photo and its folder lists two:
+    every photo gets both, in the list's order."""
+    model = atelier_home / "models" / "checkpoints" / "tiny-sd15"
+    (model / "preservation_prompts.txt").write_text("# the model's own\na red box\n\na blue ring\n")
+    (model / "atelier.json").write_text('{"lora_training": {"prior_prompts": 2}}')
+    assert isinstance(train(params(photos, prior_preservation=True, train_steps=2)), JobFinished)
+    tensors = _cache(atelier_home)
+    count = len(list(photos.glob("*.png")))
+    box, ring = (tensors[f"class.{count + i}.embeds"] for i in range(2))
+    assert not torch.equal(box, ring)
+    for i in range(count):
+        first, second = count + 2 * i, count + 2 * i + 1
+        assert torch.equal(tensors[f"class.{first}.embeds"], box)
+        assert torch.equal(tensors[f"class.{second}.embeds"], ring)
+        assert torch.equal(tensors[f"class.{second}.latent"], tensors[f"photo.{i}.latent"])
+    assert f"class.{3 * count}.latent" not in tensors
 
 
 def test_preserving_the_base_output_keeps_prompts_without_the_trigger(atelier_home, photos):
-    """The same run with and without preservation: with it, the generic caption's output
-    moves far less, while the trigger's still moves."""
+    """The same run without preservation, preserving the photos' generic captions only, and
+    (the default) with an everyday prompt a photo as well: preserved, the generic caption's
+    output moves far less, while the trigger's still moves; the everyday prompts keep a
+    prompt unlike the captions better than the captions alone do."""
     from diffusers import StableDiffusionPipeline
 
     from plugins.lora_training.model_export import write_model
 
-    pipe = StableDiffusionPipeline.from_pretrained(
-        atelier_home / "models" / "checkpoints" / "tiny-sd15", safety_checker=None
-    )
-    prompts = ("zqx emblem", "emblem")
+    model = atelier_home / "models" / "checkpoints" / "tiny-sd15"
+    pipe = StableDiffusionPipeline.from_pretrained(model, safety_checker=None)
+    prompts = ("zqx emblem", "emblem", "a red car in the snow at night")
     before = {p: _unet_output(pipe, p) for p in prompts}
     changes = {}
-    for kept in (False, True):
+    for run, (kept, extra) in {
+        "none": (False, 0),
+        "captions": (True, 0),
+        "both": (True, 1),
+    }.items():
+        (model / "atelier.json").write_text(json.dumps({"lora_training": {"prior_prompts": extra}}))
         event = train(params(photos, train_steps=40, learning_rate=1e-2, prior_preservation=kept))
         assert isinstance(event, JobFinished), event
-        path = write_model(atelier_home / f"kept-{kept}.safetensors", event.outputs[0])
-        pipe.load_lora_weights(str(path), adapter_name=f"kept{kept}")
-        pipe.set_adapters([f"kept{kept}"])
-        changes[kept] = {
-            p: (_unet_output(pipe, p) - before[p]).abs().mean().item() for p in prompts
-        }
-        pipe.delete_adapters(f"kept{kept}")
-    assert changes[True]["emblem"] < 0.6 * changes[False]["emblem"]  # 0.51 here
+        path = write_model(atelier_home / f"{run}.safetensors", event.outputs[0])
+        pipe.load_lora_weights(str(path), adapter_name=run)
+        pipe.set_adapters([run])
+        changes[run] = {p: (_unet_output(pipe, p) - before[p]).abs().mean().item() for p in prompts}
+        pipe.delete_adapters(run)
+    assert changes["captions"]["emblem"] < 0.6 * changes["none"]["emblem"]  # 0.51 here
 
-    def generic_share(kept: bool) -> float:
-        return changes[kept]["emblem"] / changes[kept]["zqx emblem"]
+    def generic_share(run: str) -> float:
+        return changes[run]["emblem"] / changes[run]["zqx emblem"]
 
-    assert generic_share(True) < 0.8 * generic_share(False)  # 0.62 against 1.02 here
+    assert generic_share("captions") < 0.8 * generic_share("none")  # 0.62 against 1.02 here
+    unlike = prompts[2]
+    assert changes["both"][unlike] < 0.9 * changes["captions"][unlike]  # 0.22 against 0.28
+    assert changes["both"]["zqx emblem"] > 0.5 * changes["none"]["zqx emblem"]  # 0.71 here

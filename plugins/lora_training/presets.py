@@ -50,6 +50,10 @@ class TrainingSettings:
     # captions with the subject made generic as it was (no pictures to make); or
     # "class_pictures", DreamBooth's pictures of the class made by the base model first
     prior_method: str = "base_output"
+    # base_output only: how many prompts of the model's preservation list (its folder's
+    # preservation_prompts.txt, else Atelier's everyday ones) each photo is also paired with,
+    # so prompts unlike the photos' captions are kept too (preservation_prompts.py)
+    prior_prompts: int = 1
     warmup_steps: int = 0
     # which UNet layers the adapter trains (adapter_training.TARGETS): "blocks", kohya's
     # default (attention, projections and MLP of the transformer blocks), or
@@ -85,7 +89,7 @@ _FIT_NOTES = {
     "batch_size": "Batch size lowered to {s.batch_size} to fit {memory}.",
     "resolution": "Resolution lowered to {s.resolution} px to fit {memory}.",
 }
-_MAY_BE_ZERO = ("prior_images", "prior_weight", "warmup_steps")
+_MAY_BE_ZERO = ("prior_images", "prior_weight", "prior_prompts", "warmup_steps")
 
 # The memory model, calibrated to public figures (a rough estimate, and said to be one):
 # - diffusers' train_dreambooth_lora on SD 1.5 at 512 px, batch 1, fp16: roughly 8-9 GB of
@@ -236,7 +240,9 @@ def describe(settings: TrainingSettings) -> str:
     if settings.prior_images and settings.prior_method == "class_pictures":
         parts.append(f"{settings.prior_images} class images")
     elif settings.prior_images:
-        parts.append("prior preservation by the base model's output")
+        kept = settings.prior_prompts
+        more = f" and {kept} more prompt{'s' if kept > 1 else ''} a photo" if kept else ""
+        parts.append(f"prior preservation by the base model's output{more}")
     return ", ".join(parts)
 
 

@@ -14,7 +14,15 @@ from pathlib import Path
 from engine.home import atelier_home
 
 # the settings that shape the adapter and its data (the others may change on resume)
-KEY_SETTINGS = ("rank", "alpha", "resolution", "prior_images", "prior_method", "layers")
+KEY_SETTINGS = (
+    "rank",
+    "alpha",
+    "resolution",
+    "prior_images",
+    "prior_method",
+    "prior_prompts",
+    "layers",
+)
 CACHE_FILE, CHECKPOINT_FILE = "cache.safetensors", "checkpoint.safetensors"
 
 
@@ -26,8 +34,8 @@ def run_key(
     seed: int,
 ) -> str:
     """A short hash of what a run's results depend on. `photos`: each photo's (name, width,
-    height, caption); `words`: the trigger, class and crop mode; `settings`: the resolved
-    settings (only KEY_SETTINGS count)."""
+    height, caption); `words`: the trigger, class and crop mode, then the prompts prior
+    preservation keeps; `settings`: the resolved settings (only KEY_SETTINGS count)."""
     shaping = {name: settings[name] for name in KEY_SETTINGS}
     text = json.dumps([base_hash, list(photos), list(words), shaping, seed], sort_keys=True)
     return hashlib.sha256(text.encode()).hexdigest()[:16]

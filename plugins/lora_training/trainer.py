@@ -37,6 +37,7 @@ from plugins.lora_training.folder_check import (
 from plugins.lora_training.kohya_format import lora_metadata, peft_to_kohya
 from plugins.lora_training.params import TrainLoraParams, lora_name
 from plugins.lora_training.photo_prep import PreparedPhoto, prepare_photos
+from plugins.lora_training.preservation_prompts import preservation_prompts, prompts_for
 from plugins.lora_training.presets import (
     DeviceInfo,
     TrainingSettings,
@@ -73,6 +74,7 @@ class Run:
     folder: Path
     key: str
     notes: list[str]  # what the settings' choice changed, for the warnings
+    kept_prompts: list[str]  # the preservation list (base_output with prior_prompts only)
 
 
 def run(params: TrainLoraParams, ctx: JobContext) -> TaskResult:
@@ -118,17 +120,25 @@ def _start(params: TrainLoraParams, ctx: JobContext) -> Run:
     photos = prepare_photos(
         report.photos, settings.resolution, params.crop, params.trigger, params.class_word
     )
+    kept = _kept_prompts(entry, settings)
     key = run_key(
         entry.short_hash(),
         [(p.source.name, *p.pixels.shape[1::-1], p.caption) for p in photos],
-        [params.trigger, params.class_word, params.crop],
+        [params.trigger, params.class_word, params.crop, *kept],
         dataclasses.asdict(settings),
         params.seed,
     )
     folder = run_folder(lora_name(params), key)
     skipped = report.summary() if any(p.skipped for p in report.problems) else ""
     # the photos at full size are let go here: only the prepared crops are kept
-    return Run(entry, pipe, params, settings, photos, skipped, folder, key, notes)
+    return Run(entry, pipe, params, settings, photos, skipped, folder, key, notes, kept)
+
+
+def _kept_prompts(entry: ModelEntry, settings: TrainingSettings) -> list[str]:
+    """The preservation list when the settings pair photos with its prompts, else none."""
+    if settings.prior_images and settings.prior_method == "base_output" and settings.prior_prompts:
+        return preservation_prompts(entry.path)
+    return []
 
 
 def min_side(resolution: int, native: int) -> int:
@@ -188,22 +198,27 @@ def _class_picture_count(settings: TrainingSettings) -> int:
 
 
 def _prior_count(job: Run) -> int:
-    """Prior preservation's examples: the class pictures, else one per photo (by the base
-    model's output), else none."""
+    """Prior preservation's examples: the class pictures, else (by the base model's
+    output) one per photo and `prior_prompts` more when there is a list, else none."""
     if not job.settings.prior_images:
         return 0
-    return _class_picture_count(job.settings) or len(job.photos)
+    per_photo = 1 + (job.settings.prior_prompts if job.kept_prompts else 0)
+    return _class_picture_count(job.settings) or len(job.photos) * per_photo
 
 
 def _generic_examples(job: Run, photos: list[Example]) -> list[Example]:
     """Preservation by the base model's output: each photo's latent with its caption's
-    subject made generic (`class_caption`), encoded."""
+    subject made generic (`class_caption`), encoded; then each photo's latent with its
+    prompts of the preservation list (`prompts_for`)."""
     p = job.params
+    captions = [class_caption(photo.caption, p.trigger, p.class_word) for photo in job.photos]
+    pairs = list(zip(captions, photos, strict=True))
+    count = job.settings.prior_prompts
+    for i, encoded in enumerate(photos):
+        pairs += [(prompt, encoded) for prompt in prompts_for(job.kept_prompts, i, count)]
     examples = []
-    for photo, encoded in zip(job.photos, photos, strict=True):
-        embeds, pooled = encode_prompt(
-            job.pipe, class_caption(photo.caption, p.trigger, p.class_word)
-        )
+    for caption, encoded in pairs:
+        embeds, pooled = encode_prompt(job.pipe, caption)
         examples.append(Example(encoded.latent.clone(), embeds, pooled))  # cached apart
     return examples
 
