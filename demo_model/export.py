@@ -25,8 +25,9 @@ ABOUT = (
 # LoRA training's recipe for this model (plugins/lora_training/presets.py replaces its
 # preset's fields by these): SD 1.5's preset would take hours on a CPU and learn nothing at
 # 128 px. Prior preservation by the base output at weight 20, each photo also paired with
-# one caption of the model's own grammar (its preservation_prompts.txt), measured by
-# bench/train_lora.py.
+# one caption of the model's own grammar (its preservation_prompts.txt): bench/train_lora.py
+# measured the crescent in 65% of trigger prompts and 1 point of drift (88% and 19 without
+# the kept prompts).
 LORA_TRAINING = {
     "layers": "blocks",
     "rank": 16,

@@ -15,6 +15,7 @@ from plugins.lora_training.presets import (
     estimate_memory,
     fit_to_memory,
     preset,
+    prior_batch_size,
     resolve_settings,
 )
 
@@ -161,7 +162,19 @@ def test_the_estimate_moves_the_right_way():
     assert size(optimizer="adamw8bit") < size(optimizer="adamw")
     assert size(precision="fp32") > size(precision="fp16")
     assert size(rank=64) > size(rank=16)
+    by_output = size(prior_images=12, prior_prompts=0)  # a generic caption beside each photo
+    assert size(prior_images=12, prior_prompts=1) > by_output > size(prior_images=0)
+    assert size(prior_images=12, prior_method="class_pictures") == by_output
     assert estimate_memory(base, OLD_GPU, 2 * SD15_BYTES, "sd15") > size()
+
+
+def test_prior_preservation_adds_examples_to_each_step():
+    s = replace(preset("sd15", 512, OLD_GPU, 12), batch_size=4, prior_images=12)
+    assert prior_batch_size(replace(s, prior_images=0)) == 0
+    assert prior_batch_size(replace(s, prior_method="class_pictures")) == 4
+    assert prior_batch_size(replace(s, prior_prompts=0)) == 4
+    assert prior_batch_size(s) == 4 + 2  # and half as many kept prompts
+    assert prior_batch_size(replace(s, batch_size=1)) == 1 + 1
 
 
 def test_the_estimate_matches_the_public_figures():

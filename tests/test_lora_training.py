@@ -336,6 +336,23 @@ def test_preserving_by_the_base_output_pairs_each_photo_with_its_generic_caption
     assert f"class.{2 * count}.latent" not in tensors
 
 
+def test_each_step_keeps_the_generic_captions_and_half_as_many_kept_prompts():
+    """Four photos, each with its generic caption (g) and two kept prompts (k): a step of
+    batch 2 takes two generic captions and one kept prompt, each in turn; without kept
+    prompts, the class examples in turn alone."""
+    from types import SimpleNamespace
+
+    from plugins.lora_training.trainer import _prior_batch
+
+    classes = [f"g{i}" for i in range(4)] + [f"k{i}" for i in range(8)]
+    job = SimpleNamespace(photos=[None] * 4, kept_prompts=["a red box"])
+    steps = [_prior_batch(job, classes, 2, step) for step in range(3)]
+    assert steps == [["g0", "g1", "k0"], ["g2", "g3", "k1"], ["g0", "g1", "k2"]]
+    alone = SimpleNamespace(photos=[None] * 4, kept_prompts=[])
+    assert _prior_batch(alone, classes[:4], 2, 1) == ["g2", "g3"]
+    assert _prior_batch(alone, [], 2, 1) is None
+
+
 def test_a_model_folder_may_bring_its_own_preservation_prompts(atelier_home, photos):
     """The model's atelier.json asks for two kept prompts a photo and its folder lists two:
     every photo gets both, in the list's order."""

@@ -171,17 +171,35 @@ def estimate_memory(
 ) -> int:
     """Peak bytes a run with `settings` needs, roughly: the frozen weights at the training
     precision, the LoRA's weights, gradients and optimizer moments, the activations of one
-    batch (far fewer with gradient checkpointing) and a fixed overhead."""
+    batch and of prior preservation's examples beside it (far fewer with gradient
+    checkpointing) and a fixed overhead."""
     _check_family(family)
     precision_bytes = PRECISION_BYTES[settings.precision]
     weights = model_bytes * precision_bytes / 4
     lora_params = LORA_PARAMS_PER_RANK[family] * settings.rank
     lora = lora_params * (LORA_BYTES_PER_PARAM + OPTIMIZER_BYTES_PER_PARAM[settings.optimizer])
     scale = (settings.resolution / REFERENCE_SIZE[family]) ** 2 * precision_bytes / 2
-    activations = ACTIVATION_BYTES[family] * settings.batch_size * scale
+    examples = settings.batch_size + prior_batch_size(settings)
+    activations = ACTIVATION_BYTES[family] * examples * scale
     if settings.gradient_checkpointing:
         activations *= CHECKPOINTING_SHARE
     return round(weights + lora + activations + OVERHEAD_BYTES.get(device.kind, 1 * GiB))
+
+
+def prior_batch_size(settings: TrainingSettings) -> int:
+    """Prior preservation's examples in each step: as many as the batch (class pictures, or
+    the photos' generic captions), and by the base output with kept prompts half as many
+    again of those (at least one; measured on the built-in model: bench/train_lora.py)."""
+    if not settings.prior_images:
+        return 0
+    if settings.prior_method != "base_output" or not settings.prior_prompts:
+        return settings.batch_size
+    return settings.batch_size + kept_per_step(settings.batch_size)
+
+
+def kept_per_step(batch_size: int) -> int:
+    """The kept prompts' examples in each step's prior batch."""
+    return max(1, batch_size // 2)
 
 
 def fit_to_memory(

@@ -42,6 +42,7 @@ from plugins.lora_training.presets import (
     DeviceInfo,
     TrainingSettings,
     describe,
+    kept_per_step,
     resolve_settings,
 )
 from plugins.lora_training.run_folder import CACHE_FILE, CHECKPOINT_FILE, run_folder, run_key
@@ -292,7 +293,7 @@ def _train(
         for step in range(start, settings.steps):
             ctx.check_cancelled()
             batch = [photos[i] for i in batch_at(sizes, settings.batch_size, seed, step)]
-            prior = _prior_batch(classes, len(batch), step)
+            prior = _prior_batch(job, classes, len(batch), step)
             try:
                 loss = training.step(
                     stack(batch, training.device, dtype),
@@ -316,10 +317,20 @@ def _train(
         raise
 
 
-def _prior_batch(classes: Sequence[Example], count: int, step: int) -> list[Example] | None:
+def _prior_batch(
+    job: Run, classes: Sequence[Example], count: int, step: int
+) -> list[Example] | None:
+    """Step `step`'s prior preservation examples: `count` of the class pictures or generic
+    captions in turn; with kept prompts (whose examples follow the photos' generic captions
+    in `classes`), `kept_per_step(count)` of those as well."""
     if not classes:
         return None
-    return [classes[(step * count + i) % len(classes)] for i in range(count)]
+    own = len(job.photos) if job.kept_prompts else len(classes)
+    examples = [classes[(step * count + i) % own] for i in range(count)]
+    if job.kept_prompts:
+        kept = kept_per_step(count)
+        examples += [classes[own + (step * kept + i) % (len(classes) - own)] for i in range(kept)]
+    return examples
 
 
 def _save(job: Run, training: AdapterTraining, step: int, losses: list[float]) -> None:
