@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING
 
 from engine import weights_hash
@@ -33,6 +33,20 @@ _KIND_LABELS = {
     "safety": "safety model",
 }
 _WEIGHTS = re.compile(r".*\.(safetensors|bin|ckpt|pt|pth)(\.index\.json)?$")
+
+
+def file_stem(name: str) -> str:
+    """A model file's name without its folders and extension ("ink-style" for
+    "styles/ink-style.safetensors", a Windows server's folders too): the name Atelier and
+    ComfyUI's graphs also know the model by."""
+    return PurePosixPath(name.replace("\\", "/")).stem
+
+
+def same_name(wanted: str, name: str) -> bool:
+    """Whether the file `name` (a server's, with folders and extension) is the model named
+    `wanted`: the same file name, or the same name without folders and extension, without
+    case."""
+    return wanted.casefold() in (name.casefold(), file_stem(name).casefold())
 
 
 @dataclass(frozen=True)

@@ -21,7 +21,11 @@ from engine.control_models import control_fits
 from engine.diffusers_folders import is_model_folder
 from engine.home import RESOURCES, atelier_home, extra_model_folders, models_dir
 from engine.ip_adapters import ip_adapter_fits
-from engine.model_entry import ModelEntry, kind_label  # importers take both from here too
+from engine.model_entry import (  # importers take both from here too
+    ModelEntry,
+    kind_label,
+    same_name,
+)
 from engine.model_scan import FolderScan
 from engine.protocol import JobError
 
@@ -211,7 +215,9 @@ class ModelStore:
         return entry
 
     def find(self, name: str, kind: str = "checkpoints") -> ModelEntry:
-        """The model called `name` (or at path `name`); JobError("missing_model") if none."""
+        """The model called `name` (or at path `name`, or whose name is the file name
+        `name` without folders and extension: a server's name for it, as a layer keeps a
+        model chosen while jobs ran on a server); JobError("missing_model") if none."""
         listing = self.listing()
         for same in (lambda e: e.name == name, lambda e: e.name.casefold() == name.casefold()):
             hits = [e for e in listing.entries if e.kind == kind and same(e)]
@@ -228,6 +234,9 @@ class ModelStore:
             raise JobError(
                 "invalid_input", f"{path} is a {kind_label(entry.kind)}, not a {kind_label(kind)}"
             )
+        hits = [e for e in listing.entries if e.kind == kind and same_name(e.name, name)]
+        if hits:
+            return hits[0]
         raise JobError("missing_model", self._missing_message(name, kind, listing))
 
     def _missing_message(self, name: str, kind: str, listing: ModelListing) -> str:

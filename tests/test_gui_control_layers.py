@@ -203,6 +203,12 @@ def test_a_scribble_steers_a_real_generation(steered_window, qtbot):
     (control,) = steered.recipe["params"]["controls"]
     assert control["kind"] == "scribble" and control["model"] == "tiny-sd15-scribble"
 
+    # a server's name for it (chosen while jobs ran on a server) is the installed one here
+    win.session.push(SetControl(layer.id, model="sd15/tiny-sd15-scribble.safetensors"))
+    assert props.model.currentText() == "tiny-sd15-scribble"
+    click_and_wait(win, qtbot)
+    assert np.array_equal(win.results.current.image.pixels, steered.image.pixels)
+
     win.layers_panel.toggle_visibility(layer.id)
     click_and_wait(win, qtbot)
     plain = win.results.current

@@ -127,6 +127,16 @@ def test_find_is_case_insensitive_and_accepts_a_path(atelier_home, tiny_models):
         store.find(str(path))
 
 
+def test_find_takes_a_servers_file_name_for_the_installed_model_of_that_stem(atelier_home):
+    """A layer keeps the server's name of a model chosen while jobs ran on a server; back on
+    this computer the installed model of that name is meant."""
+    store = store_for(atelier_home)
+    assert store.find("sdxl\\TINY-SD15.safetensors").name == "tiny-sd15"
+    assert store.find("models/tiny-sdxl.ckpt").name == "tiny-sdxl"
+    with pytest.raises(JobError, match="No checkpoint named 'tiny.safetensors'"):
+        store.find("tiny.safetensors")
+
+
 def test_a_lora_name_asked_as_checkpoint_says_what_it_is(atelier_home):
     write_safetensors(atelier_home / "models" / "loras" / "ink.safetensors", LORA_KEYS)
     with pytest.raises(JobError, match="'ink' is a LoRA, not a checkpoint"):

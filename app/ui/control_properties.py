@@ -27,7 +27,7 @@ from PySide6.QtWidgets import (
 from app.model.control_layers import SetControl
 from app.model.layers import CONTROL_LABELS, MAX_CONTROL_STRENGTH, ControlLayer
 from app.ui.doc_session import DocumentSession
-from app.ui.run_on import file_stem
+from engine.model_entry import same_name
 from engine.model_store import ModelEntry, ModelStore
 from plugins.diffusion.control_maps import AS_IS_KINDS
 
@@ -146,7 +146,7 @@ class ControlProperties(QWidget):
             shown = _server_name(chosen, names)
         else:
             names = [entry.name for entry in self._controls(layer.control.kind)]
-            shown = chosen if chosen in names else None
+            shown = _installed_name(chosen, names)
         fill_models(self.model, names, chosen, shown)
         self.model.setToolTip(SERVER_TIP if server else INSTALLED_TIP)
 
@@ -227,11 +227,14 @@ def _naming_kind_first(names: Sequence[str], kind: str) -> list[str]:
 def _server_name(chosen: str, names: Sequence[str]) -> str | None:
     """The server's file a layer's model names (its file name, or its stem: a model chosen
     from the installed ones), as the server's graphs match it; None when none is."""
-    key = chosen.casefold()
-    for name in names:
-        if key in (name.casefold(), file_stem(name).casefold()):
-            return name
-    return None
+    return next((name for name in names if same_name(chosen, name)), None)
+
+
+def _installed_name(chosen: str, names: Sequence[str]) -> str | None:
+    """The installed model a layer's model names (its name, or a server file of that stem:
+    a model chosen while jobs ran on a server), as the model store finds it; None when none
+    is."""
+    return next((name for name in names if same_name(name, chosen)), None)
 
 
 def _percent_box(name: str) -> QSpinBox:

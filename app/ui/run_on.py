@@ -16,7 +16,6 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from pathlib import PurePosixPath
 from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import QSignalBlocker
@@ -25,6 +24,7 @@ from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QVBoxLayout, QWidg
 from app.model.requests import Request
 from app.ui.background_call import BackgroundCall
 from engine.home import load_settings, remember_setting
+from engine.model_entry import file_stem
 from plugins.api import Backend, resolve
 
 if TYPE_CHECKING:
@@ -64,13 +64,6 @@ def places(backends: Sequence[Backend]) -> list[Place]:
             every = tuple(target for target, _label in targets)
             found.append(Place(f"All {backend.title.lower()}", backend, every))
     return found
-
-
-def file_stem(name: str) -> str:
-    """A server's model file name without its folders and extension ("ink-style" for
-    "styles/ink-style.safetensors", a Windows server's folders too): the name the server's
-    graphs also match a model by."""
-    return PurePosixPath(name.replace("\\", "/")).stem
 
 
 def lora_names(files: Sequence[str]) -> list[str]:

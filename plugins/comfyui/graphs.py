@@ -21,8 +21,7 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
-from engine.model_entry import kind_label
-from plugins.comfyui.model_copies import same_name
+from engine.model_entry import kind_label, same_name
 from plugins.comfyui.server_info import ServerInfo
 from plugins.diffusion.lora_tags import merged_loras, strip_tags
 from plugins.diffusion.mask_geometry import (
@@ -408,7 +407,7 @@ def sampler_for(scheduler: str, info: ServerInfo, label: str) -> tuple[str, str]
 
 def match_model(wanted: str, info: ServerInfo, kind: str, label: str) -> str:
     """The server's file of `kind` ("checkpoints", "loras", "controlnet") for the model named
-    `wanted` ("" = the first it offers): the file of the same name (model_copies.same_name),
+    `wanted` ("" = the first it offers): the file of the same name (engine.model_entry.same_name),
     else the file holding the same weights under another name (`info.find_copy`)."""
     offered = info.models.get(kind, ())
     if not offered:

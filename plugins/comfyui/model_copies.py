@@ -12,20 +12,13 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
+from engine.model_entry import same_name
 from engine.model_store import ModelStore
 from engine.protocol import JobError
 from engine.weights_hash import recorded_hashes
 from plugins.comfyui.client import ComfyUIClient
 
 SAFETENSORS = ".safetensors"
-
-
-def same_name(wanted: str, name: str) -> bool:
-    """Whether the server's file `name` is the model named `wanted`: the same file name, or
-    the same name without folder and extension (Atelier names models by their file stem),
-    without case."""
-    stem = name.replace("\\", "/").rsplit("/", 1)[-1].rsplit(".", 1)[0]
-    return wanted.casefold() in (name.casefold(), stem.casefold())
 
 
 class CopyFinder:
