@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from demo_model.captions import is_held_out
 from demo_model.preservation_prompts import kept_prompts
 from engine.home import RESOURCES
@@ -28,6 +30,12 @@ def test_a_model_folder_without_a_list_gets_the_everyday_prompts(tmp_path):
 def test_a_model_folder_list_wins_comments_and_blank_lines_left_out(tmp_path):
     (tmp_path / LIST_FILE).write_text("# mine\n a red box \n\na blue ring\n", encoding="utf-8")
     assert preservation_prompts(tmp_path) == ["a red box", "a blue ring"]
+
+
+def test_an_unreadable_list_is_a_sentence_naming_the_file(tmp_path):
+    (tmp_path / LIST_FILE).write_bytes(b"a red box\n\xff\xfe not text\n")
+    with pytest.raises(ValueError, match="cannot be read from .*preservation_prompts.txt"):
+        preservation_prompts(tmp_path)
 
 
 def test_each_photo_gets_the_next_prompts_in_turn():

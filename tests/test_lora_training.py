@@ -372,6 +372,15 @@ def test_a_model_folder_may_bring_its_own_preservation_prompts(atelier_home, pho
     assert f"class.{3 * count}.latent" not in tensors
 
 
+def test_an_unreadable_preservation_list_stops_the_job_with_a_sentence(atelier_home, photos):
+    model = atelier_home / "models" / "checkpoints" / "tiny-sd15"
+    (model / "preservation_prompts.txt").write_bytes(b"\xff\xfe not text")
+    event = train(params(photos, prior_preservation=True, train_steps=2))
+    assert isinstance(event, JobFailed) and event.kind == "invalid_input"
+    assert "cannot be read from" in event.message and "preservation_prompts.txt" in event.message
+    assert isinstance(train(params(photos, train_steps=2)), JobFinished)  # not needed: fine
+
+
 def test_preserving_the_base_output_keeps_prompts_without_the_trigger(atelier_home, photos):
     """The same run without preservation, preserving the photos' generic captions only, and
     (the default) with an everyday prompt a photo as well: preserved, the generic caption's

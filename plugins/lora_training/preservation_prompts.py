@@ -19,9 +19,17 @@ GENERIC_LIST = Path(__file__).with_name(LIST_FILE)
 
 
 def preservation_prompts(model_path: Path) -> list[str]:
-    """The list of the model at `model_path`: its folder's own, else the generic one."""
+    """The list of the model at `model_path`: its folder's own, else the generic one.
+    ValueError with a sentence when the list cannot be read."""
     own = model_path / LIST_FILE
-    return read_prompts(own if own.is_file() else GENERIC_LIST)
+    path = own if own.is_file() else GENERIC_LIST
+    try:
+        return read_prompts(path)
+    except (OSError, UnicodeDecodeError) as e:
+        raise ValueError(
+            f"The prompts prior preservation keeps cannot be read from {path} ({e}); "
+            "fix the file (UTF-8 text, one prompt a line) or remove it."
+        ) from None
 
 
 def read_prompts(path: Path) -> list[str]:

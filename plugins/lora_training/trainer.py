@@ -137,9 +137,12 @@ def _start(params: TrainLoraParams, ctx: JobContext) -> Run:
 
 def _kept_prompts(entry: ModelEntry, settings: TrainingSettings) -> list[str]:
     """The preservation list when the settings pair photos with its prompts, else none."""
-    if settings.prior_images and settings.prior_method == "base_output" and settings.prior_prompts:
-        return preservation_prompts(entry.path)
-    return []
+    if not (settings.prior_images and settings.prior_method == "base_output"):
+        return []
+    try:
+        return preservation_prompts(entry.path) if settings.prior_prompts else []
+    except ValueError as e:
+        raise JobError("invalid_input", str(e)) from None
 
 
 def min_side(resolution: int, native: int) -> int:
