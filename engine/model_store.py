@@ -21,8 +21,8 @@ from engine.control_models import control_fits
 from engine.diffusers_folders import is_model_folder
 from engine.home import RESOURCES, atelier_home, extra_model_folders, models_dir
 from engine.ip_adapters import ip_adapter_fits
-from engine.model_entry import (  # importers take both from here too
-    ModelEntry,
+from engine.model_entry import (
+    ModelEntry,  # importers take it and kind_label from here too
     kind_label,
     same_name,
 )

@@ -220,10 +220,11 @@ class PromptPanel(QWidget):
         with QSignalBlocker(self.mode_buttons):
             self.mode_buttons.button(index).setChecked(True)
         task = self.modes[index]
-        shared = shared_fields(task)
+        helps = shared_help(task)
+        shared = set(helps)
         for name in self.form.widgets:
             self.form.set_row_visible(name, name in shared)
-        for name, help_text in shared_help(task).items():
+        for name, help_text in helps.items():
             self.form.set_help(name, help_text)
         self.form.layout_.setRowVisible(self.aspect_row, {"width", "height"} <= shared)
         fields = {f.name for f in dataclasses.fields(task.params_type)}
