@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 from app.cli_export import add_export_command
 from app.cli_tasks import add_task_command, cli_tasks, fixed_fields, params_from_args
 from app.cli_verify import add_verify_command
-from plugins.api import Backend, Task, resolve
+from plugins.api import Backend, Task, fitting_defaults, param_specs, resolve
 from plugins.exporters import exporter_for
 from plugins.registry import Registry, discover
 
@@ -150,6 +150,8 @@ def _run_task(registry: Registry, task: Task, args: argparse.Namespace) -> int:
             store, defaults = _model_and_defaults(fixed["model"])
         except JobError as exc:
             return _fail(exc.message)
+    elif not targets:
+        store, defaults = _picked_model_defaults(task, args)
     try:
         params = params_from_args(task.params_type, args, defaults, **fixed)
     except TypeError as exc:
@@ -174,6 +176,32 @@ def _model_and_defaults(name: str) -> tuple[ModelStore, dict[str, Any]]:
     store = ModelStore()
     entry = store.pick_checkpoint(name)
     return store, model_defaults(entry.settings.defaults)
+
+
+def _picked_model_defaults(
+    task: Task, args: argparse.Namespace
+) -> tuple[ModelStore | None, dict[str, Any]]:
+    """For a task whose params pick a model in a picker field (the music model): the store
+    and the defaults of the model named, else of the picker's default one. None and none
+    without such a field; none when no such model is installed (the job then says so)."""
+    from engine.model_store import ModelStore
+    from engine.protocol import JobError
+
+    picker = next(
+        ((f.name, spec.models) for f, spec in param_specs(task.params_type) if spec.models), None
+    )
+    if picker is None:
+        return None, {}
+    store = ModelStore()
+    choices = resolve(picker[1])(store.listing())
+    if not choices:
+        return store, {}
+    name = getattr(args, picker[0], None)
+    try:
+        entry = store.find(name, choices[0].entry.kind) if name else choices[0].entry
+    except JobError:
+        return store, {}
+    return store, fitting_defaults(task.params_type, entry.settings.defaults)
 
 
 def _models(args: argparse.Namespace) -> int:

@@ -64,6 +64,34 @@ def param_specs(params_type: type) -> list[tuple[dataclasses.Field, Param]]:
     ]
 
 
+NOT_MODEL_SET = ("prompt", "seed")  # the designer's own, whichever model runs
+
+
+def fitting_defaults(params_type: type, defaults: Mapping[str, Any]) -> dict[str, Any]:
+    """The part of a model's atelier.json "defaults" that a task of `params_type` takes:
+    its text and number fields (not the prompt, the seed or a model picker) given a value
+    of the field's type within its range or choices; anything else is dropped, never an
+    error."""
+    usable = {}
+    for f, spec in param_specs(params_type):
+        value = defaults.get(f.name)
+        if f.name in NOT_MODEL_SET or spec.models or not _fits(value, str(f.type), spec):
+            continue
+        usable[f.name] = float(value) if f.type == "float" else value
+    return usable
+
+
+def _fits(value: Any, kind: str, spec: Param) -> bool:
+    if kind == "str":
+        return isinstance(value, str) and (not spec.choices or value in spec.choices)
+    numbers = {"int": (int,), "float": (int, float)}.get(kind)
+    if numbers is None or isinstance(value, bool) or not isinstance(value, numbers):
+        return False
+    low = spec.minimum if spec.minimum is not None else value
+    high = spec.maximum if spec.maximum is not None else value
+    return low <= value <= high
+
+
 def resolve(reference: str) -> Callable[..., Any]:
     """Import "package.module:attribute" and return the attribute."""
     module_name, _, attribute = reference.partition(":")

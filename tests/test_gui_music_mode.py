@@ -1,6 +1,6 @@
 """The Generate panel's Text to music mode: its model is a picker of the installed music
-models with their licences (the default first), it shows no LoRAs row, and an untouched
-example prompt becomes the music model's."""
+models with their licences (the default first), whose atelier.json defaults fill its
+fields; it shows no LoRAs row, and an untouched example prompt becomes the music model's."""
 
 from __future__ import annotations
 
@@ -35,7 +35,15 @@ LISTING = ModelListing(
             "builtin",
             settings=ModelSettings(example_prompt=IMAGE_EXAMPLE),
         ),
-        entry("facebook/musicgen-small", "music", "musicgen", "hf_cache"),
+        entry(
+            "facebook/musicgen-small",
+            "music",
+            "musicgen",
+            "hf_cache",
+            settings=ModelSettings(
+                defaults={"guidance": 5, "top_k": 100, "temperature": "hot", "seed": 4}
+            ),
+        ),
         entry("ink", "loras", "lora"),
         entry(
             "atelier-demo-music",
@@ -111,6 +119,39 @@ def test_a_model_named_before_the_scan_is_chosen_when_it_is_listed(qtbot):
     assert panel.mode_values()["music_model"] == ""  # nothing listed yet: the job's default
     panel.set_model_listing(LISTING)
     assert panel.mode_values()["music_model"] == "facebook/musicgen-small"
+
+
+def music_form(panel):
+    return panel.mode_forms.forms[TEXT_TO_MUSIC.id]
+
+
+def test_a_chosen_music_models_defaults_fill_the_fields_they_fit(panel):
+    panel.set_mode(TEXT_TO_MUSIC.id)
+    form = music_form(panel)
+    assert form.values()["guidance"] == 3.0  # the built-in model says nothing: the task's
+    music_picker(panel).combo.setCurrentIndex(1)  # facebook/musicgen-small
+    values = form.values()
+    assert (values["guidance"], values["top_k"]) == (5.0, 100)
+    assert values["temperature"] == 1.0  # "hot" is no temperature: dropped
+    assert panel.mode_values()["seed"] == -1  # the seed is the designer's, whatever the model
+    form.set_values({"guidance": 7.5})
+    panel.set_model_listing(LISTING)  # a rescan keeping the model keeps what was typed
+    assert form.values()["guidance"] == 7.5
+
+
+def test_a_recipe_keeps_its_own_settings_over_its_models_defaults(panel, qtbot):
+    recipe = {
+        "task": TEXT_TO_MUSIC.id,
+        "params": {"prompt": "drums", "music_model": "facebook/musicgen-small", "guidance": 2},
+    }
+    assert panel.load_recipe(recipe) == []
+    assert music_form(panel).values()["guidance"] == 2.0
+    early = PromptPanel({TEXT_TO_MUSIC.id: TEXT_TO_MUSIC})  # loaded before the scan
+    qtbot.addWidget(early)
+    early.load_recipe(recipe)
+    early.set_model_listing(LISTING)
+    assert early.mode_values()["music_model"] == "facebook/musicgen-small"
+    assert music_form(early).values()["guidance"] == 2.0
 
 
 def test_the_loras_row_shows_only_in_modes_that_take_loras(panel):

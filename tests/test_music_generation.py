@@ -1,12 +1,13 @@
 """The music plugin on tiny MusicGen models (mono, stereo, melody): exact duration and
 rate, 45 s made window by window with no click at any seam, seeds, previews of the sound
 so far, cancel and stop-and-keep, melody conditioning, continuing a clip, the licence in
-the output, the default model and the model scan of MusicGen folders; and on a tiny
-Stable Audio Open pipeline."""
+the output, the default model and the model scan of MusicGen folders; and on tiny
+Stable Audio Open and AudioLDM2 pipelines."""
 
 from __future__ import annotations
 
 import dataclasses
+import json
 import shutil
 import threading
 import wave
@@ -24,9 +25,11 @@ from plugins.music.loudness import PEAK_CEILING_DB, to_loudness
 from plugins.music.music_models import licence_label, pick_music_model
 from plugins.music.params import TextToMusicParams, validate_text_to_music
 from tests.fixtures.tiny_music import (
+    AUDIOLDM2_RATE,
     HOP,
     RATE,
     STABLE_AUDIO_RATE,
+    save_tiny_audioldm2,
     save_tiny_musicgen,
     save_tiny_stable_audio,
 )
@@ -34,7 +37,13 @@ from tests.fixtures.tiny_music import (
 TASKS = {TEXT_TO_MUSIC.id: TEXT_TO_MUSIC}
 FAST = TextToMusicParams(prompt="a calm piano melody", duration=3.3, seed=7)
 WINDOW_S, CONTEXT_S = 10, 4  # the tiny models' atelier.json
-MODELS = ("tiny-musicgen", "tiny-musicgen-stereo", "tiny-musicgen-melody", "tiny-stable-audio")
+MODELS = (
+    "tiny-musicgen",
+    "tiny-musicgen-stereo",
+    "tiny-musicgen-melody",
+    "tiny-stable-audio",
+    "tiny-audioldm2",
+)
 
 
 @pytest.fixture(scope="session")
@@ -44,6 +53,7 @@ def tiny_music_models(tmp_path_factory):
     save_tiny_musicgen(root / "tiny-musicgen-stereo", channels=2)
     save_tiny_musicgen(root / "tiny-musicgen-melody", melody=True)
     save_tiny_stable_audio(root / "tiny-stable-audio")
+    save_tiny_audioldm2(root / "tiny-audioldm2")
     return root
 
 
@@ -316,22 +326,77 @@ def test_no_music_model_says_where_to_put_one(home, tmp_path):
     assert "musicgen-small" in event.message and str(home / "models" / "music") in event.message
 
 
-# ---- Stable Audio Open
+# ---- Stable Audio Open and AudioLDM2
 
 
-def test_a_stable_audio_pipeline_makes_the_piece_in_one_run(engine, unmarked_sound):
-    piece = dataclasses.replace(FAST, music_model="tiny-stable-audio", duration=1.5)
+@pytest.mark.parametrize(
+    ("model", "family", "rate", "channels", "longest"),
+    [
+        ("tiny-stable-audio", "stable_audio", STABLE_AUDIO_RATE, 2, 2.0),
+        ("tiny-audioldm2", "audioldm2", AUDIOLDM2_RATE, 1, 30.0),
+    ],
+)
+def test_a_diffusion_pipeline_makes_the_piece_in_one_run(
+    engine, unmarked_sound, tmp_path, model, family, rate, channels, longest
+):
+    piece = dataclasses.replace(FAST, music_model=model, duration=1.25)
     audio = sound(run(engine, piece))
-    assert audio.rate == STABLE_AUDIO_RATE and audio.samples.shape == (2, 1.5 * STABLE_AUDIO_RATE)
-    assert audio.meta["recipe"]["model"]["family"] == "stable_audio"
+    assert audio.rate == rate and audio.samples.shape == (channels, 1.25 * rate)
+    assert audio.meta["recipe"]["model"]["family"] == family
     assert audio.meta["recipe"]["params"]["steps"] == 3  # its atelier.json's
     assert np.array_equal(audio.samples, sound(run(engine, piece)).samples)
     assert not np.array_equal(audio.samples, sound(run(engine, piece, seed=8)).samples)
-    too_long = run(engine, piece, duration=3.0)
-    assert isinstance(too_long, JobFailed) and "at most 2.0 s" in too_long.message
+    too_long = run(engine, piece, duration=longest + 1)
+    assert isinstance(too_long, JobFailed) and f"at most {longest:.1f} s" in too_long.message
+    melody = run(engine, piece, melody=str(write_wav(tmp_path / "melody.wav", tune([440.0]))))
+    assert isinstance(melody, JobFailed) and "choose a MusicGen model" in melody.message
+
+
+def test_an_audioldm2_folder_with_a_bare_gpt2_language_model_still_runs(
+    engine, store, unmarked_sound
+):
+    """The first AudioLDM2 releases list their language model as GPT2Model, which diffusers'
+    pipeline cannot generate with under today's transformers; loaded as GPT2LMHeadModel,
+    the same weights make the same piece."""
+    from transformers import GPT2LMHeadModel
+
+    music = store.home / "models" / "music"
+    old = music / "tiny-audioldm2-gpt2model"
+    shutil.copytree(music / "tiny-audioldm2", old)
+    shutil.rmtree(old / "language_model")
+    GPT2LMHeadModel.from_pretrained(
+        music / "tiny-audioldm2" / "language_model"
+    ).transformer.save_pretrained(old / "language_model")
+    index = json.loads((old / "model_index.json").read_text())
+    index["language_model"] = ["transformers", "GPT2Model"]
+    (old / "model_index.json").write_text(json.dumps(index))
+    store.scan()
+    piece = dataclasses.replace(FAST, duration=1.0)
+    made = sound(run(engine, piece, music_model="tiny-audioldm2-gpt2model")).samples
+    assert np.array_equal(made, sound(run(engine, piece, music_model="tiny-audioldm2")).samples)
 
 
 # ---- the command line
+
+
+def test_atelier_music_takes_the_models_defaults_and_given_flags_win(store, monkeypatch):
+    from app import cli_generate
+    from app.cli import main
+
+    folder = store.home / "models" / "music" / "tiny-musicgen"
+    settings = json.loads((folder / "atelier.json").read_text())
+    settings["defaults"] = {"guidance": 4.5, "top_k": 50, "prompt": "not the designer's"}
+    (folder / "atelier.json").write_text(json.dumps(settings))
+    asked = []
+    monkeypatch.setattr(
+        cli_generate, "run_task", lambda _r, _t, params, *_a, **_k: asked.append(params) or 0
+    )
+    args = ["music", "drums", "--model", "tiny-musicgen", "-o", str(store.home / "x.flac")]
+    assert main(args) == main([*args, "--guidance", "2"]) == 0
+    assert (asked[0].guidance, asked[0].top_k, asked[0].prompt) == (4.5, 50, "drums")
+    assert (asked[1].guidance, asked[1].top_k) == (2.0, 50)
+    assert main([*args[:2], "--model", "not-installed", *args[4:]]) == 0  # the job says so
+    assert (asked[2].guidance, asked[2].music_model) == (3.0, "not-installed")
 
 
 def test_atelier_music_writes_the_piece_with_its_licence(store, tmp_path, monkeypatch):

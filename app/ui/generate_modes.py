@@ -21,7 +21,7 @@ from app.ui.model_field import ModelField
 from app.ui.param_form import ParamForm
 from engine.model_entry import ModelEntry
 from engine.model_store import ModelListing
-from plugins.api import Param, Task, param_specs
+from plugins.api import Param, Task, fitting_defaults, param_specs
 from plugins.diffusion.params import Txt2ImgParams
 
 SHARED_PARAMS = Txt2ImgParams  # the main form's fields
@@ -76,7 +76,10 @@ class ModeForm(QWidget):
         column.addWidget(self.advanced)
         self.more.setVisible(bool(advanced))
         self.advanced.hide()
+        self._settings_of = ""  # the model whose defaults (or a recipe's values) they took
+        self._loading = False  # while set_values runs
         for form in (self.basic, self.advanced):
+            form.changed.connect(self._take_model_settings)
             form.changed.connect(self.changed)
 
     def set_label_width(self, width: int) -> None:
@@ -86,6 +89,18 @@ class ModeForm(QWidget):
     def set_model_listing(self, listing: ModelListing) -> None:
         self.basic.set_model_listing(listing)
         self.advanced.set_model_listing(listing)
+        self._take_model_settings()
+
+    def _take_model_settings(self) -> None:
+        """A newly chosen model's atelier.json defaults go into the fields they fit (the
+        music model's guidance, temperature, top-k), as the main form takes a checkpoint's;
+        a rescan that keeps the same model changes nothing, and neither does a model named
+        with values of its own (`set_values`)."""
+        entry = self.chosen_model()
+        if self._loading or entry is None or entry.name == self._settings_of:
+            return
+        self._settings_of = entry.name
+        self.set_values(fitting_defaults(self.task.params_type, entry.settings.defaults))
 
     def chosen_model(self) -> ModelEntry | None:
         """The model this mode's model-picking field has chosen; None without one."""
@@ -105,7 +120,17 @@ class ModeForm(QWidget):
         return {**self.basic.values(), **self.advanced.values()}
 
     def set_values(self, values: Mapping[str, Any]) -> list[str]:
-        return self.basic.set_values(values) + self.advanced.set_values(values)
+        """Load the known fields of `values`; a model named there (a recipe's, chosen now or
+        once it is listed) keeps the values that came with it instead of its defaults."""
+        self._loading = True
+        try:
+            applied = self.basic.set_values(values) + self.advanced.set_values(values)
+        finally:
+            self._loading = False
+        named = [name for name in applied if isinstance(self.widgets[name], ModelField)]
+        if named:
+            self._settings_of = values[named[0]]
+        return applied
 
 
 class ModeForms(QStackedWidget):

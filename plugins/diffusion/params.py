@@ -16,7 +16,7 @@ import numpy as np
 
 from app.model.document import MAX_CANVAS_SIDE  # images to edit: inpaint works on a crop
 from engine.control_models import CONTROL_KINDS
-from plugins.api import Param, param, param_specs
+from plugins.api import fitting_defaults, param
 from plugins.diffusion.control_maps import is_picture
 from plugins.diffusion.schedulers import SCHEDULER_NAMES
 
@@ -318,32 +318,9 @@ def resolved_size(params: Txt2ImgParams, native: int) -> tuple[int, int]:
 
 
 # A model's atelier.json may set these (a prompt and a seed belong to one picture, not a model).
-MODEL_DEFAULT_FIELDS = tuple(
-    f.name for f, _ in param_specs(SamplingParams) if f.name not in ("prompt", "seed")
-)
-
-
 def model_defaults(defaults: Mapping[str, Any]) -> dict[str, Any]:
-    """The usable part of a model's "defaults": known sampling fields whose values have the
-    field's type and lie in its range or choices; anything else is dropped, never an error."""
-    specs = {f.name: (str(f.type), spec) for f, spec in param_specs(SamplingParams)}
-    usable = {}
-    for name, value in defaults.items():
-        kind, spec = specs.get(name, ("", None))
-        if name in MODEL_DEFAULT_FIELDS and _fits(value, kind, spec):
-            usable[name] = float(value) if kind == "float" else value
-    return usable
-
-
-def _fits(value: Any, kind: str, spec: Param) -> bool:
-    if kind == "str":
-        return isinstance(value, str) and (not spec.choices or value in spec.choices)
-    numbers = (int,) if kind == "int" else (int, float)
-    if isinstance(value, bool) or not isinstance(value, numbers):
-        return False
-    low = spec.minimum if spec.minimum is not None else value
-    high = spec.maximum if spec.maximum is not None else value
-    return low <= value <= high
+    """The usable part of a checkpoint's "defaults": its sampling fields (`fitting_defaults`)."""
+    return fitting_defaults(SamplingParams, defaults)
 
 
 def outpaint_amounts(params: OutpaintParams) -> tuple[int, int, int, int]:

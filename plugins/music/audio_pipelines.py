@@ -38,14 +38,30 @@ def load_audio_pipeline(
     """The loader of the stable_audio and audioldm2 families: the folder's pipeline, offline."""
     import diffusers
 
-    name = read_json_object(entry.path / "model_index.json").get("_class_name")
+    index = read_json_object(entry.path / "model_index.json")
+    name = index.get("_class_name")
     if name not in PIPELINES:
         raise JobError("invalid_input", f"'{entry.name}' is not an audio pipeline Atelier runs.")
+    parts: dict[str, Any] = {}
+    if index.get("language_model", [])[-1:] == ["GPT2Model"]:
+        parts["language_model"] = _language_model(entry, dtype=dtype, variant=variant)
     pipe = getattr(diffusers, name).from_pretrained(
-        entry.path, dtype=dtype, variant=variant, **OFFLINE
+        entry.path, dtype=dtype, variant=variant, **parts, **OFFLINE
     )
     pipe.set_progress_bar_config(disable=True)
     return pipe
+
+
+def _language_model(entry: ModelEntry, *, dtype: torch.dtype, variant: str | None) -> Any:
+    """An AudioLDM2 folder's bare GPT2Model (the first releases and models tuned from them)
+    as GPT2LMHeadModel: diffusers' pipeline generates with the helpers of transformers'
+    GenerationMixin, which GPT2Model lacks; the weights are the same, under a tied head the
+    pipeline never reads."""
+    from transformers import GPT2LMHeadModel
+
+    return GPT2LMHeadModel.from_pretrained(
+        entry.path / "language_model", dtype=dtype, variant=variant, **OFFLINE
+    )
 
 
 def longest_s(pipe: Any, family: str) -> float:
