@@ -42,6 +42,8 @@ ADVANCED = [
     "crop",
     "prior_method",
     "prior_images",
+    "prior_weight",
+    "kept_prompts",
     "sample_every",
     "seed",
 ]
@@ -191,6 +193,9 @@ def test_the_fields_with_the_advanced_ones_in_a_collapsed_drawer(panel):
     assert form.widgets["resolution"].text() == "Native"
     assert form.widgets["sample_every"].text() == "Automatic"
     assert form.widgets["prior_images"].text() == "As many as the photos"
+    assert form.widgets["prior_weight"].text() == "Automatic"
+    form.set_values({"prior_preservation": True, "kept_prompts": "3", "prior_weight": 4.5})
+    assert "and 3 more prompts a photo" in panel.automatic.text()
     assert not form.basic.widgets["class_word"].isVisible()  # the editable list instead
     assert panel.class_picker.isEditable()
     assert panel.class_picker.itemText(0) == "person" and panel.class_picker.count() > 10

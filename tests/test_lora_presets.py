@@ -263,6 +263,11 @@ def test_prior_preservation_keeps_the_base_output_unless_asked_for_class_picture
     by_model = {"prior_method": "class_pictures", "prior_weight": 10.0}
     chosen = resolve_settings(asked, "sd15", 512, BIG_GPU, 12, SD15_BYTES, by_model)[0]
     assert (chosen.prior_method, chosen.prior_weight) == ("class_pictures", 10.0)
+    weighed = replace(asked, prior_weight=4.5, kept_prompts="0")  # Advanced wins over both
+    chosen = resolve_settings(weighed, "sd15", 512, BIG_GPU, 12, SD15_BYTES, by_model)[0]
+    assert (chosen.prior_weight, chosen.prior_prompts) == (4.5, 0)
+    chosen = resolve_settings(replace(asked, kept_prompts="3"), "sd15", 512, BIG_GPU, 12, 10**9)[0]
+    assert (chosen.prior_weight, chosen.prior_prompts) == (1.0, 3)  # the preset's weight
     bad = {"prior_method": "pictures"}  # not a method: the preset's stays
     assert resolve_settings(asked, "sd15", 512, BIG_GPU, 12, SD15_BYTES, bad)[0].prior_method == (
         "base_output"

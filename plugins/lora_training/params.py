@@ -31,6 +31,8 @@ PRECISIONS = ("auto", "fp32", "fp16", "bf16")
 OPTIMIZERS = ("auto", "adamw", "adamw8bit")
 LAYERS = ("auto", "blocks", "cross_attention")
 PRIOR_METHODS = ("auto", "base_output", "class_pictures")
+KEPT_PROMPTS = ("auto", "0", "1", "2", "3")  # a photo, from the preservation list
+MAX_PRIOR_WEIGHT = 100.0
 MAX_CLASS_WORDS = 4
 AUTOMATIC = "Automatic"  # how a field the presets fill at 0 shows 0
 _WORD = re.compile(r"^[^\s<>:,]+$")  # a trigger is one word a prompt can hold as it is
@@ -154,6 +156,27 @@ class TrainLoraParams:
         advanced=True,
         zero_label="As many as the photos",
         help="With class_pictures: 0 = as many as your photos.",
+    )
+    prior_weight: float = param(
+        0.0,
+        "Preservation weight",
+        minimum=0.0,
+        maximum=MAX_PRIOR_WEIGHT,
+        step=0.5,
+        advanced=True,
+        zero_label=AUTOMATIC,
+        help="How much keeping prompts without the trigger counts against learning the "
+        "subject: higher keeps them closer, lower learns the subject faster (0 = the "
+        "preset's).",
+    )
+    kept_prompts: str = param(
+        "auto",
+        "Kept prompts",
+        choices=KEPT_PROMPTS,
+        advanced=True,
+        help="With base_output: prompts from the model's preservation list (else Atelier's "
+        "everyday ones) kept as the base model makes them, so many a photo; 0 = only your "
+        "captions with the class word (auto = the preset's).",
     )
     sample_every: int = param(
         0,

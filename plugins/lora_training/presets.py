@@ -318,6 +318,10 @@ def _asked(params: TrainLoraParams, preset_steps: int, photo_count: int) -> dict
     for name in ("precision", "optimizer", "layers", "prior_method"):
         if getattr(params, name) != "auto":
             asked[name] = getattr(params, name)
+    if params.prior_weight:
+        asked["prior_weight"] = params.prior_weight
+    if params.kept_prompts != "auto":
+        asked["prior_prompts"] = int(params.kept_prompts)
     if params.prior_preservation:
         asked["prior_images"] = params.prior_images or min(photo_count, MAX_DEFAULT_PRIOR_IMAGES)
     return asked
