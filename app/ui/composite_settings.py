@@ -12,18 +12,11 @@ from PySide6.QtGui import QCursor
 from PySide6.QtWidgets import QMenu, QWidget
 
 from app.model.generation_info import Composite, LayerSettings
+from app.model.quoting import quoted
 from app.ui.message_bar import MessageBar
 
 MENU_NAME = "reuseLayerMenu"
 Reuse = Callable[[Mapping[str, Any]], None]  # loads a recipe into the Generate panel
-
-
-def shortened(text: str, limit: int = 60) -> str:
-    return text if len(text) <= limit else text[: limit - 1] + "\N{HORIZONTAL ELLIPSIS}"
-
-
-def quoted(text: str) -> str:
-    return f"\N{LEFT DOUBLE QUOTATION MARK}{shortened(text)}\N{RIGHT DOUBLE QUOTATION MARK}"
 
 
 def offer_composite(

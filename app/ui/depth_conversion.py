@@ -20,6 +20,7 @@ from PySide6.QtCore import QObject, Signal
 
 from app.model.control_layers import convert_to_control
 from app.model.layers import RasterLayer
+from app.model.quoting import quoted
 from app.model.tiles import Rect, TiledRaster
 from app.ui.doc_session import DocumentSession
 from app.ui.engine_bridge import EngineBridge
@@ -41,10 +42,6 @@ from plugins.diffusion.params import DepthParams
 
 KIND = "depth"
 ELLIPSIS = "\N{HORIZONTAL ELLIPSIS}"
-
-
-def quoted(name: str) -> str:
-    return f"\N{LEFT DOUBLE QUOTATION MARK}{name}\N{RIGHT DOUBLE QUOTATION MARK}"
 
 
 @dataclass

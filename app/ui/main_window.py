@@ -35,6 +35,7 @@ from app.model.document import Document
 from app.model.generation_info import unused_settings
 from app.model.image_files import ImageReadError, read_generation_info, source_name
 from app.model.layers import RasterLayer
+from app.model.quoting import quoted
 from app.model.recipe_controls import (
     ControlsPlan,
     RecordedControl,
@@ -537,12 +538,8 @@ class MainWindow(QMainWindow):
         if at_once:
             reuse()
             return
-        prompt = (
-            info.prompt if len(info.prompt) < 80 else info.prompt[:77] + "\N{HORIZONTAL ELLIPSIS}"
-        )
         self.messages.show_message(
-            f"{path.name} was made with {source_name(info)}: \N{LEFT DOUBLE QUOTATION MARK}"
-            f"{prompt}\N{RIGHT DOUBLE QUOTATION MARK}",
+            f"{path.name} was made with {source_name(info)}: {quoted(info.prompt, 79)}",
             "info",
             "Reuse settings",
             reuse,
