@@ -352,6 +352,26 @@ def test_a_diffusion_pipeline_makes_the_piece_in_one_run(
     assert isinstance(melody, JobFailed) and "choose a MusicGen model" in melody.message
 
 
+@pytest.mark.parametrize("model", ["tiny-stable-audio", "tiny-audioldm2"])
+def test_a_diffusion_pipeline_reports_each_step_and_cancels_within_the_run(store, model):
+    engine = Engine(TASKS, store=store, families=BY_ID)
+    stages = []
+
+    def on_event(event):
+        if isinstance(event, JobProgress) and event.stage.startswith("denoising"):
+            stages.append(event.stage)
+            engine.cancel(event.job_id)
+
+    engine.subscribe(on_event)
+    try:
+        piece = dataclasses.replace(FAST, music_model=model, duration=1.0)
+        event = engine.submit(TEXT_TO_MUSIC.id, piece).future.result(60)
+    finally:
+        engine.shutdown(timeout=60)
+    assert isinstance(event, JobCancelled)
+    assert stages == ["denoising, step 1 of 3"]  # the next step's report raised
+
+
 def test_an_audioldm2_folder_with_a_bare_gpt2_language_model_still_runs(
     engine, store, unmarked_sound
 ):
