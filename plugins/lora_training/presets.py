@@ -13,6 +13,7 @@ parameter: UNet, text encoders and VAE together); training loads them at its pre
 
 from __future__ import annotations
 
+import math
 import typing
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass, replace
@@ -103,6 +104,11 @@ _MAY_BE_ZERO = ("prior_images", "prior_weight", "prior_prompts", "warmup_steps")
 # with checkpointing near the 7-10 GB reported for it.
 REFERENCE_SIZE = {"sd15": 512, "sd2": 768, "sdxl": 1024}
 ACTIVATION_BYTES = {"sd15": 5.5 * GiB, "sd2": 8 * GiB, "sdxl": 13 * GiB}  # batch 1, 16-bit
+# The checkpoints those figures are for, at 4 bytes a parameter (SD 2.x: 1.3 B). A smaller
+# model of the family (the built-in one is 0.6% of SD 1.5) keeps far fewer activations:
+# they grow with the layers' widths, its weights with their squares, so they are scaled by
+# the square root of its share, never above the figure (a fp32 file of SD 1.5 is SD 1.5).
+REFERENCE_MODEL_BYTES = {"sd15": 4.3e9, "sd2": 5.2e9, "sdxl": 14e9}
 CHECKPOINTING_SHARE = 0.4  # of the activations gradient checkpointing keeps
 # LoRA parameters per unit of rank on the UNet's attention layers (diffusers' rank-4 LoRA
 # files: 3.2 MB in fp32 for SD 1.5, 23 MB for SDXL)
@@ -172,13 +178,15 @@ def estimate_memory(
     """Peak bytes a run with `settings` needs, roughly: the frozen weights at the training
     precision, the LoRA's weights, gradients and optimizer moments, the activations of one
     batch and of prior preservation's examples beside it (far fewer with gradient
-    checkpointing) and a fixed overhead."""
+    checkpointing; fewer for a model smaller than the family's own) and a fixed
+    overhead."""
     _check_family(family)
     precision_bytes = PRECISION_BYTES[settings.precision]
     weights = model_bytes * precision_bytes / 4
     lora_params = LORA_PARAMS_PER_RANK[family] * settings.rank
     lora = lora_params * (LORA_BYTES_PER_PARAM + OPTIMIZER_BYTES_PER_PARAM[settings.optimizer])
     scale = (settings.resolution / REFERENCE_SIZE[family]) ** 2 * precision_bytes / 2
+    scale *= min(1.0, math.sqrt(model_bytes / REFERENCE_MODEL_BYTES[family]))
     examples = settings.batch_size + prior_batch_size(settings)
     activations = ACTIVATION_BYTES[family] * examples * scale
     if settings.gradient_checkpointing:
