@@ -31,7 +31,7 @@ image task with the LoRA at weight 1:
 On a CUDA machine, --sd15 also trains a full-size SD 1.5 architecture with random weights
 (resources/configs/sd15) at 512 px both ways and prints steps/s and peak VRAM.
 
-About 20 minutes on a 2-core CPU, most of it the proof's training and its 280 pictures.
+About 30 minutes on a 2-core CPU, most of it the proof's training and its 280 pictures.
 
 Run: python bench/train_lora.py [--speed-steps 60] [--prompts 20] [--captions 100] [--sd15]
 """

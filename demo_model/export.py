@@ -33,7 +33,7 @@ LORA_TRAINING = {
     "rank": 16,
     "learning_rate": 0.001,
     "batch_size": 8,
-    "steps": 800,
+    "steps": 1200,
     "prior_weight": 20.0,
     "prior_prompts": 1,
 }
