@@ -2,7 +2,7 @@
 rate, 45 s made window by window with no click at any seam, seeds, previews of the sound
 so far, cancel and stop-and-keep, melody conditioning, continuing a clip, the licence in
 the output, the default model and the model scan of MusicGen folders; and on tiny
-Stable Audio Open and AudioLDM2 pipelines."""
+Stable Audio Open and AudioLDM2 pipelines, in one run and window by window."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ import wave
 
 import numpy as np
 import pytest
+import torch
 
 from app.model.audio_loudness import integrated_loudness, peak_db
 from engine.model_store import ModelStore
@@ -346,10 +347,96 @@ def test_a_diffusion_pipeline_makes_the_piece_in_one_run(
     assert audio.meta["recipe"]["params"]["steps"] == 3  # its atelier.json's
     assert np.array_equal(audio.samples, sound(run(engine, piece)).samples)
     assert not np.array_equal(audio.samples, sound(run(engine, piece, seed=8)).samples)
-    too_long = run(engine, piece, duration=longest + 1)
-    assert isinstance(too_long, JobFailed) and f"at most {longest:.1f} s" in too_long.message
+    at_once = run(engine, piece, duration=longest)
+    assert not any("windows" in note for note in at_once.warnings)
     melody = run(engine, piece, melody=str(write_wav(tmp_path / "melody.wav", tune([440.0]))))
     assert isinstance(melody, JobFailed) and "choose a MusicGen model" in melody.message
+
+
+@pytest.fixture
+def windows_made(monkeypatch):
+    """The latents of each window a diffusion pipeline makes, as it returns them."""
+    from plugins.music import audio_pipelines
+    from plugins.music.pipeline_windows import LatentAudio
+
+    made = []
+
+    def recorded(call, decode, axis, frames, per_frame):
+        def recording(seed, callback):
+            made.append(call(seed, callback).clone())
+            return made[-1]
+
+        return LatentAudio(recording, decode, axis, frames, per_frame)
+
+    monkeypatch.setattr(audio_pipelines, "LatentAudio", recorded)
+    return made
+
+
+@pytest.mark.parametrize(
+    ("model", "rate", "channels", "duration", "windows", "axis", "per_frame"),
+    [
+        ("tiny-stable-audio", STABLE_AUDIO_RATE, 2, 5.0, 4, -1, 8),
+        ("tiny-audioldm2", AUDIOLDM2_RATE, 1, 45.0, 2, 2, 320),
+    ],
+)
+def test_a_diffusion_pipeline_makes_a_longer_piece_in_windows_each_going_on_from_the_last(
+    engine, unmarked_sound, windows_made, model, rate, channels, duration, windows, axis, per_frame
+):
+    piece = dataclasses.replace(FAST, music_model=model, duration=duration)
+    event = run(engine, piece)
+    audio = sound(event)
+    assert audio.samples.shape == (channels, duration * rate)
+    (note,) = [w for w in event.warnings if "windows" in w]
+    assert f"made in {windows} windows" in note
+    resolved = audio.meta["recipe"]["params"]
+    assert len(windows_made) == windows
+    frames = round(resolved["window_s"] * rate / per_frame)  # those of the window's sound
+    shared = round(resolved["context_s"] * rate / per_frame)
+    assert 0 < shared < frames <= windows_made[0].shape[axis]
+    for before, after in zip(windows_made, windows_made[1:], strict=False):
+        # the next window starts with exactly the frames the last one ended with ...
+        held = after.narrow(axis, 0, shared)
+        assert torch.equal(held, before.narrow(axis, frames - shared, shared))
+        # ... and goes on with new ones
+        assert not torch.allclose(after.narrow(axis, shared, shared), held)
+    again = run(engine, piece)
+    assert np.array_equal(audio.samples, sound(again).samples)
+
+
+def test_windows_join_without_a_click(engine, unmarked_sound):
+    """The tiny Stable Audio model's windows (2 s, sharing 1 s) crossfade where they share
+    frames; at neither edge of a shared stretch does the sound jump."""
+    audio = sound(run(engine, FAST, music_model="tiny-stable-audio", duration=5.0))
+    samples = audio.samples.astype(np.float64)
+    assert np.abs(samples).max() > 1e-3  # not silence, where no jump could show
+    jumps = np.abs(np.diff(samples, axis=1)).max(axis=0)
+    frames, shared = 2 * STABLE_AUDIO_RATE, STABLE_AUDIO_RATE  # a window, what windows share
+    for start in (1 * (frames - shared), 2 * (frames - shared), 3 * (frames - shared)):
+        for at in (start, start + shared):  # a window begins, the one before it ends
+            seam = jumps[at - 4 : at + 4].max()
+            nearby = np.concatenate([jumps[at - 400 : at - 40], jumps[at + 40 : at + 400]])
+            assert seam <= nearby.max(), f"a click at sample {at}"
+
+
+def test_a_stop_keeps_the_windows_already_made(store, unmarked_sound):
+    engine = Engine(TASKS, store=store, families=BY_ID)
+    asked = threading.Event()
+
+    def on_event(event):
+        second = isinstance(event, JobProgress) and "window 2 of" in event.stage
+        if second and not asked.is_set():
+            asked.set()
+            engine.stop(event.job_id)
+
+    engine.subscribe(on_event)
+    try:
+        piece = dataclasses.replace(FAST, music_model="tiny-stable-audio", duration=5.0)
+        event = engine.submit(TEXT_TO_MUSIC.id, piece).future.result(60)
+    finally:
+        engine.shutdown(timeout=60)
+    audio = sound(event)
+    assert audio.samples.shape == (2, 2 * STABLE_AUDIO_RATE)  # the first window, whole
+    assert any("kept the first 2.0 s of 5.0 s" in w for w in event.warnings)
 
 
 @pytest.mark.parametrize("model", ["tiny-stable-audio", "tiny-audioldm2"])

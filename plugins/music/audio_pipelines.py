@@ -1,14 +1,16 @@
 """Music from diffusion pipelines, when their folders are installed: Stable Audio Open
 (StableAudioPipeline, stereo at 44.1 kHz, up to about 47 s) and AudioLDM2
-(AudioLDM2Pipeline, mono at 16 kHz). Each makes the whole piece in one denoising run, so
-a piece longer than the model makes is refused with a sentence (MusicGen continues
-window by window); melody and continuation are MusicGen's. The number of steps is the
-model folder's atelier.json `defaults.steps`, else the pipeline's usual. Only the engine
-thread imports this module.
+(AudioLDM2Pipeline, mono at 16 kHz). A piece the model makes at once is one denoising
+run; a longer one is made in windows, each holding to the end of the one before
+(plugins.music.pipeline_windows), sharing the seconds of the model's window context
+(plugins.music.music_models.model_window), at most half a window. Melody and continuation
+are MusicGen's. The number of steps is the model folder's atelier.json `defaults.steps`,
+else the pipeline's usual. Only the engine thread imports this module.
 """
 
 from __future__ import annotations
 
+import math
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -19,7 +21,9 @@ from engine.model_entry import ModelEntry
 from engine.model_loader import OFFLINE
 from engine.protocol import JobError
 from engine.step_reporter import StepReporter
+from plugins.music.music_models import model_window
 from plugins.music.params import TextToMusicParams
+from plugins.music.pipeline_windows import LatentAudio, compose_windows
 from plugins.video.clips import generator
 
 if TYPE_CHECKING:
@@ -66,9 +70,10 @@ def _language_model(entry: ModelEntry, *, dtype: torch.dtype, variant: str | Non
 
 def longest_s(pipe: Any, family: str) -> float:
     """The longest piece the pipeline makes in one run, in seconds."""
-    if family == "stable_audio":
+    if family == "stable_audio":  # its latents' length, or the seconds it is told, if less
         hop = pipe.vae.hop_length
-        return pipe.transformer.config.sample_size * hop / pipe.vae.config.sampling_rate
+        made = pipe.transformer.config.sample_size * hop / pipe.vae.config.sampling_rate
+        return min(made, float(pipe.projection_model.config.max_value))
     return AUDIOLDM2_LONGEST_S
 
 
@@ -89,31 +94,109 @@ def run_pipeline(
             "model (a melody model to follow a melody).",
         )
     family = entry.family
-    longest = longest_s(pipe, family)
-    if params.duration > longest:
-        raise JobError(
-            "invalid_input",
-            f"'{entry.name}' makes at most {longest:.1f} s at once; choose a shorter duration, "
-            "or a MusicGen model, which continues window by window.",
-        )
     steps = entry.settings.defaults.get("steps")
     steps = steps if isinstance(steps, int) and 0 < steps <= 500 else STEPS[family]
-    reporter = StepReporter(ctx, steps, start=0.02, span=0.96, stage="denoising")
-    call: dict[str, Any] = {
+    rate = sample_rate(pipe, family)
+    wanted = round(params.duration * rate)
+    longest = longest_s(pipe, family)
+    if params.duration <= longest:
+        samples, notes, made = _one_run(ctx, pipe, family, params, steps, seed), (), {}
+        samples = np.pad(samples[:, :wanted], ((0, 0), (0, max(0, wanted - samples.shape[1]))))
+    else:  # exactly `wanted` samples, fewer when stopped
+        samples, notes, made = _in_windows(ctx, pipe, entry, params, steps, seed)
+    return np.clip(samples, -1.0, 1.0), rate, notes, {"steps": steps, **made}
+
+
+def _call(pipe: Any, params: TextToMusicParams, steps: int, seed: int) -> dict[str, Any]:
+    """The pipeline call's arguments every run shares."""
+    return {
         "prompt": params.prompt,
         "num_inference_steps": steps,
         "guidance_scale": params.guidance,
         "generator": generator(seed),
-        "output_type": "np",
-        **reporter.legacy_kwargs(),
     }
-    if family == "stable_audio":
-        call["audio_end_in_s"] = params.duration
-    else:
-        call["audio_length_in_s"] = params.duration
-    audio = np.asarray(pipe(**call).audios[0], np.float32)
+
+
+def _length(family: str, seconds: float) -> dict[str, float]:
+    """The pipeline call's argument for a piece of `seconds`."""
+    return {"audio_end_in_s" if family == "stable_audio" else "audio_length_in_s": seconds}
+
+
+def _one_run(
+    ctx: JobContext, pipe: Any, family: str, params: TextToMusicParams, steps: int, seed: int
+) -> np.ndarray:
+    """Samples (C, about N) of the whole piece in one denoising run."""
+    reporter = StepReporter(ctx, steps, start=0.02, span=0.96, stage="denoising")
+    call = {**_call(pipe, params, steps, seed), **_length(family, params.duration)}
+    audio = pipe(**call, output_type="np", **reporter.legacy_kwargs()).audios[0]
+    return np.atleast_2d(np.asarray(audio, np.float32))  # AudioLDM2 gives mono as (N,)
+
+
+def _in_windows(
+    ctx: JobContext,
+    pipe: Any,
+    entry: ModelEntry,
+    params: TextToMusicParams,
+    steps: int,
+    seed: int,
+) -> tuple[np.ndarray, tuple[str, ...], dict[str, Any]]:
+    """(samples, notes, what was resolved) of a piece longer than one run makes."""
+    family = entry.family
+    window_s = longest_s(pipe, family)
+    shared_s = min(model_window(entry).context, window_s / 2)
+    audio = _latent_audio(pipe, family, params, steps, window_s)
     rate = sample_rate(pipe, family)
-    samples = np.atleast_2d(audio)  # AudioLDM2 gives mono as (N,)
-    wanted = round(params.duration * rate)
-    samples = np.pad(samples[:, :wanted], ((0, 0), (0, max(0, wanted - samples.shape[1]))))
-    return np.clip(samples, -1.0, 1.0), rate, (), {"steps": steps}
+    samples, plan, stopped = compose_windows(
+        ctx,
+        audio,
+        pipe.scheduler,
+        shared_s=shared_s,
+        wanted=round(params.duration * rate),
+        rate=rate,
+        steps=steps,
+        seed=seed,
+        loudness=params.loudness,
+    )
+    shared_s = plan.shared * audio.samples_per_frame / rate
+    notes = [
+        f"{params.duration:.0f} s is longer than {entry.name} makes at once "
+        f"({window_s:.0f} s): it was made in {plan.count} windows, each holding to the "
+        f"last {shared_s:.1f} s of the one before."
+    ]
+    if stopped:
+        notes.append(
+            f"Stopped early: kept the first {samples.shape[1] / rate:.1f} s of "
+            f"{params.duration:.1f} s."
+        )
+    return samples, tuple(notes), {"window_s": window_s, "context_s": shared_s}
+
+
+def _latent_audio(
+    pipe: Any, family: str, params: TextToMusicParams, steps: int, window_s: float
+) -> LatentAudio:
+    """How `pipe` makes, shapes and decodes one window's latents."""
+    import torch
+
+    def call(seed: int, callback: Any) -> Any:
+        made = {**_call(pipe, params, steps, seed), **_length(family, window_s)}
+        return pipe(**made, output_type="latent", callback=callback, callback_steps=1).audios
+
+    if family == "stable_audio":
+
+        @torch.no_grad()
+        def decode(latents: Any) -> np.ndarray:
+            return pipe.vae.decode(latents).sample[0].float().cpu().numpy()
+
+        per_frame = int(pipe.vae.hop_length)  # past `window_s`, its latents are padding
+        frames = int(window_s * sample_rate(pipe, family) / per_frame)
+        return LatentAudio(call, decode, -1, frames, per_frame)
+
+    @torch.no_grad()
+    def decode_mel(latents: Any) -> np.ndarray:
+        mel = pipe.vae.decode(latents / pipe.vae.config.scaling_factor).sample
+        return pipe.mel_spectrogram_to_waveform(mel).numpy()
+
+    hop = int(np.prod(pipe.vocoder.config.upsample_rates))  # samples a mel frame
+    scale = pipe.vae_scale_factor
+    mel_frames = int(window_s / (hop / sample_rate(pipe, family)))  # as the pipeline counts
+    return LatentAudio(call, decode_mel, 2, math.ceil(mel_frames / scale), hop * scale)
