@@ -383,9 +383,14 @@ def test_a_diffusion_pipeline_makes_a_longer_piece_in_windows_each_going_on_from
     engine, unmarked_sound, windows_made, model, rate, channels, duration, windows, axis, per_frame
 ):
     piece = dataclasses.replace(FAST, music_model=model, duration=duration)
+    seen = []
+    engine.subscribe(seen.append)
     event = run(engine, piece)
     audio = sound(event)
     assert audio.samples.shape == (channels, duration * rate)
+    fractions = [e.fraction for e in seen if isinstance(e, JobProgress)]
+    assert fractions == sorted(fractions)  # the bar only moves on
+    assert sum("window 2 of" in e.stage for e in seen if isinstance(e, JobProgress)) == 3
     (note,) = [w for w in event.warnings if "windows" in w]
     assert f"made in {windows} windows" in note
     resolved = audio.meta["recipe"]["params"]

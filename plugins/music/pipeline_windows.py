@@ -131,7 +131,8 @@ def compose_windows(
         shared = plan.shared * audio.samples_per_frame if index else 0
         window = audio.decode(latents)[:, : plan.frames * audio.samples_per_frame]
         sound = crossfade_onto(sound, window, shared)
-        _report_sound(ctx, sound[:, :wanted], rate, wanted, loudness)
+        done = GENERATE_START + GENERATE_WIDTH * (index + 1) / plan.count
+        _report_sound(ctx, done, sound[:, :wanted], rate, wanted, loudness)
     return sound[:, :wanted], plan, False
 
 
@@ -159,13 +160,12 @@ def _window_callback(
 
 
 def _report_sound(
-    ctx: JobContext, so_far: np.ndarray, rate: int, wanted: int, loudness: float
+    ctx: JobContext, fraction: float, so_far: np.ndarray, rate: int, wanted: int, loudness: float
 ) -> None:
-    """Progress in seconds made, with the sound so far when a preview is due."""
+    """Progress at `fraction`, in seconds made, with the sound so far when a preview is due."""
     seconds, total_s = so_far.shape[1] / rate, wanted / rate
     preview = None
     if ctx.preview_due():  # heard as loud as the piece will end
         preview = AudioData(to_loudness(so_far, rate, loudness)[0], rate)
-    fraction = GENERATE_START + GENERATE_WIDTH * seconds / total_s
     metrics = {"seconds": seconds, "total_s": total_s}
     ctx.progress(fraction, f"{seconds:.1f} s of {total_s:.1f} s", metrics=metrics, audio=preview)
