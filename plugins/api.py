@@ -41,6 +41,9 @@ class Param:
     # "module:function": function(listing) -> [ModelChoice], the default first; the form
     # shows the field as a picker of those models (the CLI still takes a name)
     models: str = ""
+    # the model families (of the form's model picker) that use this field; () = all. The
+    # form greys it out for a model of another family, and the job gets its default
+    families: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

@@ -154,6 +154,41 @@ def test_a_recipe_keeps_its_own_settings_over_its_models_defaults(panel, qtbot):
     assert music_form(early).values()["guidance"] == 2.0
 
 
+def choose(panel, name: str) -> None:
+    combo = music_picker(panel).combo
+    combo.setCurrentIndex(combo.findData(name))
+
+
+def test_fields_the_chosen_model_does_not_use_are_greyed_out_and_run_at_their_defaults(qtbot):
+    more = (
+        entry("stable-audio-open", "music", "stable_audio"),
+        entry("facebook/musicgen-melody", "music", "musicgen_melody"),
+    )
+    panel = listed_panel(qtbot, music_plugin, ModelListing((*LISTING.entries, *more), ()))
+    panel.set_mode(TEXT_TO_MUSIC.id)
+    form = music_form(panel)
+    widgets = form.widgets
+    sampling = ("temperature", "top_k", "continue_from")
+    form.set_values({"temperature": 1.5, "melody": "/music/tune.wav"})
+    # the built-in MusicGen samples codes but follows no melody
+    assert all(widgets[name].isEnabled() for name in sampling)
+    assert not widgets["melody"].isEnabled()
+    assert not form.advanced.layout_.labelForField(widgets["melody"]).isEnabled()
+    assert panel.mode_values()["melody"] == "" and panel.mode_values()["temperature"] == 1.5
+    choose(panel, "stable-audio-open")
+    for name in (*sampling, "melody"):
+        assert not widgets[name].isEnabled()
+        assert widgets[name].toolTip().startswith("Not used by stable-audio-open.")
+    assert widgets["guidance"].isEnabled() and widgets["duration"].isEnabled()
+    assert panel.mode_values()["temperature"] == 1.0  # its default goes to the job ...
+    assert widgets["temperature"].value() == 1.5  # ... while what was typed is kept
+    choose(panel, "facebook/musicgen-melody")
+    assert all(widgets[name].isEnabled() for name in (*sampling, "melody"))
+    assert "Not used" not in widgets["melody"].toolTip()
+    values = panel.mode_values()
+    assert (values["melody"], values["temperature"]) == ("/music/tune.wav", 1.5)
+
+
 def test_the_loras_row_shows_only_in_modes_that_take_loras(panel):
     assert panel.lora_picker.isVisibleTo(panel)  # text to image
     panel.set_mode(TEXT_TO_MUSIC.id)

@@ -80,6 +80,7 @@ class ModeForm(QWidget):
         self._loading = False  # while set_values runs
         for form in (self.basic, self.advanced):
             form.changed.connect(self._take_model_settings)
+            form.changed.connect(self._grey_out_unused)
             form.changed.connect(self.changed)
 
     def set_label_width(self, width: int) -> None:
@@ -90,6 +91,7 @@ class ModeForm(QWidget):
         self.basic.set_model_listing(listing)
         self.advanced.set_model_listing(listing)
         self._take_model_settings()
+        self._grey_out_unused()
 
     def _take_model_settings(self) -> None:
         """A newly chosen model's atelier.json defaults go into the fields they fit (the
@@ -101,6 +103,17 @@ class ModeForm(QWidget):
             return
         self._settings_of = entry.name
         self.set_values(fitting_defaults(self.task.params_type, entry.settings.defaults))
+
+    def _grey_out_unused(self) -> None:
+        """Grey out the fields the chosen model does not use (Param.families): a Stable
+        Audio model's temperature, a melody for a model that cannot follow one."""
+        entry = self.chosen_model()
+        for form in (self.basic, self.advanced):
+            for name, (_field, spec) in form.specs.items():
+                if spec.families:
+                    used = entry is None or entry.family in spec.families
+                    why = "" if used or entry is None else f"Not used by {entry.name}."
+                    form.set_row_used(name, used, why)
 
     def chosen_model(self) -> ModelEntry | None:
         """The model this mode's model-picking field has chosen; None without one."""

@@ -69,6 +69,7 @@ class ParamForm(QWidget):
         self.widgets: dict[str, QWidget] = {}
         self.ranges: dict[str, ValidRange] = {}
         self.hidden: set[str] = set()
+        self.unused: set[str] = set()  # greyed out: the values their defaults
         self.problem_label = QLabel()
         self.problem_label.setObjectName("problem")
         self.problem_label.setStyleSheet(INVALID_STYLE)
@@ -155,7 +156,9 @@ class ParamForm(QWidget):
         raise TypeError(f"no reader for {type(widget).__name__}")
 
     def values(self) -> dict[str, Any]:
-        return {name: self.value(name) for name in self.widgets}
+        """Each field's value; an unused field's (set_row_used) is its default."""
+        values = {name: self.value(name) for name in self.widgets}
+        return values | {name: self.specs[name][0].default for name in self.unused}
 
     def params(self, **extra: Any) -> Any:
         """A params instance from the form, plus fields the form does not show."""
@@ -175,6 +178,22 @@ class ParamForm(QWidget):
             self.hidden.add(name)
         self._show_problems()
 
+    def set_row_used(self, name: str, used: bool, why: str = "") -> None:
+        """Grey out field `name` (`used` False), saying `why` in its tooltip: it keeps what
+        was typed, but the params take its default until it is used again."""
+        widget = self.widgets[name]
+        label = self.layout_.labelForField(widget)
+        for part in (widget, label):
+            if part is not None:
+                part.setEnabled(used)
+        self.set_help(name, self.specs[name][1].help)
+        if used:
+            self.unused.discard(name)
+        else:
+            self.unused.add(name)
+            widget.setToolTip(f"{why} {widget.toolTip()}".strip())
+        self._show_problems()
+
     # -- checks ----------------------------------------------------------------------------
 
     def problem(self, name: str) -> str | None:
@@ -188,7 +207,8 @@ class ParamForm(QWidget):
 
     def problems(self, names: Iterable[str] | None = None) -> list[str]:
         """What to fix before Generate, for the shown fields (or those of `names`)."""
-        wanted = set(self.widgets).difference(self.hidden) if names is None else set(names)
+        shown = set(self.widgets).difference(self.hidden, self.unused)
+        wanted = shown if names is None else set(names)
         return [p for p in (self.problem(n) for n in self.widgets if n in wanted) if p]
 
     def _show_problems(self) -> None:

@@ -16,7 +16,10 @@ from pathlib import Path
 
 from app.model.audio_loudness import DEFAULT_TARGET_LUFS
 from plugins.api import param
+from plugins.music.families import MUSICGEN, MUSICGEN_MELODY
 from plugins.video.params import _shared  # the diffusion tasks' field, same default and spec
+
+MUSICGENS = (MUSICGEN.id, MUSICGEN_MELODY.id)  # the families sampling codes, continuing clips
 
 MIN_DURATION_S, MAX_DURATION_S = 1.0, 600.0
 MAX_GUIDANCE = 15.0
@@ -64,6 +67,7 @@ class TextToMusicParams:
         maximum=4.0,
         step=0.05,
         advanced=True,
+        families=MUSICGENS,
         help="Higher: more surprising; lower: more repetitive.",
     )
     top_k: int = param(
@@ -72,6 +76,7 @@ class TextToMusicParams:
         minimum=0,
         maximum=MAX_TOP_K,
         advanced=True,
+        families=MUSICGENS,
         help="Sample each step from the k likeliest codes; 0 = from all.",
     )
     loudness: float = param(
@@ -89,12 +94,14 @@ class TextToMusicParams:
         "",
         "Melody",
         advanced=True,
+        families=(MUSICGEN_MELODY.id,),
         help="A sound file whose tune the music follows (needs a MusicGen melody model).",
     )
     continue_from: str = param(
         "",
         "Continue from",
         advanced=True,
+        families=MUSICGENS,
         help="A sound file to continue: the music picks up where it ends (the result is "
         "the new part only, to lay after it).",
     )
