@@ -107,7 +107,7 @@ def run_pipeline(
     return np.clip(samples, -1.0, 1.0), rate, notes, {"steps": steps, **made}
 
 
-def _call(pipe: Any, params: TextToMusicParams, steps: int, seed: int) -> dict[str, Any]:
+def _call(params: TextToMusicParams, steps: int, seed: int) -> dict[str, Any]:
     """The pipeline call's arguments every run shares."""
     return {
         "prompt": params.prompt,
@@ -127,7 +127,7 @@ def _one_run(
 ) -> np.ndarray:
     """Samples (C, about N) of the whole piece in one denoising run."""
     reporter = StepReporter(ctx, steps, start=0.02, span=0.96, stage="denoising")
-    call = {**_call(pipe, params, steps, seed), **_length(family, params.duration)}
+    call = {**_call(params, steps, seed), **_length(family, params.duration)}
     audio = pipe(**call, output_type="np", **reporter.legacy_kwargs()).audios[0]
     return np.atleast_2d(np.asarray(audio, np.float32))  # AudioLDM2 gives mono as (N,)
 
@@ -178,7 +178,7 @@ def _latent_audio(
     import torch
 
     def call(seed: int, callback: Any) -> Any:
-        made = {**_call(pipe, params, steps, seed), **_length(family, window_s)}
+        made = {**_call(params, steps, seed), **_length(family, window_s)}
         return pipe(**made, output_type="latent", callback=callback, callback_steps=1).audios
 
     if family == "stable_audio":
