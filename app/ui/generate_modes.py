@@ -78,6 +78,7 @@ class ModeForm(QWidget):
         self.advanced.hide()
         self._settings_of = ""  # the model whose defaults (or a recipe's values) they took
         self._loading = False  # while set_values runs
+        self._greyed_for: str | None = None  # the model the greyed-out fields were set for
         for form in (self.basic, self.advanced):
             form.changed.connect(self._take_model_settings)
             form.changed.connect(self._grey_out_unused)
@@ -106,8 +107,13 @@ class ModeForm(QWidget):
 
     def _grey_out_unused(self) -> None:
         """Grey out the fields the chosen model does not use (Param.families): a Stable
-        Audio model's temperature, a melody for a model that cannot follow one."""
+        Audio model's temperature, a melody for a model that cannot follow one. Only when
+        the chosen model changes, not at every keystroke."""
         entry = self.chosen_model()
+        chosen = entry.name if entry else None
+        if chosen == self._greyed_for:
+            return
+        self._greyed_for = chosen
         for form in (self.basic, self.advanced):
             for name, (_field, spec) in form.specs.items():
                 if spec.families:

@@ -55,10 +55,6 @@ class Plan:
     frames: int
     shared: int
 
-    def samples(self, samples_per_frame: int) -> int:
-        """Samples the windows make together."""
-        return (self.frames + (self.count - 1) * (self.frames - self.shared)) * samples_per_frame
-
 
 def plan_windows(wanted: int, frames: int, shared_s: float, rate: int, per_frame: int) -> Plan:
     """The fewest windows of `frames` frames making `wanted` samples, each after the first
